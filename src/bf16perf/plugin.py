@@ -1,0 +1,98 @@
+"""The pytest plugin (entry point ``pytest11: bf16perf``): options, hooks and the session state.
+
+It is thin on purpose.  Options are parsed by :mod:`bf16perf.options`; the machine is
+described by :mod:`bf16perf.machine`; the state of one perf session lives in a
+:class:`PerfSession` kept in ``config.stash``.  The plugin is loaded by every pytest run in
+the environment but stays passive until a perf test tree activates it (``perf/conftest.py``
+calls :func:`activate`), so the harness's own unit tests pay nothing for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from bf16perf.cpu import CpuInfoError, resolve_cpuinfo_path
+from bf16perf.kernels import KernelSummary, ProbeError, run_probe
+from bf16perf.machine import Machine, detect_machine
+from bf16perf.options import PerfOptions, addoptions, options_from_config
+
+__all__ = ["PerfSession", "activate", "perf_session"]
+
+
+@dataclass
+class PerfSession:
+    """State of one perf session.
+
+    Attributes:
+        options: the parsed ``--perf-*`` options.
+        machine: the detected machine.
+        notices: lines for the terminal summary (baselines used, skips, ...).
+    """
+
+    options: PerfOptions
+    machine: Machine
+    notices: list[str] = field(default_factory=list)
+
+
+_SESSION = pytest.StashKey[PerfSession]()
+_OPTIONS = pytest.StashKey[PerfOptions]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    addoptions(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    _options(config)
+    config.addinivalue_line("markers", "bf16: the test needs bf16 hardware (skipped without it)")
+
+
+def _options(config: pytest.Config) -> PerfOptions:
+    if _OPTIONS not in config.stash:
+        config.stash[_OPTIONS] = options_from_config(config)
+    return config.stash[_OPTIONS]
+
+
+def activate(config: pytest.Config) -> PerfSession:
+    """Start the perf session: read cpuinfo, run the kernel probe, keep the state.
+
+    A bad cpuinfo input becomes a one-line :class:`pytest.UsageError` (exit code 4).
+    """
+    if _SESSION in config.stash:
+        return config.stash[_SESSION]
+    options = _options(config)
+    path = resolve_cpuinfo_path(str(options.cpuinfo) if options.cpuinfo else None)
+    kernels: KernelSummary | None = None
+    probe_error: str | None = None
+    if options.probe and not config.getoption("collectonly"):
+        try:
+            kernels = run_probe()
+        except ProbeError as exc:
+            probe_error = str(exc)
+    try:
+        machine = detect_machine(path, kernels=kernels, probe_error=probe_error)
+    except CpuInfoError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    session = PerfSession(options=options, machine=machine)
+    config.stash[_SESSION] = session
+    return session
+
+
+def perf_session(config: pytest.Config) -> PerfSession:
+    """The active session; a clear error where no perf tree activated the plugin."""
+    try:
+        return config.stash[_SESSION]
+    except KeyError:
+        raise pytest.UsageError(
+            "bf16perf is not active: perf fixtures need a perf/conftest.py that calls"
+            " bf16perf.plugin.activate(config) in pytest_configure"
+        ) from None
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    if _SESSION not in config.stash:
+        return None
+    return config.stash[_SESSION].machine.header_lines()

@@ -1,0 +1,78 @@
+"""oneDNN verbose parsing on text captured here and on oneDNN's documented format."""
+
+from pathlib import Path
+
+import pytest
+
+from bf16perf.kernels import parse_verbose, run_probe
+
+ONEDNN = Path(__file__).parent / "data" / "onednn"
+
+
+def test_fallback_captured_on_this_machine() -> None:
+    summary = parse_verbose((ONEDNN / "linux-zen-avx2-fallback.txt").read_text())
+    verdict = summary.verdict()
+    assert not verdict.bf16_ran
+    assert verdict.message.startswith("bf16 fell back: no bf16 oneDNN")
+    assert summary.cpu_isa == "Intel AVX2"
+    assert summary.version == "v3.7.3"
+    assert summary.bf16_primitives() == []
+    # the fp32 gemm calls were seen, and attributed to their phase
+    assert summary.primitives and {p.phase for p in summary.primitives} == {"fp32", "bf16"}
+    assert all(dict(p.dtypes)["src"] == "f32" for p in summary.primitives)
+
+
+def test_forced_onednn_keeps_tensorflows_own_fallback_note() -> None:
+    summary = parse_verbose((ONEDNN / "linux-zen-avx2-onednn-forced.txt").read_text())
+    verdict = summary.verdict()
+    assert not verdict.bf16_ran
+    assert any("DT_BFLOAT16 only on platforms with AVX-512" in line for line in verdict.evidence)
+
+
+def test_avx512_bf16_documented_format() -> None:
+    summary = parse_verbose((ONEDNN / "documented-avx512-bf16.txt").read_text())
+    verdict = summary.verdict()
+    assert verdict.bf16_ran and verdict.isa == "avx512_core_bf16"
+    assert (
+        verdict.message
+        == "bf16 kernels ran on avx512_core_bf16 (convolution 2, matmul 1 bf16 primitives)"
+    )
+    assert summary.bf16_counts_by_kind() == {
+        "convolution": 2,
+        "matmul": 1,
+        "batch_normalization": 1,
+    }
+    assert summary.isas("fp32") == {"avx512_core": 2}
+    conv = summary.bf16_primitives("bf16")[0]
+    assert conv.kind == "convolution" and conv.prop_kind == "forward_training"
+    assert dict(conv.dtypes)["wei"] == "bf16"
+    assert all("avx512_core_bf16" in line for line in verdict.evidence)
+
+
+def test_amx_with_timestamps() -> None:
+    summary = parse_verbose((ONEDNN / "documented-amx.txt").read_text())
+    verdict = summary.verdict()
+    assert verdict.bf16_ran and verdict.isa == "avx512_core_amx"
+    assert summary.isas() == {"avx512_core_amx": 2, "avx10_1_512_amx": 1}
+    assert summary.cpu_isa is not None and "AMX" in summary.cpu_isa
+
+
+def test_non_onednn_lines_are_ignored() -> None:
+    summary = parse_verbose("hello\nonednn_verbose,v1,primitive,exec,gpu,x\n")
+    assert summary.primitives == () and summary.cpu_isa is None
+
+
+@pytest.mark.slow
+def test_probe_on_this_machine_agrees_with_cpuinfo() -> None:
+    """The real probe: on hardware without bf16 it must report the fallback, and vice versa."""
+    from bf16perf.cpu import Capability, read_cpuinfo
+
+    summary = run_probe()
+    cap = read_cpuinfo(Path("/proc/cpuinfo")).capability
+    assert summary.primitives, "oneDNN printed nothing: is ONEDNN_VERBOSE honoured?"
+    if cap is Capability.NONE:
+        assert not summary.verdict().bf16_ran
+    # with oneDNN off, bf16 never runs in oneDNN kernels, whatever the CPU
+    off = run_probe(env={"TF_ENABLE_ONEDNN_OPTS": "0"})
+    verdict = off.verdict()
+    assert not verdict.bf16_ran and verdict.message.startswith("bf16 fell back")

@@ -1,0 +1,125 @@
+"""The plugin end to end, through pytester in a subprocess (the way users run it)."""
+
+from pathlib import Path
+
+import pytest
+
+CAPTURES = Path(__file__).parent / "data" / "cpuinfo"
+
+CONFTEST = """
+from bf16perf.plugin import activate
+
+pytest_plugins = ["fixtures.machine"]
+
+def pytest_configure(config):
+    activate(config)
+"""
+
+BF16_TEST = """
+import pytest
+
+@pytest.mark.usefixtures("bf16_hardware")
+def test_needs_bf16():
+    pass
+"""
+
+
+@pytest.fixture
+def perf_tree(pytester: pytest.Pytester) -> pytest.Pytester:
+    root = Path(__file__).parent.parent
+    pytester.syspathinsert(root)  # for the top-level fixtures package
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_bf16=BF16_TEST)
+    return pytester
+
+
+def _run(p: pytest.Pytester, *args: str) -> pytest.RunResult:
+    root = Path(__file__).parent.parent
+    return p.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--rootdir", str(p.path), *args, "-o", f"pythonpath={root}"
+    )
+
+
+def test_header_sapphire_rapids_shows_amx(perf_tree: pytest.Pytester) -> None:
+    result = _run(
+        perf_tree,
+        "--collect-only",
+        "--perf-cpuinfo",
+        str(CAPTURES / "linux-unknown-sapphirerapids"),
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "bf16perf cpu: Intel(R) Xeon(R) Platinum 8480+ *",
+            "bf16perf capability: amx",
+            "bf16perf fingerprint: intel-xeon-platinum-8480-amx-112cpu-*",
+            "bf16perf kernel proof: not run",
+        ]
+    )
+    assert result.ret == 0
+
+
+def test_cascade_lake_skips_bf16_naming_the_flag(perf_tree: pytest.Pytester) -> None:
+    result = _run(
+        perf_tree,
+        "-rs",
+        "--perf-no-probe",
+        "--perf-cpuinfo",
+        str(CAPTURES / "linux-centos7-cascadelake"),
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "bf16perf capability: none (*lacks avx512_bf16*)",
+            "SKIPPED * no bf16 hardware: *lacks avx512_bf16*",
+        ]
+    )
+    result.assert_outcomes(skipped=1)
+
+
+def test_require_bf16_turns_the_skip_into_a_failure(perf_tree: pytest.Pytester) -> None:
+    result = _run(
+        perf_tree,
+        "--perf-no-probe",
+        "--perf-require-bf16",
+        "--perf-cpuinfo",
+        str(CAPTURES / "linux-centos7-cascadelake"),
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*--perf-require-bf16: *lacks avx512_bf16*"])
+
+
+def test_env_variable_selects_the_file(
+    perf_tree: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BF16PERF_CPUINFO", str(CAPTURES / "linux-rocky8.5-zen4"))
+    result = _run(perf_tree, "--perf-no-probe")
+    result.stdout.fnmatch_lines(["bf16perf capability: avx512_bf16"])
+    result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("content", [None, "garbage, not a cpuinfo file\n", b"\x00\xff\xfe"])
+def test_bad_cpuinfo_is_one_line_error(
+    perf_tree: pytest.Pytester, content: str | bytes | None
+) -> None:
+    path = perf_tree.path / "cpuinfo.txt"
+    if isinstance(content, str):
+        path.write_text(content)
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    result = _run(perf_tree, "--perf-no-probe", "--perf-cpuinfo", str(path))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.errlines if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("ERROR: ") and str(path) in errors[0]
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_bad_option_value_names_it(perf_tree: pytest.Pytester) -> None:
+    result = _run(perf_tree, "--perf-workers", "zero")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--perf-workers: 'zero' is not a whole number*"])
+
+
+def test_plugin_is_passive_without_a_perf_tree(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x():\n    pass\n")
+    result = pytester.runpytest_subprocess("--perf-cpuinfo", "/nonexistent")
+    result.assert_outcomes(passed=1)
+    assert "bf16perf cpu:" not in result.stdout.str()
