@@ -96,3 +96,12 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if _SESSION not in config.stash:
         return None
     return config.stash[_SESSION].machine.header_lines()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    config = terminalreporter.config
+    if _SESSION not in config.stash or not config.stash[_SESSION].notices:
+        return
+    terminalreporter.section("bf16perf")
+    for line in config.stash[_SESSION].notices:
+        terminalreporter.write_line(line)
