@@ -1,0 +1,1 @@
+"""The workload: configuration, ResNet-50, the in-worker training loop and its launch."""

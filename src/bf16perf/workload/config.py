@@ -1,0 +1,152 @@
+"""The typed training configuration and its results, plain values that cross process borders.
+
+:class:`TrainConfig` goes from the driver to every training subprocess as JSON;
+:class:`WorkerResult` comes back the same way; :class:`RunResult` is the driver's view of
+one run (all workers).  Nothing here imports TensorFlow, Spark or pytest.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import statistics
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+__all__ = ["PROFILES", "Precision", "RunResult", "TrainConfig", "WorkerResult"]
+
+
+class Precision(enum.Enum):
+    """Compute precision of a run."""
+
+    FP32 = "fp32"
+    BF16 = "bf16"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run.
+
+    Attributes:
+        model: network name (``resnet50``: ResNet-50 v1.5 with fused batch norm).
+        image_size: square input side in pixels.
+        batch_per_worker: images per worker per step (global batch = this x workers).
+        warmup_steps: steps run first and never counted (graph tracing, allocation).
+        measured_steps: steps whose times make the throughput.
+        precision: fp32, or bf16 (fp32 variables cast to bf16 for compute, fp32 logits).
+        learning_rate: plain SGD step size.
+        seed: seeds weights and synthetic data; equal seeds give equal loss curves.
+        num_classes: classes of the synthetic data (and width of the output layer).
+        data_dir: ImageNet-format TFRecords (``None``: synthetic, generated in the worker).
+        intra_op_threads: TensorFlow intra-op threads per worker (``0``: cores per worker).
+        inter_op_threads: TensorFlow inter-op threads per worker.
+        onednn_max_isa: ``ONEDNN_MAX_CPU_ISA`` cap (``None``: no cap).
+        step_timeout_s: a step (collective included) slower than this fails the run.
+        inject_slowdown: fraction of each measured step's time added as delay (self-test).
+    """
+
+    model: str = "resnet50"
+    image_size: int = 224
+    batch_per_worker: int = 16
+    warmup_steps: int = 3
+    measured_steps: int = 10
+    precision: Precision = Precision.FP32
+    learning_rate: float = 0.002
+    seed: int = 1234
+    num_classes: int = 10
+    data_dir: str | None = None
+    intra_op_threads: int = 0
+    inter_op_threads: int = 1
+    onednn_max_isa: str | None = None
+    step_timeout_s: float = 600.0
+    inject_slowdown: float = 0.0
+
+    def with_precision(self, precision: Precision) -> TrainConfig:
+        return replace(self, precision=precision)
+
+    def workload_key(self, workers: int, cores_per_worker: int) -> str:
+        """What a baseline must match besides the machine."""
+        data = "synthetic" if self.data_dir is None else "tfrecord"
+        isa = f"-{self.onednn_max_isa.lower()}" if self.onednn_max_isa else ""
+        return (
+            f"{self.model}-{self.image_size}px-b{self.batch_per_worker}-s{self.measured_steps}"
+            f"-{workers}x{cores_per_worker}-{data}-{self.precision.value}{isa}"
+        )
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        d["precision"] = self.precision.value
+        return json.dumps(d, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainConfig:
+        d = json.loads(text)
+        d["precision"] = Precision(d["precision"])
+        return cls(**d)
+
+
+#: ``--perf-profile`` presets; every field can still be overridden by its own option.
+PROFILES: dict[str, TrainConfig] = {
+    "smoke": TrainConfig(image_size=32, batch_per_worker=4, warmup_steps=2, measured_steps=3),
+    "default": TrainConfig(image_size=224, batch_per_worker=16, warmup_steps=2, measured_steps=8),
+    "full": TrainConfig(image_size=224, batch_per_worker=128, warmup_steps=5, measured_steps=100),
+}
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    """What one worker measured.
+
+    Attributes:
+        rank: barrier task rank.
+        host, cpus: where it ran (``cpus``: its affinity).
+        warmup_times_s, step_times_s: wall time of each warm-up and measured step.
+        losses: global loss after every step, warm-up steps first.
+        images_per_step: global images per step.
+        notes: TensorFlow's fallback messages seen on stderr, and other evidence.
+    """
+
+    rank: int
+    host: str
+    cpus: list[int]
+    warmup_times_s: list[float]
+    step_times_s: list[float]
+    losses: list[float]
+    images_per_step: int
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> WorkerResult:
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One run on the cluster: the configuration and every worker's measurements."""
+
+    config: TrainConfig
+    workers: list[WorkerResult]
+    wall_s: float
+
+    @property
+    def step_times_s(self) -> list[float]:
+        """Per-step time of the synchronous step: the slowest worker's."""
+        return [max(ts) for ts in zip(*(w.step_times_s for w in self.workers), strict=True)]
+
+    @property
+    def images_per_step(self) -> int:
+        return self.workers[0].images_per_step
+
+    @property
+    def images_per_second(self) -> list[float]:
+        """Throughput of each measured step."""
+        return [self.images_per_step / t for t in self.step_times_s]
+
+    @property
+    def median_images_per_second(self) -> float:
+        return statistics.median(self.images_per_second)
+
+    @property
+    def losses(self) -> list[float]:
+        """Rank 0's loss curve (all ranks agree when training is synchronous)."""
+        return min(self.workers, key=lambda w: w.rank).losses

@@ -1,0 +1,172 @@
+"""The training process of one worker: ``python -m bf16perf.workload.worker CONFIG OUT``.
+
+Runs in a fresh subprocess of a barrier task (a reused Spark Python worker hangs on a second
+MultiWorkerMirroredStrategy job), reads its :class:`TrainConfig` (JSON), its cluster role
+from ``TF_CONFIG``, trains with MultiWorkerMirroredStrategy (RING all-reduce, gradients
+packed) in a custom ``tf.function`` loop, and writes a :class:`WorkerResult` as JSON to OUT,
+atomically, before it returns: the parent never waits on a slow interpreter exit.  Progress
+lines (``BF16PERF_PROGRESS {...}``) go to stdout.  Imports nothing from pytest or Spark.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from bf16perf.workload.config import Precision, TrainConfig, WorkerResult
+
+PROGRESS = "BF16PERF_PROGRESS"
+
+
+def synthetic_batches(config: TrainConfig, rank: int, count: int = 4) -> list[tuple[Any, Any]]:
+    """Learnable synthetic data: a fixed low-frequency pattern per class plus noise."""
+    import numpy as np
+
+    rng = np.random.default_rng(config.seed)
+    side = config.image_size
+    coarse = max(2, side // 8)
+    patterns = rng.normal(size=(config.num_classes, coarse, coarse, 3)).astype("float32")
+    reps = -(-side // coarse)
+    patterns = np.repeat(np.repeat(patterns, reps, axis=1), reps, axis=2)[:, :side, :side]
+    data_rng = np.random.default_rng([config.seed, rank])
+    batches = []
+    for _ in range(count):
+        labels = data_rng.integers(0, config.num_classes, size=config.batch_per_worker)
+        noise = data_rng.normal(size=(config.batch_per_worker, side, side, 3)).astype("float32")
+        images = patterns[labels] + 0.5 * noise
+        batches.append((images, labels.astype("int32")))
+    return batches
+
+
+def tfrecord_dataset(config: TrainConfig, rank: int, workers: int) -> Any:
+    """ImageNet-format TFRecords (``image/encoded`` JPEG, ``image/class/label``), sharded."""
+    import tensorflow as tf
+
+    files = sorted(str(p) for p in Path(config.data_dir or ".").glob("*"))
+    if not files:
+        raise ValueError(f"--perf-data-dir {config.data_dir}: no TFRecord files in it")
+    features = {
+        "image/encoded": tf.io.FixedLenFeature([], tf.string),
+        "image/class/label": tf.io.FixedLenFeature([], tf.int64),
+    }
+    side = config.image_size
+
+    def parse(record: Any) -> tuple[Any, Any]:
+        ex = tf.io.parse_single_example(record, features)
+        image = tf.io.decode_jpeg(ex["image/encoded"], channels=3)
+        image = tf.image.resize_with_crop_or_pad(image, tf.reduce_max(tf.shape(image)[:2]),
+                                                 tf.reduce_max(tf.shape(image)[:2]))
+        image = tf.image.resize(image, [side, side]) / 127.5 - 1.0
+        # ImageNet labels in these files are 1-based
+        label = tf.cast((ex["image/class/label"] - 1) % config.num_classes, tf.int32)
+        return image, label
+
+    ds = tf.data.TFRecordDataset(files).shard(workers, rank).repeat()
+    ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(config.batch_per_worker, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def train(config: TrainConfig, out: Path) -> WorkerResult:
+    """Train and return this worker's measurements (also written to ``out``)."""
+    import tensorflow as tf
+
+    from bf16perf.workload.resnet import ResNet50
+
+    tf_config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    rank = int(tf_config.get("task", {}).get("index", 0))
+    workers = len(tf_config.get("cluster", {}).get("worker", [])) or 1
+    intra = config.intra_op_threads or len(os.sched_getaffinity(0))
+    tf.config.threading.set_intra_op_parallelism_threads(intra)
+    tf.config.threading.set_inter_op_parallelism_threads(config.inter_op_threads)
+    comm = tf.distribute.experimental.CommunicationOptions(
+        bytes_per_pack=32 * 1024 * 1024,
+        timeout_seconds=config.step_timeout_s,
+        implementation=tf.distribute.experimental.CommunicationImplementation.RING,
+    )
+    strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=comm)
+    dtype = tf.bfloat16 if config.precision is Precision.BF16 else tf.float32
+    global_batch = config.batch_per_worker * workers
+    with strategy.scope():
+        model = ResNet50(config.num_classes, config.seed, dtype)
+    variables = model.trainable
+
+    def replica_step(images: Any, labels: Any) -> Any:
+        with tf.GradientTape() as tape:
+            logits = model(images)
+            per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+        grads = tape.gradient(loss, variables)
+        ctx = tf.distribute.get_replica_context()
+        reduced = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [*grads, loss], options=comm)
+
+        def apply(strategy: Any, grads: list[Any]) -> None:
+            for v, g in zip(variables, grads, strict=True):
+                strategy.extended.update(v, lambda var, gg: var.assign_sub(config.learning_rate * gg),
+                                         args=(g,), group=False)
+
+        ctx.merge_call(apply, args=(reduced[:-1],))
+        return reduced[-1]
+
+    @tf.function
+    def step(images: Any, labels: Any) -> Any:
+        return strategy.run(replica_step, args=(images, labels))
+
+    if config.data_dir:
+        iterator = iter(tfrecord_dataset(config, rank, workers))
+        next_batch = lambda: next(iterator)  # noqa: E731
+    else:
+        batches = [(tf.constant(x), tf.constant(y)) for x, y in synthetic_batches(config, rank)]
+        counter = iter(range(10**9))
+        next_batch = lambda: batches[next(counter) % len(batches)]  # noqa: E731
+
+    total = config.warmup_steps + config.measured_steps
+    times: list[float] = []
+    losses: list[float] = []
+    for i in range(total):
+        images, labels = next_batch()
+        t0 = time.perf_counter()
+        loss = float(strategy.experimental_local_results(step(images, labels))[0])  # host sync
+        elapsed = time.perf_counter() - t0
+        if i >= config.warmup_steps and config.inject_slowdown > 0:
+            time.sleep(elapsed * config.inject_slowdown)
+            elapsed = time.perf_counter() - t0
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"loss is {loss} at step {i} ({config.precision.value})")
+        times.append(elapsed)
+        losses.append(loss)
+        phase = "warmup" if i < config.warmup_steps else "measured"
+        print(f"{PROGRESS} " + json.dumps({"rank": rank, "step": i + 1, "of": total,
+              "phase": phase, "seconds": elapsed, "loss": loss,
+              "images_per_second": global_batch / elapsed}), flush=True)
+    result = WorkerResult(
+        rank=rank,
+        host=socket.gethostname(),
+        cpus=sorted(os.sched_getaffinity(0)),
+        warmup_times_s=times[: config.warmup_steps],
+        step_times_s=times[config.warmup_steps :],
+        losses=losses,
+        images_per_step=global_batch,
+    )
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(result)))
+    tmp.replace(out)
+    return result
+
+
+def main(argv: list[str]) -> None:
+    config = TrainConfig.from_json(Path(argv[1]).read_text())
+    train(config, Path(argv[2]))
+    sys.stdout.flush()
+    # The result is on disk: do not wait for TensorFlow's teardown (FACTS: up to 100 s).
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
