@@ -1,3 +1,3 @@
 """Top-level conftest: makes the fixtures in ``fixtures/`` available to every test tree."""
 
-pytest_plugins = ["fixtures.machine", "fixtures.cluster"]
+pytest_plugins = ["fixtures.machine", "fixtures.cluster", "fixtures.training"]

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from bf16perf.workload.config import PROFILES, TrainConfig
 
 __all__ = ["PerfOptions", "PinMode", "addoptions", "options_from_config"]
 
@@ -44,6 +46,29 @@ def _positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
     return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a fraction in [0, 1), e.g. 0.05")
+    return value
+
+
+def _profile(text: str) -> str:
+    if text not in PROFILES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(PROFILES)}")
+    return text
+
+
+def _existing_dir(text: str) -> Path:
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a directory")
+    return path
 
 
 def _pin_mode(text: str) -> PinMode:
@@ -79,6 +104,14 @@ class PerfOptions:
         lock_timeout_s: how long to wait for another perf session on this machine.
         run_dir: where Spark's conf, logs, work and local dirs go (``None``: a temp dir).
         keep_run_dir: keep the run directory even when everything passed.
+        train: the training configuration (profile plus overrides), precision fp32.
+        profile: the ``--perf-profile`` it started from.
+        baselines_dir: the baseline store.
+        save_baseline: accept this run as the new baseline (the old one is kept beside it).
+        max_regression: throughput drop (fraction) that counts as a regression when
+            significant.
+        min_bf16_speedup: the release gate's minimum bf16/fp32 throughput ratio.
+        loss_atol, loss_rtol: per-step loss tolerance against the baseline curve.
     """
 
     cpuinfo: Path | None = None
@@ -91,6 +124,14 @@ class PerfOptions:
     lock_timeout_s: float = 600.0
     run_dir: Path | None = None
     keep_run_dir: bool = False
+    train: TrainConfig = field(default_factory=lambda: PROFILES["default"])
+    profile: str = "default"
+    baselines_dir: Path = Path("baselines")
+    save_baseline: bool = False
+    max_regression: float = 0.05
+    min_bf16_speedup: float = 1.0
+    loss_atol: float = 1e-3
+    loss_rtol: float = 1e-3
 
 
 def addoptions(parser: pytest.Parser) -> None:
@@ -163,6 +204,74 @@ def addoptions(parser: pytest.Parser) -> None:
         help="Spark conf, logs, work and scratch dirs (default: a temporary dir)",
     )
     group.addoption(
+        "--perf-profile",
+        type=_profile,
+        default="default",
+        metavar="smoke|default|full",
+        help="workload size preset (default: default)",
+    )
+    group.addoption("--perf-image-size", type=_positive_int, default=None, metavar="PIXELS")
+    group.addoption("--perf-batch-per-worker", type=_positive_int, default=None, metavar="N")
+    group.addoption("--perf-warmup-steps", type=_positive_int, default=None, metavar="N")
+    group.addoption(
+        "--perf-steps", type=_positive_int, default=None, metavar="N", help="measured steps per run"
+    )
+    group.addoption(
+        "--perf-data-dir",
+        type=_existing_dir,
+        default=None,
+        metavar="DIR",
+        help="ImageNet-format TFRecords (default: synthetic data)",
+    )
+    group.addoption(
+        "--perf-step-timeout",
+        type=_positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="fail a run when no step finishes within this time",
+    )
+    group.addoption(
+        "--perf-inject-slowdown",
+        type=_fraction,
+        default=None,
+        metavar="FRACTION",
+        help="self-test: add this fraction of each measured step's time as delay",
+    )
+    group.addoption(
+        "--perf-onednn-max-isa",
+        default=None,
+        metavar="ISA",
+        help="cap oneDNN's ISA (ONEDNN_MAX_CPU_ISA), e.g. AVX512_CORE_BF16",
+    )
+    group.addoption(
+        "--perf-baselines",
+        type=Path,
+        default=Path("baselines"),
+        metavar="DIR",
+        help="baseline store (default: baselines/)",
+    )
+    group.addoption(
+        "--perf-save-baseline",
+        action="store_true",
+        default=False,
+        help="accept this run as the baseline (the previous one is kept)",
+    )
+    group.addoption(
+        "--perf-max-regression",
+        type=_fraction,
+        default=0.05,
+        metavar="FRACTION",
+        help="throughput drop that is a regression when significant (default 0.05)",
+    )
+    group.addoption(
+        "--perf-min-bf16-speedup",
+        type=_positive_float,
+        default=None,
+        metavar="RATIO",
+        help="release gate: minimum bf16/fp32 speedup (default 1.0)",
+    )
+    parser.addini("perf_min_bf16_speedup", default="1.0", help="default of --perf-min-bf16-speedup")
+    group.addoption(
         "--perf-keep-run-dir",
         action="store_true",
         default=False,
@@ -183,7 +292,31 @@ def options_from_config(config: pytest.Config) -> PerfOptions:
             "--spark-master uses an existing cluster: drop --perf-workers,"
             " --perf-cores-per-worker and --perf-pin, which only shape a local cluster"
         )
+    profile = get("perf_profile")
+    overrides = {
+        "image_size": get("perf_image_size"),
+        "batch_per_worker": get("perf_batch_per_worker"),
+        "warmup_steps": get("perf_warmup_steps"),
+        "measured_steps": get("perf_steps"),
+        "data_dir": str(get("perf_data_dir")) if get("perf_data_dir") else None,
+        "step_timeout_s": get("perf_step_timeout"),
+        "inject_slowdown": get("perf_inject_slowdown"),
+        "onednn_max_isa": get("perf_onednn_max_isa"),
+    }
+    train = replace(PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None})
+    min_speedup = get("perf_min_bf16_speedup")
+    if min_speedup is None:
+        try:
+            min_speedup = _positive_float(str(config.getini("perf_min_bf16_speedup")))
+        except argparse.ArgumentTypeError as exc:
+            raise pytest.UsageError(f"ini perf_min_bf16_speedup: {exc}") from None
     return PerfOptions(
+        train=train,
+        profile=profile,
+        baselines_dir=get("perf_baselines"),
+        save_baseline=get("perf_save_baseline"),
+        max_regression=get("perf_max_regression"),
+        min_bf16_speedup=min_speedup,
         cpuinfo=get("perf_cpuinfo"),
         require_bf16=bool(require),
         probe=not get("perf_no_probe"),

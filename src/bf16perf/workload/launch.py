@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import socketserver
 import threading
 import time
@@ -31,7 +30,9 @@ class TrainingError(RuntimeError):
     """A run failed: a worker crashed, hung, was lost, or produced a non-finite loss."""
 
 
-def _task(config_json: str, progress_addr: tuple[str, int] | None) -> Callable[[Iterator[Any]], Iterator[str]]:
+def _task(
+    config_json: str, progress_addr: tuple[str, int] | None
+) -> Callable[[Iterator[Any]], Iterator[str]]:
     """The barrier task (runs in a Spark Python worker; pickled by cloudpickle)."""
 
     def run(_: Iterator[Any]) -> Iterator[str]:
@@ -57,14 +58,17 @@ def _task(config_json: str, progress_addr: tuple[str, int] | None) -> Callable[[
         config = json.loads(config_json)
         cores = len(os.sched_getaffinity(0))
         env = dict(os.environ)
-        env.update({
-            "TF_CONFIG": json.dumps({"cluster": {"worker": addresses},
-                                     "task": {"type": "worker", "index": rank}}),
-            "OMP_NUM_THREADS": str(config["intra_op_threads"] or cores),
-            "KMP_BLOCKTIME": "1",
-            "KMP_AFFINITY": "granularity=fine,compact,1,0",
-            "TF_CPP_MIN_LOG_LEVEL": "1",
-        })
+        env.update(
+            {
+                "TF_CONFIG": json.dumps(
+                    {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": rank}}
+                ),
+                "OMP_NUM_THREADS": str(config["intra_op_threads"] or cores),
+                "KMP_BLOCKTIME": "1",
+                "KMP_AFFINITY": "granularity=fine,compact,1,0",
+                "TF_CPP_MIN_LOG_LEVEL": "1",
+            }
+        )
         if config["onednn_max_isa"]:
             env["ONEDNN_MAX_CPU_ISA"] = config["onednn_max_isa"]
         work = Path(tempfile.mkdtemp(prefix=f"bf16perf-rank{rank}-"))
@@ -73,8 +77,17 @@ def _task(config_json: str, progress_addr: tuple[str, int] | None) -> Callable[[
         stderr_path = work / "stderr.log"
         with open(stderr_path, "wb") as err:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "bf16perf.workload.worker", str(work / "config.json"), str(out)],
-                stdout=subprocess.PIPE, stderr=err, env=env, preexec_fn=pdeathsig_preexec,
+                [
+                    sys.executable,
+                    "-m",
+                    "bf16perf.workload.worker",
+                    str(work / "config.json"),
+                    str(out),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=err,
+                env=env,
+                preexec_fn=pdeathsig_preexec,
             )
         forward = None
         if progress_addr is not None:
@@ -113,8 +126,11 @@ def _task(config_json: str, progress_addr: tuple[str, int] | None) -> Callable[[
                         " steps are really this slow"
                     )
                 t.sleep(0.05)
-            notes = [line.strip() for line in stderr_path.read_text(errors="replace").splitlines()
-                     if "DT_BFLOAT16" in line or "Falling back" in line]
+            notes = [
+                line.strip()
+                for line in stderr_path.read_text(errors="replace").splitlines()
+                if "DT_BFLOAT16" in line or "Falling back" in line
+            ]
             result = json.loads(out.read_text())
             result["notes"] = notes
             yield json.dumps(result)
@@ -174,8 +190,11 @@ def _summarize(exc: BaseException) -> str:
         text = str(exc)
     except Exception:  # py4j's str() can itself fail
         text = repr(exc)
-    keep = [line for line in text.splitlines()
-            if line.strip() and not line.lstrip().startswith(("at ", "File ", "..."))]
+    keep = [
+        line
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith(("at ", "File ", "..."))
+    ]
     for marker in ("RuntimeError: ", "FloatingPointError: ", "ValueError: "):
         for i, line in enumerate(keep):
             if marker in line:

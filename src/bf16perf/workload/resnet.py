@@ -35,7 +35,9 @@ class ResNet50(tf.Module):
         self.stem = (self._conv(7, 3, 64), self._bn(64))
         self.blocks = []
         in_ch = 64
-        for stage, (filters, blocks) in enumerate(zip((64, 128, 256, 512), (3, 4, 6, 3), strict=True)):
+        for stage, (filters, blocks) in enumerate(
+            zip((64, 128, 256, 512), (3, 4, 6, 3), strict=True)
+        ):
             for b in range(blocks):
                 stride = 2 if b == 0 and stage > 0 else 1
                 out_ch = filters * 4
@@ -69,8 +71,11 @@ class ResNet50(tf.Module):
         self._count += 1
         gamma = tf.Variable(tf.zeros([ch]) if zero else tf.ones([ch]), name=f"g{self._count}")
         beta = tf.Variable(tf.zeros([ch]), name=f"b{self._count}")
-        on_read = {"synchronization": tf.VariableSynchronization.ON_READ,
-                   "aggregation": tf.VariableAggregation.MEAN, "trainable": False}
+        on_read = {
+            "synchronization": tf.VariableSynchronization.ON_READ,
+            "aggregation": tf.VariableAggregation.MEAN,
+            "trainable": False,
+        }
         mean = tf.Variable(tf.zeros([ch]), name=f"m{self._count}", **on_read)
         var = tf.Variable(tf.ones([ch]), name=f"v{self._count}", **on_read)
         self.trainable += [gamma, beta]

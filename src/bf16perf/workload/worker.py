@@ -61,8 +61,9 @@ def tfrecord_dataset(config: TrainConfig, rank: int, workers: int) -> Any:
     def parse(record: Any) -> tuple[Any, Any]:
         ex = tf.io.parse_single_example(record, features)
         image = tf.io.decode_jpeg(ex["image/encoded"], channels=3)
-        image = tf.image.resize_with_crop_or_pad(image, tf.reduce_max(tf.shape(image)[:2]),
-                                                 tf.reduce_max(tf.shape(image)[:2]))
+        image = tf.image.resize_with_crop_or_pad(
+            image, tf.reduce_max(tf.shape(image)[:2]), tf.reduce_max(tf.shape(image)[:2])
+        )
         image = tf.image.resize(image, [side, side]) / 127.5 - 1.0
         # ImageNet labels in these files are 1-based
         label = tf.cast((ex["image/class/label"] - 1) % config.num_classes, tf.int32)
@@ -108,8 +109,12 @@ def train(config: TrainConfig, out: Path) -> WorkerResult:
 
         def apply(strategy: Any, grads: list[Any]) -> None:
             for v, g in zip(variables, grads, strict=True):
-                strategy.extended.update(v, lambda var, gg: var.assign_sub(config.learning_rate * gg),
-                                         args=(g,), group=False)
+                strategy.extended.update(
+                    v,
+                    lambda var, gg: var.assign_sub(config.learning_rate * gg),
+                    args=(g,),
+                    group=False,
+                )
 
         ctx.merge_call(apply, args=(reduced[:-1],))
         return reduced[-1]
@@ -142,9 +147,21 @@ def train(config: TrainConfig, out: Path) -> WorkerResult:
         times.append(elapsed)
         losses.append(loss)
         phase = "warmup" if i < config.warmup_steps else "measured"
-        print(f"{PROGRESS} " + json.dumps({"rank": rank, "step": i + 1, "of": total,
-              "phase": phase, "seconds": elapsed, "loss": loss,
-              "images_per_second": global_batch / elapsed}), flush=True)
+        print(
+            f"{PROGRESS} "
+            + json.dumps(
+                {
+                    "rank": rank,
+                    "step": i + 1,
+                    "of": total,
+                    "phase": phase,
+                    "seconds": elapsed,
+                    "loss": loss,
+                    "images_per_second": global_batch / elapsed,
+                }
+            ),
+            flush=True,
+        )
     result = WorkerResult(
         rank=rank,
         host=socket.gethostname(),
