@@ -107,6 +107,11 @@ def test_training(
         bf16perf_session.notices.append(
             f"{name}: faster than its baseline; accept it with --perf-save-baseline"
         )
+    if not cmp.regression and cmp.change < -options.max_regression:
+        bf16perf_session.notices.append(
+            f"{name}: INCONCLUSIVE: {cmp.change:+.1%} below its baseline but not significant"
+            f" with {len(run.images_per_second)} steps; run more steps (--perf-steps)"
+        )
     if cmp.regression:
         pytest.fail(f"throughput regression in {name}: {summary}", pytrace=False)
     if run.config.data_dir is None:

@@ -118,7 +118,10 @@ class ClusterPlan:
 
     def describe(self) -> str:
         sets = "; ".join(format_cpu_list(list(s)) for s in self.cpu_sets)
-        return f"{self.workers} workers x {self.cores_per_worker} CPUs, pinned by {self.pin.value}: {sets}"
+        return (
+            f"{self.workers} workers x {self.cores_per_worker} CPUs,"
+            f" pinned by {self.pin.value}: {sets}"
+        )
 
 
 def default_pin(topology: Topology) -> PinMode:

@@ -87,7 +87,7 @@ class TrainConfig:
 
 #: ``--perf-profile`` presets; every field can still be overridden by its own option.
 PROFILES: dict[str, TrainConfig] = {
-    "smoke": TrainConfig(image_size=32, batch_per_worker=4, warmup_steps=2, measured_steps=3),
+    "smoke": TrainConfig(image_size=32, batch_per_worker=4, warmup_steps=2, measured_steps=8),
     "default": TrainConfig(image_size=224, batch_per_worker=16, warmup_steps=2, measured_steps=8),
     "full": TrainConfig(image_size=224, batch_per_worker=128, warmup_steps=5, measured_steps=100),
 }

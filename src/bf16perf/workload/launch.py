@@ -169,7 +169,8 @@ def run_training(
                         callback(json.loads(text))
 
         server = _ProgressServer((progress_host, 0), Handler)
-        addr = server.server_address[:2]
+        host, port = server.server_address[:2]
+        addr = (str(host), int(port))
         threading.Thread(target=server.serve_forever, daemon=True).start()
     t0 = time.monotonic()
     try:

@@ -21,7 +21,7 @@ _BN_MOMENTUM = 0.9
 _BN_EPSILON = 1e-5
 
 
-class ResNet50(tf.Module):
+class ResNet50(tf.Module):  # type: ignore[misc]
     """ResNet-50 v1.5 (stride on the 3x3 convolution), NHWC."""
 
     def __init__(self, num_classes: int, seed: int, compute_dtype: Any) -> None:
@@ -33,7 +33,7 @@ class ResNet50(tf.Module):
         self.moving: list[tf.Variable] = []
         self.layers: list[tuple[str, Any]] = []
         self.stem = (self._conv(7, 3, 64), self._bn(64))
-        self.blocks = []
+        self.blocks: list[dict[str, Any]] = []
         in_ch = 64
         for stage, (filters, blocks) in enumerate(
             zip((64, 128, 256, 512), (3, 4, 6, 3), strict=True)

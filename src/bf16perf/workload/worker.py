@@ -119,23 +119,22 @@ def train(config: TrainConfig, out: Path) -> WorkerResult:
         ctx.merge_call(apply, args=(reduced[:-1],))
         return reduced[-1]
 
-    @tf.function
+    @tf.function  # type: ignore[untyped-decorator]
     def step(images: Any, labels: Any) -> Any:
         return strategy.run(replica_step, args=(images, labels))
 
+    iterator: Any = None
+    batches: list[tuple[Any, Any]] = []
     if config.data_dir:
         iterator = iter(tfrecord_dataset(config, rank, workers))
-        next_batch = lambda: next(iterator)  # noqa: E731
     else:
         batches = [(tf.constant(x), tf.constant(y)) for x, y in synthetic_batches(config, rank)]
-        counter = iter(range(10**9))
-        next_batch = lambda: batches[next(counter) % len(batches)]  # noqa: E731
 
     total = config.warmup_steps + config.measured_steps
     times: list[float] = []
     losses: list[float] = []
     for i in range(total):
-        images, labels = next_batch()
+        images, labels = next(iterator) if iterator is not None else batches[i % len(batches)]
         t0 = time.perf_counter()
         loss = float(strategy.experimental_local_results(step(images, labels))[0])  # host sync
         elapsed = time.perf_counter() - t0

@@ -1,0 +1,55 @@
+"""`pytest perf/ --perf-profile smoke` for real: save a baseline, compare, catch a regression."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).parent.parent
+
+
+def _perf(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "perf", "-p", "no:cacheprovider", "-rs",
+         "--perf-profile", "smoke", "-k", "not bf16", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=540, check=False,
+    )
+
+
+def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
+    store = tmp_path / "baselines"
+    saved = _perf("--perf-baselines", str(store), "--perf-save-baseline",
+                  "--benchmark-json", str(tmp_path / "bench.json"))
+    assert saved.returncode == 0, saved.stdout[-3000:]
+    assert "baseline saved to" in saved.stdout
+    (baseline,) = store.glob("*/*fp32.json")
+    bench = json.loads((tmp_path / "bench.json").read_text())["benchmarks"]
+    (fp32,) = [b for b in bench if b["name"] == "test_training[fp32]"]
+    assert fp32["stats"]["rounds"] == 8 and fp32["extra_info"]["losses"]
+    workers = fp32["extra_info"]["workers"]
+    assert len(workers) == 2 and workers[0]["losses"] == workers[1]["losses"]
+    assert workers[0]["cpus"] != workers[1]["cpus"]
+
+    same = _perf("--perf-baselines", str(store))
+    assert same.returncode == 0, same.stdout[-3000:]
+    assert "images/s now vs" in same.stdout and str(baseline) in same.stdout
+
+    data = json.loads(baseline.read_text())
+    info = data["benchmarks"][0]["extra_info"]
+    info["images_per_second"] = [x * 1.2 for x in info["images_per_second"]]
+    baseline.write_text(json.dumps(data))
+    slower = _perf("--perf-baselines", str(store))
+    assert slower.returncode == 1, slower.stdout[-3000:]
+    assert "throughput regression in perf/test_training.py::test_training[fp32]" in slower.stdout
+    assert str(baseline) in slower.stdout
+
+    baseline.write_text('{"schema_version": 999}')
+    before = baseline.read_bytes()
+    bad = _perf("--perf-baselines", str(store))
+    assert bad.returncode != 0 and "schema_version 999 is newer" in bad.stdout
+    assert baseline.read_bytes() == before

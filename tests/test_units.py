@@ -1,0 +1,94 @@
+"""Pure pieces: pinning plans, baselines store, replay timer, training config."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bf16perf.baselines import BaselineError, BaselineStore
+from bf16perf.bench import ReplayTimer
+from bf16perf.options import PinMode
+from bf16perf.plan import PlanError, Topology, format_cpu_list, make_plan, parse_cpu_list
+from bf16perf.workload.config import PROFILES, Precision, TrainConfig
+
+
+def test_cpu_lists_round_trip() -> None:
+    assert parse_cpu_list("0-3,8,10-11") == [0, 1, 2, 3, 8, 10, 11]
+    assert format_cpu_list([0, 1, 2, 3, 8, 10, 11]) == "0-3,8,10-11"
+
+
+def test_plan_this_kind_of_machine() -> None:
+    plan = make_plan(Topology((((0,), (1,)),)))
+    assert plan.cpu_sets == ((0,), (1,)) and plan.pin is PinMode.TASKSET
+
+
+def test_plan_keeps_smt_siblings_and_numa_nodes_whole() -> None:
+    node0 = ((0, 8), (1, 9), (2, 10), (3, 11))
+    node1 = ((4, 12), (5, 13), (6, 14), (7, 15))
+    plan = make_plan(Topology((node0, node1)), pin=PinMode.NONE)
+    assert plan.cpu_sets == ((0, 8, 1, 9, 2, 10, 3, 11), (4, 12, 5, 13, 6, 14, 7, 15))
+    four = make_plan(Topology((node0, node1)), workers=4, pin=PinMode.NONE)
+    assert all(set(s) <= {c for core in node0 for c in core}
+               or set(s) <= {c for core in node1 for c in core} for s in four.cpu_sets)
+    with pytest.raises(PlanError, match="splits a physical core"):
+        make_plan(Topology((node0, node1)), workers=2, cores_per_worker=3)
+    with pytest.raises(PlanError, match="--perf-workers 3 needs at least 3 physical cores"):
+        make_plan(Topology((((0,), (1,)),)), workers=3)
+
+
+def test_replay_timer_gives_each_round_its_step_time() -> None:
+    timer = ReplayTimer()
+    timer.load([1.5, 2.0])
+    rounds = [(-timer() + timer()) for _ in range(2)]
+    assert rounds == [1.5, 2.0]
+    with pytest.raises(RuntimeError, match="more rounds"):
+        timer()
+
+
+def test_config_json_round_trip_and_key() -> None:
+    cfg = PROFILES["smoke"].with_precision(Precision.BF16)
+    assert TrainConfig.from_json(cfg.to_json()) == cfg
+    assert cfg.workload_key(2, 1) == "resnet50-32px-b4-s8-2x1-synthetic-bf16"
+
+
+def _doc() -> dict[str, object]:
+    return {
+        "machine_info": {"bf16perf_fingerprint": {"slug": "m"}},
+        "benchmarks": [{"extra_info": {"images_per_second": [1.0, 2.0], "losses": [3.0]}}],
+    }
+
+
+def test_store_saves_atomically_and_keeps_previous(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    assert store.load("m", "w") is None
+    path, prev = store.save("m", "w", _doc())
+    assert prev is None
+    loaded = store.load("m", "w")
+    assert loaded is not None and loaded.images_per_second == [1.0, 2.0]
+    first = path.read_bytes()
+    path2, prev2 = store.save("m", "w", _doc())
+    assert path2 == path and prev2 is not None and prev2.read_bytes() == first
+    assert not list(tmp_path.glob("m/.tmp-*"))
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [("{not json", "is not valid JSON"), ('{"schema_version": 999}', "schema_version 999 is newer"),
+     ('{"schema_version": 1}', "missing or bad field"), ("[]", "not a JSON object")],
+)
+def test_bad_baseline_is_a_clear_error_and_untouched(tmp_path: Path, content: str,
+                                                     words: str) -> None:
+    store = BaselineStore(tmp_path)
+    path = store.path_for("m", "w")
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    with pytest.raises(BaselineError, match=words) as exc:
+        store.load("m", "w")
+    assert str(path) in str(exc.value)
+    assert path.read_text() == content
+
+
+def test_store_document_is_pytest_benchmark_shaped(tmp_path: Path) -> None:
+    path, _ = BaselineStore(tmp_path).save("m", "w", _doc())
+    data = json.loads(path.read_text())
+    assert data["schema_version"] == 1 and "benchmarks" in data and "machine_info" in data
