@@ -41,8 +41,11 @@ def test_workers_executors_and_python_workers_are_pinned_then_gone(tmp_path: Pat
         cluster.wait_workers()
         # run Python on every executor so that pyspark.daemon and its workers exist
         n = plan.workers
-        got = spark.sparkContext.parallelize(range(n), n).map(
-            lambda _: sorted(os.sched_getaffinity(0))).collect()
+        got = (
+            spark.sparkContext.parallelize(range(n), n)
+            .map(lambda _: sorted(os.sched_getaffinity(0)))
+            .collect()
+        )
         assert sorted(map(tuple, got)) == sorted(plan.cpu_sets)
         pids = tagged_pids(cluster.run_id)
         sets = {",".join(map(str, s)) for s in plan.cpu_sets}
@@ -51,7 +54,9 @@ def test_workers_executors_and_python_workers_are_pinned_then_gone(tmp_path: Pat
         daemons = [p for p in pids if "pyspark.daemon" in _cmdline(p)]
         assert len(workers) == n and len(executors) == n and len(daemons) >= n
         for group in (workers, executors, daemons):
-            assert {_affinity(p) for p in group} == sets, [(_cmdline(p)[:80], _affinity(p)) for p in group]
+            assert {_affinity(p) for p in group} == sets, [
+                (_cmdline(p)[:80], _affinity(p)) for p in group
+            ]
         # the secret is in a private file, never on a command line
         conf = cluster.conf_dir / "spark-defaults.conf"
         assert conf.stat().st_mode & 0o777 == 0o600
@@ -80,8 +85,9 @@ HOLDER = textwrap.dedent(
 
 
 def test_kill_9_leaves_no_process_behind() -> None:
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()

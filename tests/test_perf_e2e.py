@@ -15,16 +15,37 @@ ROOT = Path(__file__).parent.parent
 
 def _perf(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "perf", "-p", "no:cacheprovider", "-rs",
-         "--perf-profile", "smoke", "-k", "not bf16", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=540, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "perf",
+            "-p",
+            "no:cacheprovider",
+            "-rs",
+            "--perf-profile",
+            "smoke",
+            "-k",
+            "not bf16",
+            *args,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=540,
+        check=False,
     )
 
 
 def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     store = tmp_path / "baselines"
-    saved = _perf("--perf-baselines", str(store), "--perf-save-baseline",
-                  "--benchmark-json", str(tmp_path / "bench.json"))
+    saved = _perf(
+        "--perf-baselines",
+        str(store),
+        "--perf-save-baseline",
+        "--benchmark-json",
+        str(tmp_path / "bench.json"),
+    )
     assert saved.returncode == 0, saved.stdout[-3000:]
     assert "baseline saved to" in saved.stdout
     (baseline,) = store.glob("*/*fp32.json")

@@ -28,8 +28,11 @@ def test_plan_keeps_smt_siblings_and_numa_nodes_whole() -> None:
     plan = make_plan(Topology((node0, node1)), pin=PinMode.NONE)
     assert plan.cpu_sets == ((0, 8, 1, 9, 2, 10, 3, 11), (4, 12, 5, 13, 6, 14, 7, 15))
     four = make_plan(Topology((node0, node1)), workers=4, pin=PinMode.NONE)
-    assert all(set(s) <= {c for core in node0 for c in core}
-               or set(s) <= {c for core in node1 for c in core} for s in four.cpu_sets)
+    assert all(
+        set(s) <= {c for core in node0 for c in core}
+        or set(s) <= {c for core in node1 for c in core}
+        for s in four.cpu_sets
+    )
     with pytest.raises(PlanError, match="splits a physical core"):
         make_plan(Topology((node0, node1)), workers=2, cores_per_worker=3)
     with pytest.raises(PlanError, match="--perf-workers 3 needs at least 3 physical cores"):
@@ -73,11 +76,16 @@ def test_store_saves_atomically_and_keeps_previous(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "content, words",
-    [("{not json", "is not valid JSON"), ('{"schema_version": 999}', "schema_version 999 is newer"),
-     ('{"schema_version": 1}', "missing or bad field"), ("[]", "not a JSON object")],
+    [
+        ("{not json", "is not valid JSON"),
+        ('{"schema_version": 999}', "schema_version 999 is newer"),
+        ('{"schema_version": 1}', "missing or bad field"),
+        ("[]", "not a JSON object"),
+    ],
 )
-def test_bad_baseline_is_a_clear_error_and_untouched(tmp_path: Path, content: str,
-                                                     words: str) -> None:
+def test_bad_baseline_is_a_clear_error_and_untouched(
+    tmp_path: Path, content: str, words: str
+) -> None:
     store = BaselineStore(tmp_path)
     path = store.path_for("m", "w")
     path.parent.mkdir(parents=True)
