@@ -62,7 +62,9 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
 
     data = json.loads(baseline.read_text())
     info = data["benchmarks"][0]["extra_info"]
-    info["images_per_second"] = [x * 1.2 for x in info["images_per_second"]]
+    # 1.5x rather than the 1.2x of the manual check: this shared 2-vCPU machine drifts ~20%
+    # between runs when anything else is running.
+    info["images_per_second"] = [x * 1.5 for x in info["images_per_second"]]
     baseline.write_text(json.dumps(data))
     slower = _perf("--perf-baselines", str(store))
     assert slower.returncode == 1, slower.stdout[-3000:]
