@@ -56,17 +56,20 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     assert len(workers) == 2 and workers[0]["losses"] == workers[1]["losses"]
     assert workers[0]["cpus"] != workers[1]["cpus"]
 
-    same = _perf("--perf-baselines", str(store))
+    # Back-to-back smoke runs on this shared 2-vCPU VM drift by up to ~10-20% (measured: 8.87
+    # then 8.00 images/s, p=0.0002), a real false alarm of the default 5% rule that issue 7's
+    # noise study must settle; here the threshold is widened so the test checks the mechanics.
+    loose = ("--perf-max-regression", "0.3")
+    same = _perf("--perf-baselines", str(store), *loose)
     assert same.returncode == 0, same.stdout[-3000:]
     assert "images/s now vs" in same.stdout and str(baseline) in same.stdout
 
     data = json.loads(baseline.read_text())
     info = data["benchmarks"][0]["extra_info"]
-    # 1.5x rather than the 1.2x of the manual check: this shared 2-vCPU machine drifts ~20%
-    # between runs when anything else is running.
-    info["images_per_second"] = [x * 1.5 for x in info["images_per_second"]]
+    # 2x rather than the 1.2x of the manual check: see the drift note above.
+    info["images_per_second"] = [x * 2.0 for x in info["images_per_second"]]
     baseline.write_text(json.dumps(data))
-    slower = _perf("--perf-baselines", str(store))
+    slower = _perf("--perf-baselines", str(store), *loose)
     assert slower.returncode == 1, slower.stdout[-3000:]
     assert "throughput regression in perf/test_training.py::test_training[fp32]" in slower.stdout
     assert str(baseline) in slower.stdout
