@@ -97,8 +97,10 @@ class PerfOptions:
             ``/proc/cpuinfo``).
         require_bf16: turn the skip of bf16 tests on hardware without bf16 into a failure.
         probe: run the oneDNN kernel probe for the session header.
-        workers: local Spark workers (``None``: derived from the machine).
-        cores_per_worker: CPUs per worker (``None``: derived from the machine).
+        workers: local Spark workers (``None``: derived from the machine); with
+            ``spark_master``, the executors to wait for and train on (``None``: 1).
+        cores_per_worker: CPUs per worker (``None``: derived from the machine); with
+            ``spark_master``, ``spark.executor.cores`` and ``spark.task.cpus``.
         pin: pinning tool for local workers (``None``: numactl where installed and NUMA > 1).
         spark_master: an existing cluster's master URL; skips the local bring-up.
         lock_timeout_s: how long to wait for another perf session on this machine.
@@ -287,10 +289,10 @@ def options_from_config(config: pytest.Config) -> PerfOptions:
         require = bool(config.getini("perf_require_bf16"))
     workers, cores = get("perf_workers"), get("perf_cores_per_worker")
     master = get("spark_master")
-    if master and (workers or cores or get("perf_pin")):
+    if master and get("perf_pin"):
         raise pytest.UsageError(
-            "--spark-master uses an existing cluster: drop --perf-workers,"
-            " --perf-cores-per-worker and --perf-pin, which only shape a local cluster"
+            "--spark-master uses an existing cluster whose pinning is its own business:"
+            " drop --perf-pin, which only pins a local cluster"
         )
     profile = get("perf_profile")
     overrides = {

@@ -95,7 +95,19 @@ def perf_session(config: pytest.Config) -> PerfSession:
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if _SESSION not in config.stash:
         return None
-    return config.stash[_SESSION].machine.header_lines()
+    session = config.stash[_SESSION]
+    options = session.options
+    if options.spark_master:
+        cluster = (
+            f"bf16perf cluster: external {options.spark_master}, {options.workers or 1}"
+            " executor(s): pinning is the cluster's business"
+        )
+    else:
+        cluster = (
+            "bf16perf cluster: local standalone on 127.0.0.1, pinned by"
+            f" {options.pin.value if options.pin else 'the default tool'}"
+        )
+    return [*session.machine.header_lines(), cluster]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
