@@ -8,7 +8,10 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -104,3 +107,135 @@ def test_kill_9_leaves_no_process_behind() -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.fixture(scope="module")
+def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkStandaloneCluster]:
+    """A 2-worker cluster started apart from any perf session: it stands in for a user's
+    existing cluster, and for a cluster whose worker gets killed."""
+    plan = make_plan(read_topology())
+    if plan.workers < 2:
+        pytest.skip("needs 2 physical cores for 2 pinned workers")
+    cluster = SparkStandaloneCluster(plan, tmp_path_factory.mktemp("standalone"))
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        assert tagged_pids(cluster.run_id) == []
+
+
+NO_SECRET_DRIVER = textwrap.dedent(
+    """
+    import sys
+    from pyspark.sql import SparkSession
+    SparkSession.builder.master(sys.argv[1]).config("spark.driver.host", "127.0.0.1") \\
+        .config("spark.ui.enabled", "false").getOrCreate()
+    """
+)
+
+
+def test_application_without_the_secret_is_refused(standalone: SparkStandaloneCluster) -> None:
+    assert standalone.master_url
+    master_log = standalone.children[0].log
+    before = master_log.read_text()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPARK", "BF16PERF"))}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", NO_SECRET_DRIVER, standalone.master_url],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        refused = False
+        while time.monotonic() < deadline and not refused:
+            new = master_log.read_text()[len(before) :]
+            refused = "SaslRpcHandler" in new or "authenticat" in new.lower()
+            time.sleep(0.5)
+        assert refused, "the master logged no authentication failure"
+        assert "Registering app" not in master_log.read_text()[len(before) :]
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_perf_tests_run_on_an_existing_cluster(
+    standalone: SparkStandaloneCluster, tmp_path: Path
+) -> None:
+    assert standalone.master_url
+    root = Path(__file__).parent.parent
+    env = dict(os.environ, SPARK_CONF_DIR=str(standalone.conf_dir))  # how users pass a secret
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "perf",
+            "-p",
+            "no:cacheprovider",
+            "-k",
+            "not bf16",
+            "--perf-no-probe",
+            "--perf-profile",
+            "smoke",
+            "--perf-baselines",
+            str(tmp_path),
+            "--spark-master",
+            standalone.master_url,
+            "--perf-workers",
+            "2",
+            "--perf-cores-per-worker",
+            "1",
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:]
+    assert f"bf16perf cluster: external {standalone.master_url}" in out
+    assert "pinning is the cluster's business" in out
+    assert "test_training[fp32]" in out and "no baseline for machine" in out
+    # the external cluster is the user's: still running after the session
+    standalone.check_alive()
+
+
+def test_worker_killed_mid_barrier_stage(standalone: SparkStandaloneCluster) -> None:
+    """Runs last in this module: it kills a worker of the shared cluster."""
+    from bf16perf.cluster import ClusterError
+    from bf16perf.workload.config import PROFILES
+    from bf16perf.workload.launch import TrainingError, run_training
+
+    spark = standalone.session(app_name="kill-test")
+    steps: list[int] = []
+    outcome: list[BaseException] = []
+    config = replace(PROFILES["smoke"], measured_steps=200)
+
+    def train() -> None:
+        try:
+            run_training(spark, config, 2, progress=lambda e: steps.append(e["step"]))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=train, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 180
+        while not any(s >= 4 for s in steps) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert steps, "training never started"
+        victim = standalone.children[2]  # worker-1
+        victim.proc.kill()
+        killed = time.monotonic()
+        thread.join(timeout=60)
+        assert not thread.is_alive(), "training still running 60 s after its worker died"
+        assert outcome and isinstance(outcome[0], TrainingError), outcome
+        assert time.monotonic() - killed < 60
+        with pytest.raises(ClusterError, match=r"Spark worker-1 \(CPUs \d+\) died"):
+            standalone.check_alive()
+    finally:
+        spark.stop()
