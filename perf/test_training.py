@@ -29,6 +29,7 @@ def _extra_info(run: RunResult, machine: Machine) -> dict[str, object]:
         "losses": run.losses,
         "workers": [asdict(w) for w in run.workers],
         "config": config,
+        "kernels": run.kernels,
         "fingerprint": machine.fingerprint.to_dict(),
     }
 

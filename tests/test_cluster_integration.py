@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -163,7 +164,11 @@ def test_application_without_the_secret_is_refused(standalone: SparkStandaloneCl
 def test_perf_tests_run_on_an_existing_cluster(
     standalone: SparkStandaloneCluster, tmp_path: Path
 ) -> None:
+    """Also the real-data path: the run trains on a tiny TFRecord set of JPEGs."""
+    from tests.tfrecords import write_tiny_imagenet
+
     assert standalone.master_url
+    data = write_tiny_imagenet(tmp_path / "tfrecords")
     root = Path(__file__).parent.parent
     env = dict(os.environ, SPARK_CONF_DIR=str(standalone.conf_dir))  # how users pass a secret
     result = subprocess.run(
@@ -181,6 +186,10 @@ def test_perf_tests_run_on_an_existing_cluster(
             "smoke",
             "--perf-baselines",
             str(tmp_path),
+            "--perf-data-dir",
+            str(data),
+            "--benchmark-json",
+            str(tmp_path / "bench.json"),
             "--spark-master",
             standalone.master_url,
             "--perf-workers",
@@ -200,6 +209,11 @@ def test_perf_tests_run_on_an_existing_cluster(
     assert f"bf16perf cluster: external {standalone.master_url}" in out
     assert "pinning is the cluster's business" in out
     assert "test_training[fp32]" in out and "no baseline for machine" in out
+    assert "-tfrecord-fp32" in out  # the workload key names the data source
+    bench = json.loads((tmp_path / "bench.json").read_text())["benchmarks"]
+    (fp32,) = [b for b in bench if b["name"] == "test_training[fp32]"]
+    assert fp32["extra_info"]["config"]["data_dir"] == str(data)
+    assert fp32["extra_info"]["kernels"]["primitives"] > 0  # the run's own kernel proof
     # the external cluster is the user's: still running after the session
     standalone.check_alive()
 

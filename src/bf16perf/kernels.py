@@ -24,6 +24,7 @@ __all__ = [
     "ProbeError",
     "parse_verbose",
     "run_probe",
+    "run_verbose",
 ]
 
 # An implementation name ends in the ISA it was built for: brg_conv_fwd:avx512_core_bf16,
@@ -203,6 +204,34 @@ def parse_verbose(text: str) -> KernelSummary:
     return KernelSummary(tuple(primitives), cpu_isa, version, tuple(notes))
 
 
+def run_verbose(
+    argv: list[str],
+    *,
+    what: str,
+    env: dict[str, str] | None = None,
+    timeout_s: float = 120.0,
+) -> KernelSummary:
+    """Run ``argv`` with ``ONEDNN_VERBOSE=1`` and parse everything it printed.
+
+    ``env`` overrides are applied on top of the current environment.  ``what`` names the
+    program in errors.
+    """
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    full_env["ONEDNN_VERBOSE"] = "1"
+    full_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        proc = subprocess.run(
+            argv, env=full_env, capture_output=True, text=True, timeout=timeout_s, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise ProbeError(f"{what} did not finish within {timeout_s:.0f} s") from None
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise ProbeError(f"{what} failed (exit {proc.returncode}): {' | '.join(tail)}")
+    return parse_verbose(proc.stdout + "\n" + proc.stderr)
+
+
 def run_probe(
     env: dict[str, str] | None = None,
     timeout_s: float = 120.0,
@@ -213,26 +242,9 @@ def run_probe(
     ``env`` overrides are applied on top of the current environment (for example
     ``{"TF_ENABLE_ONEDNN_OPTS": "0"}`` to see the fallback).
     """
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    full_env["ONEDNN_VERBOSE"] = "1"
-    full_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        proc = subprocess.run(
-            [python, "-m", "bf16perf._probe"],
-            env=full_env,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise ProbeError(
-            f"the oneDNN kernel probe did not finish within {timeout_s:.0f} s"
-        ) from None
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise ProbeError(
-            f"the oneDNN kernel probe failed (exit {proc.returncode}): {' | '.join(tail)}"
-        )
-    return parse_verbose(proc.stdout + "\n" + proc.stderr)
+    return run_verbose(
+        [python, "-m", "bf16perf._probe"],
+        what="the oneDNN kernel probe",
+        env=env,
+        timeout_s=timeout_s,
+    )

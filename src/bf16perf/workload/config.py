@@ -122,11 +122,13 @@ class WorkerResult:
 
 @dataclass(frozen=True)
 class RunResult:
-    """One run on the cluster: the configuration and every worker's measurements."""
+    """One run on the cluster: the configuration, every worker's measurements, and the
+    kernel proof of its configuration (:mod:`bf16perf.workload.proof`)."""
 
     config: TrainConfig
     workers: list[WorkerResult]
     wall_s: float
+    kernels: dict[str, Any] | None = None
 
     @property
     def step_times_s(self) -> list[float]:
