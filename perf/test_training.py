@@ -1,15 +1,21 @@
-"""ResNet-50 trained data-parallel on the Spark cluster, fp32 and bf16, against baselines."""
+"""ResNet-50 trained data-parallel on the Spark cluster, fp32 and bf16, against baselines.
+
+Every verdict goes through ``bf16perf_session.decide``: it is shown in the end-of-session
+table and sets the session's exit code (see :mod:`bf16perf.decisions`).
+"""
 
 from __future__ import annotations
 
 import math
 import statistics
 from dataclasses import asdict
+from typing import Any
 
 import pytest
 
-from bf16perf.baselines import BaselineError, BaselineStore
+from bf16perf.baselines import Baseline, BaselineError, BaselineStore
 from bf16perf.bench import STEP_TIMER
+from bf16perf.decisions import Decision, Outcome
 from bf16perf.machine import Machine
 from bf16perf.plugin import PerfSession
 from bf16perf.stats import compare_throughput, loss_curve_violations, speedup_interval
@@ -34,38 +40,46 @@ def _extra_info(run: RunResult, machine: Machine) -> dict[str, object]:
     }
 
 
+def _load_baseline(
+    session: PerfSession, machine: Machine, runs: TrainingRuns, precision: Precision
+) -> tuple[BaselineStore, str, Baseline | None]:
+    """Before any training: a corrupt baseline must not cost a run."""
+    store = BaselineStore(session.options.baselines_dir)
+    key = runs.config.with_precision(precision).workload_key(runs.workers, runs.cores_per_worker)
+    try:
+        return store, key, store.load(machine.fingerprint.slug, key)
+    except BaselineError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
 @pytest.mark.benchmark(timer=STEP_TIMER, group="resnet50-training", min_rounds=1)
 @pytest.mark.parametrize("precision", PRECISIONS)
 def test_training(
     precision: Precision,
     training_runs: TrainingRuns,
-    benchmark: pytest.FixtureDef,  # type: ignore[type-arg]
+    benchmark: Any,
     machine: Machine,
     bf16perf_session: PerfSession,
     request: pytest.FixtureRequest,
 ) -> None:
     if precision is Precision.BF16:
         request.getfixturevalue("bf16_hardware")
+    options = bf16perf_session.options
+    store, key, baseline = _load_baseline(bf16perf_session, machine, training_runs, precision)
     run = training_runs.get(precision)
     curves = {w.rank: w.losses for w in run.workers}
     assert len({tuple(c) for c in curves.values()}) == 1, f"workers disagree: {curves}"
     assert all(math.isfinite(x) for x in run.losses)
-    assert min(run.losses[-2:]) < run.losses[0], f"loss did not fall: {run.losses}"
+    if run.config.data_dir is None:
+        assert min(run.losses[-2:]) < run.losses[0], f"loss did not fall: {run.losses}"
 
     STEP_TIMER.load(run.step_times_s)
-    benchmark.pedantic(lambda: None, rounds=len(run.step_times_s), iterations=1)  # type: ignore[attr-defined]
+    benchmark.pedantic(lambda: None, rounds=len(run.step_times_s), iterations=1)
     info = _extra_info(run, machine)
-    benchmark.extra_info.update(info)  # type: ignore[attr-defined]
+    benchmark.extra_info.update(info)
 
-    options = bf16perf_session.options
-    store = BaselineStore(options.baselines_dir)
-    slug = machine.fingerprint.slug
-    key = run.config.workload_key(training_runs.workers, len(run.workers[0].cpus))
-    try:
-        baseline = store.load(slug, key)
-    except BaselineError as exc:
-        pytest.fail(str(exc), pytrace=False)
     name = request.node.nodeid
+    slug = machine.fingerprint.slug
     if options.save_baseline:
         doc = {
             "machine_info": {
@@ -90,57 +104,130 @@ def test_training(
         bf16perf_session.notices.append(f"{name}: baseline saved to {path}{kept}")
         return
     if baseline is None:
-        bf16perf_session.notices.append(
-            f"{name}: no baseline for machine {slug}, workload {key} in {options.baselines_dir}"
-            " (save one with --perf-save-baseline)"
+        bf16perf_session.decide(
+            Decision(
+                name,
+                "throughput",
+                Outcome.NO_BASELINE,
+                f"no baseline for machine {slug}, workload {key} in {options.baselines_dir}"
+                " (save one with --perf-save-baseline)",
+            )
         )
         return
+    _throughput_verdict(bf16perf_session, name, run, baseline)
+    if run.config.data_dir is None:
+        _loss_verdict(bf16perf_session, name, run, baseline)
+
+
+def _throughput_verdict(
+    session: PerfSession, name: str, run: RunResult, baseline: Baseline
+) -> None:
+    options = session.options
     cmp = compare_throughput(
         run.images_per_second, baseline.images_per_second, max_regression=options.max_regression
     )
-    summary = (
+    detail = (
         f"{cmp.current_median:.2f} images/s now vs {cmp.baseline_median:.2f} in baseline"
         f" {baseline.path} ({cmp.change:+.1%}, ratio 95% CI [{cmp.ratio_low:.3f},"
-        f" {cmp.ratio_high:.3f}], Mann-Whitney p={cmp.p_value:.4f}, effect {cmp.effect_size:+.2f})"
+        f" {cmp.ratio_high:.3f}], Mann-Whitney p={cmp.p_value:.4f},"
+        f" effect {cmp.effect_size:+.2f})"
     )
-    bf16perf_session.notices.append(f"{name}: {summary}")
-    if cmp.improvement:
-        bf16perf_session.notices.append(
-            f"{name}: faster than its baseline; accept it with --perf-save-baseline"
-        )
-    if not cmp.regression and cmp.change < -options.max_regression:
-        bf16perf_session.notices.append(
-            f"{name}: INCONCLUSIVE: {cmp.change:+.1%} below its baseline but not significant"
-            f" with {len(run.images_per_second)} steps; run more steps (--perf-steps)"
-        )
     if cmp.regression:
-        pytest.fail(f"throughput regression in {name}: {summary}", pytrace=False)
-    if run.config.data_dir is None:
-        bad = loss_curve_violations(
-            run.losses, baseline.losses, atol=options.loss_atol, rtol=options.loss_rtol
-        )
-        if bad:
-            step, now, then = bad[0]
-            pytest.fail(
-                f"loss curve drifted in {name}: {len(bad)} steps outside"
-                f" {options.loss_atol} + {options.loss_rtol}*|baseline|, first at step {step}:"
-                f" {now:.5f} vs {then:.5f} in {baseline.path}",
-                pytrace=False,
+        outcome = Outcome.REGRESSION
+    elif cmp.improvement:
+        outcome = Outcome.IMPROVED
+        detail += "; accept it with --perf-save-baseline"
+    elif cmp.change < -options.max_regression:
+        outcome = Outcome.INCONCLUSIVE
+        detail += f"; below by more than {options.max_regression:.0%} but not significant: run"
+        detail += " more steps (--perf-steps)"
+    else:
+        outcome = Outcome.OK
+    session.decide(Decision(name, "throughput", outcome, detail))
+
+
+def _loss_verdict(session: PerfSession, name: str, run: RunResult, baseline: Baseline) -> None:
+    options = session.options
+    bad = loss_curve_violations(
+        run.losses, baseline.losses, atol=options.loss_atol, rtol=options.loss_rtol
+    )
+    if not bad:
+        session.decide(
+            Decision(
+                name,
+                "loss curve",
+                Outcome.OK,
+                f"{len(run.losses)} steps within {options.loss_atol} +"
+                f" {options.loss_rtol}*|baseline| of {baseline.path}",
             )
+        )
+        return
+    step, now, then = bad[0]
+    session.decide(
+        Decision(
+            name,
+            "loss curve",
+            Outcome.DRIFT,
+            f"{len(bad)} steps outside {options.loss_atol} + {options.loss_rtol}*|baseline|,"
+            f" first at step {step}: {now:.5f} vs {then:.5f} in {baseline.path}",
+        )
+    )
 
 
 @pytest.mark.usefixtures("bf16_hardware")
-def test_bf16_speedup(training_runs: TrainingRuns, bf16perf_session: PerfSession) -> None:
-    """The release gate: bf16/fp32 images/s of this session's runs, with a 95% interval."""
-    fp32 = training_runs.get(Precision.FP32)
-    bf16 = training_runs.get(Precision.BF16)
-    ratio, low, high = speedup_interval(bf16.images_per_second, fp32.images_per_second)
-    gate = bf16perf_session.options.min_bf16_speedup
-    text = f"bf16 speedup {ratio:.3f}x, 95% CI [{low:.3f}, {high:.3f}], gate {gate:.2f}x"
-    bf16perf_session.notices.append(text)
-    if high < gate:
-        pytest.fail(f"bf16 speedup below the release minimum: {text}", pytrace=False)
-    if low < gate:
-        pytest.fail(
-            f"INCONCLUSIVE (not a pass): {text}; run more steps (--perf-steps)", pytrace=False
+def test_bf16_loss_tracks_fp32(training_runs: TrainingRuns, bf16perf_session: PerfSession) -> None:
+    """Within a run: both curves fall, and bf16 stays in a band around fp32.
+
+    The band (mean |bf16 - fp32| <= 0.5 by default) is about 3x the 0.18 measured on the
+    reference machine at 64x64 over 30 steps: bf16 rounding moves the curve from step 0,
+    a broken bf16 path moves it by whole nats.
+    """
+    fp32 = training_runs.get(Precision.FP32).losses
+    bf16 = training_runs.get(Precision.BF16).losses
+    if training_runs.config.data_dir is None:
+        assert min(fp32[-2:]) < fp32[0] and min(bf16[-2:]) < bf16[0], (fp32, bf16)
+    diff = statistics.fmean(abs(a - b) for a, b in zip(bf16, fp32, strict=True))
+    band = bf16perf_session.options.bf16_loss_band
+    outcome = Outcome.OK if diff <= band else Outcome.DRIFT
+    bf16perf_session.decide(
+        Decision(
+            "test_bf16_loss_tracks_fp32",
+            "bf16 vs fp32 loss",
+            outcome,
+            f"mean |bf16 - fp32| = {diff:.3f} over {len(fp32)} steps (band {band})",
         )
+    )
+
+
+@pytest.mark.usefixtures("bf16_hardware")
+def test_bf16_speedup(
+    training_runs: TrainingRuns, bf16perf_session: PerfSession, request: pytest.FixtureRequest
+) -> None:
+    """The release gate: bf16/fp32 images/s of this session's interleaved runs, 95% CI."""
+    options = bf16perf_session.options
+    training_runs.interleave(options.repeats)
+    gate = options.min_bf16_speedup
+
+    def measure() -> tuple[float, float, float, str]:
+        bf16 = training_runs.images_per_second(Precision.BF16)
+        fp32 = training_runs.images_per_second(Precision.FP32)
+        ratio, low, high = speedup_interval(bf16, fp32)
+        text = (
+            f"bf16 speedup {ratio:.3f}x, 95% CI [{low:.3f}, {high:.3f}], gate {gate:.2f}x"
+            f" ({len(bf16)} bf16 and {len(fp32)} fp32 steps,"
+            f" {len(training_runs.runs[Precision.BF16])} interleaved runs each)"
+        )
+        return ratio, low, high, text
+
+    _, low, high, text = measure()
+    if low < gate <= high and options.max_extra_steps > 0:
+        training_runs.extend(options.max_extra_steps)
+        _, low, high, text = measure()
+    if high < gate:
+        outcome = Outcome.GATE_FAILED
+    elif low < gate:
+        outcome = Outcome.INCONCLUSIVE
+        text += "; the interval straddles the gate: run more steps or repeats"
+    else:
+        outcome = Outcome.OK
+    bf16perf_session.decide(Decision(request.node.nodeid, "bf16 gate", outcome, text))

@@ -63,6 +63,7 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     same = _perf("--perf-baselines", str(store), *loose)
     assert same.returncode == 0, same.stdout[-3000:]
     assert "images/s now vs" in same.stdout and str(baseline) in same.stdout
+    assert "[fp32] step 10/10 (measured)" in same.stdout  # live progress
 
     data = json.loads(baseline.read_text())
     info = data["benchmarks"][0]["extra_info"]
@@ -70,12 +71,15 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     info["images_per_second"] = [x * 2.0 for x in info["images_per_second"]]
     baseline.write_text(json.dumps(data))
     slower = _perf("--perf-baselines", str(store), *loose)
-    assert slower.returncode == 1, slower.stdout[-3000:]
-    assert "throughput regression in perf/test_training.py::test_training[fp32]" in slower.stdout
+    assert slower.returncode == 10, slower.stdout[-3000:]  # ExitCode.REGRESSION
+    assert "throughput regression: " in slower.stdout
+    assert "perf/test_training.py::test_training[fp32]  throughput" in slower.stdout
+    assert "bf16perf verdict: exit code 10 (REGRESSION)" in slower.stdout
     assert str(baseline) in slower.stdout
 
     baseline.write_text('{"schema_version": 999}')
     before = baseline.read_bytes()
     bad = _perf("--perf-baselines", str(store))
-    assert bad.returncode != 0 and "schema_version 999 is newer" in bad.stdout
+    assert bad.returncode == 1 and "schema_version 999 is newer" in bad.stdout
     assert baseline.read_bytes() == before
+    assert "[fp32] step" not in bad.stdout  # refused before any training

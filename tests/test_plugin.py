@@ -84,7 +84,14 @@ def test_require_bf16_turns_the_skip_into_a_failure(perf_tree: pytest.Pytester) 
         str(CAPTURES / "linux-centos7-cascadelake"),
     )
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*--perf-require-bf16: *lacks avx512_bf16*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*unsupported hardware: --perf-require-bf16: *lacks avx512_bf16*",
+            "*test_needs_bf16*hardware*unsupported hardware*FAIL*",
+            "bf16perf verdict: exit code 12 (UNSUPPORTED)",
+        ]
+    )
+    assert result.ret == 12
 
 
 def test_env_variable_selects_the_file(

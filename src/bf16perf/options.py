@@ -114,6 +114,10 @@ class PerfOptions:
             significant.
         min_bf16_speedup: the release gate's minimum bf16/fp32 throughput ratio.
         loss_atol, loss_rtol: per-step loss tolerance against the baseline curve.
+        repeats: runs per precision for the gate, interleaved fp32, bf16, fp32, bf16.
+        max_extra_steps: measured steps of one more interleaved pair when the gate is
+            inconclusive (0: report inconclusive at once).
+        bf16_loss_band: the largest mean |bf16 - fp32| loss difference within a run.
     """
 
     cpuinfo: Path | None = None
@@ -134,6 +138,9 @@ class PerfOptions:
     min_bf16_speedup: float = 1.0
     loss_atol: float = 1e-3
     loss_rtol: float = 1e-3
+    repeats: int = 1
+    max_extra_steps: int = 16
+    bf16_loss_band: float = 0.5
 
 
 def addoptions(parser: pytest.Parser) -> None:
@@ -272,6 +279,27 @@ def addoptions(parser: pytest.Parser) -> None:
         metavar="RATIO",
         help="release gate: minimum bf16/fp32 speedup (default 1.0)",
     )
+    group.addoption(
+        "--perf-repeats",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="runs per precision for the bf16 gate, interleaved (default 1)",
+    )
+    group.addoption(
+        "--perf-max-extra-steps",
+        type=int,
+        default=16,
+        metavar="N",
+        help="steps of one more fp32/bf16 pair when the gate is inconclusive (default 16)",
+    )
+    group.addoption(
+        "--perf-bf16-loss-band",
+        type=_positive_float,
+        default=0.5,
+        metavar="LOSS",
+        help="largest mean |bf16 - fp32| loss difference within a run (default 0.5)",
+    )
     parser.addini("perf_min_bf16_speedup", default="1.0", help="default of --perf-min-bf16-speedup")
     group.addoption(
         "--perf-keep-run-dir",
@@ -319,6 +347,9 @@ def options_from_config(config: pytest.Config) -> PerfOptions:
         save_baseline=get("perf_save_baseline"),
         max_regression=get("perf_max_regression"),
         min_bf16_speedup=min_speedup,
+        repeats=get("perf_repeats"),
+        max_extra_steps=max(0, get("perf_max_extra_steps")),
+        bf16_loss_band=get("perf_bf16_loss_band"),
         cpuinfo=get("perf_cpuinfo"),
         require_bf16=bool(require),
         probe=not get("perf_no_probe"),

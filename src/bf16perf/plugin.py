@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from bf16perf.cpu import CpuInfoError, resolve_cpuinfo_path
+from bf16perf.decisions import Decision, ExitCode, format_table, session_exit_code
 from bf16perf.kernels import KernelSummary, ProbeError, run_probe
 from bf16perf.machine import Machine, detect_machine
 from bf16perf.options import PerfOptions, addoptions, options_from_config
@@ -29,11 +30,20 @@ class PerfSession:
         options: the parsed ``--perf-*`` options.
         machine: the detected machine.
         notices: lines for the terminal summary (baselines used, skips, ...).
+        decisions: every check's verdict, shown in one table at the end.
     """
 
     options: PerfOptions
     machine: Machine
     notices: list[str] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+
+    def decide(self, decision: Decision) -> None:
+        """Record a verdict; a failing one also fails the current test (its message is the
+        detail), and counts towards the session's exit code instead of a plain failure."""
+        self.decisions.append(decision)
+        if decision.outcome.fails:
+            pytest.fail(f"{decision.outcome.value}: {decision.detail}", pytrace=False)
 
 
 _SESSION = pytest.StashKey[PerfSession]()
@@ -112,8 +122,39 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     config = terminalreporter.config
-    if _SESSION not in config.stash or not config.stash[_SESSION].notices:
+    if _SESSION not in config.stash:
+        return
+    session = config.stash[_SESSION]
+    if not session.notices and not session.decisions:
         return
     terminalreporter.section("bf16perf")
-    for line in config.stash[_SESSION].notices:
+    for line in session.notices:
         terminalreporter.write_line(line)
+    if session.decisions:
+        terminalreporter.write_line("")
+        for line in format_table(session.decisions):
+            terminalreporter.write_line(line)
+    code = _exit_code(config, terminalreporter.stats)
+    if code is not ExitCode.OK:
+        terminalreporter.write_line(f"bf16perf verdict: exit code {int(code)} ({code.name})")
+
+
+def _exit_code(config: pytest.Config, stats: dict[str, list[object]]) -> ExitCode:
+    session = config.stash[_SESSION]
+    failing = {d.test for d in session.decisions if d.outcome.fails}
+    failed_ids = {
+        getattr(r, "nodeid", "") for key in ("failed", "error") for r in stats.get(key, [])
+    }
+    return session_exit_code(session.decisions, len(failed_ids - failing))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if _SESSION not in config.stash or exitstatus not in (0, 1):
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    stats = reporter.stats if reporter is not None else {}
+    code = _exit_code(config, stats)
+    if code is not ExitCode.OK:
+        session.exitstatus = int(code)

@@ -1,0 +1,111 @@
+"""Verdicts: what each perf check concluded, and the one exit code of the session.
+
+Each check records a :class:`Decision`.  The session shows them all in one table at the end
+and then fails once, with an exit code that says what kind of trouble it was:
+
+====  =========================================================================
+code  meaning
+====  =========================================================================
+0     all good (notices such as "no baseline" do not fail)
+1     a test failed for a reason that is not a performance verdict (a crash, a bug)
+10    performance regression: throughput, loss-curve drift, or bf16 speedup below the
+      release minimum
+11    inconclusive: too noisy to decide (never a pass)
+12    unsupported hardware under ``--perf-require-bf16``
+====  =========================================================================
+
+When several apply, the first in the order 1, 10, 12, 11 wins.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["Decision", "ExitCode", "Outcome", "session_exit_code"]
+
+
+class Outcome(enum.Enum):
+    """What a check concluded."""
+
+    OK = "ok"
+    IMPROVED = "improved"
+    NO_BASELINE = "no baseline"
+    REGRESSION = "throughput regression"
+    DRIFT = "loss curve drifted"
+    GATE_FAILED = "bf16 speedup below minimum"
+    INCONCLUSIVE = "inconclusive"
+    UNSUPPORTED = "unsupported hardware"
+
+    @property
+    def fails(self) -> bool:
+        return self in _FAILING
+
+
+_FAILING = {
+    Outcome.REGRESSION,
+    Outcome.DRIFT,
+    Outcome.GATE_FAILED,
+    Outcome.INCONCLUSIVE,
+    Outcome.UNSUPPORTED,
+}
+
+
+class ExitCode(enum.IntEnum):
+    """Session exit codes beyond pytest's own (which end at 5)."""
+
+    OK = 0
+    TESTS_FAILED = 1
+    REGRESSION = 10
+    INCONCLUSIVE = 11
+    UNSUPPORTED = 12
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One check's verdict.
+
+    Attributes:
+        test: the test's node id.
+        check: which rule (``throughput``, ``loss curve``, ``bf16 gate``, ``hardware``).
+        outcome: what it concluded.
+        detail: the numbers and files a person needs to check it.
+    """
+
+    test: str
+    check: str
+    outcome: Outcome
+    detail: str
+
+
+def session_exit_code(decisions: Sequence[Decision], other_failures: int) -> ExitCode:
+    """The one exit code of a session: see the module docstring for the order."""
+    if other_failures > 0:
+        return ExitCode.TESTS_FAILED
+    outcomes = {d.outcome for d in decisions}
+    if outcomes & {Outcome.REGRESSION, Outcome.DRIFT, Outcome.GATE_FAILED}:
+        return ExitCode.REGRESSION
+    if Outcome.UNSUPPORTED in outcomes:
+        return ExitCode.UNSUPPORTED
+    if Outcome.INCONCLUSIVE in outcomes:
+        return ExitCode.INCONCLUSIVE
+    return ExitCode.OK
+
+
+def format_table(decisions: Sequence[Decision], width: int = 120) -> list[str]:
+    """A plain-text table, one decision a row (the detail wraps under its row)."""
+    if not decisions:
+        return []
+    test_w = min(max(len(d.test) for d in decisions), 60)
+    check_w = max(len(d.check) for d in decisions)
+    out_w = max(len(d.outcome.value) for d in decisions)
+    lines = [f"{'test':<{test_w}}  {'check':<{check_w}}  {'verdict':<{out_w}}  detail"]
+    lines.append("-" * min(width, len(lines[0]) + 40))
+    for d in decisions:
+        mark = "FAIL " if d.outcome.fails else ""
+        lines.append(
+            f"{d.test[-test_w:]:<{test_w}}  {d.check:<{check_w}}  {d.outcome.value:<{out_w}}"
+            f"  {mark}{d.detail}"
+        )
+    return lines
