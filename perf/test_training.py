@@ -47,9 +47,12 @@ def _load_baseline(
     store = BaselineStore(session.options.baselines_dir)
     key = runs.config.with_precision(precision).workload_key(runs.workers, runs.cores_per_worker)
     try:
-        return store, key, store.load(machine.fingerprint.slug, key)
+        baseline = store.load(machine.fingerprint.slug, key)
     except BaselineError as exc:
         pytest.fail(str(exc), pytrace=False)
+    if baseline is not None:
+        session.baselines[key] = baseline
+    return store, key, baseline
 
 
 @pytest.mark.benchmark(timer=STEP_TIMER, group="resnet50-training", min_rounds=1)
@@ -61,6 +64,7 @@ def test_training(
     machine: Machine,
     bf16perf_session: PerfSession,
     request: pytest.FixtureRequest,
+    record_property: Any,
 ) -> None:
     if precision is Precision.BF16:
         request.getfixturevalue("bf16_hardware")
@@ -77,6 +81,10 @@ def test_training(
     benchmark.pedantic(lambda: None, rounds=len(run.step_times_s), iterations=1)
     info = _extra_info(run, machine)
     benchmark.extra_info.update(info)
+    record_property("median_images_per_second", f"{run.median_images_per_second:.4f}")
+    record_property("measured_steps", len(run.step_times_s))
+    record_property("workload", key)
+    record_property("kernel_proof", (run.kernels or {}).get("message", "n/a"))
 
     name = request.node.nodeid
     slug = machine.fingerprint.slug

@@ -39,7 +39,10 @@ def _perf(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     store = tmp_path / "baselines"
+    reports = tmp_path / "reports"
     saved = _perf(
+        "--perf-reports",
+        str(reports),
         "--perf-baselines",
         str(store),
         "--perf-save-baseline",
@@ -60,26 +63,41 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     # then 8.00 images/s, p=0.0002), a real false alarm of the default 5% rule that issue 7's
     # noise study must settle; here the threshold is widened so the test checks the mechanics.
     loose = ("--perf-max-regression", "0.3")
-    same = _perf("--perf-baselines", str(store), *loose)
+    same = _perf("--perf-baselines", str(store), "--perf-reports", str(reports), *loose)
     assert same.returncode == 0, same.stdout[-3000:]
     assert "images/s now vs" in same.stdout and str(baseline) in same.stdout
     assert "[fp32] step 10/10 (measured)" in same.stdout  # live progress
+    # the report directory of each run: the four kinds of file (logs only when failing)
+    runs = sorted(p for p in reports.iterdir() if p.is_dir() and not p.is_symlink())
+    assert len(runs) == 2
+    for run_dir in runs:
+        assert {"report.json", "report.html", "junit.xml"} <= {p.name for p in run_dir.iterdir()}
+    assert (reports / "latest").resolve() == runs[-1].resolve()
+    assert len((reports / "history.jsonl").read_text().splitlines()) == 2
+    junit = (runs[-1] / "junit.xml").read_text()
+    assert 'name="median_images_per_second"' in junit
+    report = json.loads((runs[-1] / "report.json").read_text())
+    assert report["runs"][0]["workers"][0]["losses"] == report["runs"][0]["losses"]
 
     data = json.loads(baseline.read_text())
     info = data["benchmarks"][0]["extra_info"]
     # 2x rather than the 1.2x of the manual check: see the drift note above.
     info["images_per_second"] = [x * 2.0 for x in info["images_per_second"]]
     baseline.write_text(json.dumps(data))
-    slower = _perf("--perf-baselines", str(store), *loose)
+    slower = _perf("--perf-baselines", str(store), "--perf-reports", str(reports), *loose)
     assert slower.returncode == 10, slower.stdout[-3000:]  # ExitCode.REGRESSION
     assert "throughput regression: " in slower.stdout
     assert "perf/test_training.py::test_training[fp32]  throughput" in slower.stdout
     assert "bf16perf verdict: exit code 10 (REGRESSION)" in slower.stdout
+    failed_run = (reports / "latest").resolve()
+    assert list((failed_run / "logs").glob("*.log")), "a failing run carries its Spark logs"
+    html = (failed_run / "report.html").read_text()
+    assert "throughput regression" in html
     assert str(baseline) in slower.stdout
 
     baseline.write_text('{"schema_version": 999}')
     before = baseline.read_bytes()
-    bad = _perf("--perf-baselines", str(store))
+    bad = _perf("--perf-baselines", str(store), "--perf-no-report")
     assert bad.returncode == 1 and "schema_version 999 is newer" in bad.stdout
     assert baseline.read_bytes() == before
     assert "[fp32] step" not in bad.stdout  # refused before any training

@@ -471,7 +471,8 @@ def _wait_executors(spark: Any, executors: int, timeout_s: float) -> None:
 
 
 def install_signal_cleanup(stop: Callable[[], object]) -> Callable[[], None]:
-    """Make SIGTERM and SIGHUP run ``stop`` (Python's default skips ``finally``).
+    """Make SIGTERM and SIGHUP run ``stop`` (Python's default skips ``finally``), then
+    interrupt the run like Ctrl-C, so that pytest still writes what it measured.
 
     Returns a function that restores the previous handlers.
     """
@@ -480,7 +481,7 @@ def install_signal_cleanup(stop: Callable[[], object]) -> Callable[[], None]:
     def handler(signum: int, _frame: object) -> None:
         stop()
         signal.signal(signum, previous.get(signum, signal.SIG_DFL))
-        os.kill(os.getpid(), signum)
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
     for signum in (signal.SIGTERM, signal.SIGHUP):
         previous[signum] = signal.signal(signum, handler)

@@ -118,6 +118,9 @@ class PerfOptions:
         max_extra_steps: measured steps of one more interleaved pair when the gate is
             inconclusive (0: report inconclusive at once).
         bf16_loss_band: the largest mean |bf16 - fp32| loss difference within a run.
+        report: write ``reports/<timestamp>-<slug>/`` at the end of the session.
+        reports_dir: where report directories, ``latest`` and the default history go.
+        history: the append-only history file (``None``: ``reports_dir/history.jsonl``).
     """
 
     cpuinfo: Path | None = None
@@ -139,8 +142,16 @@ class PerfOptions:
     loss_atol: float = 1e-3
     loss_rtol: float = 1e-3
     repeats: int = 1
+    report: bool = True
+    reports_dir: Path = Path("reports")
+    history: Path | None = None
     max_extra_steps: int = 16
     bf16_loss_band: float = 0.5
+
+    @property
+    def history_path(self) -> Path:
+        """The history file: ``--perf-history`` or ``<reports>/history.jsonl``."""
+        return self.history or self.reports_dir / "history.jsonl"
 
 
 def addoptions(parser: pytest.Parser) -> None:
@@ -300,6 +311,26 @@ def addoptions(parser: pytest.Parser) -> None:
         metavar="LOSS",
         help="largest mean |bf16 - fp32| loss difference within a run (default 0.5)",
     )
+    group.addoption(
+        "--perf-reports",
+        type=Path,
+        default=Path("reports"),
+        metavar="DIR",
+        help="report directories go here (default: reports/)",
+    )
+    group.addoption(
+        "--perf-history",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="append-only history file (default: <reports>/history.jsonl)",
+    )
+    group.addoption(
+        "--perf-no-report",
+        action="store_true",
+        default=False,
+        help="write no report directory and no history line",
+    )
     parser.addini("perf_min_bf16_speedup", default="1.0", help="default of --perf-min-bf16-speedup")
     group.addoption(
         "--perf-keep-run-dir",
@@ -348,6 +379,9 @@ def options_from_config(config: pytest.Config) -> PerfOptions:
         max_regression=get("perf_max_regression"),
         min_bf16_speedup=min_speedup,
         repeats=get("perf_repeats"),
+        report=not get("perf_no_report"),
+        reports_dir=get("perf_reports"),
+        history=get("perf_history"),
         max_extra_steps=max(0, get("perf_max_extra_steps")),
         bf16_loss_band=get("perf_bf16_loss_band"),
         cpuinfo=get("perf_cpuinfo"),

@@ -9,15 +9,22 @@ calls :func:`activate`), so the harness's own unit tests pay nothing for it.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bf16perf.baselines import Baseline
 from bf16perf.cpu import CpuInfoError, resolve_cpuinfo_path
 from bf16perf.decisions import Decision, ExitCode, format_table, session_exit_code
 from bf16perf.kernels import KernelSummary, ProbeError, run_probe
 from bf16perf.machine import Machine, detect_machine
 from bf16perf.options import PerfOptions, addoptions, options_from_config
+from bf16perf.report import build_report, write_report
+from bf16perf.workload.config import RunResult
 
 __all__ = ["PerfSession", "activate", "perf_session"]
 
@@ -31,12 +38,27 @@ class PerfSession:
         machine: the detected machine.
         notices: lines for the terminal summary (baselines used, skips, ...).
         decisions: every check's verdict, shown in one table at the end.
+        runs: every training run with its workload key, in the order trained.
+        baselines: the baselines compared against, by workload key.
+        cluster: how the cluster was made (for the report).
+        logs: Spark and worker logs to copy into the report when something failed.
+        started: session start, UTC; names the report directory.
     """
 
     options: PerfOptions
     machine: Machine
     notices: list[str] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
+    runs: list[tuple[RunResult, str]] = field(default_factory=list)
+    baselines: dict[str, Baseline] = field(default_factory=dict)
+    cluster: dict[str, Any] = field(default_factory=dict)
+    logs: list[Path] = field(default_factory=list)
+    started: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    @property
+    def report_dir(self) -> Path:
+        stamp = self.started.replace("-", "").replace(":", "")
+        return self.options.reports_dir / f"{stamp}-{self.machine.fingerprint.slug}"
 
     def decide(self, decision: Decision) -> None:
         """Record a verdict; a failing one also fails the current test (its message is the
@@ -88,6 +110,10 @@ def activate(config: pytest.Config) -> PerfSession:
         raise pytest.UsageError(str(exc)) from None
     session = PerfSession(options=options, machine=machine)
     config.stash[_SESSION] = session
+    if options.report and not getattr(config.option, "xmlpath", None):
+        # pytest's own JUnit XML, into the report directory (needs activation before the
+        # junitxml plugin configures: perf/conftest.py's hook is tryfirst)
+        config.option.xmlpath = str(session.report_dir / "junit.xml")
     return session
 
 
@@ -158,3 +184,40 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     code = _exit_code(config, stats)
     if code is not ExitCode.OK:
         session.exitstatus = int(code)
+    perf = config.stash[_SESSION]
+    if perf.options.report:
+        _write_report(perf, session, stats)
+
+
+def _stopped_because(session: pytest.Session, stats: dict[str, list[Any]]) -> str | None:
+    if session.shouldstop or session.exitstatus == pytest.ExitCode.INTERRUPTED:
+        return f"interrupted ({session.shouldstop or 'Ctrl-C or SIGTERM'})"
+    failed = [r for key in ("failed", "error") for r in stats.get(key, [])]
+    if failed:
+        first = failed[0]
+        text = str(getattr(first, "longreprtext", "") or "").strip().splitlines()
+        return f"{len(failed)} test(s) failed; first: {first.nodeid}: {text[-1] if text else ''}"
+    return None
+
+
+def _write_report(perf: PerfSession, session: pytest.Session, stats: dict[str, list[Any]]) -> None:
+    stopped = _stopped_because(session, stats)
+    report = build_report(
+        started=perf.started,
+        machine=perf.machine,
+        runs=perf.runs,
+        decisions=perf.decisions,
+        baselines=perf.baselines,
+        cluster=perf.cluster,
+        gate=perf.options.min_bf16_speedup,
+        exit_code=int(session.exitstatus),
+        stopped_because=stopped,
+    )
+    logs = perf.logs if stopped else []
+    t0 = time.monotonic()
+    path = write_report(perf.report_dir, report, perf.options.history_path, logs)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"bf16perf report: {path / 'report.html'} ({time.monotonic() - t0:.1f} s)"
+        )

@@ -1,0 +1,175 @@
+"""Reports: schema-valid JSON, a self-contained HTML page checked in a real browser, and an
+append-only history whose trend grows one point per run."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bf16perf.decisions import Decision, Outcome
+from bf16perf.machine import detect_machine
+from bf16perf.report import append_history, build_report, read_history, write_report
+from bf16perf.workload.config import PROFILES, Precision, RunResult, WorkerResult
+
+ROOT = Path(__file__).parent.parent
+CAPTURES = Path(__file__).parent / "data" / "cpuinfo"
+
+
+def _run(precision: Precision, ips: float) -> RunResult:
+    config = PROFILES["smoke"].with_precision(precision)
+    steps = [config.batch_per_worker * 2 / (ips * (1 + 0.02 * i)) for i in range(8)]
+    losses = [2.5 - 0.1 * i for i in range(10)]
+    workers = [
+        WorkerResult(
+            rank=r,
+            host="vm",
+            cpus=[r],
+            warmup_times_s=[9.0, 1.2],
+            step_times_s=steps,
+            losses=losses,
+            images_per_step=8,
+        )
+        for r in range(2)
+    ]
+    return RunResult(config, workers, wall_s=30.0, kernels={"message": "bf16 kernels ran"})
+
+
+def _report(exit_code: int = 0, stopped: str | None = None) -> dict[str, Any]:
+    machine = detect_machine(CAPTURES / "linux-unknown-sapphirerapids")
+    fp32, bf16 = _run(Precision.FP32, 7.5), _run(Precision.BF16, 13.0)
+    return build_report(
+        started="2026-11-25T16:00:00Z",
+        machine=machine,
+        runs=[(fp32, "w-fp32"), (bf16, "w-bf16")],
+        decisions=[
+            Decision(
+                "perf/test_training.py::test_training[fp32]",
+                "throughput",
+                Outcome.OK,
+                "7.50 images/s now vs 7.40",
+            ),
+            Decision(
+                "perf/test_training.py::test_bf16_speedup",
+                "bf16 gate",
+                Outcome.GATE_FAILED,
+                "bf16 speedup 1.7x below 10x",
+            ),
+        ],
+        baselines={},
+        cluster={"description": "local cluster"},
+        gate=10.0,
+        exit_code=exit_code,
+        stopped_because=stopped,
+    )
+
+
+def test_report_json_validates_against_the_schema(tmp_path: Path) -> None:
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is a dev dependency")
+    schema = json.loads((ROOT / "schemas" / "report.schema.json").read_text())
+    out = write_report(tmp_path / "r1", _report(10), tmp_path / "history.jsonl", [])
+    data = json.loads((out / "report.json").read_text())
+    jsonschema.validate(data, schema)
+    assert data["speedup"]["ratio"] == pytest.approx(13.0 / 7.5, rel=0.05)
+    broken = dict(data, schema_version=2)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+
+
+def test_two_runs_two_history_lines_and_latest(tmp_path: Path) -> None:
+    history = tmp_path / "shared" / "history.jsonl"
+    first = write_report(tmp_path / "reports" / "a", _report(), history, [])
+    second = write_report(tmp_path / "reports" / "b", _report(), history, [])
+    lines = read_history(history)
+    assert len(lines) == 2 and [Path(x["report"]).name for x in lines] == ["a", "b"]
+    assert (tmp_path / "reports" / "latest").resolve() == second.resolve()
+    html = (second / "report.html").read_text()
+    assert 'id="plot-trend"' in html and "Trend over 2 runs" not in html  # title is in the PNG
+    assert first.exists()
+
+
+def test_history_appends_safely_from_threads(tmp_path: Path) -> None:
+    path = tmp_path / "h.jsonl"
+
+    def writer(i: int) -> None:
+        for _ in range(20):
+            append_history(path, {"i": i, "pad": "x" * 5000})
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    lines = path.read_text().splitlines()
+    assert len(lines) == 80 and all(json.loads(line)["pad"] for line in lines)
+
+
+def test_stopped_run_still_reports_why(tmp_path: Path) -> None:
+    out = write_report(
+        tmp_path / "r", _report(2, "interrupted (Ctrl-C or SIGTERM)"), tmp_path / "h.jsonl", []
+    )
+    assert "Stopped early: interrupted" in (out / "report.html").read_text()
+
+
+def test_failed_runs_carry_their_logs(tmp_path: Path) -> None:
+    log = tmp_path / "worker-0.log"
+    log.write_text("ERROR something")
+    out = write_report(tmp_path / "r", _report(1, "1 test(s) failed"), tmp_path / "h.jsonl", [log])
+    assert (out / "logs" / "worker-0.log").read_text() == "ERROR something"
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+def test_html_in_a_real_browser(tmp_path: Path) -> None:
+    history = tmp_path / "h.jsonl"
+    write_report(tmp_path / "a", _report(), history, [])
+    out = write_report(tmp_path / "b", _report(10), history, [])
+    page = out / "report.html"
+    assert CHROMIUM is not None
+    proc = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    dom = proc.stdout
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    plots = re.search(r'data-plots="(\d+)"', dom)
+    loaded = re.search(r'data-plots-loaded="(\d+)"', dom)
+    assert plots and loaded, dom[:500]
+    assert int(plots.group(1)) == 5 and loaded.group(1) == plots.group(1)
+    for plot in ("throughput", "step_times", "loss", "speedup", "trend"):
+        assert f'id="plot-{plot}"' in dom
+    assert dom.count('class="fail verdict"') == 1 and dom.count('class="ok verdict"') == 1
+    assert "bf16 speedup below minimum" in dom
+    console_errors = [
+        line
+        for line in proc.stderr.splitlines()
+        if "CONSOLE" in line and ("Uncaught" in line or ":ERROR:" in line)
+    ]
+    assert console_errors == []
