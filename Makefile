@@ -23,7 +23,7 @@ unit: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check src fixtures perf tests conftest.py
+	$(BIN)/ruff format --check src fixtures perf tests benchmarks conftest.py
 	$(BIN)/mypy
 
 clean-venv:

@@ -1,0 +1,258 @@
+"""Self-validation of the harness on this machine; each command prints a Markdown table.
+
+    .venv/bin/python benchmarks/run.py ceiling
+    .venv/bin/python benchmarks/run.py distribution [--image-size 224 --batch 16 --steps 8]
+    .venv/bin/python benchmarks/run.py noise [--runs 8 --steps 16 --image-size 32]
+    .venv/bin/python benchmarks/run.py sensitivity [--runs 4 --steps 16 --image-size 32]
+
+ceiling: bf16/fp32 GFLOP/s of a large matmul and a ResNet 3x3 convolution (forward +
+backward), single process: the practical upper bound of the bf16 speedup.
+distribution: single-process TensorFlow against the Spark run on the same cores, same
+global batch, per precision; cluster bring-up; time outside measured steps.
+noise: A/A runs of one workload on one cluster: step-time CV and the false-alarm rate of the
+regression rule over every ordered pair of runs.
+sensitivity: runs with --perf-inject-slowdown 3%, 5%, 10% against the A/A runs: detection
+rate of the regression rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from bf16perf.cluster import SparkStandaloneCluster
+from bf16perf.plan import make_plan, read_topology
+from bf16perf.stats import compare_throughput
+from bf16perf.workload.config import PROFILES, Precision, RunResult, TrainConfig
+from bf16perf.workload.launch import run_training
+
+CEILING = r"""
+import sys, time, json
+import tensorflow as tf
+tf.config.threading.set_intra_op_parallelism_threads(int(sys.argv[1]))
+tf.config.threading.set_inter_op_parallelism_threads(1)
+out = {}
+for name, dtype in (("fp32", tf.float32), ("bf16", tf.bfloat16)):
+    a = tf.cast(tf.random.normal([2048, 2048]), dtype)
+    b = tf.cast(tf.random.normal([2048, 2048]), dtype)
+    mm = tf.function(lambda: tf.matmul(a, b))
+    x = tf.cast(tf.random.normal([16, 28, 28, 128]), dtype)
+    w = tf.Variable(tf.cast(tf.random.normal([3, 3, 128, 128]), dtype))
+    @tf.function
+    def conv():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.nn.conv2d(x, w, 1, "SAME")
+            s = tf.reduce_sum(tf.cast(y, tf.float32))
+        return tape.gradient(s, [x, w])
+    for label, fn, flops in (("matmul 2048", mm, 2 * 2048**3),
+                             ("conv3x3 128->128 28x28 b16 fwd+bwd", conv,
+                              3 * 2 * 16 * 28 * 28 * 128 * 128 * 9)):
+        fn()
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter(); r = fn()
+            _ = [t.numpy() for t in (r if isinstance(r, list) else [r])]
+            times.append(time.perf_counter() - t0)
+        out.setdefault(label, {})[name] = flops / sorted(times)[2] / 1e9  # median of 5
+print("RESULT " + json.dumps(out))
+"""
+
+
+def ceiling(args: argparse.Namespace) -> None:
+    threads = len(os.sched_getaffinity(0))
+    proc = subprocess.run(
+        [sys.executable, "-c", CEILING, str(threads)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+    )
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
+    result = json.loads(line[len("RESULT ") :])
+    print(f"| kernel ({threads} threads) | fp32 GFLOP/s | bf16 GFLOP/s | bf16/fp32 |")
+    print("| --- | ---: | ---: | ---: |")
+    for label, r in result.items():
+        print(f"| {label} | {r['fp32']:.1f} | {r['bf16']:.1f} | {r['bf16'] / r['fp32']:.2f}x |")
+
+
+def _cluster() -> tuple[SparkStandaloneCluster, object, float]:
+    t0 = time.monotonic()
+    cluster = SparkStandaloneCluster(make_plan(read_topology()), Path(tempfile.mkdtemp()))
+    cluster.start(wait_workers=False)
+    spark = cluster.session()
+    cluster.wait_workers()
+    return cluster, spark, time.monotonic() - t0
+
+
+def _single_process(config: TrainConfig, batch: int) -> dict[str, float]:
+    """One TF process on all this process's CPUs, at the same global batch."""
+    one = replace(config, batch_per_worker=batch, intra_op_threads=len(os.sched_getaffinity(0)))
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg, out = Path(tmp, "c.json"), Path(tmp, "r.json")
+        cfg.write_text(one.to_json())
+        t0 = time.monotonic()
+        subprocess.run(
+            [sys.executable, "-m", "bf16perf.workload.worker", str(cfg), str(out)],
+            check=True,
+            capture_output=True,
+            env=dict(os.environ, TF_CONFIG="{}", TF_CPP_MIN_LOG_LEVEL="2"),
+        )
+        wall = time.monotonic() - t0
+        r = json.loads(out.read_text())
+    return {
+        "ips": statistics.median(batch / t for t in r["step_times_s"]),
+        "measured_s": sum(r["step_times_s"]),
+        "wall_s": wall,
+    }
+
+
+def distribution(args: argparse.Namespace) -> None:
+    base = replace(
+        PROFILES["default"],
+        image_size=args.image_size,
+        batch_per_worker=args.batch,
+        measured_steps=args.steps,
+        warmup_steps=2,
+    )
+    cluster, spark, up = _cluster()
+    rows = []
+    try:
+        for precision in args.precisions:
+            config = base.with_precision(Precision(precision))
+            single = _single_process(config, args.batch * cluster.plan.workers)
+            run = run_training(spark, config, cluster.plan.workers)
+            measured = sum(run.step_times_s)
+            rows.append((precision, single, run, measured))
+    finally:
+        spark.stop()  # type: ignore[attr-defined]
+        cluster.stop()
+    print(
+        f"cluster bring-up to all executors: {up:.1f} s;"
+        f" {cluster.plan.describe()}; {base.image_size}x{base.image_size},"
+        f" global batch {args.batch * cluster.plan.workers}, {args.steps} measured steps\n"
+    )
+    print(
+        "| precision | single process images/s | Spark images/s | efficiency |"
+        " Spark run wall s | of which measured steps s |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for precision, single, run, measured in rows:
+        print(
+            f"| {precision} | {single['ips']:.2f} | {run.median_images_per_second:.2f} |"
+            f" {run.median_images_per_second / single['ips']:.2f} | {run.wall_s:.1f} |"
+            f" {measured:.1f} |"
+        )
+
+
+def _runs(spark: object, config: TrainConfig, workers: int, n: int) -> list[RunResult]:
+    return [run_training(spark, config, workers) for _ in range(n)]
+
+
+def noise(args: argparse.Namespace) -> None:
+    config = replace(PROFILES["smoke"], image_size=args.image_size, measured_steps=args.steps)
+    cluster, spark, _ = _cluster()
+    try:
+        runs = _runs(spark, config, cluster.plan.workers, args.runs)
+    finally:
+        spark.stop()  # type: ignore[attr-defined]
+        cluster.stop()
+    _noise_table(runs, config)
+
+
+def _noise_table(runs: list[RunResult], config: TrainConfig) -> None:
+    cvs = [statistics.stdev(r.step_times_s) / statistics.mean(r.step_times_s) for r in runs]
+    medians = [r.median_images_per_second for r in runs]
+    pairs = list(itertools.permutations(range(len(runs)), 2))
+    alarms = sum(
+        compare_throughput(runs[i].images_per_second, runs[j].images_per_second).regression
+        for i, j in pairs
+    )
+    print(
+        f"{len(runs)} A/A runs, {config.image_size}x{config.image_size},"
+        f" {config.measured_steps} measured steps each\n"
+    )
+    print(
+        "| runs | median images/s (min..max) | step-time CV (median) | ordered pairs |"
+        " false alarms (5%, p<0.01) | rate |"
+    )
+    print("| ---: | --- | ---: | ---: | ---: | ---: |")
+    print(
+        f"| {len(runs)} | {statistics.median(medians):.2f} ({min(medians):.2f}..{max(medians):.2f})"
+        f" | {statistics.median(cvs):.3f} | {len(pairs)} | {alarms} |"
+        f" {alarms / len(pairs):.1%} |"
+    )
+
+
+def sensitivity(args: argparse.Namespace) -> None:
+    config = replace(PROFILES["smoke"], image_size=args.image_size, measured_steps=args.steps)
+    cluster, spark, _ = _cluster()
+    workers = cluster.plan.workers
+    rows = []
+    try:
+        baseline_runs = _runs(spark, config, workers, args.runs)
+        for slow in (0.03, 0.05, 0.10):
+            slowed = _runs(spark, replace(config, inject_slowdown=slow), workers, args.runs)
+            hits = sum(
+                compare_throughput(s.images_per_second, b.images_per_second).regression
+                for s in slowed
+                for b in baseline_runs
+            )
+            rows.append(
+                (
+                    slow,
+                    hits,
+                    len(slowed) * len(baseline_runs),
+                    statistics.median(
+                        s.median_images_per_second / b.median_images_per_second - 1
+                        for s in slowed
+                        for b in baseline_runs
+                    ),
+                )
+            )
+    finally:
+        spark.stop()  # type: ignore[attr-defined]
+        cluster.stop()
+    print(
+        f"{args.runs} baseline and {args.runs} slowed runs per level,"
+        f" {config.image_size}x{config.image_size}, {config.measured_steps} measured steps\n"
+    )
+    print("| injected slowdown | measured change (median) | comparisons | detected | rate |")
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    for slow, hits, total, change in rows:
+        print(f"| {slow:.0%} | {change:+.1%} | {total} | {hits} | {hits / total:.0%} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="what", required=True)
+    sub.add_parser("ceiling")
+    d = sub.add_parser("distribution")
+    d.add_argument("--image-size", type=int, default=224)
+    d.add_argument("--batch", type=int, default=16, help="per worker")
+    d.add_argument("--steps", type=int, default=8)
+    d.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
+    for name in ("noise", "sensitivity"):
+        p = sub.add_parser(name)
+        p.add_argument("--runs", type=int, default=8 if name == "noise" else 4)
+        p.add_argument("--steps", type=int, default=16)
+        p.add_argument("--image-size", type=int, default=32)
+    args = parser.parse_args()
+    {"ceiling": ceiling, "distribution": distribution, "noise": noise, "sensitivity": sensitivity}[
+        args.what
+    ](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""The one verdict of a session: exit codes in their documented order, and the table."""
+
+import pytest
+
+from bf16perf.decisions import Decision, ExitCode, Outcome, format_table, session_exit_code
+
+
+def _d(outcome: Outcome, test: str = "perf/t.py::x") -> Decision:
+    return Decision(test, "throughput", outcome, "detail")
+
+
+@pytest.mark.parametrize(
+    "outcomes, other, code",
+    [
+        ([Outcome.OK, Outcome.NO_BASELINE, Outcome.IMPROVED], 0, ExitCode.OK),
+        ([Outcome.REGRESSION, Outcome.INCONCLUSIVE, Outcome.UNSUPPORTED], 0, ExitCode.REGRESSION),
+        ([Outcome.DRIFT], 0, ExitCode.REGRESSION),
+        ([Outcome.GATE_FAILED], 0, ExitCode.REGRESSION),
+        ([Outcome.INCONCLUSIVE, Outcome.UNSUPPORTED], 0, ExitCode.UNSUPPORTED),
+        ([Outcome.INCONCLUSIVE, Outcome.OK], 0, ExitCode.INCONCLUSIVE),
+        ([Outcome.REGRESSION], 1, ExitCode.TESTS_FAILED),
+        ([], 0, ExitCode.OK),
+    ],
+)
+def test_exit_code_order(outcomes: list[Outcome], other: int, code: ExitCode) -> None:
+    assert session_exit_code([_d(o) for o in outcomes], other) is code
+
+
+def test_codes_do_not_collide_with_pytest() -> None:
+    assert {int(c) for c in ExitCode} & {2, 3, 4, 5} == set()
+
+
+def test_table_marks_failures() -> None:
+    lines = format_table([_d(Outcome.OK, "a"), _d(Outcome.REGRESSION, "b")])
+    assert lines[0].split() == ["test", "check", "verdict", "detail"]
+    assert "FAIL detail" in lines[3] and "FAIL" not in lines[2]
+    assert format_table([]) == []
