@@ -165,44 +165,27 @@ def test_perf_tests_run_on_an_existing_cluster(
     standalone: SparkStandaloneCluster, tmp_path: Path
 ) -> None:
     """Also the real-data path: the run trains on a tiny TFRecord set of JPEGs."""
+    from tests.perfrun import run_perf
     from tests.tfrecords import write_tiny_imagenet
 
     assert standalone.master_url
     data = write_tiny_imagenet(tmp_path / "tfrecords")
-    root = Path(__file__).parent.parent
     env = dict(os.environ, SPARK_CONF_DIR=str(standalone.conf_dir))  # how users pass a secret
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "perf",
-            "-p",
-            "no:cacheprovider",
-            "-k",
-            "not bf16",
-            "--perf-no-probe",
-            "--perf-profile",
-            "smoke",
-            "--perf-baselines",
-            str(tmp_path),
-            "--perf-data-dir",
-            str(data),
-            "--benchmark-json",
-            str(tmp_path / "bench.json"),
-            "--spark-master",
-            standalone.master_url,
-            "--perf-workers",
-            "2",
-            "--perf-cores-per-worker",
-            "1",
-        ],
-        cwd=root,
+    result = run_perf(
+        "--perf-no-probe",
+        "--perf-baselines",
+        str(tmp_path),
+        "--perf-data-dir",
+        str(data),
+        "--benchmark-json",
+        str(tmp_path / "bench.json"),
+        "--spark-master",
+        standalone.master_url,
+        "--perf-workers",
+        "2",
+        "--perf-cores-per-worker",
+        "1",
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
     )
     out = result.stdout
     assert result.returncode == 0, out[-3000:]

@@ -119,6 +119,10 @@ def sweep_tagged(run_id: str, grace_s: float = 5.0) -> list[int]:
 DAEMON_JVM_OPTIONS = ("-Xmx512m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto")
 
 
+# Daemons bind loopback only, on ports the kernel picks (no collisions, no silent port+1).
+_LOOPBACK_ANY_PORT = ("--host", "127.0.0.1", "--port", "0", "--webui-port", "0")
+
+
 def _java_command(conf_dir: Path) -> list[str]:
     """The ``java`` command line that ``bin/spark-class`` would build for a daemon.
 
@@ -300,12 +304,7 @@ class SparkStandaloneCluster:
                 [
                     *java,
                     "org.apache.spark.deploy.master.Master",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    "0",
-                    "--webui-port",
-                    "0",
+                    *_LOOPBACK_ANY_PORT,
                 ],
                 None,
             )
@@ -320,12 +319,7 @@ class SparkStandaloneCluster:
                     [
                         *java,
                         "org.apache.spark.deploy.worker.Worker",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        "0",
-                        "--webui-port",
-                        "0",
+                        *_LOOPBACK_ANY_PORT,
                         "--cores",
                         str(len(cpus)),
                         "--memory",
