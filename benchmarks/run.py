@@ -194,42 +194,40 @@ def _noise_table(runs: list[RunResult], config: TrainConfig) -> None:
 
 
 def sensitivity(args: argparse.Namespace) -> None:
+    """Interleaved: baseline, 3%, 5%, 10%, baseline, 3%, ... so that the machine's slow
+    drift (several % over minutes here) hits every level alike."""
     config = replace(PROFILES["smoke"], image_size=args.image_size, measured_steps=args.steps)
+    levels = (0.03, 0.05, 0.10)
     cluster, spark, _ = _cluster()
     workers = cluster.plan.workers
-    rows = []
+    runs: dict[float, list[RunResult]] = {0.0: [], **{level: [] for level in levels}}
     try:
-        baseline_runs = _runs(spark, config, workers, args.runs)
-        for slow in (0.03, 0.05, 0.10):
-            slowed = _runs(spark, replace(config, inject_slowdown=slow), workers, args.runs)
-            hits = sum(
-                compare_throughput(s.images_per_second, b.images_per_second).regression
-                for s in slowed
-                for b in baseline_runs
-            )
-            rows.append(
-                (
-                    slow,
-                    hits,
-                    len(slowed) * len(baseline_runs),
-                    statistics.median(
-                        s.median_images_per_second / b.median_images_per_second - 1
-                        for s in slowed
-                        for b in baseline_runs
-                    ),
+        for _ in range(args.runs):
+            for level in (0.0, *levels):
+                runs[level].append(
+                    run_training(spark, replace(config, inject_slowdown=level), workers)
                 )
-            )
     finally:
         spark.stop()  # type: ignore[attr-defined]
         cluster.stop()
+    base = runs[0.0]
     print(
-        f"{args.runs} baseline and {args.runs} slowed runs per level,"
+        f"{args.runs} rounds of baseline, 3%, 5%, 10% runs, interleaved;"
         f" {config.image_size}x{config.image_size}, {config.measured_steps} measured steps\n"
     )
     print("| injected slowdown | measured change (median) | comparisons | detected | rate |")
     print("| ---: | ---: | ---: | ---: | ---: |")
-    for slow, hits, total, change in rows:
-        print(f"| {slow:.0%} | {change:+.1%} | {total} | {hits} | {hits / total:.0%} |")
+    for level in (0.0, *levels):
+        pairs = [(s, b) for s in runs[level] for b in base if s is not b]
+        hits = sum(
+            compare_throughput(s.images_per_second, b.images_per_second).regression
+            for s, b in pairs
+        )
+        change = statistics.median(
+            s.median_images_per_second / b.median_images_per_second - 1 for s, b in pairs
+        )
+        label = f"{level:.0%}" if level else "0% (A/A)"
+        print(f"| {label} | {change:+.1%} | {len(pairs)} | {hits} | {hits / len(pairs):.0%} |")
 
 
 def main() -> None:

@@ -201,6 +201,23 @@ def test_perf_tests_run_on_an_existing_cluster(
     standalone.check_alive()
 
 
+def test_a_step_slower_than_the_timeout_is_cut_off(standalone: SparkStandaloneCluster) -> None:
+    """The watchdog: no step within --perf-step-timeout fails the run with a clear error
+    (here the first step, which traces the graph, takes far longer than 2 s)."""
+    from bf16perf.workload.config import PROFILES
+    from bf16perf.workload.launch import TrainingError, run_training
+
+    spark = standalone.session(app_name="timeout-test")
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(TrainingError, match=r"no step finished within 2 s"):
+            run_training(spark, replace(PROFILES["smoke"], step_timeout_s=2.0), 2)
+        assert time.monotonic() - t0 < 60
+    finally:
+        spark.stop()
+    standalone.check_alive()  # the cluster survives a failed run
+
+
 def test_worker_killed_mid_barrier_stage(standalone: SparkStandaloneCluster) -> None:
     """Runs last in this module: it kills a worker of the shared cluster."""
     from bf16perf.cluster import ClusterError

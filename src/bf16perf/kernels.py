@@ -139,15 +139,26 @@ class KernelSummary:
             evidence=tuple(p.line for p in bf16[:3]),
         )
 
-    def to_dict(self) -> dict[str, object]:
-        """A JSON-ready summary (no evidence lines beyond the verdict's)."""
+    def describe(self, precision: str) -> str:
+        """One line about a run of ``precision``: the bf16 verdict, or what fp32 ran on."""
+        if precision == "bf16":
+            return self.verdict().message
+        isas = ", ".join(f"{k} x{n}" for k, n in sorted(self.isas().items()))
+        return (
+            f"{precision}: {len(self.primitives)} oneDNN primitives"
+            f" ({isas or 'generic implementations, no ISA in their names'})"
+        )
+
+    def to_dict(self, precision: str | None = None) -> dict[str, object]:
+        """A JSON-ready summary (no evidence lines beyond the verdict's); ``message``
+        describes a run of ``precision`` when given."""
         v = self.verdict()
         return {
             "onednn_version": self.version,
             "cpu_isa": self.cpu_isa,
             "bf16_ran": v.bf16_ran,
             "isa": v.isa,
-            "message": v.message,
+            "message": self.describe(precision) if precision else v.message,
             "isas": self.isas(),
             "bf16_counts_by_kind": self.bf16_counts_by_kind(),
             "primitives": len(self.primitives),

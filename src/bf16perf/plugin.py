@@ -23,6 +23,7 @@ from bf16perf.decisions import Decision, ExitCode, format_table, session_exit_co
 from bf16perf.kernels import KernelSummary, ProbeError, run_probe
 from bf16perf.machine import Machine, detect_machine
 from bf16perf.options import PerfOptions, addoptions, options_from_config
+from bf16perf.plan import default_pin, read_topology
 from bf16perf.report import build_report, write_report
 from bf16perf.workload.config import RunResult
 
@@ -139,10 +140,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
             " executor(s): pinning is the cluster's business"
         )
     else:
-        cluster = (
-            "bf16perf cluster: local standalone on 127.0.0.1, pinned by"
-            f" {options.pin.value if options.pin else 'the default tool'}"
-        )
+        pin = options.pin or default_pin(read_topology())
+        cluster = f"bf16perf cluster: local standalone on 127.0.0.1, pinned by {pin.value}"
     return [*session.machine.header_lines(), cluster]
 
 
