@@ -225,6 +225,11 @@ def test_bf16_speedup(
             f" ({len(bf16)} bf16 and {len(fp32)} fp32 steps,"
             f" {len(training_runs.runs[Precision.BF16])} interleaved runs each)"
         )
+        emulated = any(
+            (r.kernels or {}).get("emulated") for r in training_runs.runs[Precision.BF16]
+        )
+        if emulated:
+            text = "EMULATED bf16, no bf16 hardware (harness self-test, not a figure): " + text
         return ratio, low, high, text
 
     _, low, high, text = measure()

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.perfrun import run_perf
+from bf16perf.cluster import pids_with_env
+from tests.perfrun import ROOT, run_perf
 
 pytestmark = pytest.mark.slow
 
@@ -76,3 +82,80 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "schema_version 999 is newer" in bad.stdout
     assert baseline.read_bytes() == before
     assert "[fp32] step" not in bad.stdout  # refused before any training
+
+
+def test_gate_fails_with_the_measured_speedup_and_its_interval(tmp_path: Path) -> None:
+    """The gate end to end. Without bf16 hardware the bf16 run is emulated (a self-test of
+    the machinery); with --perf-min-bf16-speedup 10 it must fail, with exit code 10."""
+    result = run_perf(
+        "-k",
+        "bf16_speedup or bf16_loss",
+        "--perf-allow-emulated-bf16",
+        "--perf-min-bf16-speedup",
+        "10",
+        "--perf-reports",
+        str(tmp_path / "reports"),
+    )
+    out = result.stdout
+    assert result.returncode == 10, out[-3000:]
+    assert "bf16 speedup below minimum: " in out
+    speedup = re.search(
+        r"bf16 speedup (\d+\.\d+)x, 95% CI \[(\d+\.\d+), (\d+\.\d+)\], gate 10", out
+    )
+    assert speedup, out[-3000:]
+    ratio, low, high = map(float, speedup.groups())
+    assert low <= ratio <= high < 10
+    report = json.loads((tmp_path / "reports" / "latest" / "report.json").read_text())
+    assert report["speedup"]["gate"] == 10.0 and {r["precision"] for r in report["runs"]} == {
+        "fp32",
+        "bf16",
+    }
+
+
+def test_kill_9_of_pytest_mid_training_leaves_nothing(tmp_path: Path) -> None:
+    """SIGKILL of a real `pytest perf/` while it trains: within 5 s no process it started
+    (cluster, executors, Python workers, training subprocesses, driver) remains."""
+    mark = f"bf16perf-kill-test-{os.getpid()}"
+    env = dict(os.environ, BF16PERF_TEST_MARK=mark)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "perf",
+            "-p",
+            "no:cacheprovider",
+            "-k",
+            "fp32",
+            "--perf-profile",
+            "smoke",
+            "--perf-steps",
+            "200",
+            "--perf-no-probe",
+            "--perf-no-report",
+            "--perf-baselines",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 300
+        for line in proc.stdout:
+            if "[fp32] step 3/" in line or time.monotonic() > deadline:
+                break
+        assert len(pids_with_env("BF16PERF_TEST_MARK", mark)) >= 8  # the whole tree is up
+        proc.kill()
+        proc.wait()
+        end = time.monotonic() + 5
+        while pids_with_env("BF16PERF_TEST_MARK", mark) and time.monotonic() < end:
+            time.sleep(0.1)
+        left = pids_with_env("BF16PERF_TEST_MARK", mark)
+        assert left == [], [Path(f"/proc/{p}/cmdline").read_bytes()[:100] for p in left]
+    finally:
+        if proc.poll() is None:
+            proc.kill()

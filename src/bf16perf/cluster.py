@@ -16,7 +16,6 @@ grandchildren which left the process group (``pyspark.daemon`` does) are swept f
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import re
 import secrets
@@ -32,6 +31,7 @@ from typing import Any
 from bf16perf.fingerprint import java_version
 from bf16perf.options import PinMode
 from bf16perf.plan import ClusterPlan, format_cpu_list
+from bf16perf.proc import pdeathsig_preexec
 
 __all__ = [
     "RUN_TAG",
@@ -39,6 +39,7 @@ __all__ = [
     "SparkStandaloneCluster",
     "check_java",
     "pdeathsig_preexec",
+    "pids_with_env",
     "spark_home",
     "sweep_tagged",
     "tagged_pids",
@@ -46,17 +47,10 @@ __all__ = [
 
 RUN_TAG = "BF16PERF_RUN_ID"
 MIN_JAVA = 17
-_PR_SET_PDEATHSIG = 1
 
 
 class ClusterError(RuntimeError):
     """The local cluster could not start, or lost a member."""
-
-
-def pdeathsig_preexec() -> None:
-    """In the child before exec: die with SIGTERM when the parent dies (Linux only)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def spark_home() -> Path:
@@ -84,7 +78,12 @@ def check_java() -> str:
 
 def tagged_pids(run_id: str, proc: Path = Path("/proc")) -> list[int]:
     """Pids of live processes whose environment carries ``BF16PERF_RUN_ID=run_id``."""
-    needle = f"{RUN_TAG}={run_id}".encode()
+    return pids_with_env(RUN_TAG, run_id, proc)
+
+
+def pids_with_env(name: str, value: str, proc: Path = Path("/proc")) -> list[int]:
+    """Pids of live (not zombie) processes whose environment has ``name=value``."""
+    needle = f"{name}={value}".encode()
     pids: list[int] = []
     for entry in proc.iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():

@@ -17,6 +17,8 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
+from bf16perf.proc import pdeathsig_preexec
+
 __all__ = [
     "KernelSummary",
     "KernelVerdict",
@@ -233,7 +235,13 @@ def run_verbose(
     full_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         proc = subprocess.run(
-            argv, env=full_env, capture_output=True, text=True, timeout=timeout_s, check=False
+            argv,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+            preexec_fn=pdeathsig_preexec,  # never outlive a killed pytest
         )
     except subprocess.TimeoutExpired:
         raise ProbeError(f"{what} did not finish within {timeout_s:.0f} s") from None

@@ -96,6 +96,8 @@ class PerfOptions:
         cpuinfo: a cpuinfo file describing the machine (``None``: ``$BF16PERF_CPUINFO`` or
             ``/proc/cpuinfo``).
         require_bf16: turn the skip of bf16 tests on hardware without bf16 into a failure.
+        allow_emulated_bf16: self-test of the harness on machines without bf16: run the
+            bf16 tests anyway, marked emulated; their figures are never performance data.
         probe: run the oneDNN kernel probe for the session header.
         workers: local Spark workers (``None``: derived from the machine); with
             ``spark_master``, the executors to wait for and train on (``None``: 1).
@@ -125,6 +127,7 @@ class PerfOptions:
 
     cpuinfo: Path | None = None
     require_bf16: bool = False
+    allow_emulated_bf16: bool = False
     probe: bool = True
     workers: int | None = None
     cores_per_worker: int | None = None
@@ -172,6 +175,12 @@ def addoptions(parser: pytest.Parser) -> None:
     )
     parser.addini(
         "perf_require_bf16", type="bool", default=False, help="default of --perf-require-bf16"
+    )
+    group.addoption(
+        "--perf-allow-emulated-bf16",
+        action="store_true",
+        default=False,
+        help="self-test without bf16 hardware: run bf16 tests anyway, marked emulated",
     )
     group.addoption(
         "--perf-no-probe",
@@ -348,6 +357,11 @@ def options_from_config(config: pytest.Config) -> PerfOptions:
         require = bool(config.getini("perf_require_bf16"))
     workers, cores = get("perf_workers"), get("perf_cores_per_worker")
     master = get("spark_master")
+    if require and get("perf_allow_emulated_bf16"):
+        raise pytest.UsageError(
+            "--perf-require-bf16 and --perf-allow-emulated-bf16 contradict each other:"
+            " a nightly job needs real bf16 hardware; drop one of them"
+        )
     if master and get("perf_pin"):
         raise pytest.UsageError(
             "--spark-master uses an existing cluster whose pinning is its own business:"
@@ -386,6 +400,7 @@ def options_from_config(config: pytest.Config) -> PerfOptions:
         bf16_loss_band=get("perf_bf16_loss_band"),
         cpuinfo=get("perf_cpuinfo"),
         require_bf16=bool(require),
+        allow_emulated_bf16=get("perf_allow_emulated_bf16"),
         probe=not get("perf_no_probe"),
         workers=workers,
         cores_per_worker=cores,

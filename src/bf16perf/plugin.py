@@ -13,19 +13,20 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from bf16perf.baselines import Baseline
 from bf16perf.cpu import CpuInfoError, resolve_cpuinfo_path
 from bf16perf.decisions import Decision, ExitCode, format_table, session_exit_code
 from bf16perf.kernels import KernelSummary, ProbeError, run_probe
 from bf16perf.machine import Machine, detect_machine
 from bf16perf.options import PerfOptions, addoptions, options_from_config
 from bf16perf.plan import default_pin, read_topology
-from bf16perf.report import build_report, write_report
-from bf16perf.workload.config import RunResult
+
+if TYPE_CHECKING:  # numpy and scipy load only in perf sessions that write a report
+    from bf16perf.baselines import Baseline
+    from bf16perf.workload.config import RunResult
 
 __all__ = ["PerfSession", "activate", "perf_session"]
 
@@ -200,6 +201,8 @@ def _stopped_because(session: pytest.Session, stats: dict[str, list[Any]]) -> st
 
 
 def _write_report(perf: PerfSession, session: pytest.Session, stats: dict[str, list[Any]]) -> None:
+    from bf16perf.report import build_report, write_report
+
     stopped = _stopped_because(session, stats)
     report = build_report(
         started=perf.started,

@@ -46,7 +46,7 @@ def _task(
 
         from pyspark import BarrierTaskContext
 
-        from bf16perf.cluster import pdeathsig_preexec
+        from bf16perf.proc import pdeathsig_preexec
 
         ctx = BarrierTaskContext.get()
         rank = ctx.partitionId()
