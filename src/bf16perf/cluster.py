@@ -400,6 +400,7 @@ class SparkStandaloneCluster:
             executors=self.plan.workers,
             app_name=app_name,
             timeout_s=timeout_s,
+            secret=self._secret,
         )
 
 
@@ -423,8 +424,17 @@ def spark_session(
     executors: int | None,
     app_name: str = "bf16perf",
     timeout_s: float = 90.0,
+    secret: str | None = None,
 ) -> Any:
-    """Start a SparkSession on ``master_url`` and wait until ``executors`` registered."""
+    """Start a SparkSession on ``master_url`` and wait until ``executors`` registered.
+
+    The driver JVM (pyspark's gateway) belongs to this Python process, not to a cluster: it
+    is not tagged with the cluster's run id (a cluster's sweep must not kill it; it exits
+    by itself when this process dies, on end of its stdin).  When the gateway is already up
+    (a second cluster in one process), ``secret`` goes to the new context through py4j,
+    in memory; at gateway launch it comes from ``SPARK_CONF_DIR`` in ``env``.
+    """
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.master(master_url).appName(app_name)
@@ -439,7 +449,11 @@ def spark_session(
         builder = builder.config("spark.task.cpus", str(cores_per_executor))
     if executors:
         builder = builder.config("spark.cores.max", str((cores_per_executor or 1) * executors))
-    with _patched_environ(env):
+    if secret and SparkContext._gateway is not None:
+        builder = builder.config("spark.authenticate", "true")
+        builder = builder.config("spark.authenticate.secret", secret)
+    driver_env = {k: v for k, v in env.items() if k != RUN_TAG}
+    with _patched_environ(driver_env):
         spark = builder.getOrCreate()
     if executors:
         _wait_executors(spark, executors, timeout_s)
