@@ -59,6 +59,8 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     assert 'name="median_images_per_second"' in junit
     report = json.loads((runs[-1] / "report.json").read_text())
     assert report["runs"][0]["workers"][0]["losses"] == report["runs"][0]["losses"]
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is a dev dependency")
+    jsonschema.validate(report, json.loads((ROOT / "schemas" / "report.schema.json").read_text()))
 
     data = json.loads(baseline.read_text())
     info = data["benchmarks"][0]["extra_info"]
@@ -112,10 +114,9 @@ def test_gate_fails_with_the_measured_speedup_and_its_interval(tmp_path: Path) -
     }
 
 
-def test_kill_9_of_pytest_mid_training_leaves_nothing(tmp_path: Path) -> None:
-    """SIGKILL of a real `pytest perf/` while it trains: within 5 s no process it started
-    (cluster, executors, Python workers, training subprocesses, driver) remains."""
-    mark = f"bf16perf-kill-test-{os.getpid()}"
+def _start_perf_and_wait_for_training(
+    tmp_path: Path, mark: str, *extra: str
+) -> subprocess.Popen[str]:
     env = dict(os.environ, BF16PERF_TEST_MARK=mark)
     proc = subprocess.Popen(
         [
@@ -132,9 +133,9 @@ def test_kill_9_of_pytest_mid_training_leaves_nothing(tmp_path: Path) -> None:
             "--perf-steps",
             "200",
             "--perf-no-probe",
-            "--perf-no-report",
             "--perf-baselines",
             str(tmp_path),
+            *extra,
         ],
         cwd=ROOT,
         env=env,
@@ -142,20 +143,49 @@ def test_kill_9_of_pytest_mid_training_leaves_nothing(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 300
+    for line in proc.stdout:
+        if "[fp32] step 3/" in line or time.monotonic() > deadline:
+            break
+    assert len(pids_with_env("BF16PERF_TEST_MARK", mark)) >= 8  # the whole tree is up
+    return proc
+
+
+def _nothing_left(mark: str, within_s: float) -> None:
+    end = time.monotonic() + within_s
+    while pids_with_env("BF16PERF_TEST_MARK", mark) and time.monotonic() < end:
+        time.sleep(0.1)
+    left = pids_with_env("BF16PERF_TEST_MARK", mark)
+    assert left == [], [Path(f"/proc/{p}/cmdline").read_bytes()[:100] for p in left]
+
+
+def test_sigterm_of_pytest_cleans_up_and_still_reports(tmp_path: Path) -> None:
+    mark = f"bf16perf-term-test-{os.getpid()}"
+    reports = tmp_path / "reports"
+    proc = _start_perf_and_wait_for_training(tmp_path, mark, "--perf-reports", str(reports))
     try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 300
-        for line in proc.stdout:
-            if "[fp32] step 3/" in line or time.monotonic() > deadline:
-                break
-        assert len(pids_with_env("BF16PERF_TEST_MARK", mark)) >= 8  # the whole tree is up
+        proc.terminate()
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == pytest.ExitCode.INTERRUPTED, out[-2000:]
+        _nothing_left(mark, 10)
+        report = json.loads((reports / "latest" / "report.json").read_text())
+        assert report["stopped_because"] and "interrupted" in report["stopped_because"]
+        assert "Stopped early: interrupted" in (reports / "latest" / "report.html").read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_kill_9_of_pytest_mid_training_leaves_nothing(tmp_path: Path) -> None:
+    """SIGKILL of a real `pytest perf/` while it trains: within 5 s no process it started
+    (cluster, executors, Python workers, training subprocesses, driver) remains."""
+    mark = f"bf16perf-kill-test-{os.getpid()}"
+    proc = _start_perf_and_wait_for_training(tmp_path, mark, "--perf-no-report")
+    try:
         proc.kill()
         proc.wait()
-        end = time.monotonic() + 5
-        while pids_with_env("BF16PERF_TEST_MARK", mark) and time.monotonic() < end:
-            time.sleep(0.1)
-        left = pids_with_env("BF16PERF_TEST_MARK", mark)
-        assert left == [], [Path(f"/proc/{p}/cmdline").read_bytes()[:100] for p in left]
+        _nothing_left(mark, 5)
     finally:
         if proc.poll() is None:
             proc.kill()

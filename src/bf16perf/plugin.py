@@ -177,15 +177,16 @@ def _exit_code(config: pytest.Config, stats: dict[str, list[object]]) -> ExitCod
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    if _SESSION not in config.stash or exitstatus not in (0, 1):
+    if _SESSION not in config.stash:
         return
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     stats = reporter.stats if reporter is not None else {}
-    code = _exit_code(config, stats)
-    if code is not ExitCode.OK:
-        session.exitstatus = int(code)
+    if exitstatus in (0, 1):  # interrupted, usage or internal errors keep pytest's code
+        code = _exit_code(config, stats)
+        if code is not ExitCode.OK:
+            session.exitstatus = int(code)
     perf = config.stash[_SESSION]
-    if perf.options.report:
+    if perf.options.report:  # an interrupted run still reports what it measured
         _write_report(perf, session, stats)
 
 
