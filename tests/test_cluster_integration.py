@@ -179,6 +179,8 @@ def test_perf_tests_run_on_an_existing_cluster(
         str(data),
         "--benchmark-json",
         str(tmp_path / "bench.json"),
+        "--perf-reports",
+        str(tmp_path / "reports"),
         "--spark-master",
         standalone.master_url,
         "--perf-workers",
