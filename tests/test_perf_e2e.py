@@ -6,14 +6,13 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from bf16perf.cluster import pids_with_env
-from tests.perfrun import ROOT, run_perf
+from tests.perfrun import ROOT, perf_command, run_perf
 
 pytestmark = pytest.mark.slow
 
@@ -119,24 +118,15 @@ def _start_perf_and_wait_for_training(
 ) -> subprocess.Popen[str]:
     env = dict(os.environ, BF16PERF_TEST_MARK=mark)
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "perf",
-            "-p",
-            "no:cacheprovider",
-            "-k",
-            "fp32",
-            "--perf-profile",
-            "smoke",
+        perf_command(
             "--perf-steps",
             "200",
             "--perf-no-probe",
             "--perf-baselines",
             str(tmp_path),
             *extra,
-        ],
+            select="fp32",
+        ),
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
