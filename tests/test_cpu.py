@@ -21,8 +21,10 @@ EXPECTED = {
     "linux-centos7-cascadelake": (Capability.NONE, "GenuineIntel", "6", "85", "7"),
     "linux-rhel7-skylake_avx512": (Capability.NONE, "GenuineIntel", "6", "85", "4"),
     "linux-rhel8-neoverse_v1": (Capability.ARM_BF16, "0x41", "8", "0xd40", "1"),
-    # This project's build machine: a Zen 4 VM whose hypervisor exposes AVX2 only.
-    "linux-firecracker-zen4-hidden-avx512": (Capability.NONE, "AuthenticAMD", "25", "1", "1"),
+    # This project's build machines, both KVM guests named "AMD EPYC": a Zen 3 (Milan, no
+    # AVX-512 at all) and a Zen 4 (Genoa, avx512_bf16).  CI may land on either.
+    "linux-kvm-zen3-milan": (Capability.NONE, "AuthenticAMD", "25", "1", "1"),
+    "linux-kvm-zen4-genoa": (Capability.AVX512_BF16, "AuthenticAMD", "25", "17", "1"),
 }
 
 

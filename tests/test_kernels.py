@@ -49,6 +49,38 @@ def test_avx512_bf16_documented_format() -> None:
     assert all("avx512_core_bf16" in line for line in verdict.evidence)
 
 
+def test_probe_captured_on_zen4() -> None:
+    """The real probe's output on a Zen 4 build machine (avx512_bf16, no AMX)."""
+    summary = parse_verbose((ONEDNN / "linux-zen4-avx512-bf16-probe.txt").read_text())
+    verdict = summary.verdict()
+    assert verdict.bf16_ran and verdict.isa == "avx512_core_bf16"
+    assert summary.cpu_isa == "Intel AVX-512 with Intel DL Boost and bfloat16 support"
+    # fp32 ran on plain AVX-512, bf16 on the bf16 kernels: the phases keep them apart
+    assert set(summary.isas("fp32")) == {"avx512_core"}
+    assert set(summary.isas("bf16")) == {"avx512_core_bf16"}
+    assert summary.bf16_counts_by_kind() == {"convolution": 3, "matmul": 3, "reorder": 3}
+    props = {p.prop_kind for p in summary.bf16_primitives("bf16") if p.kind == "convolution"}
+    assert props == {"forward_training", "backward_data", "backward_weights"}
+
+
+def test_resnet50_bf16_step_captured_on_zen4() -> None:
+    """One bf16 training step of the harness's ResNet-50 (the per-run kernel proof's
+    output): convolutions *and* the fused batch norm run in bf16 oneDNN kernels."""
+    summary = parse_verbose((ONEDNN / "linux-zen4-resnet50-bf16-step.txt").read_text())
+    conv = summary.verdict(kinds=("convolution",))
+    assert conv.bf16_ran and conv.isa == "avx512_core_bf16"
+    bn = [p for p in summary.bf16_primitives() if p.kind == "batch_normalization"]
+    # 53 batch norms in ResNet-50, each forward and backward, all on the bf16 JIT
+    assert {p.prop_kind for p in bn} == {"forward_training", "backward"}
+    assert len(bn) == 2 * 53
+    assert {p.isa for p in bn} == {"avx512_core_bf16"}
+    assert all(dict(p.dtypes)["data"] == "bf16" for p in bn)
+    counts = summary.bf16_counts_by_kind()
+    # forward, backward data and backward weights, except no input gradient for the stem
+    assert counts["convolution"] == 3 * 53 - 1
+    assert "reorder" in {p.kind for p in summary.primitives}
+
+
 def test_amx_with_timestamps() -> None:
     summary = parse_verbose((ONEDNN / "documented-amx.txt").read_text())
     verdict = summary.verdict()
