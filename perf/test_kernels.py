@@ -6,7 +6,7 @@ from bf16perf.machine import Machine
 from bf16perf.plugin import PerfSession
 
 
-@pytest.mark.usefixtures("bf16_hardware")
+@pytest.mark.bf16
 def test_bf16_kernels_ran(machine: Machine, bf16perf_session: PerfSession) -> None:
     if bf16perf_session.options.allow_emulated_bf16 and machine.bf16_block():
         pytest.skip("--perf-allow-emulated-bf16: emulated bf16 has no bf16 kernels to prove")

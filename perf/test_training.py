@@ -19,16 +19,17 @@ from bf16perf.decisions import Decision, Outcome
 from bf16perf.machine import Machine
 from bf16perf.plugin import PerfSession
 from bf16perf.stats import compare_throughput, loss_curve_violations, speedup_interval
-from bf16perf.workload.config import Precision, RunResult
-from fixtures.training import TrainingRuns
+from bf16perf.workload.config import VARIANTS, RunResult, Variant
+from fixtures.training import BF16, FP32, TrainingRuns
 
-PRECISIONS = [pytest.param(Precision.FP32, id="fp32"), pytest.param(Precision.BF16, id="bf16")]
+VARIANT_PARAMS = [pytest.param(v, id=name) for name, v in VARIANTS.items()]
 
 
 def _extra_info(run: RunResult, machine: Machine) -> dict[str, object]:
     config = asdict(run.config)
     config["precision"] = run.config.precision.value
     return {
+        "variant": run.label,
         "images_per_second": run.images_per_second,
         "median_images_per_second": run.median_images_per_second,
         "step_times_s": run.step_times_s,
@@ -41,11 +42,11 @@ def _extra_info(run: RunResult, machine: Machine) -> dict[str, object]:
 
 
 def _load_baseline(
-    session: PerfSession, machine: Machine, runs: TrainingRuns, precision: Precision
+    session: PerfSession, machine: Machine, runs: TrainingRuns, variant: Variant
 ) -> tuple[BaselineStore, str, Baseline | None]:
     """Before any training: a corrupt baseline must not cost a run."""
     store = BaselineStore(session.options.baselines_dir)
-    key = runs.config.with_precision(precision).workload_key(runs.workers, runs.cores_per_worker)
+    key = variant.apply(runs.config).workload_key(runs.workers, runs.cores_per_worker)
     try:
         baseline = store.load(machine.fingerprint.slug, key)
     except BaselineError as exc:
@@ -56,9 +57,9 @@ def _load_baseline(
 
 
 @pytest.mark.benchmark(timer=STEP_TIMER, group="resnet50-training", min_rounds=1)
-@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("variant", VARIANT_PARAMS)
 def test_training(
-    precision: Precision,
+    variant: Variant,
     training_runs: TrainingRuns,
     benchmark: Any,
     machine: Machine,
@@ -66,11 +67,11 @@ def test_training(
     request: pytest.FixtureRequest,
     record_property: Any,
 ) -> None:
-    if precision is Precision.BF16:
-        request.getfixturevalue("bf16_hardware")
+    # bf16 and AMX variants were skipped before setup where the hardware lacks them
+    # (fixtures/machine.py)
     options = bf16perf_session.options
-    store, key, baseline = _load_baseline(bf16perf_session, machine, training_runs, precision)
-    run = training_runs.get(precision)
+    store, key, baseline = _load_baseline(bf16perf_session, machine, training_runs, variant)
+    run = training_runs.get(variant)
     curves = {w.rank: w.losses for w in run.workers}
     assert len({tuple(c) for c in curves.values()}) == 1, f"workers disagree: {curves}"
     assert all(math.isfinite(x) for x in run.losses)
@@ -88,6 +89,8 @@ def test_training(
 
     name = request.node.nodeid
     slug = machine.fingerprint.slug
+    if variant.needs_amx:
+        _amx_notice(bf16perf_session, run, training_runs.get(BF16))
     if options.save_baseline:
         doc = {
             "machine_info": {
@@ -125,6 +128,16 @@ def test_training(
     _throughput_verdict(bf16perf_session, name, run, baseline)
     if run.config.data_dir is None:
         _loss_verdict(bf16perf_session, name, run, baseline)
+
+
+def _amx_notice(session: PerfSession, capped: RunResult, bf16: RunResult) -> None:
+    """What AMX buys over AVX512-BF16 on this machine (a figure, not a gate)."""
+    ratio, low, high = speedup_interval(bf16.images_per_second, capped.images_per_second)
+    session.notices.append(
+        f"{capped.label}: {capped.median_images_per_second:.2f} images/s against"
+        f" {bf16.median_images_per_second:.2f} for bf16 on {(bf16.kernels or {}).get('isa')}:"
+        f" AMX/AVX512-BF16 = {ratio:.3f}x, 95% CI [{low:.3f}, {high:.3f}]"
+    )
 
 
 def _throughput_verdict(
@@ -182,7 +195,7 @@ def _loss_verdict(session: PerfSession, name: str, run: RunResult, baseline: Bas
     )
 
 
-@pytest.mark.usefixtures("bf16_hardware")
+@pytest.mark.bf16
 def test_bf16_loss_tracks_fp32(training_runs: TrainingRuns, bf16perf_session: PerfSession) -> None:
     """Within a run: both curves fall, and bf16 stays in a band around fp32.
 
@@ -190,8 +203,8 @@ def test_bf16_loss_tracks_fp32(training_runs: TrainingRuns, bf16perf_session: Pe
     reference machine at 64x64 over 30 steps: bf16 rounding moves the curve from step 0,
     a broken bf16 path moves it by whole nats.
     """
-    fp32 = training_runs.get(Precision.FP32).losses
-    bf16 = training_runs.get(Precision.BF16).losses
+    fp32 = training_runs.get(FP32).losses
+    bf16 = training_runs.get(BF16).losses
     if training_runs.config.data_dir is None:
         assert min(fp32[-2:]) < fp32[0] and min(bf16[-2:]) < bf16[0], (fp32, bf16)
     diff = statistics.fmean(abs(a - b) for a, b in zip(bf16, fp32, strict=True))
@@ -207,7 +220,7 @@ def test_bf16_loss_tracks_fp32(training_runs: TrainingRuns, bf16perf_session: Pe
     )
 
 
-@pytest.mark.usefixtures("bf16_hardware")
+@pytest.mark.bf16
 def test_bf16_speedup(
     training_runs: TrainingRuns, bf16perf_session: PerfSession, request: pytest.FixtureRequest
 ) -> None:
@@ -217,17 +230,15 @@ def test_bf16_speedup(
     gate = options.min_bf16_speedup
 
     def measure() -> tuple[float, float, float, str]:
-        bf16 = training_runs.images_per_second(Precision.BF16)
-        fp32 = training_runs.images_per_second(Precision.FP32)
+        bf16 = training_runs.images_per_second(BF16)
+        fp32 = training_runs.images_per_second(FP32)
         ratio, low, high = speedup_interval(bf16, fp32)
         text = (
             f"bf16 speedup {ratio:.3f}x, 95% CI [{low:.3f}, {high:.3f}], gate {gate:.2f}x"
             f" ({len(bf16)} bf16 and {len(fp32)} fp32 steps,"
-            f" {len(training_runs.runs[Precision.BF16])} interleaved runs each)"
+            f" {len(training_runs.runs[BF16.name])} interleaved runs each)"
         )
-        emulated = any(
-            (r.kernels or {}).get("emulated") for r in training_runs.runs[Precision.BF16]
-        )
+        emulated = any((r.kernels or {}).get("emulated") for r in training_runs.runs[BF16.name])
         if emulated:
             text = "EMULATED bf16, no bf16 hardware (harness self-test, not a figure): " + text
         return ratio, low, high, text

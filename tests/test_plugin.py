@@ -18,7 +18,7 @@ def pytest_configure(config):
 BF16_TEST = """
 import pytest
 
-@pytest.mark.usefixtures("bf16_hardware")
+@pytest.mark.bf16
 def test_needs_bf16():
     pass
 """
@@ -92,6 +92,78 @@ def test_require_bf16_turns_the_skip_into_a_failure(perf_tree: pytest.Pytester) 
         ]
     )
     assert result.ret == 12
+
+
+VARIANT_TEST = """
+import os
+import pathlib
+
+import pytest
+
+from bf16perf.workload.config import VARIANTS
+
+@pytest.fixture(scope="session")
+def expensive():
+    # stands in for the Spark cluster: a skipped test must never bring it up
+    pathlib.Path(os.environ["EXPENSIVE_MARK"]).write_text("yes")
+
+@pytest.mark.parametrize("variant", [pytest.param(v, id=n) for n, v in VARIANTS.items()])
+def test_train(variant, expensive):
+    pass
+"""
+
+
+def _variant_tree(pytester: pytest.Pytester) -> pytest.Pytester:
+    root = Path(__file__).parent.parent
+    pytester.syspathinsert(root)
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_variants=VARIANT_TEST)
+    return pytester
+
+
+@pytest.mark.parametrize(
+    ("capture", "outcomes", "reasons"),
+    [
+        (
+            "linux-centos7-cascadelake",
+            {"passed": 1, "skipped": 2},
+            [
+                "*test_train[[]bf16[]] SKIPPED (no bf16 hardware: *lacks avx512_bf16*",
+                "*test_train[[]bf16-avx512[]] SKIPPED (no bf16 hardware: *",
+            ],
+        ),
+        (
+            "linux-kvm-zen4-genoa",
+            {"passed": 2, "skipped": 1},
+            ["*test_train[[]bf16-avx512[]] SKIPPED (no AMX: *capability is avx512_bf16*"],
+        ),
+        ("linux-unknown-sapphirerapids", {"passed": 3}, []),
+    ],
+)
+def test_variants_skip_before_any_fixture(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    capture: str,
+    outcomes: dict[str, int],
+    reasons: list[str],
+) -> None:
+    """fp32 always runs; bf16 needs bf16; bf16-avx512 needs AMX.  A skipped variant is
+    skipped before the session fixtures, so a bf16-only selection on a machine without bf16
+    never starts a cluster."""
+    monkeypatch.setenv("COLUMNS", "400")  # -v lines whole, with their skip reasons
+    marker = pytester.path / "expensive-was-set-up"
+    monkeypatch.setenv("EXPENSIVE_MARK", str(marker))
+    tree = _variant_tree(pytester)
+    result = _run(tree, "-v", "--perf-no-probe", "--perf-cpuinfo", str(CAPTURES / capture))
+    result.assert_outcomes(**outcomes)
+    if reasons:
+        result.stdout.fnmatch_lines(reasons, consecutive=False)
+    marker.unlink()
+    only_skipped = _run(
+        tree, "-k", "bf16", "--perf-no-probe", "--perf-cpuinfo", str(CAPTURES / capture)
+    )
+    ran = outcomes.get("passed", 0) > 1
+    assert marker.exists() is ran, only_skipped.stdout.str()
 
 
 def test_env_variable_selects_the_file(

@@ -9,7 +9,7 @@ from bf16perf.baselines import BaselineError, BaselineStore
 from bf16perf.bench import ReplayTimer
 from bf16perf.options import PinMode
 from bf16perf.plan import PlanError, Topology, format_cpu_list, make_plan, parse_cpu_list
-from bf16perf.workload.config import PROFILES, Precision, TrainConfig
+from bf16perf.workload.config import PROFILES, VARIANTS, Precision, TrainConfig
 
 
 def test_cpu_lists_round_trip() -> None:
@@ -59,6 +59,18 @@ def _doc() -> dict[str, object]:
         "machine_info": {"bf16perf_fingerprint": {"slug": "m"}},
         "benchmarks": [{"extra_info": {"images_per_second": [1.0, 2.0], "losses": [3.0]}}],
     }
+
+
+def test_variants_apply_precision_and_their_own_isa_cap() -> None:
+    base = PROFILES["smoke"]
+    capped = TrainConfig(onednn_max_isa="AVX2")
+    assert VARIANTS["fp32"].apply(base).precision is Precision.FP32
+    assert VARIANTS["bf16"].apply(capped).onednn_max_isa == "AVX2"  # the session's cap holds
+    avx512 = VARIANTS["bf16-avx512"]
+    assert avx512.needs_amx and avx512.apply(capped).onednn_max_isa == "AVX512_CORE_BF16"
+    keys = {v.apply(base).workload_key(2, 1) for v in VARIANTS.values()}
+    assert len(keys) == 3  # each variant has its own baseline
+    assert avx512.apply(base).workload_key(2, 1).endswith("-bf16-avx512_core_bf16")
 
 
 def test_store_saves_atomically_and_keeps_previous(tmp_path: Path) -> None:

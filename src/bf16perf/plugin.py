@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # numpy and scipy load only in perf sessions that write a rep
     from bf16perf.baselines import Baseline
     from bf16perf.workload.config import RunResult
 
-__all__ = ["PerfSession", "activate", "perf_session"]
+__all__ = ["PerfSession", "activate", "is_active", "perf_session"]
 
 
 @dataclass
@@ -82,6 +82,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     _options(config)
     config.addinivalue_line("markers", "bf16: the test needs bf16 hardware (skipped without it)")
+    config.addinivalue_line("markers", "amx: the test needs AMX (skipped without it)")
 
 
 def _options(config: pytest.Config) -> PerfOptions:
@@ -117,6 +118,11 @@ def activate(config: pytest.Config) -> PerfSession:
         # junitxml plugin configures: perf/conftest.py's hook is tryfirst)
         config.option.xmlpath = str(session.report_dir / "junit.xml")
     return session
+
+
+def is_active(config: pytest.Config) -> bool:
+    """Whether a perf tree activated the session (``tests/`` does not)."""
+    return _SESSION in config.stash
 
 
 def perf_session(config: pytest.Config) -> PerfSession:

@@ -49,6 +49,7 @@ def _run_dict(run: RunResult, workload_key: str) -> dict[str, Any]:
     # the median's interval: a bootstrap of the ratio to a constant 1.0
     median, low, high = bootstrap_ratio(ips, [1.0]) if ips else (0.0, 0.0, 0.0)
     return {
+        "variant": run.label,
         "precision": run.config.precision.value,
         "workload_key": workload_key,
         "config": config,
@@ -76,12 +77,12 @@ def build_report(
     stopped_because: str | None,
 ) -> dict[str, Any]:
     """Everything of a session as one JSON-ready dict (see the JSON Schema)."""
-    by_precision: dict[str, list[float]] = {}
+    by_variant: dict[str, list[float]] = {}
     for run, _key in runs:
-        by_precision.setdefault(run.config.precision.value, []).extend(run.images_per_second)
+        by_variant.setdefault(run.label, []).extend(run.images_per_second)
     speedup: dict[str, Any] | None = None
-    if by_precision.get("bf16") and by_precision.get("fp32"):
-        ratio, low, high = speedup_interval(by_precision["bf16"], by_precision["fp32"])
+    if by_variant.get("bf16") and by_variant.get("fp32"):
+        ratio, low, high = speedup_interval(by_variant["bf16"], by_variant["fp32"])
         speedup = {"ratio": ratio, "ci": [low, high], "gate": gate}
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
@@ -120,7 +121,7 @@ def history_line(report: dict[str, Any], report_dir: Path) -> dict[str, Any]:
     """The one-line summary of a report kept in the history file."""
     medians: dict[str, float] = {}
     for run in report["runs"]:
-        medians.setdefault(run["precision"], run["median_images_per_second"])
+        medians.setdefault(run.get("variant", run["precision"]), run["median_images_per_second"])
     return {
         "started": report["started"],
         "fingerprint": report["fingerprint"]["slug"],
@@ -179,7 +180,7 @@ def _plots(report: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, s
     runs = report["runs"]
     firsts: dict[str, dict[str, Any]] = {}
     for run in runs:
-        firsts.setdefault(run["precision"], run)
+        firsts.setdefault(run.get("variant", run["precision"]), run)
     baselines = report["baselines"]
 
     if runs:
@@ -211,7 +212,7 @@ def _plots(report: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, s
                     label="baseline median",
                 )
         ax.set_ylabel("images/s")
-        ax.set_title("Throughput per precision")
+        ax.set_title("Throughput per variant")
         ax.legend(loc="lower right", fontsize=8)
         plots["throughput"] = _png(fig)
 
@@ -224,7 +225,8 @@ def _plots(report: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, s
                     times,
                     marker="o",
                     ms=3,
-                    label=f"{run['precision']} rank {w['rank']} (CPUs {w['cpus']})",
+                    label=f"{run.get('variant', run['precision'])} rank {w['rank']}"
+                    f" (CPUs {w['cpus']})",
                 )
             ax.axvspan(
                 0.5, len(run["workers"][0]["warmup_times_s"]) + 0.5, color="#cccccc", alpha=0.3
@@ -278,7 +280,8 @@ def _plots(report: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, s
     if same:
         fig, ax = plt.subplots(figsize=(6, 3.2))
         xs = list(range(1, len(same) + 1))
-        for p in ("fp32", "bf16"):
+        seen = sorted({p for h in same for p in h.get("images_per_second", {})})
+        for p in seen:
             ys = [h.get("images_per_second", {}).get(p) for h in same]
             if any(y is not None for y in ys):
                 ax.plot(
@@ -301,7 +304,8 @@ def _plots(report: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, s
         ax.set_xlabel("run (history, this machine)")
         ax.set_ylabel("images/s")
         ax.set_title(f"Trend over {len(same)} runs")
-        ax.legend(fontsize=8, loc="upper left")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8, loc="upper left")
         plots["trend"] = _png(fig)
     return plots
 
@@ -344,7 +348,8 @@ def render_html(report: dict[str, Any], plots: dict[str, str]) -> str:
         else "<p>No verdicts were reached.</p>"
     )
     run_rows = "".join(
-        f"<tr><td>{e(r['precision'])}</td><td>{r['median_images_per_second']:.2f}</td>"
+        f"<tr><td>{e(r.get('variant', r['precision']))}</td>"
+        f"<td>{r['median_images_per_second']:.2f}</td>"
         f"<td>[{r['images_per_second_ci'][0]:.2f}, {r['images_per_second_ci'][1]:.2f}]</td>"
         f"<td>{len(r['step_times_s'])}</td><td>{len(r['workers'])}</td>"
         f"<td>{e((r.get('kernels') or {}).get('message', 'n/a'))}</td></tr>"
@@ -383,7 +388,7 @@ def render_html(report: dict[str, Any], plots: dict[str, str]) -> str:
 <h2>Verdicts</h2>{verdicts}
 <p>{e(speed_text)}</p>
 <h2>Runs</h2>
-<table><tr><th>precision</th><th>median images/s</th><th>95% CI</th><th>steps</th>
+<table><tr><th>variant</th><th>median images/s</th><th>95% CI</th><th>steps</th>
 <th>workers</th><th>kernel proof</th></tr>{run_rows}</table>
 <h2>Plots</h2>{images or "<p>No run finished: nothing to plot.</p>"}
 <h2>Machine</h2>

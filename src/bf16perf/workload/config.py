@@ -13,7 +13,15 @@ import statistics
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-__all__ = ["PROFILES", "Precision", "RunResult", "TrainConfig", "WorkerResult"]
+__all__ = [
+    "PROFILES",
+    "VARIANTS",
+    "Precision",
+    "RunResult",
+    "TrainConfig",
+    "Variant",
+    "WorkerResult",
+]
 
 
 class Precision(enum.Enum):
@@ -21,6 +29,45 @@ class Precision(enum.Enum):
 
     FP32 = "fp32"
     BF16 = "bf16"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What a training test measures: a precision, and optionally its own oneDNN ISA cap.
+
+    ``bf16-avx512`` runs bf16 with oneDNN capped at AVX512-BF16, so that an AMX machine
+    measures its AVX512-BF16 kernels beside AMX (elsewhere it would repeat the bf16 run).
+
+    Attributes:
+        name: test id and report label (``fp32``, ``bf16``, ``bf16-avx512``).
+        precision: compute precision.
+        onednn_max_isa: replaces the session's ``--perf-onednn-max-isa`` (``None``: keep it).
+        needs_amx: only meaningful where AMX is present.
+    """
+
+    name: str
+    precision: Precision
+    onednn_max_isa: str | None = None
+    needs_amx: bool = False
+
+    def apply(self, config: TrainConfig) -> TrainConfig:
+        """``config`` with this variant's precision and ISA cap."""
+        return replace(
+            config,
+            precision=self.precision,
+            onednn_max_isa=self.onednn_max_isa or config.onednn_max_isa,
+        )
+
+
+#: The variants of the training tests, in test order.
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant("fp32", Precision.FP32),
+        Variant("bf16", Precision.BF16),
+        Variant("bf16-avx512", Precision.BF16, onednn_max_isa="AVX512_CORE_BF16", needs_amx=True),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -129,6 +176,12 @@ class RunResult:
     workers: list[WorkerResult]
     wall_s: float
     kernels: dict[str, Any] | None = None
+    variant: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The variant's name (its precision where no variant was recorded)."""
+        return self.variant or self.config.precision.value
 
     @property
     def step_times_s(self) -> list[float]:
