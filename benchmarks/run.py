@@ -1,7 +1,8 @@
 """Self-validation of the harness on this machine; each command prints a Markdown table.
 
     .venv/bin/python benchmarks/run.py ceiling
-    .venv/bin/python benchmarks/run.py distribution [--image-size 224 --batch 16 --steps 8]
+    .venv/bin/python benchmarks/run.py distribution [--image-size 224 --batch 16 --steps 8
+                                                     --repeats 3]
     .venv/bin/python benchmarks/run.py noise [--runs 8 --steps 16 --image-size 32]
     .venv/bin/python benchmarks/run.py sensitivity [--runs 4 --steps 16 --image-size 32]
 
@@ -117,6 +118,8 @@ def _single_process(config: TrainConfig, batch: int) -> dict[str, float]:
 
 
 def distribution(args: argparse.Namespace) -> None:
+    """Alternates single process and Spark, per precision, ``--repeats`` times: this VM's
+    speed drifts by 10% over minutes, so only pairs measured side by side are compared."""
     base = replace(
         PROFILES["default"],
         image_size=args.image_size,
@@ -125,33 +128,50 @@ def distribution(args: argparse.Namespace) -> None:
         warmup_steps=2,
     )
     cluster, spark, up = _cluster()
-    rows = []
+    single: dict[str, list[float]] = {p: [] for p in args.precisions}
+    spark_ips: dict[str, list[float]] = {p: [] for p in args.precisions}
+    walls: dict[str, list[tuple[float, float]]] = {p: [] for p in args.precisions}
     try:
-        for precision in args.precisions:
-            config = base.with_precision(Precision(precision))
-            single = _single_process(config, args.batch * cluster.plan.workers)
-            run = run_training(spark, config, cluster.plan.workers)
-            measured = sum(run.step_times_s)
-            rows.append((precision, single, run, measured))
+        for _ in range(args.repeats):
+            for precision in args.precisions:
+                config = base.with_precision(Precision(precision))
+                single[precision].append(
+                    _single_process(config, args.batch * cluster.plan.workers)["ips"]
+                )
+                run = run_training(spark, config, cluster.plan.workers)
+                spark_ips[precision].append(run.median_images_per_second)
+                walls[precision].append((run.wall_s, sum(run.step_times_s)))
     finally:
         spark.stop()  # type: ignore[attr-defined]
         cluster.stop()
     print(
         f"cluster bring-up to all executors: {up:.1f} s;"
         f" {cluster.plan.describe()}; {base.image_size}x{base.image_size},"
-        f" global batch {args.batch * cluster.plan.workers}, {args.steps} measured steps\n"
+        f" global batch {args.batch * cluster.plan.workers}, {args.steps} measured steps,"
+        f" {args.repeats} alternating repeats (medians of per-run medians)\n"
     )
     print(
-        "| precision | single process images/s | Spark images/s | efficiency |"
-        " Spark run wall s | of which measured steps s |"
+        "| precision | single process images/s | Spark images/s | efficiency (median of"
+        " pairs; min..max) | Spark run wall s | of which measured steps s |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for precision, single, run, measured in rows:
+    med = statistics.median
+    for p in args.precisions:
+        eff = [s / o for s, o in zip(spark_ips[p], single[p], strict=True)]
         print(
-            f"| {precision} | {single['ips']:.2f} | {run.median_images_per_second:.2f} |"
-            f" {run.median_images_per_second / single['ips']:.2f} | {run.wall_s:.1f} |"
-            f" {measured:.1f} |"
+            f"| {p} | {med(single[p]):.2f} | {med(spark_ips[p]):.2f} |"
+            f" {med(eff):.2f} ({min(eff):.2f}..{max(eff):.2f}) |"
+            f" {med(w for w, _ in walls[p]):.1f} | {med(m for _, m in walls[p]):.1f} |"
         )
+    if "fp32" in single and "bf16" in single:
+        for label, d in (("single process", single), ("Spark", spark_ips)):
+            ratios = [b / f for b, f in zip(d["bf16"], d["fp32"], strict=True)]
+            print(
+                f"\nbf16/fp32, {label}: {med(ratios):.3f}x"
+                f" ({', '.join(f'{r:.3f}' for r in ratios)})",
+                end="",
+            )
+        print()
 
 
 def _runs(spark: object, config: TrainConfig, workers: int, n: int) -> list[RunResult]:
@@ -241,6 +261,7 @@ def main() -> None:
     d.add_argument("--batch", type=int, default=16, help="per worker")
     d.add_argument("--steps", type=int, default=8)
     d.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
+    d.add_argument("--repeats", type=int, default=3)
     for name in ("noise", "sensitivity"):
         p = sub.add_parser(name)
         p.add_argument("--runs", type=int, default=8 if name == "noise" else 4)

@@ -179,3 +179,68 @@ def test_kill_9_of_pytest_mid_training_leaves_nothing(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def _host_has_bf16() -> bool:
+    from bf16perf.cpu import DEFAULT_CPUINFO, Capability, read_cpuinfo
+
+    return read_cpuinfo(DEFAULT_CPUINFO).capability in (Capability.AMX, Capability.AVX512_BF16)
+
+
+needs_bf16_host = pytest.mark.skipif(
+    not _host_has_bf16(), reason="this host has no bf16 hardware (no avx512_bf16 or AMX)"
+)
+
+
+@needs_bf16_host
+def test_bf16_without_bf16_kernels_is_refused_not_a_slow_pass(tmp_path: Path) -> None:
+    """oneDNN capped below bf16 (AVX2) on a bf16 host: the bf16 run must fail on the kernel
+    proof, before training, naming the cap; fp32 is not concerned."""
+    result = run_perf(
+        "--perf-onednn-max-isa",
+        "AVX2",
+        "--perf-no-probe",
+        "--perf-reports",
+        str(tmp_path),
+        "-k",
+        "test_training and bf16 and not avx512",
+    )
+    out = result.stdout
+    assert result.returncode == 1, out[-3000:]
+    assert "bf16 run refused: its convolutions did not run in bf16 kernels" in out
+    assert "ONEDNN_MAX_CPU_ISA=AVX2" in out
+    assert "[bf16] step" not in out  # refused before any training
+
+
+@needs_bf16_host
+def test_bf16_avx512_variant_on_a_described_amx_machine(tmp_path: Path) -> None:
+    """On a cpuinfo that declares AMX, the bf16-avx512 variant runs beside bf16 with oneDNN
+    capped at AVX512-BF16; its kernel proof shows avx512_core_bf16 (never AMX), it has a
+    baseline of its own, and the session reports what AMX bought."""
+    store = tmp_path / "baselines"
+    result = run_perf(
+        "--perf-cpuinfo",
+        str(ROOT / "tests" / "data" / "cpuinfo" / "linux-unknown-sapphirerapids"),
+        "--perf-no-probe",
+        "--perf-save-baseline",
+        "--perf-baselines",
+        str(store),
+        "--perf-reports",
+        str(tmp_path / "reports"),
+        "-k",
+        "test_training and bf16",
+    )
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:]
+    assert "[bf16-avx512] step 10/10 (measured)" in out
+    assert re.search(r"bf16-avx512: [\d.]+ images/s against [\d.]+ for bf16 on \w+", out), out
+    assert "AMX/AVX512-BF16 = " in out
+    saved = sorted(p.name for p in store.glob("*/*.json"))
+    assert len(saved) == 2, saved
+    assert [n.endswith("-bf16-avx512_core_bf16.json") for n in saved].count(True) == 1, saved
+    report = json.loads((tmp_path / "reports" / "latest" / "report.json").read_text())
+    runs = {r["variant"]: r for r in report["runs"]}
+    assert set(runs) == {"bf16", "bf16-avx512"}
+    capped = runs["bf16-avx512"]
+    assert capped["config"]["onednn_max_isa"] == "AVX512_CORE_BF16"
+    assert capped["kernels"]["bf16_ran"] and capped["kernels"]["isa"] == "avx512_core_bf16"
