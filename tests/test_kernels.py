@@ -81,6 +81,37 @@ def test_resnet50_bf16_step_captured_on_zen4() -> None:
     assert "reorder" in {p.kind for p in summary.primitives}
 
 
+_BF16_CONV = (
+    "onednn_verbose,v1,primitive,exec,cpu,convolution,{impl},forward_training,"
+    "src:bf16::blocked:acdb::f0 wei:bf16:a:blocked:abcd::f0 bia:undef::undef:::"
+    " dst:bf16::blocked:acdb::f0,,alg:convolution_direct,mb4_ic32oc32_ih16oh16kh3,1.5"
+)
+
+
+@pytest.mark.parametrize("impl", ["ref:any", "gemm:ref", "jit:avx512_core", "jit:avx2"])
+def test_bf16_in_generic_or_emulating_kernels_is_a_fallback(impl: str) -> None:
+    """bf16 data in a reference kernel, or in AVX-512 without bf16 (oneDNN's emulation), is
+    the slow path the proof exists to catch."""
+    verdict = parse_verbose(_BF16_CONV.format(impl=impl)).verdict()
+    assert not verdict.bf16_ran and verdict.isa is None
+    assert verdict.message.startswith("bf16 fell back: bf16 convolution/matmul ran only in")
+    assert impl in verdict.message and verdict.evidence
+
+
+@pytest.mark.parametrize(
+    ("impl", "isa"),
+    [
+        ("brg_conv_fwd:avx512_core_bf16", "avx512_core_bf16"),
+        ("brg_conv_fwd:avx512_core_amx", "avx512_core_amx"),
+        ("brg_conv_fwd:avx2_vnni_2", "avx2_vnni_2"),
+        ("brg_conv_fwd:avx10_1_512_amx", "avx10_1_512_amx"),
+    ],
+)
+def test_bf16_hardware_kernels(impl: str, isa: str) -> None:
+    verdict = parse_verbose(_BF16_CONV.format(impl=impl)).verdict()
+    assert verdict.bf16_ran and verdict.isa == isa
+
+
 def test_amx_with_timestamps() -> None:
     summary = parse_verbose((ONEDNN / "documented-amx.txt").read_text())
     verdict = summary.verdict()

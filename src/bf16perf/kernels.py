@@ -37,6 +37,10 @@ _ISA = re.compile(r"^(avx\w*|sse\w*|amx\w*|sve\w*|asimd\w*)$")
 _MD = re.compile(
     r"\b(src|wei|dst|bia|data|diff|diff_src|diff_wei|diff_dst|diff_bia|scale|shift)[:_](\w+?)[:\s]"
 )
+# ISAs whose kernels compute bf16 in hardware: AVX512-BF16, AMX, AVX2-VNNI-2, AVX10, and
+# Arm's SVE/ASIMD (oneDNN names no separate bf16 ISA there).  A bf16 primitive on any other
+# implementation (ref:any, gemm:ref, jit:avx512_core's bf16 emulation) is a fallback.
+_BF16_HW_ISA = re.compile(r"bf16|amx|avx2_vnni_2|avx10|^sve|^asimd")
 PHASE_MARK = "BF16PERF_PHASE"
 # TensorFlow's own words when it routes bf16 away from oneDNN.
 _FALLBACK_NOTES = ("oneDNN supports DT_BFLOAT16 only", "Falling back to the default Eigen")
@@ -67,6 +71,11 @@ class Primitive:
     dtypes: tuple[tuple[str, str], ...]
     phase: str
     line: str
+
+    @property
+    def in_bf16_hardware(self) -> bool:
+        """Ran on an ISA that computes bf16 natively (not a generic or emulating kernel)."""
+        return self.isa is not None and _BF16_HW_ISA.search(self.isa) is not None
 
     @property
     def is_bf16(self) -> bool:
@@ -118,7 +127,19 @@ class KernelSummary:
 
     def verdict(self, kinds: tuple[str, ...] = ("convolution", "matmul")) -> KernelVerdict:
         """Did bf16 compute kernels (of ``kinds``) run, and on which ISA?"""
-        bf16 = [p for p in self.bf16_primitives() if p.kind in kinds]
+        typed = [p for p in self.bf16_primitives() if p.kind in kinds]
+        bf16 = [p for p in typed if p.in_bf16_hardware]
+        if not bf16 and typed:
+            impls = ", ".join(sorted({p.impl for p in typed}))
+            return KernelVerdict(
+                bf16_ran=False,
+                isa=None,
+                message=(
+                    f"bf16 fell back: bf16 {'/'.join(kinds)} ran only in generic or emulating"
+                    f" oneDNN implementations ({impls}), not in bf16 hardware kernels"
+                ),
+                evidence=self.notes[:2] + tuple(p.line for p in typed[:2]),
+            )
         if not bf16:
             total = len(self.primitives)
             seen = ", ".join(f"{k}x{n}" for k, n in sorted(self.isas().items())) or "none"
@@ -131,7 +152,7 @@ class KernelSummary:
                 ),
                 evidence=self.notes[:2] + tuple(p.line for p in self.primitives[:2]),
             )
-        isa_counts = Counter(p.isa or p.impl for p in bf16)
+        isa_counts = Counter(p.isa for p in bf16)
         isa = isa_counts.most_common(1)[0][0]
         counts = ", ".join(f"{k} {n}" for k, n in sorted(Counter(p.kind for p in bf16).items()))
         return KernelVerdict(
