@@ -18,7 +18,12 @@ from bf16perf.bench import STEP_TIMER
 from bf16perf.decisions import Decision, Outcome
 from bf16perf.machine import Machine
 from bf16perf.plugin import PerfSession
-from bf16perf.stats import compare_throughput, loss_curve_violations, speedup_interval
+from bf16perf.stats import (
+    compare_throughput,
+    loss_curve_violations,
+    paired_runs_interval,
+    speedup_interval,
+)
 from bf16perf.workload.config import VARIANTS, RunResult, Variant
 from fixtures.training import BF16, FP32, TrainingRuns
 
@@ -230,13 +235,21 @@ def test_bf16_speedup(
     gate = options.min_bf16_speedup
 
     def measure() -> tuple[float, float, float, str]:
-        bf16 = training_runs.images_per_second(BF16)
-        fp32 = training_runs.images_per_second(FP32)
-        ratio, low, high = speedup_interval(bf16, fp32)
+        bf16 = [r.images_per_second for r in training_runs.runs[BF16.name]]
+        fp32 = [r.images_per_second for r in training_runs.runs[FP32.name]]
+        ratio, low, high = paired_runs_interval(bf16, fp32)
+        runs = len(bf16)
         text = (
             f"bf16 speedup {ratio:.3f}x, 95% CI [{low:.3f}, {high:.3f}], gate {gate:.2f}x"
-            f" ({len(bf16)} bf16 and {len(fp32)} fp32 steps,"
-            f" {len(training_runs.runs[BF16.name])} interleaved runs each)"
+            f" ({sum(map(len, bf16))} bf16 and {sum(map(len, fp32))} fp32 steps,"
+            f" {runs} interleaved run{'s' if runs > 1 else ''} each"
+            + (
+                "; one run each: the interval holds step noise only, not run-to-run drift"
+                " (--perf-repeats 3 puts it in)"
+                if runs == 1
+                else ", pairs and steps resampled"
+            )
+            + ")"
         )
         emulated = any((r.kernels or {}).get("emulated") for r in training_runs.runs[BF16.name])
         if emulated:

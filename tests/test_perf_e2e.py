@@ -111,6 +111,12 @@ def test_gate_fails_with_the_measured_speedup_and_its_interval(tmp_path: Path) -
         "fp32",
         "bf16",
     }
+    (bf16,) = [r for r in report["runs"] if r["variant"] == "bf16"]
+    if _host_has_bf16():  # real bf16 kernels, proven, and not marked emulated
+        assert bf16["kernels"]["bf16_ran"] and not bf16["kernels"]["emulated"], bf16["kernels"]
+        assert "EMULATED" not in out
+    else:
+        assert bf16["kernels"]["emulated"] and "EMULATED bf16" in out
 
 
 def _start_perf_and_wait_for_training(

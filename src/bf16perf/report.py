@@ -27,7 +27,7 @@ from typing import Any
 from bf16perf.baselines import Baseline
 from bf16perf.decisions import Decision
 from bf16perf.machine import Machine
-from bf16perf.stats import bootstrap_ratio, speedup_interval
+from bf16perf.stats import bootstrap_ratio, paired_runs_interval
 from bf16perf.workload.config import RunResult
 
 __all__ = [
@@ -77,12 +77,12 @@ def build_report(
     stopped_because: str | None,
 ) -> dict[str, Any]:
     """Everything of a session as one JSON-ready dict (see the JSON Schema)."""
-    by_variant: dict[str, list[float]] = {}
+    by_variant: dict[str, list[list[float]]] = {}
     for run, _key in runs:
-        by_variant.setdefault(run.label, []).extend(run.images_per_second)
+        by_variant.setdefault(run.label, []).append(run.images_per_second)
     speedup: dict[str, Any] | None = None
     if by_variant.get("bf16") and by_variant.get("fp32"):
-        ratio, low, high = speedup_interval(by_variant["bf16"], by_variant["fp32"])
+        ratio, low, high = paired_runs_interval(by_variant["bf16"], by_variant["fp32"])
         speedup = {"ratio": ratio, "ci": [low, high], "gate": gate}
     return {
         "schema_version": REPORT_SCHEMA_VERSION,

@@ -3,6 +3,8 @@
 * :func:`compare_throughput`: the regression rule (median shift beyond a threshold *and*
   significant by Mann-Whitney U), with effect size and a bootstrap interval of the ratio.
 * :func:`speedup_interval`: bf16/fp32 ratio of medians with a seeded bootstrap interval.
+* :func:`paired_runs_interval`: the same over several interleaved runs, resampling runs
+  (in pairs) and then steps, so that run-to-run drift is in the interval.
 * :func:`loss_curve_violations`: steps where a loss curve leaves ``atol + rtol*|baseline|``.
 """
 
@@ -20,6 +22,7 @@ __all__ = [
     "bootstrap_ratio",
     "compare_throughput",
     "loss_curve_violations",
+    "paired_runs_interval",
     "speedup_interval",
 ]
 
@@ -106,8 +109,51 @@ def compare_throughput(
 
 
 def speedup_interval(bf16: Sequence[float], fp32: Sequence[float]) -> tuple[float, float, float]:
-    """bf16/fp32 ratio of median images/s with a 95% bootstrap interval."""
+    """bf16/fp32 ratio of median images/s with a 95% bootstrap interval (one run each)."""
     return bootstrap_ratio(bf16, fp32)
+
+
+def paired_runs_interval(
+    numerator_runs: Sequence[Sequence[float]],
+    denominator_runs: Sequence[Sequence[float]],
+    *,
+    confidence: float = 0.95,
+    resamples: int = 5000,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Ratio of pooled medians over several runs, with a two-level bootstrap interval.
+
+    Steps of one run share that run's machine state, and this VM's speed drifts by 10%
+    over minutes (BENCHMARKS.md), so pooling steps as if independent gives an interval far
+    too narrow.  Here each resample draws *runs* with replacement, then steps within each
+    drawn run.  Where both sides have the same number of runs, run ``i`` of one side was
+    measured next to run ``i`` of the other (interleaved), and the pair is drawn together:
+    drift that hits both cancels in the ratio, drift between pairs widens the interval.
+
+    With one run per side this is :func:`bootstrap_ratio` over the steps.
+    """
+    a = [np.asarray(r, float) for r in numerator_runs if len(r)]
+    b = [np.asarray(r, float) for r in denominator_runs if len(r)]
+    if not a or not b:
+        raise ValueError("paired_runs_interval needs at least one non-empty run per side")
+    ratio = float(np.median(np.concatenate(a)) / np.median(np.concatenate(b)))
+    if len(a) == 1 and len(b) == 1:
+        _, low, high = bootstrap_ratio(
+            a[0].tolist(), b[0].tolist(), confidence=confidence, seed=seed
+        )
+        return ratio, low, high
+    rng = np.random.default_rng(seed)
+    paired = len(a) == len(b)
+    ratios = np.empty(resamples)
+    for k in range(resamples):
+        ia = rng.integers(0, len(a), len(a))
+        ib = ia if paired else rng.integers(0, len(b), len(b))
+        sa = np.concatenate([rng.choice(a[i], a[i].size) for i in ia])
+        sb = np.concatenate([rng.choice(b[i], b[i].size) for i in ib])
+        ratios[k] = np.median(sa) / np.median(sb)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(ratios, [alpha, 1 - alpha])
+    return ratio, float(low), float(high)
 
 
 def loss_curve_violations(
