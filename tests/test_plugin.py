@@ -166,6 +166,28 @@ def test_variants_skip_before_any_fixture(
     assert marker.exists() is ran, only_skipped.stdout.str()
 
 
+def test_probe_waits_for_the_machine_lock(
+    perf_tree: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The kernel probe is CPU work: a second session must not run it beside a first one's
+    measurement.  It waits for the lock, then stops with a usage error naming the holder,
+    before any probe or header."""
+    from bf16perf.lock import MachineLock
+
+    lock_path = tmp_path / "machine.lock"
+    monkeypatch.setenv("BF16PERF_LOCK", str(lock_path))
+    with MachineLock(lock_path, timeout_s=1):
+        result = _run(perf_tree, "--perf-lock-timeout", "1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: another perf session holds *machine.lock (pid *"])
+    assert "bf16perf kernel proof" not in result.stdout.str()
+    # free again: the session runs, probes, and leaves the lock free behind it
+    result = _run(perf_tree, "--perf-lock-timeout", "1")
+    result.stdout.fnmatch_lines(["bf16perf kernel proof: *"])
+    with MachineLock(lock_path, timeout_s=0.1):
+        pass
+
+
 def test_env_variable_selects_the_file(
     perf_tree: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

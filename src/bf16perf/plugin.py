@@ -20,6 +20,7 @@ import pytest
 from bf16perf.cpu import CpuInfoError, resolve_cpuinfo_path
 from bf16perf.decisions import Decision, ExitCode, format_table, session_exit_code
 from bf16perf.kernels import KernelSummary, ProbeError, run_probe
+from bf16perf.lock import DEFAULT_LOCK_PATH, LockTimeout, MachineLock
 from bf16perf.machine import Machine, detect_machine
 from bf16perf.options import PerfOptions, addoptions, options_from_config
 from bf16perf.plan import default_pin, read_topology
@@ -45,6 +46,8 @@ class PerfSession:
         cluster: how the cluster was made (for the report).
         logs: Spark and worker logs to copy into the report when something failed.
         started: session start, UTC; names the report directory.
+        lock: the machine lock, where the session took it at start (before the kernel
+            probe); ``None`` where the cluster fixture takes it later.
     """
 
     options: PerfOptions
@@ -56,6 +59,7 @@ class PerfSession:
     cluster: dict[str, Any] = field(default_factory=dict)
     logs: list[Path] = field(default_factory=list)
     started: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    lock: MachineLock | None = None
 
     @property
     def report_dir(self) -> Path:
@@ -102,7 +106,14 @@ def activate(config: pytest.Config) -> PerfSession:
     path = resolve_cpuinfo_path(str(options.cpuinfo) if options.cpuinfo else None)
     kernels: KernelSummary | None = None
     probe_error: str | None = None
+    lock: MachineLock | None = None
     if options.probe and not config.getoption("collectonly"):
+        # the probe is CPU work: never beside another session's measurement
+        lock = MachineLock(DEFAULT_LOCK_PATH, options.lock_timeout_s)
+        try:
+            lock.acquire()
+        except LockTimeout as exc:
+            raise pytest.UsageError(str(exc)) from None
         try:
             kernels = run_probe()
         except ProbeError as exc:
@@ -110,14 +121,22 @@ def activate(config: pytest.Config) -> PerfSession:
     try:
         machine = detect_machine(path, kernels=kernels, probe_error=probe_error)
     except CpuInfoError as exc:
+        if lock is not None:
+            lock.release()
         raise pytest.UsageError(str(exc)) from None
-    session = PerfSession(options=options, machine=machine)
+    session = PerfSession(options=options, machine=machine, lock=lock)
     config.stash[_SESSION] = session
     if options.report and not getattr(config.option, "xmlpath", None):
         # pytest's own JUnit XML, into the report directory (needs activation before the
         # junitxml plugin configures: perf/conftest.py's hook is tryfirst)
         config.option.xmlpath = str(session.report_dir / "junit.xml")
     return session
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(_SESSION, None)
+    if session is not None and session.lock is not None:
+        session.lock.release()
 
 
 def is_active(config: pytest.Config) -> bool:
