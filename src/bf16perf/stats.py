@@ -123,10 +123,11 @@ def paired_runs_interval(
 ) -> tuple[float, float, float]:
     """Ratio of pooled medians over several runs, with a two-level bootstrap interval.
 
-    Steps of one run share that run's machine state, and this VM's speed drifts by 10%
-    over minutes (BENCHMARKS.md), so pooling steps as if independent gives an interval far
-    too narrow.  Here each resample draws *runs* with replacement, then steps within each
-    drawn run.  Where both sides have the same number of runs, run ``i`` of one side was
+    Steps of one run share that run's machine state, and a shared VM's speed drifts by 10%
+    over minutes (BENCHMARKS.md).  Treating steps as independent ignores that: with one run
+    each the interval misses run-to-run drift altogether, and with several it cannot use
+    the pairing of interleaved runs.  Here each resample draws *runs* with replacement, then
+    steps within each drawn run.  Where both sides have the same number of runs, run ``i`` of one side was
     measured next to run ``i`` of the other (interleaved), and the pair is drawn together:
     drift that hits both cancels in the ratio, drift between pairs widens the interval.
 
