@@ -127,9 +127,10 @@ def paired_runs_interval(
     over minutes (BENCHMARKS.md).  Treating steps as independent ignores that: with one run
     each the interval misses run-to-run drift altogether, and with several it cannot use
     the pairing of interleaved runs.  Here each resample draws *runs* with replacement, then
-    steps within each drawn run.  Where both sides have the same number of runs, run ``i`` of one side was
-    measured next to run ``i`` of the other (interleaved), and the pair is drawn together:
-    drift that hits both cancels in the ratio, drift between pairs widens the interval.
+    steps within each drawn run.  Where both sides have the same number of runs, run ``i``
+    of one side was measured next to run ``i`` of the other (interleaved), and the pair is
+    drawn together: drift that hits both cancels in the ratio, drift between pairs widens
+    the interval.
 
     With one run per side this is :func:`bootstrap_ratio` over the steps.
     """
