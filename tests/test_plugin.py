@@ -188,6 +188,31 @@ def test_probe_waits_for_the_machine_lock(
         pass
 
 
+GATE_TEST = """
+import os
+
+def test_gate(bf16perf_session):
+    assert bf16perf_session.options.min_bf16_speedup == float(os.environ["EXPECT_GATE"])
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "gate"),
+    [
+        (("--perf-profile", "smoke"), 0.0),
+        (("--perf-profile", "smoke", "--perf-min-bf16-speedup", "1.5"), 1.5),
+        (("--perf-profile", "default"), 1.0),
+    ],
+)
+def test_smoke_profile_has_no_gate_unless_given(
+    perf_tree: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], gate: float
+) -> None:
+    perf_tree.makepyfile(test_gate=GATE_TEST)
+    monkeypatch.setenv("EXPECT_GATE", str(gate))
+    result = _run(perf_tree, "--perf-no-probe", "-k", "test_gate", *args)
+    result.assert_outcomes(passed=1)
+
+
 def test_env_variable_selects_the_file(
     perf_tree: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

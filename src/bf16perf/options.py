@@ -114,7 +114,8 @@ class PerfOptions:
         save_baseline: accept this run as the new baseline (the old one is kept beside it).
         max_regression: throughput drop (fraction) that counts as a regression when
             significant.
-        min_bf16_speedup: the release gate's minimum bf16/fp32 throughput ratio.
+        min_bf16_speedup: the release gate's minimum bf16/fp32 throughput ratio (0: no
+            gate, the smoke profile's default).
         loss_atol, loss_rtol: per-step loss tolerance against the baseline curve.
         repeats: runs per precision for the gate, interleaved fp32, bf16, fp32, bf16.
         max_extra_steps: measured steps of one more interleaved pair when the gate is
@@ -297,7 +298,7 @@ def addoptions(parser: pytest.Parser) -> None:
         type=_positive_float,
         default=None,
         metavar="RATIO",
-        help="release gate: minimum bf16/fp32 speedup (default 1.0)",
+        help="release gate: minimum bf16/fp32 speedup (default 1.0; none for the smoke profile)",
     )
     group.addoption(
         "--perf-repeats",
@@ -380,6 +381,10 @@ def options_from_config(config: pytest.Config) -> PerfOptions:
     }
     train = replace(PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None})
     min_speedup = get("perf_min_bf16_speedup")
+    if min_speedup is None and profile == "smoke" and "perf_min_bf16_speedup" not in config.inicfg:
+        # 32x32 is overhead-bound: bf16 is no faster there (0.99x on a Zen 4), so the
+        # smoke profile checks the gate's mechanics without gating
+        min_speedup = 0.0
     if min_speedup is None:
         try:
             min_speedup = _positive_float(str(config.getini("perf_min_bf16_speedup")))
