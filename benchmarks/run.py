@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/run.py ceiling
     .venv/bin/python benchmarks/run.py distribution [--image-size 224 --batch 16 --steps 8
                                                      --repeats 3]
+    .venv/bin/python benchmarks/run.py allreduce [--steps 8 --repeats 2]
     .venv/bin/python benchmarks/run.py noise [--runs 8 --steps 16 --image-size 32]
     .venv/bin/python benchmarks/run.py sensitivity [--runs 4 --steps 16 --image-size 32]
 
@@ -10,6 +11,8 @@ ceiling: bf16/fp32 GFLOP/s of a large matmul and a ResNet 3x3 convolution (forwa
 backward), single process: the practical upper bound of the bf16 speedup.
 distribution: single-process TensorFlow against the Spark run on the same cores, same
 global batch, per precision; cluster bring-up; time outside measured steps.
+allreduce: fp32, bf16, and bf16 with its gradients all-reduced in bf16, interleaved: what
+halving the all-reduce's bytes buys the bf16 speedup.
 noise: A/A runs of one workload on one cluster: step-time CV and the false-alarm rate of the
 regression rule over every ordered pair of runs.
 sensitivity: runs with --perf-inject-slowdown 3%, 5%, 10% against the A/A runs: detection
@@ -250,6 +253,40 @@ def sensitivity(args: argparse.Namespace) -> None:
         print(f"| {label} | {change:+.1%} | {len(pairs)} | {hits} | {hits / len(pairs):.0%} |")
 
 
+def allreduce(args: argparse.Namespace) -> None:
+    """fp32, bf16, and bf16 with gradients all-reduced in bf16, interleaved on one cluster."""
+    base = replace(PROFILES["default"], measured_steps=args.steps)
+    bf16 = base.with_precision(Precision.BF16)
+    configs = {"fp32": base, "bf16": bf16, "bf16 allreduce": replace(bf16, bf16_allreduce=True)}
+    cluster, spark, _ = _cluster()
+    ips: dict[str, list[float]] = {k: [] for k in configs}
+    worst_loss_gap = 0.0
+    try:
+        for _ in range(args.repeats):
+            runs = {k: run_training(spark, c, cluster.plan.workers) for k, c in configs.items()}
+            for k, run in runs.items():
+                ips[k].append(run.median_images_per_second)
+            gap = max(
+                abs(a - b)
+                for a, b in zip(runs["bf16 allreduce"].losses, runs["bf16"].losses, strict=True)
+            )
+            worst_loss_gap = max(worst_loss_gap, gap)
+    finally:
+        spark.stop()  # type: ignore[attr-defined]
+        cluster.stop()
+    print(
+        f"{args.repeats} interleaved rounds of fp32, bf16, bf16 with bf16 all-reduce;"
+        f" {base.image_size}x{base.image_size}, {base.batch_per_worker} images per worker,"
+        f" {args.steps} measured steps; largest loss difference between the two bf16 runs"
+        f" of a round: {worst_loss_gap:.4f}\n"
+    )
+    print("| round | fp32 | bf16 | bf16, bf16 all-reduce | bf16/fp32 | with bf16 all-reduce |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    for i in range(args.repeats):
+        f, b, r = ips["fp32"][i], ips["bf16"][i], ips["bf16 allreduce"][i]
+        print(f"| {i + 1} | {f:.2f} | {b:.2f} | {r:.2f} | {b / f:.3f} | {r / f:.3f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -262,15 +299,23 @@ def main() -> None:
     d.add_argument("--steps", type=int, default=8)
     d.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
     d.add_argument("--repeats", type=int, default=3)
+    r = sub.add_parser("allreduce")
+    r.add_argument("--steps", type=int, default=8)
+    r.add_argument("--repeats", type=int, default=2)
     for name in ("noise", "sensitivity"):
         p = sub.add_parser(name)
         p.add_argument("--runs", type=int, default=8 if name == "noise" else 4)
         p.add_argument("--steps", type=int, default=16)
         p.add_argument("--image-size", type=int, default=32)
     args = parser.parse_args()
-    {"ceiling": ceiling, "distribution": distribution, "noise": noise, "sensitivity": sensitivity}[
-        args.what
-    ](args)
+    commands = {
+        "ceiling": ceiling,
+        "distribution": distribution,
+        "allreduce": allreduce,
+        "noise": noise,
+        "sensitivity": sensitivity,
+    }
+    commands[args.what](args)
 
 
 if __name__ == "__main__":

@@ -255,3 +255,22 @@ def test_bf16_avx512_variant_on_a_described_amx_machine(tmp_path: Path) -> None:
     capped = runs["bf16-avx512"]
     assert capped["config"]["onednn_max_isa"] == "AVX512_CORE_BF16"
     assert capped["kernels"]["bf16_ran"] and capped["kernels"]["isa"] == "avx512_core_bf16"
+
+
+@needs_bf16_host
+def test_bf16_allreduce_option_trains_in_sync_under_its_own_key(tmp_path: Path) -> None:
+    """--perf-bf16-allreduce: bf16 gradients cross the RING all-reduce as bf16; both
+    workers still agree (test_training asserts it) and the baseline key says so."""
+    result = run_perf(
+        "--perf-bf16-allreduce",
+        "--perf-no-probe",
+        "--perf-baselines",
+        str(tmp_path),
+        "--perf-no-report",
+        "-k",
+        _ONLY_BF16_TRAINING + " and not avx512",
+    )
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:]
+    assert "[bf16] step 10/10 (measured)" in out
+    assert "workload resnet50-32px-b4-s8-2x1-synthetic-bf16-bf16allreduce" in out

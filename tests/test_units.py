@@ -1,6 +1,7 @@
 """Pure pieces: pinning plans, baselines store, replay timer, training config."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,15 @@ def test_variants_apply_precision_and_their_own_isa_cap() -> None:
     keys = {v.apply(base).workload_key(2, 1) for v in VARIANTS.values()}
     assert len(keys) == 3  # each variant has its own baseline
     assert avx512.apply(base).workload_key(2, 1).endswith("-bf16-avx512_core_bf16")
+
+
+def test_bf16_allreduce_touches_bf16_runs_only_and_has_its_own_key() -> None:
+    base = replace(PROFILES["smoke"], bf16_allreduce=True)
+    fp32, bf16 = base.with_precision(Precision.FP32), base.with_precision(Precision.BF16)
+    assert not fp32.reduces_in_bf16 and bf16.reduces_in_bf16
+    assert fp32.workload_key(2, 1) == PROFILES["smoke"].workload_key(2, 1)
+    assert bf16.workload_key(2, 1).endswith("-bf16-bf16allreduce")
+    assert TrainConfig.from_json(bf16.to_json()) == bf16
 
 
 def test_store_saves_atomically_and_keeps_previous(tmp_path: Path) -> None:

@@ -274,6 +274,13 @@ def addoptions(parser: pytest.Parser) -> None:
         help="cap oneDNN's ISA (ONEDNN_MAX_CPU_ISA), e.g. AVX512_CORE_BF16",
     )
     group.addoption(
+        "--perf-bf16-allreduce",
+        action="store_true",
+        default=False,
+        help="bf16 runs all-reduce gradients in bf16 (half the bytes; the reference recipe"
+        " reduces fp32); a separate baseline key",
+    )
+    group.addoption(
         "--perf-baselines",
         type=Path,
         default=Path("baselines"),
@@ -378,6 +385,7 @@ def options_from_config(config: pytest.Config) -> PerfOptions:
         "step_timeout_s": get("perf_step_timeout"),
         "inject_slowdown": get("perf_inject_slowdown"),
         "onednn_max_isa": get("perf_onednn_max_isa"),
+        "bf16_allreduce": get("perf_bf16_allreduce") or None,
     }
     train = replace(PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None})
     min_speedup = get("perf_min_bf16_speedup")

@@ -90,6 +90,8 @@ class TrainConfig:
         onednn_max_isa: ``ONEDNN_MAX_CPU_ISA`` cap (``None``: no cap).
         step_timeout_s: a step (collective included) slower than this fails the run.
         inject_slowdown: fraction of each measured step's time added as delay (self-test).
+        bf16_allreduce: bf16 runs all-reduce their gradients in bf16 (half the bytes)
+            instead of fp32, the reference recipe's choice; fp32 runs are not affected.
     """
 
     model: str = "resnet50"
@@ -107,14 +109,22 @@ class TrainConfig:
     onednn_max_isa: str | None = None
     step_timeout_s: float = 600.0
     inject_slowdown: float = 0.0
+    bf16_allreduce: bool = False
 
     def with_precision(self, precision: Precision) -> TrainConfig:
         return replace(self, precision=precision)
+
+    @property
+    def reduces_in_bf16(self) -> bool:
+        """Gradients cross the all-reduce in bf16 (a bf16 run with ``bf16_allreduce``)."""
+        return self.bf16_allreduce and self.precision is Precision.BF16
 
     def workload_key(self, workers: int, cores_per_worker: int) -> str:
         """What a baseline must match besides the machine."""
         data = "synthetic" if self.data_dir is None else "tfrecord"
         isa = f"-{self.onednn_max_isa.lower()}" if self.onednn_max_isa else ""
+        if self.reduces_in_bf16:
+            isa += "-bf16allreduce"
         return (
             f"{self.model}-{self.image_size}px-b{self.batch_per_worker}-s{self.measured_steps}"
             f"-{workers}x{cores_per_worker}-{data}-{self.precision.value}{isa}"

@@ -105,7 +105,13 @@ def train(config: TrainConfig, out: Path) -> WorkerResult:
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
         grads = tape.gradient(loss, variables)
         ctx = tf.distribute.get_replica_context()
-        reduced = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [*grads, loss], options=comm)
+        if config.reduces_in_bf16:  # half the bytes on the wire; the loss stays fp32
+            sent = [tf.cast(g, tf.bfloat16) for g in grads]
+            summed = ctx.all_reduce(tf.distribute.ReduceOp.SUM, sent, options=comm)
+            total = ctx.all_reduce(tf.distribute.ReduceOp.SUM, loss, options=comm)
+            reduced = [*(tf.cast(g, tf.float32) for g in summed), total]
+        else:
+            reduced = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [*grads, loss], options=comm)
 
         def apply(strategy: Any, grads: list[Any]) -> None:
             for v, g in zip(variables, grads, strict=True):
