@@ -95,7 +95,8 @@ def test_training(
     name = request.node.nodeid
     slug = machine.fingerprint.slug
     if variant.needs_amx:
-        _amx_notice(bf16perf_session, run, training_runs.get(BF16))
+        fp32 = training_runs.runs[FP32.name]
+        _amx_notice(bf16perf_session, run, training_runs.get(BF16), fp32[0] if fp32 else None)
     if options.save_baseline:
         doc = {
             "machine_info": {
@@ -135,14 +136,22 @@ def test_training(
         _loss_verdict(bf16perf_session, name, run, baseline)
 
 
-def _amx_notice(session: PerfSession, capped: RunResult, bf16: RunResult) -> None:
-    """What AMX buys over AVX512-BF16 on this machine (a figure, not a gate)."""
+def _amx_notice(
+    session: PerfSession, capped: RunResult, bf16: RunResult, fp32: RunResult | None
+) -> None:
+    """What AMX buys over AVX512-BF16 on this machine, and, where fp32 ran in this session,
+    what AVX512-BF16 alone buys over fp32 (figures, not gates: on Sapphire and Emerald Rapids
+    AVX512-BF16 kernels are slower than fp32 ones, see BENCHMARKS.md section E)."""
     ratio, low, high = speedup_interval(bf16.images_per_second, capped.images_per_second)
-    session.notices.append(
+    text = (
         f"{capped.label}: {capped.median_images_per_second:.2f} images/s against"
         f" {bf16.median_images_per_second:.2f} for bf16 on {(bf16.kernels or {}).get('isa')}:"
         f" AMX/AVX512-BF16 = {ratio:.3f}x, 95% CI [{low:.3f}, {high:.3f}]"
     )
+    if fp32 is not None:
+        ratio, low, high = speedup_interval(capped.images_per_second, fp32.images_per_second)
+        text += f"; AVX512-BF16/fp32 = {ratio:.3f}x, 95% CI [{low:.3f}, {high:.3f}]"
+    session.notices.append(text)
 
 
 def _throughput_verdict(

@@ -25,6 +25,8 @@ EXPECTED = {
     # AVX-512 at all) and a Zen 4 (Genoa, avx512_bf16).  CI may land on either.
     "linux-kvm-zen3-milan": (Capability.NONE, "AuthenticAMD", "25", "1", "1"),
     "linux-kvm-zen4-genoa": (Capability.AVX512_BF16, "AuthenticAMD", "25", "17", "1"),
+    # A lent machine: a Firecracker guest of an Emerald Rapids (model 207), AMX.
+    "linux-firecracker-emeraldrapids": (Capability.AMX, "GenuineIntel", "6", "207", "2"),
 }
 
 
@@ -55,6 +57,15 @@ def test_sapphire_rapids_details() -> None:
     assert info.smt is True
     assert info.logical_cpus == 112  # siblings x sockets: the capture holds one block
     assert info.microcode == "0x2b000181"
+
+
+def test_emerald_rapids_guest_details() -> None:
+    """A VM's cpuinfo: a generic model name, microcode 0x1, no SMT, every block present."""
+    info = read_cpuinfo(CAPTURES / "linux-firecracker-emeraldrapids")
+    assert info.model_name == "Intel(R) Xeon(R) Processor"
+    assert {"amx_bf16", "amx_tile", "amx_int8", "avx512_bf16", "avx512_fp16"} <= info.bf16_flags
+    assert "amx_fp16" not in info.flags  # Granite Rapids adds it
+    assert info.logical_cpus == 16 and info.sockets == 1 and info.smt is False
 
 
 def test_cascade_lake_why_not_names_the_flag() -> None:

@@ -1,10 +1,13 @@
-"""oneDNN verbose parsing on text captured here and on oneDNN's documented format."""
+"""oneDNN verbose parsing on text captured here, on a lent AMX machine, and on oneDNN's
+documented format; the kernel proof's refusals on those captures."""
 
 from pathlib import Path
 
 import pytest
 
 from bf16perf.kernels import parse_verbose, run_probe
+from bf16perf.workload.config import VARIANTS
+from bf16perf.workload.proof import refusal
 
 ONEDNN = Path(__file__).parent / "data" / "onednn"
 
@@ -139,3 +142,69 @@ def test_probe_on_this_machine_agrees_with_cpuinfo() -> None:
     off = run_probe(env={"TF_ENABLE_ONEDNN_OPTS": "0"})
     verdict = off.verdict()
     assert not verdict.bf16_ran and verdict.message.startswith("bf16 fell back")
+
+
+# Captured on a lent Emerald Rapids (family 6 model 207, AMX) with PyTorch's bundled oneDNN
+# v3.10.2, by benchmarks/amx_check.py: TensorFlow could not be installed there, and both
+# frameworks print the same oneDNN verbose lines and obey the same ONEDNN_MAX_CPU_ISA.
+EMR = {m: ONEDNN / f"linux-emeraldrapids-torch-{m}.txt" for m in ("fp32", "bf16", "bf16-avx512")}
+_AMX_CPU = (
+    "Intel AVX-512 with float16, Intel DL Boost and bfloat16 support and Intel AMX with"
+    " bfloat16 and 8-bit integer support"
+)
+
+
+def test_amx_captured_on_emerald_rapids() -> None:
+    summary = parse_verbose(EMR["bf16"].read_text())
+    verdict = summary.verdict()
+    # oneDNN 3.10 names the AMX ISA avx10_1_512_amx (3.7 said avx512_core_amx)
+    assert verdict.bf16_ran and verdict.isa == "avx10_1_512_amx", verdict.message
+    assert summary.version == "v3.10.2" and summary.cpu_isa == _AMX_CPU
+    assert summary.isas() == {"avx10_1_512_amx": 6}
+    assert len(summary.amx_primitives()) == 6
+    props = {p.prop_kind for p in summary.bf16_primitives() if p.kind == "convolution"}
+    assert props == {"forward_training", "backward_data", "backward_weights"}
+    # a fused implementation name ("brg_conv_bwd:...+brg_conv_fwd:...") keeps its ISA
+    fused = [p for p in summary.primitives if "+" in p.impl]
+    assert fused and all(p.isa == "avx10_1_512_amx" for p in fused)
+
+
+def test_isa_cap_keeps_emerald_rapids_off_amx() -> None:
+    """Under ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 (the bf16-avx512 variant's cap) the same
+    bf16 work ran on AVX512-BF16 kernels, and oneDNN reports the capped ISA."""
+    summary = parse_verbose(EMR["bf16-avx512"].read_text())
+    verdict = summary.verdict()
+    assert verdict.bf16_ran and verdict.isa == "avx512_core_bf16"
+    assert summary.amx_primitives() == []
+    assert summary.cpu_isa == "Intel AVX-512 with Intel DL Boost and bfloat16 support"
+
+
+def test_fp32_on_emerald_rapids_stays_off_amx() -> None:
+    summary = parse_verbose(EMR["fp32"].read_text())
+    assert not summary.verdict().bf16_ran and summary.bf16_primitives() == []
+    assert summary.isas() == {"avx512_core": 3} and summary.amx_primitives() == []
+
+
+def test_refusal_of_bf16_avx512_where_amx_ran() -> None:
+    capped = VARIANTS["bf16-avx512"]
+    amx = parse_verbose(EMR["bf16"].read_text())
+    reason = refusal(capped, amx, "AVX512_CORE_BF16")
+    assert reason is not None
+    assert (
+        "did not keep oneDNN off AMX" in reason and "ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16" in reason
+    )
+    assert "brg_conv_fwd:avx10_1_512_amx" in reason  # names the implementations, with a line
+    assert (
+        refusal(capped, parse_verbose(EMR["bf16-avx512"].read_text()), "AVX512_CORE_BF16") is None
+    )
+    # plain bf16 may (and should) run on AMX
+    assert refusal(VARIANTS["bf16"], amx, None) is None
+
+
+def test_refusal_of_bf16_without_bf16_kernels() -> None:
+    fp32_kernels = parse_verbose(EMR["fp32"].read_text())
+    reason = refusal(VARIANTS["bf16"], fp32_kernels, "AVX2")
+    assert reason is not None and "did not run in bf16 kernels" in reason
+    assert "ONEDNN_MAX_CPU_ISA=AVX2" in reason
+    assert refusal(VARIANTS["bf16"], fp32_kernels, None, allow_emulated=True) is None
+    assert refusal(VARIANTS["fp32"], fp32_kernels, None) is None

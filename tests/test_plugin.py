@@ -138,6 +138,7 @@ def _variant_tree(pytester: pytest.Pytester) -> pytest.Pytester:
             ["*test_train[[]bf16-avx512[]] SKIPPED (no AMX: *capability is avx512_bf16*"],
         ),
         ("linux-unknown-sapphirerapids", {"passed": 3}, []),
+        ("linux-firecracker-emeraldrapids", {"passed": 3}, []),
     ],
 )
 def test_variants_skip_before_any_fixture(

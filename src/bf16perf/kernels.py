@@ -125,6 +125,12 @@ class KernelSummary:
             Counter(p.isa for p in self.primitives if p.isa and (phase is None or p.phase == phase))
         )
 
+    def amx_primitives(self) -> list[Primitive]:
+        """The primitives that ran on an AMX ISA (``avx512_core_amx``, ``avx10_1_512_amx``,
+        ...), whatever their data type: what an ``ONEDNN_MAX_CPU_ISA`` cap below AMX must
+        leave empty."""
+        return [p for p in self.primitives if p.isa is not None and "amx" in p.isa]
+
     def verdict(self, kinds: tuple[str, ...] = ("convolution", "matmul")) -> KernelVerdict:
         """Did bf16 compute kernels (of ``kinds``) run, and on which ISA?"""
         typed = [p for p in self.bf16_primitives() if p.kind in kinds]
