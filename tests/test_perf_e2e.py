@@ -38,6 +38,10 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     workers = fp32["extra_info"]["workers"]
     assert len(workers) == 2 and workers[0]["losses"] == workers[1]["losses"]
     assert workers[0]["cpus"] != workers[1]["cpus"]
+    for w in workers:  # each worker sampled its own CPUs around its measured steps
+        window = w["cpu_window"]
+        assert window["cpus"] == len(w["cpus"]) and window["window_s"] > 0, window
+        assert 0 < window["own_cpu_s"] <= window["busy_s"] + 0.05 * window["window_s"], window
 
     # Back-to-back smoke runs on this shared 2-vCPU VM drift by up to ~10-20% (measured: 8.87
     # then 8.00 images/s, p=0.0002), a real false alarm of the default 5% rule that issue 7's

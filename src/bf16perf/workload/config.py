@@ -13,6 +13,8 @@ import statistics
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from bf16perf.interference import Interference
+
 __all__ = [
     "PROFILES",
     "VARIANTS",
@@ -161,6 +163,9 @@ class WorkerResult:
         losses: global loss after every step, warm-up steps first.
         images_per_step: global images per step.
         notes: TensorFlow's fallback messages seen on stderr, and other evidence.
+        cpu_window: what ran on the worker's CPUs during its measured steps
+            (:class:`bf16perf.interference.Interference` as a dict), ``None`` where
+            ``/proc/stat`` could not be read or the affinity changed.
     """
 
     rank: int
@@ -171,6 +176,12 @@ class WorkerResult:
     losses: list[float]
     images_per_step: int
     notes: list[str] = field(default_factory=list)
+    cpu_window: dict[str, float] | None = None
+
+    @property
+    def interference(self) -> Interference | None:
+        """:attr:`cpu_window`, typed."""
+        return Interference.from_dict(self.cpu_window) if self.cpu_window else None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> WorkerResult:

@@ -20,6 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from bf16perf.interference import CpuSample, Interference, sample
 from bf16perf.workload.config import Precision, TrainConfig, WorkerResult
 
 PROGRESS = "BF16PERF_PROGRESS"
@@ -145,7 +146,10 @@ def train(config: TrainConfig, out: Path) -> WorkerResult:
     total = config.warmup_steps + config.measured_steps
     times: list[float] = []
     losses: list[float] = []
+    before: CpuSample | None = None
     for i in range(total):
+        if i == config.warmup_steps:
+            before = sample()  # what else runs on this worker's CPUs while it is measured
         images, labels = next(iterator) if iterator is not None else batches[i % len(batches)]
         t0 = time.perf_counter()
         loss = float(strategy.experimental_local_results(step(images, labels))[0])  # host sync
@@ -173,6 +177,10 @@ def train(config: TrainConfig, out: Path) -> WorkerResult:
             ),
             flush=True,
         )
+    after = sample()
+    window = None
+    if before is not None and after is not None and before.cpus == after.cpus:
+        window = Interference.between(before, after).to_dict()
     result = WorkerResult(
         rank=rank,
         host=socket.gethostname(),
@@ -181,6 +189,7 @@ def train(config: TrainConfig, out: Path) -> WorkerResult:
         step_times_s=times[config.warmup_steps :],
         losses=losses,
         images_per_step=global_batch,
+        cpu_window=window,
     )
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(result)))
