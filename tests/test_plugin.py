@@ -56,6 +56,7 @@ def test_header_sapphire_rapids_shows_amx(perf_tree: pytest.Pytester) -> None:
         ]
     )
     assert result.ret == 0
+    assert not (perf_tree.path / "reports").exists(), "--collect-only measures nothing to report"
 
 
 def test_cascade_lake_skips_bf16_naming_the_flag(perf_tree: pytest.Pytester) -> None:

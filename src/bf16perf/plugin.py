@@ -126,7 +126,8 @@ def activate(config: pytest.Config) -> PerfSession:
         raise pytest.UsageError(str(exc)) from None
     session = PerfSession(options=options, machine=machine, lock=lock)
     config.stash[_SESSION] = session
-    if options.report and not getattr(config.option, "xmlpath", None):
+    collect_only = bool(config.getoption("collectonly"))
+    if options.report and not collect_only and not getattr(config.option, "xmlpath", None):
         # pytest's own JUnit XML, into the report directory (needs activation before the
         # junitxml plugin configures: perf/conftest.py's hook is tryfirst)
         config.option.xmlpath = str(session.report_dir / "junit.xml")
@@ -211,7 +212,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if code is not ExitCode.OK:
             session.exitstatus = int(code)
     perf = config.stash[_SESSION]
-    if perf.options.report:  # an interrupted run still reports what it measured
+    # an interrupted run still reports what it measured; --collect-only measured nothing
+    if perf.options.report and not config.getoption("collectonly"):
         _write_report(perf, session, stats)
 
 
