@@ -63,9 +63,10 @@ def test_samples_of_different_cpus_do_not_mix() -> None:
 _MEASURED = r"""
 import json, os, subprocess, sys, time
 from bf16perf.interference import Interference, sample
-os.sched_setaffinity(0, {0})
+cpu = int(sys.argv[2])
+os.sched_setaffinity(0, {cpu})
 spin = (
-    "import os, time\nos.sched_setaffinity(0, {0})\n"
+    f"import os, time\nos.sched_setaffinity(0, {{{cpu}}})\n"
     "t = time.time()\nwhile time.time() - t < 2.5: pass"
 )
 intruder = subprocess.Popen([sys.executable, "-c", spin]) if sys.argv[1] == "yes" else None
@@ -85,10 +86,11 @@ print(json.dumps({"foreign": i.foreign_share, "own": i.own_cpu_s, "window": i.wi
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs Linux CPU affinity")
 @pytest.mark.parametrize("intruder", ["no", "yes"])
 def test_a_process_spinning_on_the_same_cpu_is_seen(intruder: str) -> None:
-    """A measured loop pinned to CPU 0, alone or with a second spinning process pinned to
+    """A measured loop pinned to one CPU, alone or with a second spinning process pinned to
     the same CPU: the scheduler splits the CPU, and the foreign share shows it."""
+    cpu = min(os.sched_getaffinity(0))
     done = subprocess.run(
-        [sys.executable, "-c", _MEASURED, intruder],
+        [sys.executable, "-c", _MEASURED, intruder, str(cpu)],
         capture_output=True,
         text=True,
         timeout=60,
