@@ -10,7 +10,7 @@ calls :func:`activate`), so the harness's own unit tests pay nothing for it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,7 +91,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _options(config: pytest.Config) -> PerfOptions:
     if _OPTIONS not in config.stash:
-        config.stash[_OPTIONS] = options_from_config(config)
+        options = options_from_config(config)
+        if config.getoption("collectonly"):  # measures nothing: no report, no JUnit XML
+            options = replace(options, report=False)
+        config.stash[_OPTIONS] = options
     return config.stash[_OPTIONS]
 
 
@@ -126,8 +129,7 @@ def activate(config: pytest.Config) -> PerfSession:
         raise pytest.UsageError(str(exc)) from None
     session = PerfSession(options=options, machine=machine, lock=lock)
     config.stash[_SESSION] = session
-    collect_only = bool(config.getoption("collectonly"))
-    if options.report and not collect_only and not getattr(config.option, "xmlpath", None):
+    if options.report and not getattr(config.option, "xmlpath", None):
         # pytest's own JUnit XML, into the report directory (needs activation before the
         # junitxml plugin configures: perf/conftest.py's hook is tryfirst)
         config.option.xmlpath = str(session.report_dir / "junit.xml")
@@ -212,8 +214,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if code is not ExitCode.OK:
             session.exitstatus = int(code)
     perf = config.stash[_SESSION]
-    # an interrupted run still reports what it measured; --collect-only measured nothing
-    if perf.options.report and not config.getoption("collectonly"):
+    if perf.options.report:  # an interrupted run still reports what it measured
         _write_report(perf, session, stats)
 
 
