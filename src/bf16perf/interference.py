@@ -75,10 +75,6 @@ class Interference:
         """Share of the CPUs' time that the hypervisor gave to other guests."""
         return self.steal_s / self.capacity_s if self.capacity_s > 0 else 0.0
 
-    def disturbed(self, threshold: float = DISTURBED_SHARE) -> bool:
-        """Whether foreign or steal time passed ``threshold``."""
-        return self.foreign_share > threshold or self.steal_share > threshold
-
     def to_dict(self) -> dict[str, float]:
         return {
             "window_s": self.window_s,
