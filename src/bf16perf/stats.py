@@ -1,30 +1,347 @@
 """Statistics as pure functions over plain sequences (no pytest, no I/O).
 
-* :func:`compare_throughput`: the regression rule (median shift beyond a threshold *and*
-  significant by Mann-Whitney U), with effect size and a bootstrap interval of the ratio.
-* :func:`speedup_interval`: bf16/fp32 ratio of medians with a seeded bootstrap interval.
-* :func:`paired_runs_interval`: the same over several interleaved runs, resampling runs
-  (in pairs) and then steps, so that run-to-run drift is in the interval.
+The unit of every throughput decision is the *run*: a run's figure is the median images/s
+of its measured steps (:func:`run_figure`), and decisions work on the logarithms of run
+figures.  Steps of one run share that run's drift (a shared VM moves by 10% within
+minutes, BENCHMARKS.md), so pooling them as independent samples reads between-run drift as
+significance; nothing here does that.
+
+* :func:`log_spread`: the between-run standard deviation of log figures, pooled over groups,
+  optionally combined with a prior estimate (a saved noise file).
+* :func:`unpaired_log_ratio`: current runs against baseline runs: ratio of geometric means
+  with a t interval on log figures (the stored-baseline rule).
+* :func:`paired_log_ratio`: per-pair log ratios of interleaved runs: mean ratio with a
+  t interval (the bf16 gate).
+* :func:`signed_rank`: exact one-sided Wilcoxon signed-rank p-value with the Hodges-Lehmann
+  estimate and its exact interval (A/B against a reference stack).
+* :func:`detectable_drop`, :func:`runs_needed`, :func:`pairs_needed`: the minimum detectable
+  effect at 80% power, and how many runs or pairs bring it below a threshold.
+* :func:`bootstrap_ratio`: ratio of medians of steps (descriptive figures only, never a verdict).
 * :func:`loss_curve_violations`: steps where a loss curve leaves ``atol + rtol*|baseline|``.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import mannwhitneyu
+from scipy import stats as sps
 
 __all__ = [
-    "ThroughputComparison",
+    "POWER",
+    "LogRatio",
+    "SignedRank",
+    "Spread",
     "bootstrap_ratio",
-    "compare_throughput",
+    "detectable_drop",
+    "log_spread",
     "loss_curve_violations",
-    "paired_runs_interval",
-    "speedup_interval",
+    "min_pairs_for",
+    "paired_log_ratio",
+    "pairs_needed",
+    "run_figure",
+    "runs_needed",
+    "signed_rank",
+    "unpaired_log_ratio",
 ]
+
+#: The power at which the minimum detectable effect is stated.
+POWER = 0.8
+
+
+def run_figure(images_per_second: Sequence[float]) -> float:
+    """A run's throughput figure: the median images/s of its measured steps."""
+    values = [float(x) for x in images_per_second]
+    if not values:
+        raise ValueError("a run needs at least one measured step for its figure")
+    if not all(math.isfinite(x) and x > 0 for x in values):
+        raise ValueError(f"images/s must be finite and positive, got {values}")
+    return statistics.median(values)
+
+
+def _logs(figures: Sequence[float], what: str) -> np.ndarray:
+    x = np.asarray(figures, float)
+    if x.size == 0:
+        raise ValueError(f"{what}: no runs")
+    if not np.all(np.isfinite(x) & (x > 0)):
+        raise ValueError(f"{what}: run figures must be finite and positive, got {list(x)}")
+    return np.log(x)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Between-run standard deviation of log run figures.
+
+    Attributes:
+        sigma: the standard deviation (0.03 is about 3% run to run); ``nan`` when unknown.
+        df: its degrees of freedom (0: unknown).
+        source: where it came from, in words, for the verdict's message.
+    """
+
+    sigma: float
+    df: int
+    source: str
+
+    @property
+    def known(self) -> bool:
+        return self.df > 0 and math.isfinite(self.sigma)
+
+
+def log_spread(
+    groups: Sequence[Sequence[float]], prior: Spread | None = None, *, what: str = "these runs"
+) -> Spread:
+    """Pooled between-run spread of the log figures of ``groups`` (each group one condition).
+
+    Each group contributes ``len - 1`` degrees of freedom.  A ``prior`` (the machine's saved
+    noise estimate) is pooled in by its own degrees of freedom, so a session with few runs
+    leans on it and a session with many runs outweighs it.
+    """
+    ss, df = 0.0, 0
+    for group in groups:
+        logs = _logs(group, what)
+        ss += float(np.sum((logs - logs.mean()) ** 2))
+        df += logs.size - 1
+    parts = [f"{df + len(groups)} runs ({what})"] if df else []
+    if prior is not None and prior.known:
+        ss += prior.sigma**2 * prior.df
+        df += prior.df
+        parts.append(prior.source)
+    if df == 0:
+        return Spread(math.nan, 0, "unknown")
+    return Spread(math.sqrt(ss / df), df, " + ".join(parts))
+
+
+@dataclass(frozen=True)
+class LogRatio:
+    """An effect on the log scale, reported as a ratio with its interval.
+
+    Attributes:
+        ratio: the estimate (geometric mean ratio; 0.95 is 5% slower).
+        low, high: the interval's bounds (0 and inf when the spread is unknown).
+        confidence: the two-sided coverage of ``[low, high]``.
+        spread: the between-run spread behind the interval.
+        se: standard error of the log ratio (``nan`` when unknown).
+        df: degrees of freedom of the t quantiles.
+        p_less: one-sided p-value of "the ratio is below 1" (``nan`` when unknown).
+    """
+
+    ratio: float
+    low: float
+    high: float
+    confidence: float
+    spread: Spread
+    se: float
+    df: int
+    p_less: float
+
+
+def _interval(estimate: float, se: float, df: int, confidence: float) -> tuple[float, float]:
+    if df <= 0 or not math.isfinite(se):
+        return 0.0, math.inf
+    half = float(sps.t.ppf(0.5 + confidence / 2, df)) * se
+    return math.exp(estimate - half), math.exp(estimate + half)
+
+
+def _p_less(estimate: float, se: float, df: int) -> float:
+    if df <= 0 or not math.isfinite(se):
+        return math.nan
+    if se == 0:
+        return 0.0 if estimate < 0 else 1.0
+    return float(sps.t.cdf(estimate / se, df))
+
+
+def unpaired_log_ratio(
+    current: Sequence[float],
+    baseline: Sequence[float],
+    *,
+    confidence: float = 0.98,
+    prior: Spread | None = None,
+) -> LogRatio:
+    """``current`` run figures against ``baseline`` run figures.
+
+    The estimate is the ratio of geometric means; its t interval uses the pooled
+    between-run spread of both sides (plus ``prior``), so one run against one run with no
+    prior has an unknown spread and an unbounded interval, as it should.
+    """
+    a, b = _logs(current, "current runs"), _logs(baseline, "baseline runs")
+    spread = log_spread([current, baseline], prior, what="this session and the baseline")
+    estimate = float(a.mean() - b.mean())
+    se = spread.sigma * math.sqrt(1 / a.size + 1 / b.size) if spread.known else math.nan
+    low, high = _interval(estimate, se, spread.df, confidence)
+    return LogRatio(
+        ratio=math.exp(estimate),
+        low=low,
+        high=high,
+        confidence=confidence,
+        spread=spread,
+        se=se,
+        df=spread.df,
+        p_less=_p_less(estimate, se, spread.df),
+    )
+
+
+def paired_log_ratio(
+    numerator: Sequence[float], denominator: Sequence[float], *, confidence: float = 0.95
+) -> LogRatio:
+    """Interleaved pairs of run figures: the mean of per-pair log ratios with a t interval.
+
+    Run ``i`` of one side was measured next to run ``i`` of the other, so drift that hits
+    both cancels in the pair's ratio and only the spread of the pair ratios is left.
+    """
+    a, b = _logs(numerator, "numerator runs"), _logs(denominator, "denominator runs")
+    if a.size != b.size:
+        raise ValueError(f"paired runs need equal counts, got {a.size} and {b.size}")
+    d = a - b
+    n = d.size
+    sigma = float(np.std(d, ddof=1)) if n > 1 else math.nan
+    spread = Spread(sigma, n - 1, f"{n} pairs") if n > 1 else Spread(math.nan, 0, "unknown")
+    se = sigma / math.sqrt(n) if n > 1 else math.nan
+    estimate = float(d.mean())
+    low, high = _interval(estimate, se, n - 1, confidence)
+    return LogRatio(
+        ratio=math.exp(estimate),
+        low=low,
+        high=high,
+        confidence=confidence,
+        spread=spread,
+        se=se,
+        df=n - 1,
+        p_less=_p_less(estimate, se, n - 1),
+    )
+
+
+def _signed_rank_null(n: int) -> np.ndarray:
+    """Exact null distribution of the signed-rank statistic W+ for ``n`` pairs (no ties)."""
+    counts = np.zeros(n * (n + 1) // 2 + 1)
+    counts[0] = 1.0
+    for r in range(1, n + 1):
+        counts[r:] = counts[r:] + counts[:-r].copy()
+    return counts / counts.sum()
+
+
+@dataclass(frozen=True)
+class SignedRank:
+    """A one-sided Wilcoxon signed-rank test on per-pair log ratios, with its estimate.
+
+    Attributes:
+        ratio: the Hodges-Lehmann estimate (median of the Walsh averages), as a ratio.
+        low, high: its exact distribution-free interval (0 and inf where ``n`` pairs are
+            too few for the coverage).
+        confidence: the two-sided coverage asked for.
+        p_less: exact one-sided p-value of "the candidate is slower".
+        pairs: how many pairs.
+        floor: the smallest p-value ``pairs`` can give (``1/2**pairs``).
+    """
+
+    ratio: float
+    low: float
+    high: float
+    confidence: float
+    p_less: float
+    pairs: int
+    floor: float
+
+
+def signed_rank(log_ratios: Sequence[float], *, confidence: float = 0.98) -> SignedRank:
+    """Exact Wilcoxon signed-rank test (alternative: the log ratios are below 0) with the
+    Hodges-Lehmann estimate and interval (Hollander and Wolfe, ch. 3)."""
+    d = np.asarray(log_ratios, float)
+    n = d.size
+    if n == 0:
+        raise ValueError("signed_rank needs at least one pair")
+    null = _signed_rank_null(n)
+    cdf = np.cumsum(null)
+    ranks = sps.rankdata(np.abs(d))
+    w_plus = float(ranks[d > 0].sum())
+    # P(W+ <= observed) under the null; ties in |d| (rare on real timings) use the midranks
+    p_less = float(cdf[min(math.floor(w_plus + 1e-9), cdf.size - 1)])
+    walsh = np.sort((d[:, None] + d[None, :])[np.triu_indices(n)] / 2)
+    estimate = float(np.median(walsh))
+    tail = (1 - confidence) / 2
+    # [walsh[c-1], walsh[N-c]] (1-based c) covers with 1 - 2 P(W+ <= c-1)
+    allowed = np.nonzero(cdf <= tail + 1e-12)[0]
+    if allowed.size:
+        c = int(allowed[-1]) + 1
+        low, high = math.exp(walsh[c - 1]), math.exp(walsh[walsh.size - c])
+    else:
+        low, high = 0.0, math.inf
+    return SignedRank(
+        ratio=math.exp(estimate),
+        low=low,
+        high=high,
+        confidence=confidence,
+        p_less=p_less,
+        pairs=n,
+        floor=float(null[0]),
+    )
+
+
+def detectable_drop(se: float, df: int, alpha: float, power: float = POWER) -> float:
+    """The smallest slowdown (a fraction: 0.05 is 5%) that a one-sided test at ``alpha``
+    detects with ``power``, given the standard error ``se`` of the log ratio and its degrees
+    of freedom: ``1 - exp(-(t[1-alpha] + t[power]) * se)``.  ``inf`` when ``se`` is unknown.
+    """
+    if df <= 0 or not math.isfinite(se):
+        return math.inf
+    shift = (float(sps.t.ppf(1 - alpha, df)) + float(sps.t.ppf(power, df))) * se
+    return 1 - math.exp(-shift)
+
+
+def _smallest(ok: Callable[[int], bool], start: int, limit: int) -> int | None:
+    """The smallest ``n`` in ``[start, limit]`` with ``ok(n)``, for ``ok`` monotone in ``n``."""
+    if start > limit or not ok(limit):
+        return None
+    lo, hi = start, limit
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def runs_needed(
+    sigma: float,
+    baseline_runs: int,
+    threshold: float,
+    alpha: float,
+    *,
+    prior_df: int = 0,
+    limit: int = 100,
+) -> int | None:
+    """Current runs that bring the detectable drop against ``baseline_runs`` runs down to
+    ``threshold``; ``None`` when no number up to ``limit`` does (the baseline is the
+    bottleneck: save it with more runs)."""
+    if not math.isfinite(sigma):
+        return None
+
+    def ok(m: int) -> bool:
+        se = sigma * math.sqrt(1 / m + 1 / baseline_runs)
+        return detectable_drop(se, m + baseline_runs - 2 + prior_df, alpha) <= threshold
+
+    return _smallest(ok, 1, limit)
+
+
+def pairs_needed(
+    sigma: float, threshold: float, alpha: float, *, exact_floor: bool = True, limit: int = 200
+) -> int | None:
+    """Pairs whose detectable drop (paired, ``n - 1`` df) is at most ``threshold``; with
+    ``exact_floor`` also enough pairs for an exact signed-rank test to reach ``alpha``."""
+    if not math.isfinite(sigma):
+        return None
+    start = max(2, min_pairs_for(alpha)) if exact_floor else 2
+    return _smallest(
+        lambda n: detectable_drop(sigma / math.sqrt(n), n - 1, alpha) <= threshold, start, limit
+    )
+
+
+def min_pairs_for(alpha: float) -> int:
+    """The fewest pairs with which an exact one-sided signed-rank test can reach ``alpha``."""
+    return max(1, math.ceil(math.log2(1 / alpha) - 1e-12))
 
 
 def bootstrap_ratio(
@@ -35,14 +352,10 @@ def bootstrap_ratio(
     resamples: int = 5000,
     seed: int = 0,
 ) -> tuple[float, float, float]:
-    """Ratio of medians and its percentile bootstrap interval ``(ratio, low, high)``.
+    """Ratio of medians of steps and its percentile bootstrap interval ``(ratio, low, high)``.
 
-    Parameters
-    ----------
-    numerator, denominator:
-        Independent samples (per-step throughputs), at least one value each.
-    confidence:
-        Two-sided coverage of the interval.
+    Descriptive only (the spread of one run's steps, shown in reports); it says nothing
+    about run-to-run drift and no verdict uses it.
     """
     a, b = np.asarray(numerator, float), np.asarray(denominator, float)
     if a.size == 0 or b.size == 0:
@@ -54,108 +367,6 @@ def bootstrap_ratio(
     alpha = (1 - confidence) / 2
     low, high = np.quantile(ratios, [alpha, 1 - alpha])
     return float(np.median(a) / np.median(b)), float(low), float(high)
-
-
-@dataclass(frozen=True)
-class ThroughputComparison:
-    """Current against baseline throughput.
-
-    Attributes:
-        current_median, baseline_median: median images/s.
-        change: ``current/baseline - 1`` (negative: slower).
-        p_value: two-sided Mann-Whitney U p-value on the per-step samples.
-        effect_size: rank-biserial correlation (-1..1; negative: current slower).
-        ratio_low, ratio_high: bootstrap interval of current/baseline.
-        regression: slower by more than the threshold and significant.
-        improvement: faster by more than the threshold and significant.
-    """
-
-    current_median: float
-    baseline_median: float
-    change: float
-    p_value: float
-    effect_size: float
-    ratio_low: float
-    ratio_high: float
-    regression: bool
-    improvement: bool
-
-
-def compare_throughput(
-    current: Sequence[float],
-    baseline: Sequence[float],
-    *,
-    max_regression: float = 0.05,
-    alpha: float = 0.01,
-) -> ThroughputComparison:
-    """Apply the regression rule to per-step images/s samples."""
-    u = mannwhitneyu(current, baseline, alternative="two-sided")
-    n = len(current) * len(baseline)
-    effect = 2 * float(u.statistic) / n - 1
-    ratio, low, high = bootstrap_ratio(current, baseline)
-    change = ratio - 1
-    significant = float(u.pvalue) < alpha
-    return ThroughputComparison(
-        current_median=statistics.median(current),
-        baseline_median=statistics.median(baseline),
-        change=change,
-        p_value=float(u.pvalue),
-        effect_size=effect,
-        ratio_low=low,
-        ratio_high=high,
-        regression=significant and change < -max_regression,
-        improvement=significant and change > max_regression,
-    )
-
-
-def speedup_interval(bf16: Sequence[float], fp32: Sequence[float]) -> tuple[float, float, float]:
-    """bf16/fp32 ratio of median images/s with a 95% bootstrap interval (one run each)."""
-    return bootstrap_ratio(bf16, fp32)
-
-
-def paired_runs_interval(
-    numerator_runs: Sequence[Sequence[float]],
-    denominator_runs: Sequence[Sequence[float]],
-    *,
-    confidence: float = 0.95,
-    resamples: int = 5000,
-    seed: int = 0,
-) -> tuple[float, float, float]:
-    """Ratio of pooled medians over several runs, with a two-level bootstrap interval.
-
-    Steps of one run share that run's machine state, and a shared VM's speed drifts by 10%
-    over minutes (BENCHMARKS.md).  Treating steps as independent ignores that: with one run
-    each the interval misses run-to-run drift altogether, and with several it cannot use
-    the pairing of interleaved runs.  Here each resample draws *runs* with replacement, then
-    steps within each drawn run.  Where both sides have the same number of runs, run ``i``
-    of one side was measured next to run ``i`` of the other (interleaved), and the pair is
-    drawn together: drift that hits both cancels in the ratio, drift between pairs widens
-    the interval.
-
-    With one run per side this is :func:`bootstrap_ratio` over the steps.
-    """
-    a = [np.asarray(r, float) for r in numerator_runs if len(r)]
-    b = [np.asarray(r, float) for r in denominator_runs if len(r)]
-    if not a or not b:
-        raise ValueError("paired_runs_interval needs at least one non-empty run per side")
-    ratio = float(np.median(np.concatenate(a)) / np.median(np.concatenate(b)))
-    if len(a) == 1 and len(b) == 1:
-        _, low, high = bootstrap_ratio(
-            a[0].tolist(), b[0].tolist(), confidence=confidence, seed=seed
-        )
-        return ratio, low, high
-    rng = np.random.default_rng(seed)
-    paired = len(a) == len(b)
-    ratios = np.empty(resamples)
-    for k in range(resamples):
-        ia = rng.integers(0, len(a), len(a))
-        ib = ia if paired else rng.integers(0, len(b), len(b))
-        sa = np.concatenate([rng.choice(a[i], a[i].size) for i in ia])
-        sb = np.concatenate([rng.choice(b[i], b[i].size) for i in ib])
-        ratios[k] = np.median(sa) / np.median(sb)
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(ratios, [alpha, 1 - alpha])
-    return ratio, float(low), float(high)
 
 
 def loss_curve_violations(

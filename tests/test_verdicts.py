@@ -1,0 +1,178 @@
+"""The verdict rules on simulated runs with this machine's noise.
+
+Run figures drift between runs by 3-4% (log sd) at 224x224 and more at 32x32 (BENCHMARKS.md
+Z4, Z5); interleaved pairs share most of it.  Each rule must keep its stated false-alarm
+rate on A/A data, catch a slowdown well beyond its detectable drop, and say what it cannot
+tell.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from bf16perf.decisions import Outcome
+from bf16perf.stats import Spread, detectable_drop
+from bf16perf.verdicts import (
+    GATE_CONFIDENCE,
+    ab_rule,
+    baseline_rule,
+    bf16_loss_rule,
+    gate_confidence,
+    gate_rule,
+    loss_rule,
+)
+
+DRIFT = 0.04  # log sd of run figures between runs minutes apart
+
+
+def _runs(rng: np.random.Generator, level: float, n: int, drift: float = DRIFT) -> list[float]:
+    return list(level * np.exp(rng.normal(0, drift, n)))
+
+
+def _pairs(
+    rng: np.random.Generator, n: int, ratio: float, shared: float = 0.06, own: float = 0.02
+) -> tuple[list[float], list[float]]:
+    """Interleaved pairs: a large drift shared by both runs of a pair, a small one of each."""
+    level = np.exp(rng.normal(0, shared, n))
+    a = list(10 * ratio * level * np.exp(rng.normal(0, own, n)))
+    b = list(10 * level * np.exp(rng.normal(0, own, n)))
+    return a, b
+
+
+def test_baseline_rule_aa_false_alarms_stay_under_alpha() -> None:
+    rng = np.random.default_rng(11)
+    alarms = 0
+    for _ in range(1000):
+        v = baseline_rule(_runs(rng, 10, 3), _runs(rng, 10, 3), max_regression=0.05)
+        alarms += v.outcome is Outcome.REGRESSION
+    assert alarms / 1000 <= 0.01
+
+
+def test_baseline_rule_catches_a_large_slowdown_and_names_what_it_used() -> None:
+    rng = np.random.default_rng(12)
+    hits = 0
+    for _ in range(200):
+        v = baseline_rule(_runs(rng, 7, 3, 0.02), _runs(rng, 10, 3, 0.02), max_regression=0.05)
+        hits += v.outcome is Outcome.REGRESSION
+    assert hits / 200 > 0.95
+    assert "ratio of geometric means" in v.detail and "detectable drop" in v.detail
+
+
+def test_baseline_rule_passes_only_when_a_drop_is_ruled_out() -> None:
+    quiet = baseline_rule(
+        [10.0, 10.05, 9.95], [10.0, 10.02, 9.98], max_regression=0.05, baseline_path="b.json"
+    )
+    assert quiet.outcome is Outcome.OK and quiet.mde < 0.05
+    noisy = baseline_rule([10.0, 11.0, 9.0], [10.0, 11.2, 9.1], max_regression=0.05)
+    assert noisy.outcome is Outcome.INCONCLUSIVE
+    assert noisy.mde > 0.05 and "neither shown nor ruled out" in noisy.detail
+    assert "--perf-repeats" in noisy.detail or "save the baseline with more runs" in noisy.detail
+
+
+def test_one_baseline_run_says_variance_unknown() -> None:
+    v = baseline_rule([9.0], [10.0], max_regression=0.05)
+    assert v.outcome is Outcome.INCONCLUSIVE
+    assert "1 baseline run: between-run variance unknown" in v.detail
+    assert v.mde == math.inf and v.runs_needed is None
+    # the machine's saved noise makes the same figures decidable
+    v = baseline_rule([7.0], [10.0], max_regression=0.05, prior=Spread(0.02, 30, "noise.json"))
+    assert v.outcome is Outcome.REGRESSION and "noise.json" in v.detail
+    assert "between-run variance unknown" not in v.detail
+
+
+def test_improvement_is_reported() -> None:
+    v = baseline_rule([12.0, 12.1, 11.9], [10.0, 10.1, 9.9], max_regression=0.05)
+    assert v.outcome is Outcome.IMPROVED and "--perf-save-baseline" in v.detail
+
+
+def test_ab_rule_aa_and_injected() -> None:
+    rng = np.random.default_rng(13)
+    alarms = 0
+    for _ in range(1000):
+        cand, ref = _pairs(rng, 8, 1.0)
+        alarms += ab_rule(cand, ref, max_regression=0.05).outcome is Outcome.REGRESSION
+    assert alarms / 1000 <= 0.01
+    hits = 0
+    for _ in range(200):
+        cand, ref = _pairs(rng, 8, 0.9)
+        v = ab_rule(cand, ref, max_regression=0.05, order=["reference", "candidate"] * 4)
+        hits += v.outcome is Outcome.REGRESSION
+    assert hits / 200 >= 0.9
+    assert "Hodges-Lehmann" in v.detail and "Wilcoxon" in v.detail
+    assert v.to_dict()["order"][:2] == ["reference", "candidate"]
+
+
+def test_ab_rule_power_follows_its_printed_mde() -> None:
+    """A slowdown equal to the printed detectable drop is caught about 80% of the time
+    (Wilcoxon's efficiency against t is 0.95 on normal data, so a little less)."""
+    rng = np.random.default_rng(14)
+    own = 0.02
+    sigma_d = own * math.sqrt(2)
+    mde = detectable_drop(sigma_d / math.sqrt(8), 7, 0.01)
+    hits = 0
+    for _ in range(600):
+        cand, ref = _pairs(rng, 8, 1 - mde, own=own)
+        hits += ab_rule(cand, ref, max_regression=0.0).outcome is Outcome.REGRESSION
+    assert 0.6 <= hits / 600 <= 0.95
+
+
+def test_ab_rule_too_few_pairs_says_how_many() -> None:
+    v = ab_rule([5.0, 5.0, 5.0], [10.0, 10.1, 9.9], max_regression=0.05)
+    assert v.outcome is not Outcome.REGRESSION  # 3 pairs cannot reach p < 0.01
+    assert "at least 7 are needed" in v.detail and v.mde == math.inf
+    with pytest.raises(ValueError, match="equal, non-zero"):
+        ab_rule([1.0], [], max_regression=0.05)
+
+
+def test_gate_interval_covers_the_true_ratio_at_the_default_pairs() -> None:
+    """3 pairs (the default), pair ratios spread as measured on the Zen 4 (Z4: 1.68 to
+    1.91, log sd about 0.065), one look: the 95% interval covers the true 1.75."""
+    rng = np.random.default_rng(15)
+    covered = 0
+    trials = 1500
+    for _ in range(trials):
+        bf16, fp32 = _pairs(rng, 3, 1.75, shared=0.10, own=0.046)
+        v = gate_rule(bf16, fp32, gate=1.5)
+        covered += v.estimate.low <= 1.75 <= v.estimate.high
+    assert covered / trials >= 0.93
+
+
+def test_gate_two_looks_keep_the_overall_error() -> None:
+    """A true ratio exactly at the gate: failing on either look is an error; with each
+    look at 97.5% the two together fail at most 5% of the time (one-sided ~2.5%)."""
+    rng = np.random.default_rng(16)
+    wrong = 0
+    trials = 1500
+    for _ in range(trials):
+        bf16, fp32 = _pairs(rng, 5, 1.5, shared=0.1, own=0.04)
+        first = gate_rule(bf16[:3], fp32[:3], gate=1.5, looks=2)
+        verdict = first
+        if first.outcome is Outcome.INCONCLUSIVE:
+            verdict = gate_rule(bf16, fp32, gate=1.5, looks=2)
+        wrong += verdict.outcome is not Outcome.INCONCLUSIVE
+    assert wrong / trials <= 1 - GATE_CONFIDENCE
+    assert gate_confidence(2) == pytest.approx(0.975)
+    assert "second look" in gate_rule([2.0, 2.1], [1.0, 1.0], gate=1.5, looks=2).detail
+
+
+def test_gate_outcomes() -> None:
+    bf16, fp32 = [17.0, 17.5, 16.6], [10.0, 10.2, 9.8]
+    assert gate_rule(bf16, fp32, gate=1.5).outcome is Outcome.OK
+    assert gate_rule(bf16, fp32, gate=2.0).outcome is Outcome.GATE_FAILED
+    straddle = gate_rule([17.0, 18.5, 15.6], [10.0, 10.0, 10.0], gate=1.7)
+    assert straddle.outcome is Outcome.INCONCLUSIVE and "straddles" in straddle.detail
+    one = gate_rule([17.0], [10.0], gate=1.5)
+    assert one.outcome is Outcome.INCONCLUSIVE and "variance unknown" in one.detail
+    assert gate_rule([17.0], [10.0], gate=0).outcome is Outcome.OK
+    emulated = gate_rule([3.0, 3.1], [10.0, 10.0], gate=10, emulated=True)
+    assert emulated.outcome is Outcome.GATE_FAILED and emulated.detail.startswith("EMULATED")
+
+
+def test_loss_rules() -> None:
+    ok = loss_rule([2.0, 1.5], [2.0, 1.5], atol=1e-3, rtol=1e-3, baseline_path="b")
+    assert ok.outcome is Outcome.OK
+    bad = loss_rule([2.0, 1.6], [2.0, 1.5], atol=1e-3, rtol=1e-3, baseline_path="b")
+    assert bad.outcome is Outcome.DRIFT and "first at step 1" in bad.detail
+    assert bf16_loss_rule([2.0, 1.5], [2.1, 1.4], band=0.5).outcome is Outcome.OK
+    assert bf16_loss_rule([3.0, 2.5], [2.1, 1.4], band=0.5).outcome is Outcome.DRIFT
