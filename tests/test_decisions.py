@@ -2,7 +2,14 @@
 
 import pytest
 
-from bf16perf.decisions import Decision, ExitCode, Outcome, format_table, session_exit_code
+from bf16perf.decisions import (
+    Decision,
+    ExitCode,
+    Outcome,
+    exit_code_for,
+    format_table,
+    session_exit_code,
+)
 
 
 def _d(outcome: Outcome, test: str = "perf/t.py::x") -> Decision:
@@ -35,3 +42,29 @@ def test_table_marks_failures() -> None:
     assert lines[0].split() == ["test", "check", "verdict", "detail"]
     assert "FAIL detail" in lines[3] and "FAIL" not in lines[2]
     assert format_table([]) == []
+
+
+@pytest.mark.parametrize(
+    "outcomes, failed, code",
+    [
+        # a test failing only by its own verdicts counts by the verdicts' code
+        ([(Outcome.REGRESSION, "a")], {"a"}, ExitCode.REGRESSION),
+        ([(Outcome.INCONCLUSIVE, "a")], {"a"}, ExitCode.INCONCLUSIVE),
+        # a crash in another test wins over every verdict
+        ([(Outcome.REGRESSION, "a")], {"a", "b"}, ExitCode.TESTS_FAILED),
+        # a passing verdict does not excuse its test's failure
+        ([(Outcome.OK, "a")], {"a"}, ExitCode.TESTS_FAILED),
+        # a loss drift recorded under the node id (the bf16 loss test) exits 10, not 1
+        (
+            [(Outcome.DRIFT, "perf/test_training.py::test_bf16_loss_tracks_fp32")],
+            {"perf/test_training.py::test_bf16_loss_tracks_fp32"},
+            ExitCode.REGRESSION,
+        ),
+        ([(Outcome.UNSUPPORTED, "a"), (Outcome.INCONCLUSIVE, "b")], {"a", "b"}, 12),
+        ([], set(), ExitCode.OK),
+    ],
+)
+def test_exit_code_for_failed_tests(
+    outcomes: list[tuple[Outcome, str]], failed: set[str], code: int
+) -> None:
+    assert exit_code_for([_d(o, t) for o, t in outcomes], failed) == code

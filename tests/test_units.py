@@ -1,12 +1,9 @@
 """Pure pieces: pinning plans, baselines store, replay timer, training config."""
 
-import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from bf16perf.baselines import BaselineError, BaselineStore
 from bf16perf.bench import ReplayTimer
 from bf16perf.options import PinMode
 from bf16perf.plan import PlanError, Topology, format_cpu_list, make_plan, parse_cpu_list
@@ -55,13 +52,6 @@ def test_config_json_round_trip_and_key() -> None:
     assert cfg.workload_key(2, 1) == "resnet50-32px-b4-s8-2x1-synthetic-bf16"
 
 
-def _doc() -> dict[str, object]:
-    return {
-        "machine_info": {"bf16perf_fingerprint": {"slug": "m"}},
-        "benchmarks": [{"extra_info": {"images_per_second": [1.0, 2.0], "losses": [3.0]}}],
-    }
-
-
 def test_variants_apply_precision_and_their_own_isa_cap() -> None:
     base = PROFILES["smoke"]
     capped = TrainConfig(onednn_max_isa="AVX2")
@@ -83,42 +73,3 @@ def test_bf16_allreduce_touches_bf16_runs_only_and_has_its_own_key() -> None:
     assert TrainConfig.from_json(bf16.to_json()) == bf16
 
 
-def test_store_saves_atomically_and_keeps_previous(tmp_path: Path) -> None:
-    store = BaselineStore(tmp_path)
-    assert store.load("m", "w") is None
-    path, prev = store.save("m", "w", _doc())
-    assert prev is None
-    loaded = store.load("m", "w")
-    assert loaded is not None and loaded.images_per_second == [1.0, 2.0]
-    first = path.read_bytes()
-    path2, prev2 = store.save("m", "w", _doc())
-    assert path2 == path and prev2 is not None and prev2.read_bytes() == first
-    assert not list(tmp_path.glob("m/.tmp-*"))
-
-
-@pytest.mark.parametrize(
-    "content, words",
-    [
-        ("{not json", "is not valid JSON"),
-        ('{"schema_version": 999}', "schema_version 999 is newer"),
-        ('{"schema_version": 1}', "missing or bad field"),
-        ("[]", "not a JSON object"),
-    ],
-)
-def test_bad_baseline_is_a_clear_error_and_untouched(
-    tmp_path: Path, content: str, words: str
-) -> None:
-    store = BaselineStore(tmp_path)
-    path = store.path_for("m", "w")
-    path.parent.mkdir(parents=True)
-    path.write_text(content)
-    with pytest.raises(BaselineError, match=words) as exc:
-        store.load("m", "w")
-    assert str(path) in str(exc.value)
-    assert path.read_text() == content
-
-
-def test_store_document_is_pytest_benchmark_shaped(tmp_path: Path) -> None:
-    path, _ = BaselineStore(tmp_path).save("m", "w", _doc())
-    data = json.loads(path.read_text())
-    assert data["schema_version"] == 1 and "benchmarks" in data and "machine_info" in data

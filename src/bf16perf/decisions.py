@@ -20,10 +20,11 @@ When several apply, the first in the order 1, 10, 12, 11 wins.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["Decision", "ExitCode", "Outcome", "session_exit_code"]
+__all__ = ["Decision", "ExitCode", "Outcome", "exit_code_for", "session_exit_code"]
 
 
 class Outcome(enum.Enum):
@@ -71,12 +72,15 @@ class Decision:
         check: which rule (``throughput``, ``loss curve``, ``bf16 gate``, ``hardware``).
         outcome: what it concluded.
         detail: the numbers and files a person needs to check it.
+        figures: the rule's typed result as JSON-ready numbers (estimate, interval,
+            detectable effect, runs), for the report; empty for checks without figures.
     """
 
     test: str
     check: str
     outcome: Outcome
     detail: str
+    figures: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def session_exit_code(decisions: Sequence[Decision], other_failures: int) -> ExitCode:
@@ -91,6 +95,13 @@ def session_exit_code(decisions: Sequence[Decision], other_failures: int) -> Exi
     if Outcome.INCONCLUSIVE in outcomes:
         return ExitCode.INCONCLUSIVE
     return ExitCode.OK
+
+
+def exit_code_for(decisions: Sequence[Decision], failed_tests: Iterable[str]) -> ExitCode:
+    """The session's exit code from its verdicts and the node ids of failed or errored tests:
+    a test that failed only because of its own failing verdicts is not a plain failure."""
+    failing = {d.test for d in decisions if d.outcome.fails}
+    return session_exit_code(decisions, len(set(failed_tests) - failing))
 
 
 def format_table(decisions: Sequence[Decision], width: int = 120) -> list[str]:

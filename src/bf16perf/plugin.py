@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from bf16perf.cpu import CpuInfoError, resolve_cpuinfo_path
-from bf16perf.decisions import Decision, ExitCode, format_table, session_exit_code
+from bf16perf.decisions import Decision, ExitCode, exit_code_for, format_table
 from bf16perf.kernels import KernelSummary, ProbeError, run_probe
 from bf16perf.lock import DEFAULT_LOCK_PATH, LockTimeout, MachineLock
 from bf16perf.machine import Machine, detect_machine
@@ -66,12 +66,18 @@ class PerfSession:
         stamp = self.started.replace("-", "").replace(":", "")
         return self.options.reports_dir / f"{stamp}-{self.machine.fingerprint.slug}"
 
-    def decide(self, decision: Decision) -> None:
-        """Record a verdict; a failing one also fails the current test (its message is the
-        detail), and counts towards the session's exit code instead of a plain failure."""
-        self.decisions.append(decision)
-        if decision.outcome.fails:
-            pytest.fail(f"{decision.outcome.value}: {decision.detail}", pytrace=False)
+    def record(self, *decisions: Decision) -> None:
+        """Keep verdicts for the end-of-session table, the report and the exit code."""
+        self.decisions.extend(decisions)
+
+    def conclude(self, test: str) -> None:
+        """Fail ``test`` once if any of its recorded verdicts fails, naming them all; the
+        failure then counts by its verdicts' exit code, not as a plain failure.  Call it
+        after a test has recorded every verdict, so none goes unreported."""
+        failing = [d for d in self.decisions if d.test == test and d.outcome.fails]
+        if failing:
+            text = "\n".join(f"{d.outcome.value}: {d.detail}" for d in failing)
+            pytest.fail(text, pytrace=False)
 
 
 _SESSION = pytest.StashKey[PerfSession]()
@@ -195,11 +201,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 def _exit_code(config: pytest.Config, stats: dict[str, list[object]]) -> ExitCode:
     session = config.stash[_SESSION]
-    failing = {d.test for d in session.decisions if d.outcome.fails}
     failed_ids = {
         getattr(r, "nodeid", "") for key in ("failed", "error") for r in stats.get(key, [])
     }
-    return session_exit_code(session.decisions, len(failed_ids - failing))
+    return exit_code_for(session.decisions, failed_ids)
 
 
 @pytest.hookimpl(trylast=True)

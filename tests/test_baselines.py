@@ -1,0 +1,128 @@
+"""The baseline store: several runs per baseline, the version-1 upgrade, and refusals that
+name the file and leave it untouched."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bf16perf.baselines import SCHEMA_VERSION, BaselineError, BaselineStore, baseline_document
+from bf16perf.workload.config import PROFILES, RunResult, WorkerResult
+
+FP = {"id": "abc123", "slug": "m"}
+
+
+def _run(ips: float, losses: tuple[float, ...] = (3.0, 2.5)) -> RunResult:
+    worker = WorkerResult(
+        rank=0,
+        host="127.0.0.1",
+        cpus=[0],
+        warmup_times_s=[5.0],
+        step_times_s=[8 / ips, 8 / (ips * 1.01)],
+        losses=list(losses),
+        images_per_step=8,
+        cpu_window={"window_s": 2.0, "cpus": 1, "own_cpu_s": 1.9, "busy_s": 1.95, "steal_s": 0},
+    )
+    return RunResult(PROFILES["smoke"], [worker], wall_s=20.0, kernels={"isa": "avx2"})
+
+
+def _doc(*levels: float) -> dict[str, object]:
+    runs = [_run(x) for x in levels or (10.0,)]
+    return baseline_document(runs, fingerprint=FP, metadata={}, name="t[fp32]", fullname="p::t")
+
+
+def test_saves_several_runs_atomically_and_keeps_previous(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    assert store.load("m", "w") is None
+    path, prev = store.save("m", "w", _doc(10.0, 11.0, 9.0))
+    assert prev is None
+    loaded = store.load("m", "w", fingerprint_id="abc123")
+    assert loaded is not None and len(loaded.runs) == 3
+    assert loaded.figures == pytest.approx([10.05, 11.055, 9.045])
+    assert loaded.losses == [3.0, 2.5] and loaded.schema_version == SCHEMA_VERSION
+    data = json.loads(path.read_text())
+    assert data["schema_version"] == 2 and len(data["benchmarks"]) == 3
+    window = data["benchmarks"][0]["extra_info"]["workers"][0]["cpu_window"]
+    assert window["own_cpu_s"] == 1.9 and data["benchmarks"][0]["extra_info"]["kernels"]
+    first = path.read_bytes()
+    path2, prev2 = store.save("m", "w", _doc(10.0))
+    assert path2 == path and prev2 is not None and prev2.read_bytes() == first
+    assert not list(tmp_path.glob("m/.tmp-*"))
+
+
+def test_version_1_loads_as_one_run(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    path = store.path_for("m", "w")
+    path.parent.mkdir(parents=True)
+    v1 = {
+        "schema_version": 1,
+        "workload": "w",
+        "datetime": "20261125T000000Z",
+        "machine_info": {"bf16perf_fingerprint": FP},
+        "benchmarks": [{"extra_info": {"images_per_second": [9.0, 10.0, 11.0], "losses": [3.0]}}],
+    }
+    path.write_text(json.dumps(v1))
+    loaded = store.load("m", "w", fingerprint_id="abc123")
+    assert loaded is not None and loaded.schema_version == 1 and loaded.figures == [10.0]
+    assert json.loads(path.read_text()) == v1  # upgraded in memory only
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("{not json", "is not valid JSON"),
+        ('{"schema_version": 999}', "schema_version 999 is newer"),
+        ('{"schema_version": 1}', "missing or bad field"),
+        ("[]", "not a JSON object"),
+    ],
+)
+def test_bad_baseline_is_a_clear_error_and_untouched(
+    tmp_path: Path, content: str, words: str
+) -> None:
+    store = BaselineStore(tmp_path)
+    path = store.path_for("m", "w")
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    with pytest.raises(BaselineError, match=words) as exc:
+        store.load("m", "w")
+    assert str(path) in str(exc.value)
+    assert path.read_text() == content
+
+
+def test_empty_run_is_a_clear_error_not_a_zero_division(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    path, _ = store.save("m", "w", _doc(10.0, 9.0))
+    data = json.loads(path.read_text())
+    data["benchmarks"][1]["extra_info"]["images_per_second"] = []
+    path.write_text(json.dumps(data))
+    with pytest.raises(BaselineError, match="run 2 has no usable images_per_second"):
+        store.load("m", "w")
+
+
+def test_a_baseline_from_another_machine_or_workload_is_refused(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    store.save("m", "w", _doc(10.0))
+    with pytest.raises(BaselineError, match="saved on machine 'm'.*not this one"):
+        store.load("m", "w", fingerprint_id="other")
+    moved = store.path_for("m", "renamed")
+    store.path_for("m", "w").rename(moved)
+    with pytest.raises(BaselineError, match="saved for workload 'w', not 'renamed'"):
+        store.load("m", "renamed")
+
+
+def test_noise_file_round_trip_and_refusals(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    assert store.load_noise("m", "w", "abc123") is None
+    path, spread = store.save_noise(
+        "m", "w", fingerprint=FP, figures=[10.0, 10.3, 9.8, 10.1], command="noise"
+    )
+    loaded = store.load_noise("m", "w", "abc123")
+    assert loaded is not None and loaded.df == 3 and loaded.sigma == pytest.approx(spread.sigma)
+    assert "noise file" in loaded.source
+    with pytest.raises(BaselineError, match="another machine"):
+        store.load_noise("m", "w", "other")
+    path.write_text('{"schema_version": 1, "sigma": "x"}')
+    with pytest.raises(BaselineError, match="missing or bad field"):
+        store.load_noise("m", "w", None)
+    with pytest.raises(ValueError, match="at least two runs"):
+        store.save_noise("m", "w", fingerprint=FP, figures=[1.0], command="noise")
