@@ -4,8 +4,9 @@
     .venv/bin/python benchmarks/run.py distribution [--image-size 224 --batch 16 --steps 8
                                                      --repeats 3]
     .venv/bin/python benchmarks/run.py allreduce [--steps 8 --repeats 2]
-    .venv/bin/python benchmarks/run.py noise [--runs 8 --steps 16 --image-size 32]
-    .venv/bin/python benchmarks/run.py sensitivity [--runs 4 --steps 16 --image-size 32]
+    .venv/bin/python benchmarks/run.py noise [--runs 40 --steps 8 --image-size 32 --out F]
+    .venv/bin/python benchmarks/run.py noise --from-json F   (re-analyse saved figures)
+    .venv/bin/python benchmarks/run.py sensitivity [--tries 2 --pairs 8 --levels 0.05 0.10]
 
 ceiling: bf16/fp32 GFLOP/s of a large matmul and a ResNet 3x3 convolution (forward +
 backward), single process: the practical upper bound of the bf16 speedup.
@@ -13,18 +14,20 @@ distribution: single-process TensorFlow against the Spark run on the same cores,
 global batch, per precision; cluster bring-up; time outside measured steps.
 allreduce: fp32, bf16, and bf16 with its gradients all-reduced in bf16, interleaved: what
 halving the all-reduce's bytes buys the bf16 speedup.
-noise: A/A runs of one workload on one cluster: step-time CV and the false-alarm rate of the
-regression rule over every ordered pair of runs.
-sensitivity: runs with --perf-inject-slowdown 3%, 5%, 10% against the A/A runs: detection
-rate of the regression rule.
+noise: A/A runs of one workload on one cluster: their between-run spread (saved beside the
+baselines as <key>.noise.json, which later sessions pool into the stored-baseline rule), and
+the false alarms of the stored-baseline and A/B rules (bf16perf.verdicts, exactly as users
+get them) over disjoint and sliding groups of those runs.
+sensitivity: A/B decisions of --pairs interleaved pairs whose candidate runs with
+--perf-inject-slowdown at each level: detection rate against the printed detectable drop.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -33,9 +36,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from bf16perf.baselines import BaselineStore
 from bf16perf.cluster import SparkStandaloneCluster
+from bf16perf.decisions import Outcome
+from bf16perf.machine import detect_machine
 from bf16perf.plan import make_plan, read_topology
-from bf16perf.stats import compare_throughput
+from bf16perf.stats import log_spread, run_figure
+from bf16perf.verdicts import ab_rule, balanced_order, baseline_rule
 from bf16perf.workload.config import PROFILES, Precision, RunResult, TrainConfig
 from bf16perf.workload.launch import run_training
 
@@ -178,79 +185,149 @@ def distribution(args: argparse.Namespace) -> None:
 
 
 def _runs(spark: object, config: TrainConfig, workers: int, n: int) -> list[RunResult]:
-    return [run_training(spark, config, workers) for _ in range(n)]
+    out = []
+    for i in range(n):
+        out.append(run_training(spark, config, workers))
+        print(f"run {i + 1}/{n}: {out[-1].median_images_per_second:.3f} images/s", flush=True)
+    return out
+
+
+def _config(args: argparse.Namespace) -> TrainConfig:
+    base = PROFILES["smoke"] if args.image_size <= 64 else PROFILES["default"]
+    return replace(base, image_size=args.image_size, measured_steps=args.steps)
 
 
 def noise(args: argparse.Namespace) -> None:
-    config = replace(PROFILES["smoke"], image_size=args.image_size, measured_steps=args.steps)
+    """Back-to-back A/A runs: their between-run spread is saved beside the baselines (later
+    sessions pool it into the stored-baseline rule), and the rules users get are applied to
+    disjoint and sliding groups of them."""
+    config = _config(args)
     cluster, spark, _ = _cluster()
+    workers = cluster.plan.workers
     try:
-        runs = _runs(spark, config, cluster.plan.workers, args.runs)
+        runs = _runs(spark, config, workers, args.runs)
     finally:
         spark.stop()  # type: ignore[attr-defined]
         cluster.stop()
-    _noise_table(runs, config)
-
-
-def _noise_table(runs: list[RunResult], config: TrainConfig) -> None:
+    figures = [run_figure(r.images_per_second) for r in runs]
+    key = config.workload_key(workers, cluster.plan.cores_per_worker)
+    machine = detect_machine(Path("/proc/cpuinfo"))
+    if args.out:
+        Path(args.out).write_text(json.dumps({"workload": key, "figures": figures}, indent=1))
+    if args.save:
+        path, spread = BaselineStore(Path(args.baselines)).save_noise(
+            machine.fingerprint.slug,
+            key,
+            fingerprint=machine.fingerprint.to_dict(),
+            figures=figures,
+            command=" ".join(sys.argv[1:]),
+        )
+        print(f"\nsaved {path}: between-run spread {spread.sigma:.2%} ({spread.df} df)")
     cvs = [statistics.stdev(r.step_times_s) / statistics.mean(r.step_times_s) for r in runs]
-    medians = [r.median_images_per_second for r in runs]
-    pairs = list(itertools.permutations(range(len(runs)), 2))
-    alarms = sum(
-        compare_throughput(runs[i].images_per_second, runs[j].images_per_second).regression
-        for i, j in pairs
-    )
     print(
-        f"{len(runs)} A/A runs, {config.image_size}x{config.image_size},"
-        f" {config.measured_steps} measured steps each\n"
+        f"\n{len(runs)} A/A runs, {config.image_size}x{config.image_size},"
+        f" {config.measured_steps} measured steps each, {machine.fingerprint.slug}: run figures"
+        f" {statistics.median(figures):.3f} ({min(figures):.3f}..{max(figures):.3f}),"
+        f" between-run spread {log_spread([figures]).sigma:.2%}, step-time CV (median)"
+        f" {statistics.median(cvs):.3f}\n"
     )
+    aa_tables(figures, repeats=args.repeats, pairs=args.pairs, threshold=args.threshold)
+
+
+def _count(outcomes: list[Outcome]) -> str:
+    n = len(outcomes)
+    reg = sum(o is Outcome.REGRESSION for o in outcomes)
+    ok = sum(o is Outcome.OK for o in outcomes)
+    inc = sum(o is Outcome.INCONCLUSIVE for o in outcomes)
+    imp = sum(o is Outcome.IMPROVED for o in outcomes)
+    return f"{n} | {reg} ({reg / n:.1%}) | {ok} | {inc} | {imp}" if n else "0 | - | - | - | -"
+
+
+def aa_tables(
+    figures: list[float], *, repeats: int, pairs: int, threshold: float, alpha: float = 0.01
+) -> None:
+    """The stored-baseline and A/B rules on A/A run figures, as users get them."""
+    k, n = repeats, len(figures)
+    rng = random.Random(0)
+
+    def stored(base: list[float], cur: list[float]) -> Outcome:
+        return baseline_rule(cur, base, max_regression=threshold, alpha=alpha).outcome
+
+    def ab(block: list[float]) -> Outcome:
+        order = balanced_order(len(block) // 2, f"aa-{len(block)}-{block[0]}")
+        cand, ref = [], []
+        for i, first in enumerate(order):
+            a, b = block[2 * i], block[2 * i + 1]
+            ref.append(a if first == "reference" else b)
+            cand.append(b if first == "reference" else a)
+        return ab_rule(cand, ref, max_regression=threshold, alpha=alpha).outcome
+
+    groups: dict[str, list[Outcome]] = {}
+    groups[f"stored, {k} vs {k} runs, disjoint blocks in time"] = [
+        stored(figures[i : i + k], figures[i + k : i + 2 * k])
+        for i in range(0, n - 2 * k + 1, 2 * k)
+    ]
+    groups[f"stored, {k} vs {k} runs, sliding in time (overlapping)"] = [
+        stored(figures[i : i + k], figures[i + k : i + 2 * k]) for i in range(n - 2 * k + 1)
+    ]
+    draws = []
+    for _ in range(1000 if n >= 2 * k else 0):
+        chosen = rng.sample(figures, 2 * k)
+        draws.append(stored(chosen[:k], chosen[k:]))
+    groups[f"stored, {k} vs {k} runs, random disjoint draws (dependent)"] = draws
+    size = 2 * pairs
+    groups[f"A/B, {pairs} pairs of neighbours, disjoint blocks"] = [
+        ab(figures[i : i + size]) for i in range(0, n - size + 1, size)
+    ]
+    groups[f"A/B, {pairs} pairs of neighbours, sliding by one pair (overlapping)"] = [
+        ab(figures[i : i + size]) for i in range(0, n - size + 1, 2)
+    ]
     print(
-        "| runs | median images/s (min..max) | step-time CV (median) | ordered pairs |"
-        " false alarms (5%, p<0.01) | rate |"
+        f"| A/A decisions (threshold {threshold:.0%}, alpha {alpha:g}) | decisions |"
+        " false alarms | ok | inconclusive | improved |"
     )
-    print("| ---: | --- | ---: | ---: | ---: | ---: |")
-    print(
-        f"| {len(runs)} | {statistics.median(medians):.2f} ({min(medians):.2f}..{max(medians):.2f})"
-        f" | {statistics.median(cvs):.3f} | {len(pairs)} | {alarms} |"
-        f" {alarms / len(pairs):.1%} |"
-    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, outcomes in groups.items():
+        print(f"| {name} | {_count(outcomes)} |")
 
 
 def sensitivity(args: argparse.Namespace) -> None:
-    """Interleaved: baseline, 3%, 5%, 10%, baseline, 3%, ... so that the machine's slow
-    drift (several % over minutes here) hits every level alike."""
-    config = replace(PROFILES["smoke"], image_size=args.image_size, measured_steps=args.steps)
-    levels = (0.03, 0.05, 0.10)
+    """A/B mode as users get it: reference and candidate runs alternate in balanced random
+    order, the candidate with --perf-inject-slowdown; per level, decisions of --pairs pairs."""
+    config = _config(args)
+    levels = [float(x) for x in args.levels]
     cluster, spark, _ = _cluster()
     workers = cluster.plan.workers
-    runs: dict[float, list[RunResult]] = {0.0: [], **{level: [] for level in levels}}
+    results: dict[float, list[tuple[Outcome, float, float]]] = {lv: [] for lv in levels}
     try:
-        for _ in range(args.runs):
-            for level in (0.0, *levels):
-                runs[level].append(
-                    run_training(spark, replace(config, inject_slowdown=level), workers)
-                )
+        for attempt in range(args.tries):
+            for level in levels:
+                order = balanced_order(args.pairs, f"sens-{attempt}-{level}")
+                cand: list[float] = []
+                ref: list[float] = []
+                for first in order:
+                    sides = (0.0, level) if first == "reference" else (level, 0.0)
+                    for inj in sides:
+                        run = run_training(spark, replace(config, inject_slowdown=inj), workers)
+                        fig = run_figure(run.images_per_second)
+                        (cand if inj == level else ref).append(fig)
+                v = ab_rule(cand, ref, max_regression=args.threshold, order=order)
+                print(f"try {attempt + 1}, {level:.0%}: {v.detail}", flush=True)
+                results[level].append((v.outcome, v.test.ratio, v.mde))
     finally:
         spark.stop()  # type: ignore[attr-defined]
         cluster.stop()
-    base = runs[0.0]
     print(
-        f"{args.runs} rounds of baseline, 3%, 5%, 10% runs, interleaved;"
-        f" {config.image_size}x{config.image_size}, {config.measured_steps} measured steps\n"
+        f"\nA/B, {args.pairs} pairs per decision, {config.image_size}x{config.image_size},"
+        f" {config.measured_steps} measured steps, threshold {args.threshold:.0%}\n"
     )
-    print("| injected slowdown | measured change (median) | comparisons | detected | rate |")
+    print("| injected | decisions | flagged | median HL ratio | median printed MDE |")
     print("| ---: | ---: | ---: | ---: | ---: |")
-    for level in (0.0, *levels):
-        pairs = [(s, b) for s in runs[level] for b in base if s is not b]
-        hits = sum(
-            compare_throughput(s.images_per_second, b.images_per_second).regression
-            for s, b in pairs
-        )
-        change = statistics.median(
-            s.median_images_per_second / b.median_images_per_second - 1 for s, b in pairs
-        )
-        label = f"{level:.0%}" if level else "0% (A/A)"
-        print(f"| {label} | {change:+.1%} | {len(pairs)} | {hits} | {hits / len(pairs):.0%} |")
+    for level, rows in results.items():
+        hits = sum(o is Outcome.REGRESSION for o, _, _ in rows)
+        ratio = statistics.median(r for _, r, _ in rows)
+        mde = statistics.median(m for _, _, m in rows)
+        print(f"| {level:.0%} | {len(rows)} | {hits} | {ratio:.3f} | {mde:.1%} |")
 
 
 def allreduce(args: argparse.Namespace) -> None:
@@ -304,9 +381,20 @@ def main() -> None:
     r.add_argument("--repeats", type=int, default=2)
     for name in ("noise", "sensitivity"):
         p = sub.add_parser(name)
-        p.add_argument("--runs", type=int, default=8 if name == "noise" else 4)
-        p.add_argument("--steps", type=int, default=16)
+        p.add_argument("--steps", type=int, default=8)
         p.add_argument("--image-size", type=int, default=32)
+        p.add_argument("--pairs", type=int, default=8, help="A/B pairs per decision")
+        p.add_argument("--threshold", type=float, default=0.05)
+    n = sub.choices["noise"]
+    n.add_argument("--runs", type=int, default=40)
+    n.add_argument("--repeats", type=int, default=3, help="runs per side, stored rule")
+    n.add_argument("--baselines", default="baselines", help="where the noise file goes")
+    n.add_argument("--no-save", dest="save", action="store_false")
+    n.add_argument("--out", default=None, help="also write the run figures to this JSON file")
+    n.add_argument("--from-json", default=None, help="analyse saved figures, run nothing")
+    s = sub.choices["sensitivity"]
+    s.add_argument("--tries", type=int, default=2)
+    s.add_argument("--levels", nargs="+", default=["0.05", "0.10"])
     args = parser.parse_args()
     commands = {
         "ceiling": ceiling,

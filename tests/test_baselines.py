@@ -102,7 +102,7 @@ def test_empty_run_is_a_clear_error_not_a_zero_division(tmp_path: Path) -> None:
 def test_a_baseline_from_another_machine_or_workload_is_refused(tmp_path: Path) -> None:
     store = BaselineStore(tmp_path)
     store.save("m", "w", _doc(10.0))
-    with pytest.raises(BaselineError, match="saved on machine 'm'.*not this one"):
+    with pytest.raises(BaselineError, match=r"saved on machine 'm'.*not this one"):
         store.load("m", "w", fingerprint_id="other")
     moved = store.path_for("m", "renamed")
     store.path_for("m", "w").rename(moved)

@@ -30,6 +30,7 @@ def perf_tree(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.syspathinsert(root)  # for the top-level fixtures package
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_bf16=BF16_TEST)
+    pytester.mkdir("baselines")  # a user's repository keeps its baseline store
     return pytester
 
 
@@ -119,6 +120,7 @@ def _variant_tree(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.syspathinsert(root)
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_variants=VARIANT_TEST)
+    pytester.mkdir("baselines")
     return pytester
 
 
@@ -251,3 +253,57 @@ def test_plugin_is_passive_without_a_perf_tree(pytester: pytest.Pytester) -> Non
     result = pytester.runpytest_subprocess("--perf-cpuinfo", "/nonexistent")
     result.assert_outcomes(passed=1)
     assert "bf16perf cpu:" not in result.stdout.str()
+
+
+def test_missing_baseline_store_is_a_usage_error_not_a_green_run(
+    perf_tree: pytest.Pytester,
+) -> None:
+    missing = perf_tree.path / "nowhere"
+    result = _run(perf_tree, "--perf-no-probe", "--perf-baselines", str(missing))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: --perf-baselines {missing}: no such directory*"])
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--perf-steps", "2"], "fewer than 3 make it one step's noise"),
+        (["--perf-extra-pairs", "-1"], "must be 0 or more"),
+        (["--perf-alpha", "0.5"], "false-alarm rate in (0, 0.1]"),
+        (["--perf-reference-env", "NOEQUALS"], "is not NAME=VALUE"),
+        (
+            ["--perf-reference-env", "A=1", "--perf-pairs", "5"],
+            "cannot reach p < 0.01*--perf-pairs 7 or more",
+        ),
+        (
+            ["--perf-reference-env", "A=1", "--perf-save-baseline"],
+            "--perf-save-baseline saves this stack's runs*",
+        ),
+    ],
+)
+def test_verdict_options_fail_at_the_command_line(
+    perf_tree: pytest.Pytester, args: list[str], words: str
+) -> None:
+    result = _run(perf_tree, "--perf-no-probe", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{words}*"])
+
+
+def test_reference_stack_without_tensorflow_fails_fast_naming_it(
+    perf_tree: pytest.Pytester, tmp_path: Path
+) -> None:
+    """A bare venv as the reference stack: one line naming the missing package, before any
+    lock, probe or cluster."""
+    import subprocess
+    import venv
+
+    bare = tmp_path / "bare"
+    venv.EnvBuilder(with_pip=False).create(bare)
+    subprocess.run([str(bare / "bin" / "python"), "-c", "pass"], check=True)
+    result = _run(perf_tree, "--perf-no-probe", "--perf-reference-python", str(bare / "bin/python"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.stderr.lines if line.strip()]
+    assert len(errors) == 1, errors
+    assert "lacks 'numpy'" in errors[0] and "pip install numpy" in errors[0]
+    result = _run(perf_tree, "--perf-no-probe", "--perf-reference-python", "/no/such/python")
+    result.stderr.fnmatch_lines(["ERROR: --perf-reference-python /no/such/python: no such file"])

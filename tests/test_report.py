@@ -16,6 +16,7 @@ import pytest
 from bf16perf.decisions import Decision, Outcome
 from bf16perf.machine import detect_machine
 from bf16perf.report import append_history, build_report, read_history, write_report
+from bf16perf.verdicts import gate_rule
 from bf16perf.workload.config import PROFILES, Precision, RunResult, WorkerResult
 
 ROOT = Path(__file__).parent.parent
@@ -64,7 +65,9 @@ def _report(exit_code: int = 0, stopped: str | None = None) -> dict[str, Any]:
         ],
         baselines={},
         cluster={"description": "local cluster"},
-        gate=10.0,
+        gate=gate_rule(
+            [13.0, 13.1, 12.9], [7.5, 7.45, 7.55], gate=10.0
+        ).to_dict(),  # the gate's own figures, never recomputed by the report
         exit_code=exit_code,
         stopped_because=stopped,
     )

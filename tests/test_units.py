@@ -71,5 +71,3 @@ def test_bf16_allreduce_touches_bf16_runs_only_and_has_its_own_key() -> None:
     assert fp32.workload_key(2, 1) == PROFILES["smoke"].workload_key(2, 1)
     assert bf16.workload_key(2, 1).endswith("-bf16-bf16allreduce")
     assert TrainConfig.from_json(bf16.to_json()) == bf16
-
-

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bf16perf.stats import min_pairs_for
 from bf16perf.workload.config import PROFILES, TrainConfig
 
 __all__ = ["PerfOptions", "PinMode", "addoptions", "options_from_config"]
@@ -56,6 +57,48 @@ def _fraction(text: str) -> float:
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be a fraction in [0, 1), e.g. 0.05")
     return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
+
+
+def _measured_steps(text: str) -> int:
+    value = _positive_int(text)
+    if value < 3:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} measured steps: a run's figure is the median of its steps, and fewer"
+            " than 3 make it one step's noise; use 3 or more"
+        )
+    return value
+
+
+def _alpha(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 0.1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} must be a false-alarm rate in (0, 0.1], e.g. 0.01"
+        )
+    return value
+
+
+def _env_assignment(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not name.replace("_", "a").isalnum() or name[0].isdigit():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not NAME=VALUE with NAME an environment variable name,"
+            " e.g. ONEDNN_MAX_CPU_ISA=AVX2"
+        )
+    return name, value
 
 
 def _profile(text: str) -> str:
@@ -117,9 +160,15 @@ class PerfOptions:
         min_bf16_speedup: the release gate's minimum bf16/fp32 throughput ratio (0: no
             gate, the smoke profile's default).
         loss_atol, loss_rtol: per-step loss tolerance against the baseline curve.
-        repeats: runs per precision for the gate, interleaved fp32, bf16, fp32, bf16.
-        max_extra_steps: measured steps of one more interleaved pair when the gate is
-            inconclusive (0: report inconclusive at once).
+        repeats: runs per variant, the unit of every verdict and of a saved baseline;
+            fp32 and bf16 runs interleave (fp32, bf16, fp32, bf16, ...).
+        extra_pairs: fp32/bf16 pairs added when the gate's first look is inconclusive (0:
+            one look); with a second look both are made at half the error.
+        alpha: one-sided false-alarm rate of the throughput rules (stored baseline, A/B).
+        reference_python: the interpreter of a reference stack for A/B runs (``None``:
+            this one, where ``reference_env`` alone makes the difference).
+        reference_env: environment of the reference runs, ``(name, value)`` pairs.
+        pairs: reference/candidate pairs of runs per variant in A/B mode.
         bf16_loss_band: the largest mean |bf16 - fp32| loss difference within a run.
         report: write ``reports/<timestamp>-<slug>/`` at the end of the session.
         reports_dir: where report directories, ``latest`` and the default history go.
@@ -145,12 +194,33 @@ class PerfOptions:
     min_bf16_speedup: float = 1.0
     loss_atol: float = 1e-3
     loss_rtol: float = 1e-3
-    repeats: int = 1
+    repeats: int = 3
+    extra_pairs: int = 2
+    alpha: float = 0.01
+    reference_python: str | None = None
+    reference_env: tuple[tuple[str, str], ...] = ()
+    pairs: int = 8
     report: bool = True
     reports_dir: Path = Path("reports")
     history: Path | None = None
-    max_extra_steps: int = 16
     bf16_loss_band: float = 0.5
+
+    def input_errors(self) -> list[str]:
+        """Inputs that would only fail after the cluster and the first run (checked when a
+        perf session activates, before the machine lock and the kernel probe)."""
+        errors = []
+        if not (self.ab_mode or self.save_baseline or self.baselines_dir.is_dir()):
+            errors.append(
+                f"--perf-baselines {self.baselines_dir}: no such directory, so no run could"
+                " meet its baseline; point it at your baseline store, or create it and save"
+                " one with --perf-save-baseline"
+            )
+        return errors
+
+    @property
+    def ab_mode(self) -> bool:
+        """Runs alternate with a reference stack instead of meeting a stored baseline."""
+        return self.reference_python is not None or bool(self.reference_env)
 
     @property
     def history_path(self) -> Path:
@@ -244,7 +314,11 @@ def addoptions(parser: pytest.Parser) -> None:
     group.addoption("--perf-batch-per-worker", type=_positive_int, default=None, metavar="N")
     group.addoption("--perf-warmup-steps", type=_positive_int, default=None, metavar="N")
     group.addoption(
-        "--perf-steps", type=_positive_int, default=None, metavar="N", help="measured steps per run"
+        "--perf-steps",
+        type=_measured_steps,
+        default=None,
+        metavar="N",
+        help="measured steps per run (3 or more)",
     )
     group.addoption(
         "--perf-data-dir",
@@ -310,16 +384,48 @@ def addoptions(parser: pytest.Parser) -> None:
     group.addoption(
         "--perf-repeats",
         type=_positive_int,
-        default=1,
+        default=3,
         metavar="N",
-        help="runs per precision for the bf16 gate, interleaved (default 1)",
+        help="runs per variant, interleaved fp32/bf16: the unit of every verdict, and the runs"
+        " a saved baseline keeps (default 3)",
     )
     group.addoption(
-        "--perf-max-extra-steps",
-        type=int,
-        default=16,
+        "--perf-extra-pairs",
+        type=_non_negative_int,
+        default=2,
         metavar="N",
-        help="steps of one more fp32/bf16 pair when the gate is inconclusive (default 16)",
+        help="fp32/bf16 pairs added when the gate is inconclusive; both looks then run at"
+        " half the error (default 2; 0: one look)",
+    )
+    group.addoption(
+        "--perf-alpha",
+        type=_alpha,
+        default=0.01,
+        metavar="P",
+        help="one-sided false-alarm rate of the throughput verdicts (default 0.01)",
+    )
+    group.addoption(
+        "--perf-reference-python",
+        default=None,
+        metavar="PATH",
+        help="A/B mode: alternate runs with this interpreter's stack (e.g. last release's"
+        " TensorFlow) instead of comparing against a stored baseline",
+    )
+    group.addoption(
+        "--perf-reference-env",
+        type=_env_assignment,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="A/B mode: environment of the reference runs (repeatable), e.g. a oneDNN knob",
+    )
+    group.addoption(
+        "--perf-pairs",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="A/B mode: reference/candidate pairs per variant, in balanced random order"
+        " (default 8)",
     )
     group.addoption(
         "--perf-bf16-loss-band",
@@ -379,6 +485,21 @@ def options_from_config(config: pytest.Config) -> PerfOptions:
             "--spark-master uses an existing cluster whose pinning is its own business:"
             " drop --perf-pin, which only pins a local cluster"
         )
+    reference_python, reference_env = get("perf_reference_python"), get("perf_reference_env")
+    ab_mode = reference_python is not None or bool(reference_env)
+    if ab_mode and get("perf_save_baseline"):
+        raise pytest.UsageError(
+            "--perf-save-baseline saves this stack's runs; A/B mode (--perf-reference-python"
+            " or --perf-reference-env) compares two stacks and saves nothing: drop one"
+        )
+    alpha = get("perf_alpha")
+    if ab_mode and 0.5 ** get("perf_pairs") > alpha:
+        raise pytest.UsageError(
+            f"--perf-pairs {get('perf_pairs')}: an exact signed-rank test on that many pairs"
+            f" cannot reach p < {alpha:g} (the smallest p is 1/2^pairs); use --perf-pairs"
+            f" {min_pairs_for(alpha)} or more, or a larger --perf-alpha"
+        )
+    baselines = get("perf_baselines")
     profile = get("perf_profile")
     overrides = {
         "image_size": get("perf_image_size"),
@@ -406,7 +527,7 @@ def options_from_config(config: pytest.Config) -> PerfOptions:
     return PerfOptions(
         train=train,
         profile=profile,
-        baselines_dir=get("perf_baselines"),
+        baselines_dir=baselines,
         save_baseline=get("perf_save_baseline"),
         max_regression=get("perf_max_regression"),
         min_bf16_speedup=min_speedup,
@@ -414,7 +535,11 @@ def options_from_config(config: pytest.Config) -> PerfOptions:
         report=not get("perf_no_report"),
         reports_dir=get("perf_reports"),
         history=get("perf_history"),
-        max_extra_steps=max(0, get("perf_max_extra_steps")),
+        extra_pairs=get("perf_extra_pairs"),
+        alpha=alpha,
+        reference_python=reference_python,
+        reference_env=tuple(reference_env),
+        pairs=get("perf_pairs"),
         bf16_loss_band=get("perf_bf16_loss_band"),
         cpuinfo=get("perf_cpuinfo"),
         require_bf16=bool(require),

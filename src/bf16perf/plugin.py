@@ -48,6 +48,9 @@ class PerfSession:
         started: session start, UTC; names the report directory.
         lock: the machine lock, where the session took it at start (before the kernel
             probe); ``None`` where the cluster fixture takes it later.
+        gate: the release gate's figures (:meth:`bf16perf.verdicts.GateVerdict.to_dict`),
+            where the gate ran; the report shows them as they were decided.
+        reference: the reference stack's versions in A/B mode.
     """
 
     options: PerfOptions
@@ -60,6 +63,8 @@ class PerfSession:
     logs: list[Path] = field(default_factory=list)
     started: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     lock: MachineLock | None = None
+    gate: dict[str, Any] | None = None
+    reference: dict[str, str] | None = None
 
     @property
     def report_dir(self) -> Path:
@@ -112,6 +117,13 @@ def activate(config: pytest.Config) -> PerfSession:
     if _SESSION in config.stash:
         return config.stash[_SESSION]
     options = _options(config)
+    measuring = not config.getoption("collectonly")
+    errors = options.input_errors() if measuring else []
+    if errors:
+        raise pytest.UsageError("\n".join(errors))
+    reference: dict[str, str] | None = None
+    if measuring and options.ab_mode:
+        reference = _reference_stack(options)
     path = resolve_cpuinfo_path(str(options.cpuinfo) if options.cpuinfo else None)
     kernels: KernelSummary | None = None
     probe_error: str | None = None
@@ -133,13 +145,31 @@ def activate(config: pytest.Config) -> PerfSession:
         if lock is not None:
             lock.release()
         raise pytest.UsageError(str(exc)) from None
-    session = PerfSession(options=options, machine=machine, lock=lock)
+    session = PerfSession(options=options, machine=machine, lock=lock, reference=reference)
     config.stash[_SESSION] = session
     if options.report and not getattr(config.option, "xmlpath", None):
         # pytest's own JUnit XML, into the report directory (needs activation before the
         # junitxml plugin configures: perf/conftest.py's hook is tryfirst)
         config.option.xmlpath = str(session.report_dir / "junit.xml")
     return session
+
+
+def _reference_stack(options: PerfOptions) -> dict[str, str]:
+    """The reference stack's versions; a one-line usage error where it cannot run the worker."""
+    import sys
+    import tempfile
+
+    from bf16perf.workload.stack import StackError, check_reference_stack
+
+    python = options.reference_python or sys.executable
+    with tempfile.TemporaryDirectory(prefix="bf16perf-stack-") as tmp:
+        try:
+            versions = check_reference_stack(python, options.reference_env, Path(tmp))
+        except StackError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    versions["interpreter"] = python
+    versions.update({f"env {k}": v for k, v in options.reference_env})
+    return versions
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -177,7 +207,14 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     else:
         pin = options.pin or default_pin(read_topology())
         cluster = f"bf16perf cluster: local standalone on 127.0.0.1, pinned by {pin.value}"
-    return [*session.machine.header_lines(), cluster]
+    lines = [*session.machine.header_lines(), cluster]
+    if session.reference is not None:
+        ref = ", ".join(f"{k} {v}" for k, v in session.reference.items())
+        lines.append(
+            f"bf16perf A/B: {options.pairs} pairs per variant against the reference stack"
+            f" ({ref}); candidate: this environment"
+        )
+    return lines
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -245,7 +282,8 @@ def _write_report(perf: PerfSession, session: pytest.Session, stats: dict[str, l
         decisions=perf.decisions,
         baselines=perf.baselines,
         cluster=perf.cluster,
-        gate=perf.options.min_bf16_speedup,
+        gate=perf.gate,
+        reference=perf.reference,
         exit_code=int(session.exitstatus),
         stopped_because=stopped,
     )

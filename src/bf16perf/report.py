@@ -27,7 +27,7 @@ from typing import Any
 from bf16perf.baselines import Baseline
 from bf16perf.decisions import Decision
 from bf16perf.machine import Machine
-from bf16perf.stats import bootstrap_ratio, paired_runs_interval
+from bf16perf.stats import bootstrap_ratio
 from bf16perf.workload.config import RunResult
 
 __all__ = [
@@ -50,6 +50,7 @@ def _run_dict(run: RunResult, workload_key: str) -> dict[str, Any]:
     median, low, high = bootstrap_ratio(ips, [1.0]) if ips else (0.0, 0.0, 0.0)
     return {
         "variant": run.label,
+        "stack": run.stack,
         "precision": run.config.precision.value,
         "workload_key": workload_key,
         "config": config,
@@ -72,18 +73,12 @@ def build_report(
     decisions: list[Decision],
     baselines: dict[str, Baseline],
     cluster: dict[str, Any],
-    gate: float,
+    gate: dict[str, Any] | None,
     exit_code: int,
     stopped_because: str | None,
+    reference: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Everything of a session as one JSON-ready dict (see the JSON Schema)."""
-    by_variant: dict[str, list[list[float]]] = {}
-    for run, _key in runs:
-        by_variant.setdefault(run.label, []).append(run.images_per_second)
-    speedup: dict[str, Any] | None = None
-    if by_variant.get("bf16") and by_variant.get("fp32"):
-        ratio, low, high = paired_runs_interval(by_variant["bf16"], by_variant["fp32"])
-        speedup = {"ratio": ratio, "ci": [low, high], "gate": gate}
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "started": started,
@@ -98,12 +93,14 @@ def build_report(
             key: {
                 "path": str(b.path),
                 "images_per_second": b.images_per_second,
+                "run_figures": b.figures,
                 "losses": b.losses,
                 "saved_at": b.saved_at,
             }
             for key, b in baselines.items()
         },
-        "speedup": speedup,
+        "speedup": gate,
+        "reference": reference,
         "decisions": [
             {
                 "test": d.test,
@@ -111,6 +108,7 @@ def build_report(
                 "outcome": d.outcome.value,
                 "fails": d.outcome.fails,
                 "detail": d.detail,
+                "figures": d.figures,
             }
             for d in decisions
         ],
@@ -261,13 +259,14 @@ def _plots(report: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, s
     if report["speedup"]:
         s = report["speedup"]
         fig, ax = plt.subplots(figsize=(6, 2.2))
+        high = s["ci"][1] if s["ci"][1] is not None else s["ratio"]  # unbounded: not drawn
         ax.errorbar(
             [s["ratio"]],
             [0],
-            xerr=[[s["ratio"] - s["ci"][0]], [s["ci"][1] - s["ratio"]]],
+            xerr=[[s["ratio"] - s["ci"][0]], [high - s["ratio"]]],
             fmt="o",
             capsize=8,
-            label="bf16/fp32 (95% CI)",
+            label=f"bf16/fp32 ({s.get('confidence', 0.95):.1%} CI, {s.get('pairs', '?')} pairs)",
         )
         ax.axvline(s["gate"], color="red", linestyle="--", label=f"gate {s['gate']:.2f}x")
         ax.set_yticks([])
@@ -356,12 +355,14 @@ def render_html(report: dict[str, Any], plots: dict[str, str]) -> str:
         for r in report["runs"]
     )
     speed = report["speedup"]
-    speed_text = (
-        f"bf16 speedup {speed['ratio']:.3f}x, 95% CI [{speed['ci'][0]:.3f}, {speed['ci'][1]:.3f}],"
-        f" gate {speed['gate']:.2f}x"
-        if speed
-        else "no bf16/fp32 pair was measured"
-    )
+    speed_text = "no bf16/fp32 pair was measured"
+    if speed:
+        high = "inf" if speed["ci"][1] is None else f"{speed['ci'][1]:.3f}"
+        speed_text = (
+            f"bf16 speedup {speed['ratio']:.3f}x, {speed.get('confidence', 0.95):.1%} CI"
+            f" [{speed['ci'][0]:.3f}, {high}] over {speed.get('pairs', '?')} interleaved pairs"
+            f" of runs, gate {speed['gate']:.2f}x"
+        )
     titles = {
         "throughput": "Throughput",
         "step_times": "Step times",

@@ -68,7 +68,8 @@ def _logs(figures: Sequence[float], what: str) -> np.ndarray:
         raise ValueError(f"{what}: no runs")
     if not np.all(np.isfinite(x) & (x > 0)):
         raise ValueError(f"{what}: run figures must be finite and positive, got {list(x)}")
-    return np.log(x)
+    logs: np.ndarray = np.log(x)
+    return logs
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,8 @@ def _signed_rank_null(n: int) -> np.ndarray:
     counts[0] = 1.0
     for r in range(1, n + 1):
         counts[r:] = counts[r:] + counts[:-r].copy()
-    return counts / counts.sum()
+    dist: np.ndarray = counts / counts.sum()
+    return dist
 
 
 @dataclass(frozen=True)

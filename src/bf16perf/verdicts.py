@@ -26,6 +26,7 @@ the threshold, how many runs or pairs would bring it below.  :func:`loss_rule` a
 from __future__ import annotations
 
 import math
+import random
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ __all__ = [
     "LossVerdict",
     "ThroughputVerdict",
     "ab_rule",
+    "balanced_order",
     "baseline_rule",
     "bf16_loss_rule",
     "gate_confidence",
@@ -293,6 +295,15 @@ class AbVerdict:
             "threshold": self.threshold,
             "alpha": self.alpha,
         }
+
+
+def balanced_order(pairs: int, seed: str) -> list[str]:
+    """Which side runs first in each A/B pair: as many reference-first as candidate-first
+    (one more candidate-first when odd), shuffled by a generator seeded with ``seed`` so a
+    session can be repeated (Pinpoint's pairwise design)."""
+    first = ["reference"] * (pairs // 2) + ["candidate"] * (pairs - pairs // 2)
+    random.Random(seed).shuffle(first)
+    return first
 
 
 def ab_rule(

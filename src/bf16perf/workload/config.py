@@ -94,6 +94,9 @@ class TrainConfig:
         inject_slowdown: fraction of each measured step's time added as delay (self-test).
         bf16_allreduce: bf16 runs all-reduce their gradients in bf16 (half the bytes)
             instead of fp32, the reference recipe's choice; fp32 runs are not affected.
+        python: the interpreter of the training processes (``None``: the executors' own);
+            A/B mode's reference stack (:mod:`bf16perf.workload.stack`).
+        env: extra environment of the training processes, ``(name, value)`` pairs.
     """
 
     model: str = "resnet50"
@@ -112,6 +115,8 @@ class TrainConfig:
     step_timeout_s: float = 600.0
     inject_slowdown: float = 0.0
     bf16_allreduce: bool = False
+    python: str | None = None
+    env: tuple[tuple[str, str], ...] = ()
 
     def with_precision(self, precision: Precision) -> TrainConfig:
         return replace(self, precision=precision)
@@ -141,6 +146,7 @@ class TrainConfig:
     def from_json(cls, text: str) -> TrainConfig:
         d = json.loads(text)
         d["precision"] = Precision(d["precision"])
+        d["env"] = tuple((str(k), str(v)) for k, v in d.get("env", ()))
         return cls(**d)
 
 
@@ -190,14 +196,16 @@ class WorkerResult:
 
 @dataclass(frozen=True)
 class RunResult:
-    """One run on the cluster: the configuration, every worker's measurements, and the
-    kernel proof of its configuration (:mod:`bf16perf.workload.proof`)."""
+    """One run on the cluster: the configuration, every worker's measurements, the kernel
+    proof of its configuration (:mod:`bf16perf.workload.proof`), and which stack ran it
+    (``candidate``: this environment; ``reference``: A/B mode's other stack)."""
 
     config: TrainConfig
     workers: list[WorkerResult]
     wall_s: float
     kernels: dict[str, Any] | None = None
     variant: str | None = None
+    stack: str = "candidate"
 
     @property
     def label(self) -> str:
@@ -220,6 +228,7 @@ class RunResult:
 
     @property
     def median_images_per_second(self) -> float:
+        """The run's figure, the unit of every throughput verdict."""
         return statistics.median(self.images_per_second)
 
     @property

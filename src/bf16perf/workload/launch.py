@@ -47,6 +47,7 @@ def _task(
         from pyspark import BarrierTaskContext
 
         from bf16perf.proc import pdeathsig_preexec
+        from bf16perf.workload.stack import stack_env
 
         ctx = BarrierTaskContext.get()
         rank = ctx.partitionId()
@@ -72,13 +73,15 @@ def _task(
         if config["onednn_max_isa"]:
             env["ONEDNN_MAX_CPU_ISA"] = config["onednn_max_isa"]
         work = Path(tempfile.mkdtemp(prefix=f"bf16perf-rank{rank}-"))
+        python = config.get("python")
+        env = stack_env(env, python, [tuple(kv) for kv in config.get("env", ())], work)
         (work / "config.json").write_text(config_json)
         out = work / "result.json"
         stderr_path = work / "stderr.log"
         with open(stderr_path, "wb") as err:
             proc = subprocess.Popen(
                 [
-                    sys.executable,
+                    python or sys.executable,
                     "-m",
                     "bf16perf.workload.worker",
                     str(work / "config.json"),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bf16perf.kernels import KernelSummary, run_verbose
 from bf16perf.workload.config import Precision, TrainConfig, Variant
+from bf16perf.workload.stack import stack_env
 
 __all__ = ["prove_kernels", "refusal"]
 
@@ -58,15 +59,17 @@ def prove_kernels(config: TrainConfig, timeout_s: float = 600.0) -> KernelSummar
         data_dir=None,
         inject_slowdown=0.0,
     )
-    env = {"TF_CONFIG": "{}", "OMP_NUM_THREADS": "1"}
-    if config.onednn_max_isa:
-        env["ONEDNN_MAX_CPU_ISA"] = config.onednn_max_isa
     with tempfile.TemporaryDirectory(prefix="bf16perf-proof-") as tmp:
+        # the run's own stack and environment (A/B: the reference's), verbose on top
+        env = stack_env({}, config.python, config.env, Path(tmp))
+        env.update({"TF_CONFIG": "{}", "OMP_NUM_THREADS": "1"})
+        if config.onednn_max_isa:
+            env["ONEDNN_MAX_CPU_ISA"] = config.onednn_max_isa
         cfg = Path(tmp, "config.json")
         cfg.write_text(one_step.to_json())
         return run_verbose(
             [
-                sys.executable,
+                config.python or sys.executable,
                 "-m",
                 "bf16perf.workload.worker",
                 str(cfg),

@@ -1,0 +1,141 @@
+"""From a test's runs to its recorded verdicts: which rule applies, with what inputs.
+
+The rules themselves are pure (:mod:`bf16perf.verdicts`); this module turns typed runs and
+baselines into :class:`~bf16perf.decisions.Decision` values for one test, so that the perf
+tests read like a specification and ``benchmarks/run.py`` can call exactly the rules
+users get.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bf16perf.baselines import Baseline
+from bf16perf.decisions import Decision, Outcome
+from bf16perf.options import PerfOptions
+from bf16perf.stats import Spread, run_figure
+from bf16perf.verdicts import (
+    ab_rule,
+    baseline_rule,
+    bf16_loss_rule,
+    gate_rule,
+    loss_rule,
+)
+from bf16perf.workload.config import RunResult
+
+__all__ = [
+    "against_baseline",
+    "against_reference",
+    "bf16_loss",
+    "figures",
+    "gate",
+    "no_baseline",
+    "sanity_errors",
+]
+
+
+def figures(runs: Sequence[RunResult]) -> list[float]:
+    """Each run's figure: the median images/s of its measured steps."""
+    return [run_figure(r.images_per_second) for r in runs]
+
+
+def sanity_errors(runs: Sequence[RunResult]) -> list[str]:
+    """What makes runs unusable as measurements: workers that disagree on the loss (the
+    training was not synchronous), non-finite losses, or (synthetic data, fixed seeds) a
+    loss that did not fall."""
+    errors = []
+    for i, run in enumerate(runs, 1):
+        curves = {w.rank: w.losses for w in run.workers}
+        if len({tuple(c) for c in curves.values()}) != 1:
+            errors.append(f"run {i}: workers disagree on the loss curve: {curves}")
+        if not all(x == x and abs(x) != float("inf") for x in run.losses):
+            errors.append(f"run {i}: non-finite loss: {run.losses}")
+        elif run.config.data_dir is None and not min(run.losses[-2:]) < run.losses[0]:
+            errors.append(f"run {i}: loss did not fall: {run.losses}")
+    return errors
+
+
+def no_baseline(test: str, slug: str, key: str, options: PerfOptions) -> Decision:
+    return Decision(
+        test,
+        "throughput",
+        Outcome.NO_BASELINE,
+        f"no baseline for machine {slug}, workload {key} in {options.baselines_dir}"
+        " (save one with --perf-save-baseline)",
+    )
+
+
+def against_baseline(
+    test: str,
+    runs: Sequence[RunResult],
+    baseline: Baseline,
+    options: PerfOptions,
+    noise: Spread | None = None,
+) -> list[Decision]:
+    """The throughput verdict (run figures against the baseline's), then, with synthetic
+    data, the loss-curve verdict: both are recorded whatever the first says."""
+    verdict = baseline_rule(
+        figures(runs),
+        baseline.figures,
+        max_regression=options.max_regression,
+        alpha=options.alpha,
+        prior=noise,
+        baseline_path=str(baseline.path),
+    )
+    out = [Decision(test, "throughput", verdict.outcome, verdict.detail, verdict.to_dict())]
+    if runs[0].config.data_dir is None:
+        loss = loss_rule(
+            runs[0].losses,
+            baseline.losses,
+            atol=options.loss_atol,
+            rtol=options.loss_rtol,
+            baseline_path=str(baseline.path),
+        )
+        out.append(Decision(test, "loss curve", loss.outcome, loss.detail))
+    return out
+
+
+def against_reference(
+    test: str,
+    candidate: Sequence[RunResult],
+    reference: Sequence[RunResult],
+    order: Sequence[str],
+    options: PerfOptions,
+) -> list[Decision]:
+    """The A/B throughput verdict, then the candidate's loss curve against the reference's
+    (same seeds: a different stack may move it; a different curve is a notice-worthy
+    DRIFT only beyond the bf16 loss band, since kernels may legitimately round otherwise)."""
+    verdict = ab_rule(
+        figures(candidate),
+        figures(reference),
+        max_regression=options.max_regression,
+        alpha=options.alpha,
+        order=order,
+    )
+    out = [Decision(test, "A/B throughput", verdict.outcome, verdict.detail, verdict.to_dict())]
+    loss = bf16_loss_rule(candidate[0].losses, reference[0].losses, band=options.bf16_loss_band)
+    out.append(
+        Decision(test, "A/B loss", loss.outcome, loss.detail.replace("bf16 - fp32", "A - B"))
+    )
+    return out
+
+
+def gate(
+    test: str,
+    bf16: Sequence[RunResult],
+    fp32: Sequence[RunResult],
+    options: PerfOptions,
+    looks: int,
+) -> tuple[Decision, dict[str, object]]:
+    """The release gate over interleaved pairs; the decision and its figures."""
+    emulated = any((r.kernels or {}).get("emulated") for r in bf16)
+    verdict = gate_rule(
+        figures(bf16), figures(fp32), gate=options.min_bf16_speedup, looks=looks, emulated=emulated
+    )
+    figs = verdict.to_dict()
+    return Decision(test, "bf16 gate", verdict.outcome, verdict.detail, figs), figs
+
+
+def bf16_loss(test: str, bf16: RunResult, fp32: RunResult, band: float) -> Decision:
+    verdict = bf16_loss_rule(bf16.losses, fp32.losses, band=band)
+    return Decision(test, "bf16 vs fp32 loss", verdict.outcome, verdict.detail)
