@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.slow
 def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     store = tmp_path / "baselines"
     reports = tmp_path / "reports"
+    runs = ("--perf-repeats", "2")  # CI time: the rule's arithmetic is unit-tested
     saved = run_perf(
         "--perf-reports",
         str(reports),
@@ -28,13 +30,16 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
         "--perf-save-baseline",
         "--benchmark-json",
         str(tmp_path / "bench.json"),
+        *runs,
     )
     assert saved.returncode == 0, saved.stdout[-3000:]
-    assert "baseline saved to" in saved.stdout
+    assert "baseline of 2 runs saved to" in saved.stdout
     (baseline,) = store.glob("*/*fp32.json")
     bench = json.loads((tmp_path / "bench.json").read_text())["benchmarks"]
     (fp32,) = [b for b in bench if b["name"] == "test_training[fp32]"]
-    assert fp32["stats"]["rounds"] == 8 and fp32["extra_info"]["losses"]
+    # every measured step of every run is a round; each run's figure is kept apart
+    assert fp32["stats"]["rounds"] == 16 and len(fp32["extra_info"]["run_figures"]) == 2
+    assert fp32["extra_info"]["losses"]
     workers = fp32["extra_info"]["workers"]
     assert len(workers) == 2 and workers[0]["losses"] == workers[1]["losses"]
     assert workers[0]["cpus"] != workers[1]["cpus"]
@@ -42,37 +47,43 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
         window = w["cpu_window"]
         assert window["cpus"] == len(w["cpus"]) and window["window_s"] > 0, window
         assert 0 < window["own_cpu_s"] <= window["busy_s"] + 0.05 * window["window_s"], window
+    doc = json.loads(baseline.read_text())
+    assert doc["schema_version"] == 2 and len(doc["benchmarks"]) == 2
 
-    # Back-to-back smoke runs on this shared 2-vCPU VM drift by up to ~10-20% (measured: 8.87
-    # then 8.00 images/s, p=0.0002), a real false alarm of the default 5% rule that issue 7's
-    # noise study must settle; here the threshold is widened so the test checks the mechanics.
-    loose = ("--perf-max-regression", "0.3")
-    same = run_perf("--perf-baselines", str(store), "--perf-reports", str(reports), *loose)
-    assert same.returncode == 0, same.stdout[-3000:]
-    assert "images/s now vs" in same.stdout and str(baseline) in same.stdout
+    # Against its own baseline the session is not a regression: with 2 runs a side on this
+    # VM it may well be inconclusive (exit 11), which is the honest answer (BENCHMARKS.md).
+    same = run_perf("--perf-baselines", str(store), "--perf-reports", str(reports), *runs)
+    assert same.returncode in (0, 11), same.stdout[-3000:]
+    assert "ratio of geometric means" in same.stdout and str(baseline) in same.stdout
+    assert "(2 runs)" in same.stdout and "detectable drop" in same.stdout
     assert "[fp32] step 10/10 (measured)" in same.stdout  # live progress
     # the report directory of each run: the four kinds of file (logs only when failing)
-    runs = sorted(p for p in reports.iterdir() if p.is_dir() and not p.is_symlink())
-    assert len(runs) == 2
-    for run_dir in runs:
+    report_dirs = sorted(p for p in reports.iterdir() if p.is_dir() and not p.is_symlink())
+    assert len(report_dirs) == 2
+    for run_dir in report_dirs:
         assert {"report.json", "report.html", "junit.xml"} <= {p.name for p in run_dir.iterdir()}
-    assert (reports / "latest").resolve() == runs[-1].resolve()
+    assert (reports / "latest").resolve() == report_dirs[-1].resolve()
     assert len((reports / "history.jsonl").read_text().splitlines()) == 2
-    junit = (runs[-1] / "junit.xml").read_text()
-    assert 'name="median_images_per_second"' in junit
-    report = json.loads((runs[-1] / "report.json").read_text())
+    junit = (report_dirs[-1] / "junit.xml").read_text()
+    assert 'name="median_images_per_second"' in junit and 'name="run_figures"' in junit
+    report = json.loads((report_dirs[-1] / "report.json").read_text())
     assert report["runs"][0]["workers"][0]["losses"] == report["runs"][0]["losses"]
+    (throughput,) = [d for d in report["decisions"] if d["check"] == "throughput"]
+    assert len(throughput["figures"]["current_runs"]) == 2
     jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is a dev dependency")
     jsonschema.validate(report, json.loads((ROOT / "schemas" / "report.schema.json").read_text()))
 
-    data = json.loads(baseline.read_text())
-    info = data["benchmarks"][0]["extra_info"]
-    # 2x rather than the 1.2x of the manual check: see the drift note above.
-    info["images_per_second"] = [x * 2.0 for x in info["images_per_second"]]
-    baseline.write_text(json.dumps(data))
-    slower = run_perf("--perf-baselines", str(store), "--perf-reports", str(reports), *loose)
+    # A baseline 4x faster than this machine: a regression beyond any drift here, and the
+    # loss verdict of the same test is still reported (both verdicts, one failure)
+    for bench_run in doc["benchmarks"]:
+        info = bench_run["extra_info"]
+        info["images_per_second"] = [x * 4.0 for x in info["images_per_second"]]
+    doc["benchmarks"][0]["extra_info"]["losses"][3] += 1.0
+    baseline.write_text(json.dumps(doc))
+    slower = run_perf("--perf-baselines", str(store), "--perf-reports", str(reports), *runs)
     assert slower.returncode == 10, slower.stdout[-3000:]  # ExitCode.REGRESSION
     assert "throughput regression: " in slower.stdout
+    assert "loss curve drifted: " in slower.stdout and "first at step 3" in slower.stdout
     assert "perf/test_training.py::test_training[fp32]  throughput" in slower.stdout
     assert "bf16perf verdict: exit code 10 (REGRESSION)" in slower.stdout
     failed_run = (reports / "latest").resolve()
@@ -89,12 +100,54 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     assert "[fp32] step" not in bad.stdout  # refused before any training
 
 
+def test_ab_mode_flags_an_injected_slowdown_and_not_an_aa_pair(tmp_path: Path) -> None:
+    """A/B against a reference stack on the real cluster, at smoke size: 7 pairs (the fewest
+    whose exact signed-rank test can reach p < 0.01), both sides this environment.  The
+    candidate slowed by 50% is a regression; the A/A pair is not (no timing is asserted
+    beyond that: a 1% false alarm needs all 7 pairs to fall one way by more than 5%)."""
+    ab = (
+        "--perf-reference-python",
+        sys.executable,
+        "--perf-pairs",
+        "7",
+        "--perf-warmup-steps",
+        "1",
+        "--perf-steps",
+        "3",
+        "--perf-no-probe",
+        "-k",
+        "test_training and fp32",
+    )
+    slowed = run_perf(*ab, "--perf-inject-slowdown", "0.5", "--perf-reports", str(tmp_path))
+    out = slowed.stdout
+    assert slowed.returncode == 10, out[-3000:]
+    assert "A/B throughput" in out and "throughput regression: candidate" in out
+    assert "one-sided Wilcoxon signed-rank p=0.0078" in out  # every pair slower: 1/2^7
+    ratio = re.search(r"Hodges-Lehmann ratio (\d+\.\d+)", out)
+    assert ratio and 0.55 < float(ratio.group(1)) < 0.8, out[-3000:]
+    assert "bf16perf A/B: 7 pairs per variant against the reference stack" in out
+    report = json.loads((tmp_path / "latest" / "report.json").read_text())
+    stacks = [r["stack"] for r in report["runs"]]
+    assert stacks.count("reference") == 7 and stacks.count("candidate") == 7
+    (ab_decision,) = [d for d in report["decisions"] if d["check"] == "A/B throughput"]
+    order = ab_decision["figures"]["order"]
+    assert sorted(order) == ["candidate"] * 4 + ["reference"] * 3  # balanced
+    assert report["reference"]["tensorflow"] and report["reference"]["interpreter"]
+
+    same = run_perf(*ab, "--perf-no-report")
+    assert same.returncode in (0, 11), same.stdout[-3000:]
+    assert "throughput regression" not in same.stdout
+    assert "Hodges-Lehmann ratio" in same.stdout
+
+
 def test_gate_fails_with_the_measured_speedup_and_its_interval(tmp_path: Path) -> None:
     """The gate end to end. Without bf16 hardware the bf16 run is emulated (a self-test of
     the machinery); with --perf-min-bf16-speedup 10 it must fail, with exit code 10."""
     result = run_perf(
         "-k",
         "bf16_speedup or bf16_loss",
+        "--perf-repeats",
+        "2",
         "--perf-allow-emulated-bf16",
         "--perf-min-bf16-speedup",
         "10",
@@ -105,7 +158,7 @@ def test_gate_fails_with_the_measured_speedup_and_its_interval(tmp_path: Path) -
     assert result.returncode == 10, out[-3000:]
     assert "bf16 speedup below minimum: " in out
     speedup = re.search(
-        r"bf16 speedup (\d+\.\d+)x, 95% CI \[(\d+\.\d+), (\d+\.\d+)\], gate 10", out
+        r"bf16 speedup (\d+\.\d+)x, [\d.]+% CI \[(\d+\.\d+), (\d+\.\d+)\], gate 10", out
     )
     assert speedup, out[-3000:]
     ratio, low, high = map(float, speedup.groups())
@@ -237,6 +290,8 @@ def test_bf16_avx512_variant_on_a_described_amx_machine(tmp_path: Path) -> None:
         "--perf-cpuinfo",
         str(ROOT / "tests" / "data" / "cpuinfo" / "linux-unknown-sapphirerapids"),
         "--perf-no-probe",
+        "--perf-repeats",
+        "1",
         "--perf-save-baseline",
         "--perf-baselines",
         str(store),
@@ -267,6 +322,8 @@ def test_bf16_allreduce_option_trains_in_sync_under_its_own_key(tmp_path: Path) 
     workers still agree (test_training asserts it) and the baseline key says so."""
     result = run_perf(
         "--perf-bf16-allreduce",
+        "--perf-repeats",
+        "1",
         "--perf-no-probe",
         "--perf-baselines",
         str(tmp_path),

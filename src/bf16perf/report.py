@@ -119,6 +119,8 @@ def history_line(report: dict[str, Any], report_dir: Path) -> dict[str, Any]:
     """The one-line summary of a report kept in the history file."""
     medians: dict[str, float] = {}
     for run in report["runs"]:
+        if run.get("stack", "candidate") != "candidate":
+            continue  # A/B mode: the reference stack's runs are not this stack's history
         medians.setdefault(run.get("variant", run["precision"]), run["median_images_per_second"])
     return {
         "started": report["started"],
@@ -178,7 +180,10 @@ def _plots(report: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, s
     runs = report["runs"]
     firsts: dict[str, dict[str, Any]] = {}
     for run in runs:
-        firsts.setdefault(run.get("variant", run["precision"]), run)
+        label = run.get("variant", run["precision"])
+        if run.get("stack", "candidate") != "candidate":
+            label += " (reference)"
+        firsts.setdefault(label, run)
     baselines = report["baselines"]
 
     if runs:
