@@ -200,7 +200,11 @@ def _config(args: argparse.Namespace) -> TrainConfig:
 def noise(args: argparse.Namespace) -> None:
     """Back-to-back A/A runs: their between-run spread is saved beside the baselines (later
     sessions pool it into the stored-baseline rule), and the rules users get are applied to
-    disjoint and sliding groups of them."""
+    disjoint and sliding groups of them (``--from-json``: of runs measured before)."""
+    if args.from_json:
+        figures = json.loads(Path(args.from_json).read_text())["figures"]
+        aa_tables(figures, repeats=args.repeats, pairs=args.pairs, threshold=args.threshold)
+        return
     config = _config(args)
     cluster, spark, _ = _cluster()
     workers = cluster.plan.workers
@@ -282,6 +286,10 @@ def aa_tables(
     groups[f"A/B, {pairs} pairs of neighbours, sliding by one pair (overlapping)"] = [
         ab(figures[i : i + size]) for i in range(0, n - size + 1, 2)
     ]
+    with_prior = [stored_with_prior(figures, k, rng, threshold, alpha, 0.0) for _ in draws]
+    groups[f"stored, {k} vs {k} runs, random draws, noise prior from the other runs"] = [
+        o for o, _ in with_prior
+    ]
     print(
         f"| A/A decisions (threshold {threshold:.0%}, alpha {alpha:g}) | decisions |"
         " false alarms | ok | inconclusive | improved |"
@@ -289,6 +297,61 @@ def aa_tables(
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, outcomes in groups.items():
         print(f"| {name} | {_count(outcomes)} |")
+    if with_prior:
+        mde = statistics.median(m for _, m in with_prior)
+        print(f"\nmedian detectable drop, stored rule with the noise prior: {mde:.1%}")
+    scaled_drops(figures, k, pairs, threshold, alpha, rng)
+
+
+def stored_with_prior(
+    figures: list[float], k: int, rng: random.Random, threshold: float, alpha: float, drop: float
+) -> tuple[Outcome, float]:
+    """One stored-rule decision on 2k drawn runs, the current side scaled down by ``drop``,
+    with the noise prior a session would get from a noise file: the other runs' spread."""
+    idx = rng.sample(range(len(figures)), 2 * k)
+    rest = [f for i, f in enumerate(figures) if i not in idx]
+    prior = log_spread([rest], what="the other A/A runs")
+    base = [figures[i] for i in idx[:k]]
+    cur = [figures[i] * (1 - drop) for i in idx[k:]]
+    v = baseline_rule(cur, base, max_regression=threshold, alpha=alpha, prior=prior)
+    return v.outcome, v.mde
+
+
+def scaled_drops(
+    figures: list[float],
+    k: int,
+    pairs: int,
+    threshold: float,
+    alpha: float,
+    rng: random.Random,
+    drops: tuple[float, ...] = (0.05, 0.10, 0.15, 0.20),
+) -> None:
+    """Detection of an exact drop on real noise: A/A figures with one side scaled down."""
+    print(
+        "\n| drop (A/A figures scaled) | stored + noise prior: flagged | A/B sliding"
+        f" {pairs}-pair blocks: flagged | A/B median printed MDE |"
+    )
+    print("| ---: | ---: | ---: | ---: |")
+    size = 2 * pairs
+    for drop in drops:
+        stored = [stored_with_prior(figures, k, rng, threshold, alpha, drop)[0] for _ in range(500)]
+        ab_hits, mdes = 0, []
+        starts = range(0, len(figures) - size + 1, 2)
+        for start in starts:
+            block = figures[start : start + size]
+            order = balanced_order(pairs, f"scaled-{start}")
+            cand, ref = [], []
+            for i, first in enumerate(order):
+                a, b = block[2 * i], block[2 * i + 1]
+                r, c = (a, b) if first == "reference" else (b, a)
+                ref.append(r)
+                cand.append(c * (1 - drop))
+            v = ab_rule(cand, ref, max_regression=threshold, alpha=alpha)
+            ab_hits += v.outcome is Outcome.REGRESSION
+            mdes.append(v.mde)
+        reg = sum(o is Outcome.REGRESSION for o in stored) / len(stored)
+        mde = f"{statistics.median(mdes):.1%}" if mdes else "-"
+        print(f"| {drop:.0%} | {reg:.1%} | {ab_hits} of {len(starts)} | {mde} |")
 
 
 def sensitivity(args: argparse.Namespace) -> None:

@@ -154,6 +154,20 @@ def _p_less(estimate: float, se: float, df: int) -> float:
     return float(sps.t.cdf(estimate / se, df))
 
 
+def _log_ratio(estimate: float, se: float, spread: Spread, confidence: float) -> LogRatio:
+    low, high = _interval(estimate, se, spread.df, confidence)
+    return LogRatio(
+        ratio=math.exp(estimate),
+        low=low,
+        high=high,
+        confidence=confidence,
+        spread=spread,
+        se=se,
+        df=spread.df,
+        p_less=_p_less(estimate, se, spread.df),
+    )
+
+
 def unpaired_log_ratio(
     current: Sequence[float],
     baseline: Sequence[float],
@@ -169,19 +183,8 @@ def unpaired_log_ratio(
     """
     a, b = _logs(current, "current runs"), _logs(baseline, "baseline runs")
     spread = log_spread([current, baseline], prior, what="this session and the baseline")
-    estimate = float(a.mean() - b.mean())
     se = spread.sigma * math.sqrt(1 / a.size + 1 / b.size) if spread.known else math.nan
-    low, high = _interval(estimate, se, spread.df, confidence)
-    return LogRatio(
-        ratio=math.exp(estimate),
-        low=low,
-        high=high,
-        confidence=confidence,
-        spread=spread,
-        se=se,
-        df=spread.df,
-        p_less=_p_less(estimate, se, spread.df),
-    )
+    return _log_ratio(float(a.mean() - b.mean()), se, spread, confidence)
 
 
 def paired_log_ratio(
@@ -200,18 +203,7 @@ def paired_log_ratio(
     sigma = float(np.std(d, ddof=1)) if n > 1 else math.nan
     spread = Spread(sigma, n - 1, f"{n} pairs") if n > 1 else Spread(math.nan, 0, "unknown")
     se = sigma / math.sqrt(n) if n > 1 else math.nan
-    estimate = float(d.mean())
-    low, high = _interval(estimate, se, n - 1, confidence)
-    return LogRatio(
-        ratio=math.exp(estimate),
-        low=low,
-        high=high,
-        confidence=confidence,
-        spread=spread,
-        se=se,
-        df=n - 1,
-        p_less=_p_less(estimate, se, n - 1),
-    )
+    return _log_ratio(float(d.mean()), se, spread, confidence)
 
 
 def _signed_rank_null(n: int) -> np.ndarray:
