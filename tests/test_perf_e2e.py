@@ -114,6 +114,8 @@ def test_ab_mode_flags_an_injected_slowdown_and_not_an_aa_pair(tmp_path: Path) -
         "1",
         "--perf-steps",
         "3",
+        "--perf-batch-per-worker",
+        "2",
         "--perf-no-probe",
         "-k",
         "test_training and fp32",
@@ -168,12 +170,15 @@ def test_gate_fails_with_the_measured_speedup_and_its_interval(tmp_path: Path) -
         "fp32",
         "bf16",
     }
-    (bf16,) = [r for r in report["runs"] if r["variant"] == "bf16"]
-    if _host_has_bf16():  # real bf16 kernels, proven, and not marked emulated
-        assert bf16["kernels"]["bf16_ran"] and not bf16["kernels"]["emulated"], bf16["kernels"]
-        assert "EMULATED" not in out
-    else:
-        assert bf16["kernels"]["emulated"] and "EMULATED bf16" in out
+    assert report["speedup"]["pairs"] == 2  # the gate's own figures: 2 interleaved pairs
+    bf16_runs = [r for r in report["runs"] if r["variant"] == "bf16"]
+    assert len(bf16_runs) == 2
+    for bf16 in bf16_runs:
+        if _host_has_bf16():  # real bf16 kernels, proven, and not marked emulated
+            assert bf16["kernels"]["bf16_ran"] and not bf16["kernels"]["emulated"]
+            assert "EMULATED" not in out
+        else:
+            assert bf16["kernels"]["emulated"] and "EMULATED bf16" in out
 
 
 def _start_perf_and_wait_for_training(
