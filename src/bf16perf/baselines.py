@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bf16perf.stats import Spread, run_figure
+from bf16perf.stats import Spread, log_spread, run_figure
 from bf16perf.workload.config import RunResult
 
 __all__ = [
@@ -287,8 +287,6 @@ class BaselineStore:
         """Keep the between-run spread of ``figures`` (A/A runs of ``workload``)."""
         if len(figures) < 2:
             raise ValueError("a noise estimate needs at least two runs")
-        from bf16perf.stats import log_spread
-
         spread = log_spread([figures], what=command)
         path = self.noise_path(slug, workload)
         path.parent.mkdir(parents=True, exist_ok=True)

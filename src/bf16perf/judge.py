@@ -8,6 +8,7 @@ users get.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from bf16perf.baselines import Baseline
@@ -48,7 +49,7 @@ def sanity_errors(runs: Sequence[RunResult]) -> list[str]:
         curves = {w.rank: w.losses for w in run.workers}
         if len({tuple(c) for c in curves.values()}) != 1:
             errors.append(f"run {i}: workers disagree on the loss curve: {curves}")
-        if not all(x == x and abs(x) != float("inf") for x in run.losses):
+        if not all(math.isfinite(x) for x in run.losses):
             errors.append(f"run {i}: non-finite loss: {run.losses}")
         elif run.config.data_dir is None and not min(run.losses[-2:]) < run.losses[0]:
             errors.append(f"run {i}: loss did not fall: {run.losses}")
@@ -113,10 +114,13 @@ def against_reference(
         order=order,
     )
     out = [Decision(test, "A/B throughput", verdict.outcome, verdict.detail, verdict.to_dict())]
-    loss = bf16_loss_rule(candidate[0].losses, reference[0].losses, band=options.bf16_loss_band)
-    out.append(
-        Decision(test, "A/B loss", loss.outcome, loss.detail.replace("bf16 - fp32", "A - B"))
+    loss = bf16_loss_rule(
+        candidate[0].losses,
+        reference[0].losses,
+        band=options.bf16_loss_band,
+        names=("candidate", "reference"),
     )
+    out.append(Decision(test, "A/B loss", loss.outcome, loss.detail))
     return out
 
 

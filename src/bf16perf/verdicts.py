@@ -497,10 +497,18 @@ def loss_rule(
     )
 
 
-def bf16_loss_rule(bf16: Sequence[float], fp32: Sequence[float], *, band: float) -> LossVerdict:
-    """Within a session: the mean |bf16 - fp32| loss must stay within ``band``."""
+def bf16_loss_rule(
+    bf16: Sequence[float],
+    fp32: Sequence[float],
+    *,
+    band: float,
+    names: tuple[str, str] = ("bf16", "fp32"),
+) -> LossVerdict:
+    """Within a session: the mean |bf16 - fp32| loss (or of the two curves ``names``
+    names, e.g. an A/B candidate and reference) must stay within ``band``."""
     diff = statistics.fmean(abs(a - b) for a, b in zip(bf16, fp32, strict=True))
     outcome = Outcome.OK if diff <= band else Outcome.DRIFT
+    a, b = names
     return LossVerdict(
-        outcome, f"mean |bf16 - fp32| = {diff:.3f} over {len(fp32)} steps (band {band})"
+        outcome, f"mean |{a} - {b}| = {diff:.3f} over {len(fp32)} steps (band {band})"
     )
