@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from bf16perf.cluster import SparkStandaloneCluster, tagged_pids
+from bf16perf.cluster import SparkStandaloneCluster
+from bf16perf.hygiene import tagged_pids
 from bf16perf.plan import make_plan, read_topology
 
 pytestmark = pytest.mark.slow

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bf16perf.cluster import ClusterError, check_java
+from bf16perf.java import JavaError, check_java
 
 
 def _fake_java(tmp_path: Path, version: str) -> None:
@@ -17,7 +17,7 @@ def test_old_java_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     _fake_java(tmp_path, "11.0.2")
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(ClusterError, match=r"Java 11\.0\.2 is too old: Spark 4 needs Java 17"):
+    with pytest.raises(JavaError, match=r"Java 11\.0\.2 is too old: Spark 4 needs Java 17"):
         check_java()
 
 
@@ -25,7 +25,7 @@ def test_java_8_version_scheme(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     _fake_java(tmp_path, "1.8.0_392")
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(ClusterError, match="too old"):
+    with pytest.raises(JavaError, match="too old"):
         check_java()
 
 
@@ -34,7 +34,7 @@ def test_missing_java_names_what_to_install(
 ) -> None:
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(ClusterError, match=r"Java not found.*openjdk-17"):
+    with pytest.raises(JavaError, match=r"Java not found.*openjdk-17"):
         check_java()
 
 

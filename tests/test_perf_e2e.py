@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bf16perf.cluster import pids_with_env
+from bf16perf.hygiene import pids_with_env
 from tests.perfrun import ROOT, perf_command, run_perf
 
 pytestmark = pytest.mark.slow
@@ -100,16 +100,18 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     assert "[fp32] step" not in bad.stdout  # refused before any training
 
 
-def test_ab_mode_flags_an_injected_slowdown_and_not_an_aa_pair(tmp_path: Path) -> None:
-    """A/B against a reference stack on the real cluster, at smoke size: 7 pairs (the fewest
-    whose exact signed-rank test can reach p < 0.01), both sides this environment.  The
-    candidate slowed by 50% is a regression; the A/A pair is not (no timing is asserted
-    beyond that: a 1% false alarm needs all 7 pairs to fall one way by more than 5%)."""
-    ab = (
+def test_ab_mode_flags_an_injected_slowdown(tmp_path: Path) -> None:
+    """A/B against a reference stack on the real cluster, at smoke size: 4 pairs at
+    --perf-alpha 0.1 (the fewest whose exact signed-rank test can reach p < 0.1), both sides
+    this environment, the candidate slowed by 50%: a regression.  (CI time: an A/A pair's
+    behaviour is a rate, measured in BENCHMARKS.md V, not something one draw here shows.)"""
+    slowed = run_perf(
         "--perf-reference-python",
         sys.executable,
         "--perf-pairs",
-        "7",
+        "4",
+        "--perf-alpha",
+        "0.1",
         "--perf-warmup-steps",
         "1",
         "--perf-steps",
@@ -119,27 +121,25 @@ def test_ab_mode_flags_an_injected_slowdown_and_not_an_aa_pair(tmp_path: Path) -
         "--perf-no-probe",
         "-k",
         "test_training and fp32",
+        "--perf-inject-slowdown",
+        "0.5",
+        "--perf-reports",
+        str(tmp_path),
     )
-    slowed = run_perf(*ab, "--perf-inject-slowdown", "0.5", "--perf-reports", str(tmp_path))
     out = slowed.stdout
     assert slowed.returncode == 10, out[-3000:]
     assert "A/B throughput" in out and "throughput regression: candidate" in out
-    assert "one-sided Wilcoxon signed-rank p=0.0078" in out  # every pair slower: 1/2^7
+    assert "one-sided Wilcoxon signed-rank p=0.0625" in out  # every pair slower: 1/2^4
     ratio = re.search(r"Hodges-Lehmann ratio (\d+\.\d+)", out)
     assert ratio and 0.55 < float(ratio.group(1)) < 0.8, out[-3000:]
-    assert "bf16perf A/B: 7 pairs per variant against the reference stack" in out
+    assert "bf16perf A/B: 4 pairs per variant against the reference stack" in out
     report = json.loads((tmp_path / "latest" / "report.json").read_text())
     stacks = [r["stack"] for r in report["runs"]]
-    assert stacks.count("reference") == 7 and stacks.count("candidate") == 7
+    assert stacks.count("reference") == 4 and stacks.count("candidate") == 4
     (ab_decision,) = [d for d in report["decisions"] if d["check"] == "A/B throughput"]
     order = ab_decision["figures"]["order"]
-    assert sorted(order) == ["candidate"] * 4 + ["reference"] * 3  # balanced
+    assert sorted(order) == ["candidate"] * 2 + ["reference"] * 2  # balanced
     assert report["reference"]["tensorflow"] and report["reference"]["interpreter"]
-
-    same = run_perf(*ab, "--perf-no-report")
-    assert same.returncode in (0, 11), same.stdout[-3000:]
-    assert "throughput regression" not in same.stdout
-    assert "Hodges-Lehmann ratio" in same.stdout
 
 
 def test_gate_fails_with_the_measured_speedup_and_its_interval(tmp_path: Path) -> None:

@@ -1,16 +1,11 @@
-"""A pinned local Spark standalone cluster that always cleans up after itself.
+"""The local Spark standalone cluster: a master and one pinned worker per CPU set.
 
-This module owns every process the harness starts for Spark: the master and one worker per
-CPU set of a :class:`~bf16perf.plan.ClusterPlan`, launched as direct children through
-pyspark's ``bin/spark-class`` (the pip package has no sbin scripts), each pinned with
-taskset/numactl, bound to 127.0.0.1 on ports chosen at run time, authenticated with a
-random per-session secret kept in a private ``spark-defaults.conf`` (never on a command
-line), REST submission off and web UIs on loopback.
-
-Cleanup cannot be skipped: children get ``PR_SET_PDEATHSIG`` (they die with pytest, even on
-SIGKILL), every process carries the ``BF16PERF_RUN_ID`` environment tag so that
-grandchildren which left the process group (``pyspark.daemon`` does) are swept from
-``/proc``, and :meth:`SparkStandaloneCluster.stop` runs from ``finally``/signal handlers.
+This module owns the daemons of a :class:`~bf16perf.plan.ClusterPlan`: launched as direct
+children (the java line ``bin/spark-class`` would build; the pip package has no sbin
+scripts), each pinned with taskset/numactl, bound to 127.0.0.1 on ports chosen at run time,
+authenticated with a random per-session secret kept in a private ``spark-defaults.conf``
+(never on a command line), REST submission off and web UIs on loopback.  Its processes never
+outlive it (:mod:`bf16perf.hygiene`); the driver's session is :mod:`bf16perf.driver`'s.
 """
 
 from __future__ import annotations
@@ -19,127 +14,23 @@ import contextlib
 import os
 import re
 import secrets
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bf16perf.fingerprint import java_version
-from bf16perf.options import PinMode
-from bf16perf.plan import ClusterPlan, format_cpu_list
-from bf16perf.proc import pdeathsig_preexec
+from bf16perf.driver import ClusterError, spark_session
+from bf16perf.hygiene import RUN_TAG, pdeathsig_preexec, sweep_tagged
+from bf16perf.java import JavaError, check_java, daemon_command, scala_version, spark_home
+from bf16perf.plan import ClusterPlan, PinMode, format_cpu_list
 
-__all__ = [
-    "RUN_TAG",
-    "ClusterError",
-    "SparkStandaloneCluster",
-    "check_java",
-    "pdeathsig_preexec",
-    "pids_with_env",
-    "spark_home",
-    "sweep_tagged",
-    "tagged_pids",
-]
-
-RUN_TAG = "BF16PERF_RUN_ID"
-MIN_JAVA = 17
-
-
-class ClusterError(RuntimeError):
-    """The local cluster could not start, or lost a member."""
-
-
-def spark_home() -> Path:
-    """pyspark's own Spark distribution (``bin/spark-class``, jars)."""
-    import pyspark
-
-    return Path(pyspark.__file__).parent
-
-
-def check_java() -> str:
-    """Fail before anything starts when Java is missing or older than 17."""
-    version, major = java_version()
-    if version is None or major is None:
-        raise ClusterError(
-            "Java not found: Spark needs Java 17 or newer; install it (Debian:"
-            " apt-get install -y openjdk-17-jre-headless) or set JAVA_HOME"
-        )
-    if major < MIN_JAVA:
-        raise ClusterError(
-            f"Java {version} is too old: Spark 4 needs Java {MIN_JAVA} or newer; install"
-            " openjdk-17 (or newer) and put it first on PATH or in JAVA_HOME"
-        )
-    return version
-
-
-def tagged_pids(run_id: str, proc: Path = Path("/proc")) -> list[int]:
-    """Pids of live processes whose environment carries ``BF16PERF_RUN_ID=run_id``."""
-    return pids_with_env(RUN_TAG, run_id, proc)
-
-
-def pids_with_env(name: str, value: str, proc: Path = Path("/proc")) -> list[int]:
-    """Pids of live (not zombie) processes whose environment has ``name=value``."""
-    needle = f"{name}={value}".encode()
-    pids: list[int] = []
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            env = (entry / "environ").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z" and needle in env.split(b"\0"):
-            pids.append(int(entry.name))
-    return pids
-
-
-def sweep_tagged(run_id: str, grace_s: float = 5.0) -> list[int]:
-    """SIGTERM, then SIGKILL after ``grace_s``, every process tagged with ``run_id``."""
-    pids = tagged_pids(run_id)
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and tagged_pids(run_id):
-        time.sleep(0.1)
-    for pid in tagged_pids(run_id):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-    return pids
-
-
-# The daemons do little work: C1 only and the serial collector start them in about half the
-# CPU time on 2 vCPUs, where start-up is CPU-bound.
-DAEMON_JVM_OPTIONS = ("-Xmx512m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto")
+__all__ = ["ClusterError", "SparkStandaloneCluster"]
 
 
 # Daemons bind loopback only, on ports the kernel picks (no collisions, no silent port+1).
 _LOOPBACK_ANY_PORT = ("--host", "127.0.0.1", "--port", "0", "--webui-port", "0")
-
-
-def _java_command(conf_dir: Path) -> list[str]:
-    """The ``java`` command line that ``bin/spark-class`` would build for a daemon.
-
-    spark-class runs a launcher JVM first only to print this line; on 2 vCPUs that extra
-    JVM per process is seconds of start-up, so the line is built here instead.
-    """
-    home = os.environ.get("JAVA_HOME")
-    java = str(Path(home, "bin", "java")) if home else "java"
-    classpath = f"{conf_dir}/:{spark_home() / 'jars'}/*"
-    return [java, "-cp", classpath, *DAEMON_JVM_OPTIONS]
-
-
-def _scala_version() -> str:
-    """Scala version of the bundled jars (the launcher asks for it when spark-class is not
-    the one setting up the environment)."""
-    for jar in (spark_home() / "jars").glob("spark-core_*.jar"):
-        return jar.name.split("_", 1)[1].split("-", 1)[0]
-    return "2.13"
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -175,7 +66,6 @@ class SparkStandaloneCluster:
     run_id: str = field(default_factory=lambda: secrets.token_hex(8))
     master_url: str | None = None
     children: list[_Child] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
     _secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     _started: float = 0.0
 
@@ -199,7 +89,7 @@ class SparkStandaloneCluster:
             {
                 RUN_TAG: self.run_id,
                 "SPARK_HOME": str(spark_home()),
-                "SPARK_SCALA_VERSION": _scala_version(),
+                "SPARK_SCALA_VERSION": scala_version(),
                 "SPARK_CONF_DIR": str(self.conf_dir),
                 "SPARK_LOCAL_IP": "127.0.0.1",
                 "SPARK_LOCAL_DIRS": str(self.local_dir),
@@ -292,11 +182,14 @@ class SparkStandaloneCluster:
         launched, so that the driver JVM can start while they register (the session waits
         for every executor anyway); call :meth:`wait_workers` afterwards.
         """
-        check_java()
+        try:
+            check_java()
+        except JavaError as exc:
+            raise ClusterError(str(exc)) from None
         self._write_conf()
         t0 = time.monotonic()
         deadline = t0 + self.start_timeout_s
-        java = _java_command(self.conf_dir)
+        java = daemon_command(self.conf_dir)
         try:
             master = self._spawn(
                 "master",
@@ -311,7 +204,6 @@ class SparkStandaloneCluster:
                 master, r"Starting Spark master at spark://127\.0\.0\.1:(\d+)", 1, deadline
             )[:1]
             self.master_url = f"spark://127.0.0.1:{port}"
-            self.timings["master_s"] = time.monotonic() - t0
             for i, cpus in enumerate(self.plan.cpu_sets):
                 self._spawn(
                     f"worker-{i}",
@@ -350,7 +242,6 @@ class SparkStandaloneCluster:
         except BaseException:
             self.stop()
             raise
-        self.timings.setdefault("workers_s", time.monotonic() - self._started)
 
     def check_alive(self) -> None:
         """Raise naming the lost member (and its CPUs) if a master or worker died."""
@@ -381,7 +272,6 @@ class SparkStandaloneCluster:
                 child.proc.wait()
         sweep_tagged(self.run_id, grace_s=grace_s)
         elapsed = time.monotonic() - t0
-        self.timings["stop_s"] = elapsed
         return elapsed
 
     # -- the application ----------------------------------------------------------------
@@ -402,99 +292,3 @@ class SparkStandaloneCluster:
             timeout_s=timeout_s,
             secret=self._secret,
         )
-
-
-@contextlib.contextmanager
-def _patched_environ(env: dict[str, str]) -> Iterator[None]:
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-def spark_session(
-    master_url: str,
-    *,
-    env: dict[str, str],
-    cores_per_executor: int | None,
-    executors: int | None,
-    app_name: str = "bf16perf",
-    timeout_s: float = 90.0,
-    secret: str | None = None,
-) -> Any:
-    """Start a SparkSession on ``master_url`` and wait until ``executors`` registered.
-
-    The driver JVM (pyspark's gateway) belongs to this Python process, not to a cluster: it
-    is not tagged with the cluster's run id (a cluster's sweep must not kill it; it exits
-    by itself when this process dies, on end of its stdin).  When the gateway is already up
-    (a second cluster in one process), ``secret`` goes to the new context through py4j,
-    in memory; at gateway launch it comes from ``SPARK_CONF_DIR`` in ``env``.
-    """
-    from pyspark import SparkContext
-    from pyspark.sql import SparkSession
-
-    builder = SparkSession.builder.master(master_url).appName(app_name)
-    builder = builder.config("spark.scheduler.minRegisteredResourcesRatio", "1.0")
-    builder = builder.config(
-        "spark.scheduler.maxRegisteredResourcesWaitingTime", f"{timeout_s:.0f}s"
-    )
-    builder = builder.config("spark.executor.memory", "1g")
-    builder = builder.config("spark.python.worker.reuse", "true")
-    if cores_per_executor:
-        builder = builder.config("spark.executor.cores", str(cores_per_executor))
-        builder = builder.config("spark.task.cpus", str(cores_per_executor))
-    if executors:
-        builder = builder.config("spark.cores.max", str((cores_per_executor or 1) * executors))
-    if secret and SparkContext._gateway is not None:
-        builder = builder.config("spark.authenticate", "true")
-        builder = builder.config("spark.authenticate.secret", secret)
-    driver_env = {k: v for k, v in env.items() if k != RUN_TAG}
-    with _patched_environ(driver_env):
-        spark = builder.getOrCreate()
-    if executors:
-        _wait_executors(spark, executors, timeout_s)
-    return spark
-
-
-def _wait_executors(spark: Any, executors: int, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    tracker = spark.sparkContext.statusTracker()
-    while True:
-        # getExecutorInfos includes the driver
-        seen = len(tracker.getExecutorInfos()) - 1
-        if seen >= executors:
-            return
-        if time.monotonic() > deadline:
-            spark.stop()
-            raise ClusterError(
-                f"only {seen} of {executors} executors registered after {timeout_s:.0f} s;"
-                " see the worker logs in the run directory"
-            )
-        time.sleep(0.2)
-
-
-def install_signal_cleanup(stop: Callable[[], object]) -> Callable[[], None]:
-    """Make SIGTERM and SIGHUP run ``stop`` (Python's default skips ``finally``), then
-    interrupt the run like Ctrl-C, so that pytest still writes what it measured.
-
-    Returns a function that restores the previous handlers.
-    """
-    previous: dict[int, Any] = {}
-
-    def handler(signum: int, _frame: object) -> None:
-        stop()
-        signal.signal(signum, previous.get(signum, signal.SIG_DFL))
-        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
-
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        previous[signum] = signal.signal(signum, handler)
-
-    def restore() -> None:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
-
-    return restore

@@ -19,20 +19,18 @@ import json
 import os
 import platform
 import re
-import shutil
-import subprocess
 from dataclasses import asdict, dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 from bf16perf.cpu import CpuInfo
+from bf16perf.java import java_version
 
 __all__ = [
     "THREADING_ENV_PREFIXES",
     "Fingerprint",
     "Metadata",
     "collect_metadata",
-    "java_version",
     "make_fingerprint",
 ]
 
@@ -193,37 +191,6 @@ def collect_package_version(name: str) -> str | None:
 def collect_tensorflow_version() -> str | None:
     """``tensorflow-cpu`` or ``tensorflow``, whichever is installed."""
     return collect_package_version("tensorflow-cpu") or collect_package_version("tensorflow")
-
-
-def java_version(java: str | None = None) -> tuple[str | None, int | None]:
-    """``(version string, major)`` of ``java`` on PATH (or ``$JAVA_HOME/bin/java``)."""
-    exe = java or _java_executable()
-    if exe is None:
-        return None, None
-    try:
-        out = subprocess.run(
-            [exe, "-version"], capture_output=True, text=True, timeout=30, check=False
-        ).stderr
-    except (OSError, subprocess.TimeoutExpired):
-        return None, None
-    m = re.search(r'version "([^"]+)"', out)
-    if not m:
-        return None, None
-    version = m.group(1)
-    parts = version.split(".")
-    major = (
-        int(parts[1])
-        if parts[0] == "1" and len(parts) > 1
-        else int(re.sub(r"\D.*", "", parts[0]) or 0)
-    )
-    return version, major
-
-
-def _java_executable() -> str | None:
-    home = os.environ.get("JAVA_HOME")
-    if home and Path(home, "bin", "java").is_file():
-        return str(Path(home, "bin", "java"))
-    return shutil.which("java")
 
 
 def collect_metadata(

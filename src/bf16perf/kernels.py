@@ -17,7 +17,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
-from bf16perf.proc import pdeathsig_preexec
+from bf16perf.hygiene import pdeathsig_preexec
 
 __all__ = [
     "KernelSummary",

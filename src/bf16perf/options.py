@@ -8,25 +8,17 @@ Conflicting options raise :class:`pytest.UsageError` in :func:`options_from_conf
 from __future__ import annotations
 
 import argparse
-import enum
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bf16perf.plan import PinMode
 from bf16perf.stats import min_pairs_for
 from bf16perf.workload.config import PROFILES, TrainConfig
 
-__all__ = ["PerfOptions", "PinMode", "addoptions", "options_from_config"]
-
-
-class PinMode(enum.Enum):
-    """How each local Spark worker is bound to its CPUs."""
-
-    TASKSET = "taskset"
-    NUMACTL = "numactl"
-    NONE = "none"
+__all__ = ["PerfOptions", "addoptions", "options_from_config"]
 
 
 def _number(text: str) -> float:

@@ -8,15 +8,15 @@ split across workers.
 
 from __future__ import annotations
 
+import enum
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from bf16perf.options import PinMode
-
 __all__ = [
     "ClusterPlan",
+    "PinMode",
     "PlanError",
     "Topology",
     "format_cpu_list",
@@ -24,6 +24,14 @@ __all__ = [
     "parse_cpu_list",
     "read_topology",
 ]
+
+
+class PinMode(enum.Enum):
+    """How each local Spark worker is bound to its CPUs."""
+
+    TASKSET = "taskset"
+    NUMACTL = "numactl"
+    NONE = "none"
 
 
 class PlanError(ValueError):

@@ -46,7 +46,7 @@ def _task(
 
         from pyspark import BarrierTaskContext
 
-        from bf16perf.proc import pdeathsig_preexec
+        from bf16perf.hygiene import pdeathsig_preexec
         from bf16perf.workload.stack import stack_env
 
         ctx = BarrierTaskContext.get()
