@@ -8,11 +8,11 @@ from bf16perf.plugin import PerfSession
 
 @pytest.mark.bf16
 def test_bf16_kernels_ran(machine: Machine, bf16perf_session: PerfSession) -> None:
-    if bf16perf_session.options.allow_emulated_bf16 and machine.bf16_block():
+    if bf16perf_session.options.allow_emulated_bf16 and machine.why_no_bf16():
         pytest.skip("--perf-allow-emulated-bf16: emulated bf16 has no bf16 kernels to prove")
-    if machine.kernels is None:
+    if machine.probe is None:
         pytest.fail(
             f"kernel proof unavailable: {machine.probe_error or 'probe disabled'}", pytrace=False
         )
-    verdict = machine.kernels.verdict()
+    verdict = machine.probe.verdict()
     assert verdict.bf16_ran, verdict.message + "\n" + "\n".join(verdict.evidence)

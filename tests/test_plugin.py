@@ -192,6 +192,40 @@ def test_probe_waits_for_the_machine_lock(
         pass
 
 
+@pytest.mark.parametrize("bad", ["cpuinfo", "java"])
+def test_bad_cpuinfo_or_missing_java_fails_before_the_lock_wait(
+    perf_tree: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, bad: str
+) -> None:
+    """Another session holds the machine lock and this one would wait 600 s for it: a bad
+    cpuinfo file or a missing Java is known at activation and fails at once, naming it."""
+    import time
+
+    from bf16perf.lock import MachineLock
+
+    lock_path = tmp_path / "machine.lock"
+    monkeypatch.setenv("BF16PERF_LOCK", str(lock_path))
+    args = ["--perf-lock-timeout", "600"]
+    if bad == "cpuinfo":
+        args += ["--perf-cpuinfo", str(tmp_path / "missing-cpuinfo")]
+        expected = "*missing-cpuinfo*"
+    else:
+        monkeypatch.delenv("JAVA_HOME", raising=False)
+        empty = tmp_path / "bin"
+        empty.mkdir()
+        python_dir = str(Path(__import__("sys").executable).parent)
+        monkeypatch.setenv("PATH", f"{python_dir}:{empty}")
+        expected = "ERROR: Java not found: Spark needs Java 17 or newer*"
+    with MachineLock(lock_path, timeout_s=1):
+        t0 = time.monotonic()
+        result = _run(perf_tree, *args)
+        elapsed = time.monotonic() - t0
+    print(f"{bad}: usage error after {elapsed:.1f} s, with pytest's own start-up")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
+    result.stderr.fnmatch_lines([expected])
+    assert "another perf session" not in result.stderr.str()
+    assert elapsed < 120  # far from the 600 s lock wait it would have been
+
+
 GATE_TEST = """
 import os
 

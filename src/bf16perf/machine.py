@@ -1,6 +1,6 @@
 """The machine a perf session runs on: cpuinfo, fingerprint, metadata and the kernel proof.
 
-This module owns the decision *may bf16 tests run here?* (:meth:`Machine.bf16_block`), which
+This module owns the decision *may bf16 tests run here?* (:meth:`Machine.why_no_bf16`), which
 combines what cpuinfo declares with what oneDNN proved: the proof wins when the two disagree
 on the host itself, because the proof is what actually ran.  A cpuinfo override describes
 another machine, so there only the file counts.
@@ -33,17 +33,17 @@ class Machine:
         cpu: parsed cpuinfo.
         fingerprint: the hardware key of baselines.
         metadata: recorded beside the fingerprint.
-        described: the cpuinfo came from an override (``--perf-cpuinfo`` or
+        cpuinfo_override: the cpuinfo came from an override (``--perf-cpuinfo`` or
             ``$BF16PERF_CPUINFO``) and may describe another machine.
-        kernels: the oneDNN probe's summary, ``None`` where it was not run.
+        probe: the oneDNN kernel probe's summary, ``None`` where it was not run.
         probe_error: why the probe failed, ``None`` where it ran or was not asked for.
     """
 
     cpu: CpuInfo
     fingerprint: Fingerprint
     metadata: Metadata
-    described: bool
-    kernels: KernelSummary | None = None
+    cpuinfo_override: bool
+    probe: KernelSummary | None = None
     probe_error: str | None = None
 
     @property
@@ -51,10 +51,10 @@ class Machine:
         """The cpuinfo capability level."""
         return self.cpu.capability
 
-    def bf16_block(self) -> str | None:
+    def why_no_bf16(self) -> str | None:
         """Why bf16 tests cannot run here, or ``None`` when they can."""
-        if self.kernels is not None and not self.described:
-            verdict = self.kernels.verdict()
+        if self.probe is not None and not self.cpuinfo_override:
+            verdict = self.probe.verdict()
             if verdict.bf16_ran:
                 return None
             reason = why_not(self.cpu, Capability.AVX512_BF16) or "cpuinfo declares bf16"
@@ -79,16 +79,16 @@ class Machine:
             f" socket(s), {fp.numa_nodes} NUMA node(s), SMT {_onoff(fp.smt)},"
             f" {fp.memory_gib if fp.memory_gib is not None else '?'} GiB)",
         ]
-        if self.kernels is not None:
+        if self.probe is not None:
             lines.append(
-                f"bf16perf kernel proof: {self.kernels.verdict().message}"
-                f" (oneDNN {self.kernels.version or '?'}, CPU ISA {self.kernels.cpu_isa or '?'})"
+                f"bf16perf kernel proof: {self.probe.verdict().message}"
+                f" (oneDNN {self.probe.version or '?'}, CPU ISA {self.probe.cpu_isa or '?'})"
             )
         elif self.probe_error:
             lines.append(f"bf16perf kernel proof: not available: {self.probe_error}")
         else:
             lines.append("bf16perf kernel proof: not run")
-        if self.described:
+        if self.cpuinfo_override:
             lines.append(
                 "bf16perf note: the cpuinfo override describes a machine; the kernel proof is"
                 " this host's"
@@ -106,19 +106,24 @@ def _onoff(value: bool | None) -> str:
 
 
 def detect_machine(
-    cpuinfo_path: Path, *, kernels: KernelSummary | None = None, probe_error: str | None = None
+    cpuinfo_path: Path,
+    *,
+    cpu: CpuInfo | None = None,
+    probe: KernelSummary | None = None,
+    probe_error: str | None = None,
 ) -> Machine:
-    """Read cpuinfo (raises :class:`bf16perf.cpu.CpuInfoError`) and collect the rest."""
-    cpu = read_cpuinfo(cpuinfo_path)
-    described = cpuinfo_path != DEFAULT_CPUINFO
+    """Read cpuinfo (raises :class:`bf16perf.cpu.CpuInfoError`; ``cpu``: already read from
+    ``cpuinfo_path``) and collect the rest."""
+    cpu = cpu or read_cpuinfo(cpuinfo_path)
+    override = cpuinfo_path != DEFAULT_CPUINFO
     fingerprint = make_fingerprint(
         cpu,
-        numa_nodes=None if described else collect_numa_nodes(),
-        memory_gib=None if described else collect_memory_gib(),
+        numa_nodes=None if override else collect_numa_nodes(),
+        memory_gib=None if override else collect_memory_gib(),
     )
     metadata = collect_metadata(
         cpu,
-        onednn_version=kernels.version if kernels else None,
-        onednn_isa=kernels.cpu_isa if kernels else None,
+        onednn_version=probe.version if probe else None,
+        onednn_isa=probe.cpu_isa if probe else None,
     )
-    return Machine(cpu, fingerprint, metadata, described, kernels, probe_error)
+    return Machine(cpu, fingerprint, metadata, override, probe, probe_error)

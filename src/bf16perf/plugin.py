@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from bf16perf.cpu import CpuInfoError, resolve_cpuinfo_path
+from bf16perf.cpu import CpuInfoError, read_cpuinfo, resolve_cpuinfo_path
 from bf16perf.decisions import Decision, ExitCode, exit_code_for, format_table
+from bf16perf.java import JavaError, check_java
 from bf16perf.kernels import KernelSummary, ProbeError, run_probe
 from bf16perf.lock import DEFAULT_LOCK_PATH, LockTimeout, MachineLock
 from bf16perf.machine import Machine, detect_machine
@@ -110,25 +111,27 @@ def _options(config: pytest.Config) -> PerfOptions:
 
 
 def activate(config: pytest.Config) -> PerfSession:
-    """Start the perf session: read cpuinfo, run the kernel probe, keep the state.
+    """Start the perf session: check every input, take the machine lock, run the kernel
+    probe, keep the state.
 
-    A bad cpuinfo input becomes a one-line :class:`pytest.UsageError` (exit code 4).
+    Inputs are checked first, in about a second, before any wait: option values, the
+    baseline store, the cpuinfo file, Java and the reference stack.  Each bad one is a
+    one-line :class:`pytest.UsageError` (exit code 4) naming the input and the fix.
     """
     if _SESSION in config.stash:
         return config.stash[_SESSION]
     options = _options(config)
     measuring = not config.getoption("collectonly")
-    errors = options.input_errors() if measuring else []
-    if errors:
-        raise pytest.UsageError("\n".join(errors))
-    reference: dict[str, str] | None = None
-    if measuring and options.ab_mode:
-        reference = _reference_stack(options)
     path = resolve_cpuinfo_path(str(options.cpuinfo) if options.cpuinfo else None)
-    kernels: KernelSummary | None = None
+    try:
+        cpu = read_cpuinfo(path)
+    except CpuInfoError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    reference = _check_inputs(options) if measuring else None
+    probe: KernelSummary | None = None
     probe_error: str | None = None
     lock: MachineLock | None = None
-    if options.probe and not config.getoption("collectonly"):
+    if options.probe and measuring:
         # the probe is CPU work: never beside another session's measurement
         lock = MachineLock(DEFAULT_LOCK_PATH, options.lock_timeout_s)
         try:
@@ -136,15 +139,10 @@ def activate(config: pytest.Config) -> PerfSession:
         except LockTimeout as exc:
             raise pytest.UsageError(str(exc)) from None
         try:
-            kernels = run_probe()
+            probe = run_probe()
         except ProbeError as exc:
             probe_error = str(exc)
-    try:
-        machine = detect_machine(path, kernels=kernels, probe_error=probe_error)
-    except CpuInfoError as exc:
-        if lock is not None:
-            lock.release()
-        raise pytest.UsageError(str(exc)) from None
+    machine = detect_machine(path, cpu=cpu, probe=probe, probe_error=probe_error)
     session = PerfSession(options=options, machine=machine, lock=lock, reference=reference)
     config.stash[_SESSION] = session
     if options.report and not getattr(config.option, "xmlpath", None):
@@ -152,6 +150,19 @@ def activate(config: pytest.Config) -> PerfSession:
         # junitxml plugin configures: perf/conftest.py's hook is tryfirst)
         config.option.xmlpath = str(session.report_dir / "junit.xml")
     return session
+
+
+def _check_inputs(options: PerfOptions) -> dict[str, str] | None:
+    """Inputs a measuring session needs, checked before any wait; returns the reference
+    stack's versions in A/B mode."""
+    errors = options.input_errors()
+    try:
+        check_java()  # the driver needs it, whichever cluster the session uses
+    except JavaError as exc:
+        errors.append(str(exc))
+    if errors:
+        raise pytest.UsageError("\n".join(errors))
+    return _reference_stack(options) if options.ab_mode else None
 
 
 def _reference_stack(options: PerfOptions) -> dict[str, str]:

@@ -86,7 +86,7 @@ def build_report(
         "stopped_because": stopped_because,
         "fingerprint": machine.fingerprint.to_dict(),
         "metadata": machine.metadata.to_dict(),
-        "kernel_proof": machine.kernels.to_dict() if machine.kernels else None,
+        "kernel_proof": machine.probe.to_dict() if machine.probe else None,
         "cluster": cluster,
         "runs": [_run_dict(r, key) for r, key in runs],
         "baselines": {
