@@ -8,7 +8,7 @@ time (:func:`os.times`).  Busy time on the worker's CPUs that the worker did not
 *foreign*: another process ran there.  *Steal* is time the hypervisor gave to other guests.
 
 This module owns the sampling, the arithmetic and the sentence (:func:`disturbance`);
-:mod:`fixtures.training` prints it as a notice.  It is evidence beside the figures, not a
+:mod:`bf16perf.runs` turns it into a notice.  It is evidence beside the figures, not a
 verdict.
 Foreign time is meaningful only where the worker's CPUs are its own (a pinned local
 cluster).  Elsewhere, peers sharing the CPUs count as foreign too.

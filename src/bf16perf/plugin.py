@@ -28,6 +28,7 @@ from bf16perf.plan import default_pin, read_topology
 
 if TYPE_CHECKING:  # numpy and scipy load only in perf sessions that write a report
     from bf16perf.baselines import Baseline
+    from bf16perf.bringup import ClusterFacts
     from bf16perf.workload.config import RunResult
 
 __all__ = ["PerfSession", "activate", "is_active", "perf_session"]
@@ -44,7 +45,7 @@ class PerfSession:
         decisions: every check's verdict, shown in one table at the end.
         runs: every training run with its workload key, in the order trained.
         baselines: the baselines compared against, by workload key.
-        cluster: how the cluster was made (for the report).
+        cluster: how the cluster was made, once it is up (for the report).
         logs: Spark and worker logs to copy into the report when something failed.
         started: session start, UTC; names the report directory.
         lock: the machine lock, where the session took it at start (before the kernel
@@ -60,7 +61,7 @@ class PerfSession:
     decisions: list[Decision] = field(default_factory=list)
     runs: list[tuple[RunResult, str]] = field(default_factory=list)
     baselines: dict[str, Baseline] = field(default_factory=dict)
-    cluster: dict[str, Any] = field(default_factory=dict)
+    cluster: ClusterFacts | None = None
     logs: list[Path] = field(default_factory=list)
     started: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     lock: MachineLock | None = None
@@ -292,7 +293,7 @@ def _write_report(perf: PerfSession, session: pytest.Session, stats: dict[str, l
         runs=perf.runs,
         decisions=perf.decisions,
         baselines=perf.baselines,
-        cluster=perf.cluster,
+        cluster=perf.cluster.to_dict() if perf.cluster else {},
         gate=perf.gate,
         reference=perf.reference,
         exit_code=int(session.exitstatus),

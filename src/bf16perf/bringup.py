@@ -1,0 +1,147 @@
+"""The session's cluster, up and down: a pinned local standalone cluster, or the user's own.
+
+It turns a :class:`~bf16perf.options.PerfOptions` into a running :class:`SparkCluster` and
+its :class:`ClusterFacts` (what the header, notices and report say about it), and takes it
+down on every exit path of the ``with`` block.  The machine lock, the run directory's fate
+and pytest's signal handling stay with the fixture that calls it (``fixtures/cluster.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bf16perf.cluster import SparkStandaloneCluster
+from bf16perf.driver import spark_session
+from bf16perf.options import PerfOptions
+from bf16perf.plan import ClusterPlan, make_plan, read_topology
+
+__all__ = ["ClusterFacts", "SparkCluster", "open_cluster"]
+
+
+@dataclass(frozen=True)
+class ClusterFacts:
+    """How the session's cluster was made, for the notices and the report."""
+
+    description: str
+    master: str
+    startup_s: float
+    run_dir: str
+    cpu_sets: list[list[int]] | None
+    stop_s: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "description": self.description,
+            "master": self.master,
+            "startup_s": self.startup_s,
+            "stop_s": self.stop_s,
+            "run_dir": self.run_dir,
+            "cpu_sets": self.cpu_sets,
+        }
+
+
+@dataclass
+class SparkCluster:
+    """What the training runs get: the Spark session and how the cluster was made.
+
+    Attributes:
+        spark: the SparkSession (one executor per worker).
+        master_url: the master's URL.
+        plan: the local pinning plan, ``None`` for an external cluster.
+        local: the local cluster (``None`` when external); ``check_alive()`` names lost workers.
+        startup_s: seconds from nothing to all executors registered.
+        run_dir: where conf, logs, work and scratch live.
+        stop_s: seconds the local cluster took to stop, once stopped.
+    """
+
+    spark: Any
+    master_url: str
+    plan: ClusterPlan | None
+    local: SparkStandaloneCluster | None
+    startup_s: float
+    run_dir: Path
+    stop_s: float | None = None
+
+    @property
+    def executors(self) -> int:
+        """Executors registered now (the driver is not counted)."""
+        return len(self.spark.sparkContext.statusTracker().getExecutorInfos()) - 1
+
+    @property
+    def workers(self) -> int:
+        """Workers (local) or registered executors (external) that train."""
+        return self.plan.workers if self.plan is not None else max(1, self.executors)
+
+    @property
+    def cores_per_worker(self) -> int:
+        if self.plan is not None:
+            return self.plan.cores_per_worker
+        return int(self.spark.sparkContext.getConf().get("spark.executor.cores", "1"))
+
+    def describe(self) -> str:
+        if self.plan is None:
+            return f"external cluster {self.master_url}: pinning is the cluster's business"
+        return f"local cluster {self.master_url}, {self.plan.describe()}"
+
+    def facts(self) -> ClusterFacts:
+        cpu_sets = [list(c) for c in self.plan.cpu_sets] if self.plan else None
+        return ClusterFacts(
+            self.describe(),
+            self.master_url,
+            self.startup_s,
+            str(self.run_dir),
+            cpu_sets,
+            self.stop_s,
+        )
+
+
+@contextmanager
+def open_cluster(
+    options: PerfOptions, run_dir: Path, on_local: Any = None
+) -> Iterator[SparkCluster]:
+    """Bring the cluster up (raises :class:`~bf16perf.plan.PlanError` or
+    :class:`~bf16perf.driver.ClusterError`), yield it, and stop it however the block ends.
+
+    ``on_local`` is called with the local cluster as soon as it exists, before anything can
+    fail, so that a signal handler can stop it."""
+    local: SparkStandaloneCluster | None = None
+    spark: Any = None
+    cluster: SparkCluster | None = None
+    t0 = time.monotonic()
+    try:
+        if options.spark_master:
+            spark = spark_session(
+                options.spark_master,
+                env=dict(os.environ, PYSPARK_PYTHON=sys.executable),
+                cores_per_executor=options.cores_per_worker,
+                executors=options.workers or 1,
+            )
+            plan, master = None, options.spark_master
+        else:
+            plan = make_plan(
+                read_topology(), options.workers, options.cores_per_worker, options.pin
+            )
+            local = SparkStandaloneCluster(plan, run_dir)
+            if on_local is not None:
+                on_local(local)
+            local.start(wait_workers=False)  # the driver JVM starts while workers register
+            spark = local.session()
+            local.wait_workers()
+            assert local.master_url is not None
+            master = local.master_url
+        cluster = SparkCluster(spark, master, plan, local, time.monotonic() - t0, run_dir)
+        yield cluster
+    finally:
+        if spark is not None:
+            spark.stop()
+        if local is not None:
+            stop_s = local.stop()
+            if cluster is not None:
+                cluster.stop_s = stop_s

@@ -1,0 +1,140 @@
+"""What each perf test checks, as plain calls: ``perf/test_training.py`` is their specification.
+
+Each function takes typed inputs (options, machine, runs, the baseline store) and returns
+verdicts, notices or figures; none of them touches pytest, so ``benchmarks/run.py`` and the
+unit tests call exactly what users get.  The rules are :mod:`bf16perf.verdicts`'s, wrapped
+into decisions by :mod:`bf16perf.judge`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bf16perf import judge
+from bf16perf.baselines import Baseline, BaselineStore, baseline_document, run_info
+from bf16perf.decisions import Decision, Outcome
+from bf16perf.machine import Machine
+from bf16perf.options import PerfOptions
+from bf16perf.runs import BF16, FP32, AbPairs, TrainingRuns
+from bf16perf.stats import Spread, bootstrap_ratio
+from bf16perf.workload.config import RunResult
+
+__all__ = [
+    "BenchmarkRecord",
+    "amx_notice",
+    "benchmark_record",
+    "expected",
+    "release_gate",
+    "training_verdicts",
+]
+
+
+def expected(
+    options: PerfOptions, machine: Machine, key: str
+) -> tuple[Baseline | None, Spread | None]:
+    """The stored baseline and noise prior a test is judged against (``None`` in A/B mode or
+    when saving); raises :class:`~bf16perf.baselines.BaselineError` for a bad file, before
+    any run is spent."""
+    if options.ab_mode or options.save_baseline:
+        return None, None
+    store = BaselineStore(options.baselines_dir)
+    slug, fid = machine.fingerprint.slug, machine.fingerprint.id
+    return store.load(slug, key, fid), store.load_noise(slug, key, fid)
+
+
+def training_verdicts(
+    test: str,
+    name: str,
+    runs: list[RunResult],
+    *,
+    options: PerfOptions,
+    machine: Machine,
+    key: str,
+    baseline: Baseline | None,
+    noise: Spread | None,
+    pairs: AbPairs | None = None,
+) -> tuple[list[Decision], list[str]]:
+    """A variant's verdicts and notices: against the reference stack in A/B mode, else
+    against the stored baseline; saving a baseline decides nothing and says where it went."""
+    slug = machine.fingerprint.slug
+    if pairs is not None:
+        found = judge.against_reference(
+            test, pairs.candidate, pairs.reference, pairs.order, options
+        )
+        return found, []
+    if options.save_baseline:
+        doc = baseline_document(
+            runs,
+            fingerprint=machine.fingerprint.to_dict(),
+            metadata=machine.metadata.to_dict(),
+            name=name,
+            fullname=test,
+        )
+        path, previous = BaselineStore(options.baselines_dir).save(slug, key, doc)
+        kept = f" (previous kept as {previous})" if previous else ""
+        return [], [f"{test}: baseline of {len(runs)} runs saved to {path}{kept}"]
+    if baseline is None:
+        return [judge.no_baseline(test, slug, key, options)], []
+    return judge.against_baseline(test, runs, baseline, options, noise), []
+
+
+def release_gate(
+    test: str, training_runs: TrainingRuns, options: PerfOptions
+) -> tuple[Decision, dict[str, Any]]:
+    """The bf16/fp32 gate over interleaved pairs; when the first look is inconclusive and
+    ``--perf-extra-pairs`` allows, one more look with more pairs (both at half the error)."""
+    looks = 2 if options.extra_pairs > 0 else 1
+    count = options.pairs if options.ab_mode else options.repeats
+    decision, figures = judge.gate(test, *training_runs.gate_pairs(count), options, looks)
+    if decision.outcome is Outcome.INCONCLUSIVE and looks == 2:
+        more = training_runs.gate_pairs(count + options.extra_pairs)
+        decision, figures = judge.gate(test, *more, options, looks)
+    return decision, figures
+
+
+def amx_notice(capped: RunResult, training_runs: TrainingRuns) -> str:
+    """What AMX buys over AVX512-BF16 on this machine, and, where fp32 ran in this session,
+    what AVX512-BF16 alone buys over fp32 (figures of one run each, not gates: on Sapphire
+    and Emerald Rapids AVX512-BF16 kernels are slower than fp32 ones, BENCHMARKS.md E)."""
+    bf16 = training_runs.runs_of(BF16, 1)[0]
+    ratio, low, high = bootstrap_ratio(bf16.images_per_second, capped.images_per_second)
+    text = (
+        f"{capped.label}: {capped.median_images_per_second:.2f} images/s against"
+        f" {bf16.median_images_per_second:.2f} for bf16 on {(bf16.kernels or {}).get('isa')}:"
+        f" AMX/AVX512-BF16 = {ratio:.3f}x, steps' 95% CI [{low:.3f}, {high:.3f}] (one run each)"
+    )
+    fp32 = training_runs.runs[FP32.name]
+    if fp32:
+        ratio, low, high = bootstrap_ratio(capped.images_per_second, fp32[0].images_per_second)
+        text += f"; AVX512-BF16/fp32 = {ratio:.3f}x, steps' 95% CI [{low:.3f}, {high:.3f}]"
+    return text
+
+
+@dataclass(frozen=True)
+class BenchmarkRecord:
+    """What pytest-benchmark and the JUnit XML get from a test's runs: every measured step
+    of every run (one round each), and the run figures, the unit of the verdicts."""
+
+    steps: list[float]
+    extra_info: dict[str, Any]
+    properties: dict[str, object]
+
+
+def benchmark_record(runs: list[RunResult], machine: Machine, key: str) -> BenchmarkRecord:
+    figures = judge.figures(runs)
+    extra = {
+        **run_info(runs[0]),
+        "run_figures": figures,
+        "runs": [run_info(r) for r in runs],
+        "fingerprint": machine.fingerprint.to_dict(),
+    }
+    properties: dict[str, object] = {
+        "run_figures": " ".join(f"{x:.4f}" for x in figures),
+        "median_images_per_second": f"{runs[0].median_images_per_second:.4f}",
+        "measured_steps": len(runs[0].step_times_s),
+        "workload": key,
+        "kernel_proof": (runs[0].kernels or {}).get("message", "n/a"),
+    }
+    steps = [t for run in runs for t in run.step_times_s]
+    return BenchmarkRecord(steps, extra, properties)

@@ -1,0 +1,221 @@
+"""The session's training runs: which to train, in what order, each proven before it counts.
+
+This module owns the policy between the cluster and the verdicts: a kernel proof per
+variant and stack before its first run (a refused proof fails every later ask for that
+variant), fp32 and bf16 interleaved whenever both are wanted (drift hits both alike and the
+gate's pairs are neighbours), A/B pairs in balanced seeded order, and a notice for every
+worker whose CPUs were shared while it was measured.  It knows nothing of pytest: a failure
+is a :class:`RunFailed` that the fixture turns into a test failure.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bf16perf.bringup import SparkCluster
+from bf16perf.interference import disturbance
+from bf16perf.kernels import ProbeError
+from bf16perf.options import PerfOptions
+from bf16perf.plan import PinMode, format_cpu_list
+from bf16perf.verdicts import balanced_order
+from bf16perf.workload.config import VARIANTS, Precision, RunResult, TrainConfig, Variant
+from bf16perf.workload.launch import TrainingError, run_training
+from bf16perf.workload.proof import prove_kernels, refusal
+
+__all__ = ["BF16", "FP32", "AbPairs", "RunFailed", "TrainingRuns"]
+
+FP32 = VARIANTS["fp32"]
+BF16 = VARIANTS["bf16"]
+_GATE_PAIR = (FP32, BF16)  # what the gate compares, in the order it alternates them
+
+
+class RunFailed(RuntimeError):
+    """A run (or its kernel proof) failed; the message names the variant and why."""
+
+
+@dataclass(frozen=True)
+class AbPairs:
+    """A/B runs of one variant: pair ``i`` of ``candidate`` ran next to pair ``i`` of
+    ``reference``, ``order[i]`` first."""
+
+    candidate: list[RunResult]
+    reference: list[RunResult]
+    order: list[str]
+
+
+class TrainingRuns:
+    """Runs of this session, by variant (:data:`VARIANTS`) and stack (candidate: this
+    environment; reference: A/B mode's other stack), trained on request and kept in order.
+
+    Args:
+        cluster: where the runs train.
+        options: the session's options (workload, A/B stack, emulation).
+        wanted: the variants this session will ask for (interleaving needs to know).
+        progress: called with one line per measured step of rank 0.
+        on_run: called with each finished run and its workload key (``@reference`` added
+            for the reference stack's runs).
+        notices: where the disturbance notices go.
+    """
+
+    def __init__(
+        self,
+        cluster: SparkCluster,
+        options: PerfOptions,
+        wanted: frozenset[str] = frozenset(VARIANTS),
+        progress: Callable[[str], None] | None = None,
+        on_run: Callable[[RunResult, str], None] | None = None,
+        notices: list[str] | None = None,
+    ) -> None:
+        self.cluster = cluster
+        self.options = options
+        self.config = options.train
+        self.wanted = wanted
+        self.progress = progress
+        self.on_run = on_run
+        self.notices = notices if notices is not None else []
+        self.runs: dict[str, list[RunResult]] = {name: [] for name in VARIANTS}
+        self.reference: dict[str, list[RunResult]] = {name: [] for name in VARIANTS}
+        self.errors: dict[str, str] = {}
+        self.proofs: dict[str, dict[str, Any]] = {}
+        self._current = FP32.name
+
+    def workload_key(self, variant: Variant) -> str:
+        """The baseline key of ``variant`` on this cluster."""
+        config = variant.apply(self.config)
+        return config.workload_key(self.cluster.workers, self.cluster.cores_per_worker)
+
+    def _step(self, event: dict[str, Any]) -> None:
+        if self.progress is not None and event.get("rank") == 0:
+            self.progress(
+                f"  [{self._current}] step {event['step']}/{event['of']} ({event['phase']}):"
+                f" {event['images_per_second']:.1f} images/s, loss {event['loss']:.4f}"
+            )
+
+    def _fail(self, name: str, message: str) -> RunFailed:
+        self.errors[name] = message
+        return RunFailed(message)
+
+    def _prove(self, variant: Variant, config: TrainConfig, name: str) -> dict[str, Any]:
+        # one proof per variant and stack: a reference that is this interpreter with no
+        # knobs of its own (an A/A check) is the same stack and shares the proof
+        stack = (os.path.abspath(config.python or sys.executable), config.env)
+        key = f"{variant.name} {stack}"
+        if key not in self.proofs:
+            try:
+                kernels = prove_kernels(config)
+            except ProbeError as exc:
+                cap = (
+                    f" (under ONEDNN_MAX_CPU_ISA={config.onednn_max_isa}: oneDNN may have no"
+                    f" {variant.precision.value} kernels at or below that ISA)"
+                    if config.onednn_max_isa
+                    else ""
+                )
+                raise self._fail(name, f"{name} kernel proof failed{cap}: {exc}") from None
+            emulated = self.options.allow_emulated_bf16
+            refused = refusal(variant, kernels, config.onednn_max_isa, allow_emulated=emulated)
+            if refused:
+                raise self._fail(name, refused)
+            bf16 = variant.precision is Precision.BF16
+            verdict = kernels.verdict(kinds=("convolution",))
+            self.proofs[key] = kernels.to_dict(variant.precision.value)
+            self.proofs[key]["emulated"] = bf16 and not verdict.bf16_ran
+        return self.proofs[key]
+
+    def _config(self, variant: Variant, reference: bool) -> TrainConfig:
+        config = variant.apply(self.config)
+        if reference:
+            # the reference stack: its interpreter and knobs, never the injected slowdown
+            options = self.options
+            config = replace(
+                config,
+                python=options.reference_python,
+                env=options.reference_env,
+                inject_slowdown=0.0,
+            )
+        return config
+
+    def train(self, variant: Variant, *, reference: bool = False) -> RunResult:
+        """Train one more run of ``variant`` (on the reference stack if asked) and keep it."""
+        name = f"{variant.name} (reference)" if reference else variant.name
+        if name in self.errors:
+            raise RunFailed(self.errors[name])
+        self._current = name
+        config = self._config(variant, reference)
+        proof = self._prove(variant, config, name)
+        try:
+            result = run_training(self.cluster.spark, config, self.cluster.workers, self._step)
+        except TrainingError as exc:
+            if self.cluster.local is not None:
+                try:
+                    self.cluster.local.check_alive()
+                except Exception as lost:  # name the lost worker first
+                    exc = TrainingError(f"{lost}\n{exc}")
+            raise self._fail(name, f"{name} run failed: {exc}") from None
+        stack = "reference" if reference else "candidate"
+        run = replace(result, kernels=proof, variant=variant.name, stack=stack)
+        kept = self.reference if reference else self.runs
+        kept[variant.name].append(run)
+        if self.on_run is not None:
+            self.on_run(run, self.workload_key(variant) + ("@reference" if reference else ""))
+        self._note_disturbance(run, f"{name} run {len(kept[variant.name])}")
+        return run
+
+    def _note_disturbance(self, run: RunResult, which: str) -> None:
+        """A notice for each worker whose CPUs were shared while it was measured."""
+        plan = self.cluster.plan
+        exclusive = plan is not None and plan.pin is not PinMode.NONE
+        for worker in run.workers:
+            window = worker.interference
+            what = disturbance(window, exclusive) if window else None
+            if what:
+                self.notices.append(
+                    f"{which}, worker {worker.rank} (CPUs {format_cpu_list(worker.cpus)}):"
+                    f" {what}; its images/s may be low (BENCHMARKS.md Z5)"
+                )
+
+    def _partner(self, variant: Variant) -> Variant | None:
+        if variant not in _GATE_PAIR:
+            return None
+        other = BF16 if variant is FP32 else FP32
+        return other if other.name in self.wanted and other.name not in self.errors else None
+
+    def runs_of(self, variant: Variant, count: int) -> list[RunResult]:
+        """The first ``count`` runs of ``variant``, training what is missing; where the
+        other precision of the gate's pair is wanted too, the two alternate."""
+        while len(self.runs[variant.name]) < count:
+            partner = self._partner(variant)
+            for v in (FP32, BF16) if partner else (variant,):
+                mine = len(self.runs[variant.name])
+                if len(self.runs[v.name]) > mine or len(self.runs[v.name]) >= count:
+                    continue
+                try:
+                    self.train(v)
+                except RunFailed:
+                    if v is variant:
+                        raise
+                    # the partner's own test reports its failure; go on alone
+        return self.runs[variant.name][:count]
+
+    def gate_pairs(self, count: int) -> tuple[list[RunResult], list[RunResult]]:
+        """``count`` interleaved (bf16, fp32) pairs, training the missing ones."""
+        while min(len(self.runs[FP32.name]), len(self.runs[BF16.name])) < count:
+            for v in (FP32, BF16):
+                if len(self.runs[v.name]) < count:
+                    self.train(v)
+        return self.runs[BF16.name][:count], self.runs[FP32.name][:count]
+
+    def ab_pairs(self, variant: Variant, pairs: int) -> AbPairs:
+        """``pairs`` reference/candidate pairs of ``variant``, each pair in the balanced,
+        seeded random order of :func:`balanced_order`."""
+        order = balanced_order(pairs, f"{self.config.seed}-{variant.name}")
+        for i, first in enumerate(order):
+            sides = (True, False) if first == "reference" else (False, True)
+            for reference in sides:
+                kept = self.reference if reference else self.runs
+                if len(kept[variant.name]) <= i:
+                    self.train(variant, reference=reference)
+        return AbPairs(self.runs[variant.name][:pairs], self.reference[variant.name][:pairs], order)
