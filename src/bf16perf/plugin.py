@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from bf16perf.cli import addoptions
 from bf16perf.cpu import CpuInfoError, read_cpuinfo, resolve_cpuinfo_path
 from bf16perf.decisions import Decision, ExitCode, exit_code_for, format_table
 from bf16perf.java import JavaError, check_java
 from bf16perf.kernels import KernelSummary, ProbeError, run_probe
 from bf16perf.lock import DEFAULT_LOCK_PATH, LockTimeout, MachineLock
 from bf16perf.machine import Machine, detect_machine
-from bf16perf.options import PerfOptions, addoptions, options_from_config
+from bf16perf.options import PerfOptions, options_from_config
 from bf16perf.plan import default_pin, read_topology
 
 if TYPE_CHECKING:  # numpy and scipy load only in perf sessions that write a report
