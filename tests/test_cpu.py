@@ -90,6 +90,28 @@ def test_arm_is_not_an_x86_target() -> None:
     assert reason is not None and "aarch64" in reason
 
 
+def test_arm_cores_are_named_as_users_know_them(tmp_path: Path) -> None:
+    info = read_cpuinfo(CAPTURES / "linux-rhel8-neoverse_v1")
+    assert info.model_name == "ARM Neoverse-V1" and info.model == "0xd40"
+    unknown = (CAPTURES / "linux-rhel8-neoverse_v1").read_text().replace("0xd40", "0xfff")
+    (tmp_path / "cpuinfo").write_text(unknown)
+    other = read_cpuinfo(tmp_path / "cpuinfo")
+    assert other.model_name == "Arm CPU (implementer 0x41, part 0xfff)"
+
+
+def test_arm_without_bf16_names_the_arm_flag(tmp_path: Path) -> None:
+    """An Arm machine without bf16 is told it lacks Arm's ``bf16``, not x86's avx512_bf16."""
+    from bf16perf.machine import detect_machine
+
+    text = (CAPTURES / "linux-rhel8-neoverse_v1").read_text()
+    (tmp_path / "cpuinfo").write_text(text.replace(" svebf16", "").replace(" bf16", ""))
+    machine = detect_machine(tmp_path / "cpuinfo")
+    reason = machine.why_no_bf16()
+    assert reason is not None and "lacks bf16" in reason and "avx512" not in reason, reason
+    header = "\n".join(machine.header_lines())
+    assert "ARM Neoverse-V1" in header and "avx512" not in header, header
+
+
 def test_this_machine_parses() -> None:
     proc = Path("/proc/cpuinfo")
     if not proc.exists():

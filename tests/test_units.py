@@ -70,3 +70,13 @@ def test_bf16_allreduce_touches_bf16_runs_only_and_has_its_own_key() -> None:
     assert fp32.workload_key(2, 1) == PROFILES["smoke"].workload_key(2, 1)
     assert bf16.workload_key(2, 1).endswith("-bf16-bf16allreduce")
     assert TrainConfig.from_json(bf16.to_json()) == bf16
+
+
+def test_threading_env_keeps_only_real_knobs() -> None:
+    from bf16perf.fingerprint import is_threading_knob
+
+    knobs = ["OMP_NUM_THREADS", "KMP_BLOCKTIME", "ONEDNN_MAX_CPU_ISA", "DNNL_VERBOSE"]
+    knobs += ["TF_ENABLE_ONEDNN_OPTS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"]
+    assert all(is_threading_knob(k) for k in knobs)
+    others = ["TF_CLI_CONFIG_FILE", "TF_CPP_MIN_LOG_LEVEL", "TF_CONFIG", "PATH", "OMPX"]
+    assert not any(is_threading_knob(k) for k in others)

@@ -16,14 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "ARM_PARTS",
     "BF16_FLAGS",
     "CPUINFO_ENV",
     "Capability",
     "CpuInfo",
     "CpuInfoError",
+    "arm_part_name",
+    "bf16_level",
     "parse_cpuinfo",
     "read_cpuinfo",
     "resolve_cpuinfo_path",
+    "why_no_bf16",
     "why_not",
 ]
 
@@ -86,7 +90,8 @@ class CpuInfo:
         source: the file the text came from (for error messages and headers).
         arch: ``x86_64`` (an x86 ``flags`` line) or ``aarch64`` (an Arm ``Features`` line).
         vendor: ``GenuineIntel``, ``AuthenticAMD``, or the Arm implementer code.
-        model_name: the marketing name, or ``""`` where the file has none (Arm).
+        model_name: the marketing name; on Arm, which has none, the core's name from its
+            implementer and part (:func:`arm_part_name`).
         family, model, stepping: x86 family/model/stepping (Arm: architecture/part/revision),
             as written in the file.
         microcode: the microcode revision, ``None`` where not shown.
@@ -131,6 +136,40 @@ class CpuInfo:
     def bf16_flags(self) -> frozenset[str]:
         """The bf16-related subset of :attr:`flags`."""
         return self.flags & BF16_FLAGS
+
+
+def bf16_level(info: CpuInfo) -> Capability:
+    """The bf16 level that counts for ``info``'s architecture (Arm ``bf16``, x86 AVX512-BF16)."""
+    return Capability.ARM_BF16 if info.arch == "aarch64" else Capability.AVX512_BF16
+
+
+def why_no_bf16(info: CpuInfo) -> str | None:
+    """Why ``info`` has no bf16 hardware at all, naming its own architecture's flag."""
+    return why_not(info, bf16_level(info))
+
+
+# Arm CPUs name no model in cpuinfo: (implementer, part) -> the name users know, from the
+# vendors' technical reference manuals (MIDR_EL1 fields).
+ARM_PARTS: dict[tuple[str, str], str] = {
+    ("0x41", "0xd08"): "ARM Cortex-A72",
+    ("0x41", "0xd0b"): "ARM Cortex-A76",
+    ("0x41", "0xd0c"): "ARM Neoverse-N1",
+    ("0x41", "0xd40"): "ARM Neoverse-V1",
+    ("0x41", "0xd41"): "ARM Cortex-A78",
+    ("0x41", "0xd49"): "ARM Neoverse-N2",
+    ("0x41", "0xd4f"): "ARM Neoverse-V2",
+    ("0x41", "0xd84"): "ARM Neoverse-V3",
+    ("0x41", "0xd8e"): "ARM Neoverse-N3",
+    ("0x46", "0x001"): "Fujitsu A64FX",
+    ("0x48", "0xd01"): "HiSilicon Kunpeng-920",
+    ("0xc0", "0xac3"): "Ampere AmpereOne",
+}
+
+
+def arm_part_name(implementer: str, part: str) -> str:
+    """The name of an Arm core from cpuinfo's ``CPU implementer`` and ``CPU part``."""
+    known = ARM_PARTS.get((implementer.lower(), part.lower()))
+    return known or f"Arm CPU (implementer {implementer}, part {part})"
 
 
 def why_not(info: CpuInfo, level: Capability) -> str | None:
@@ -230,7 +269,8 @@ def parse_cpuinfo(text: str, source: str = "<text>") -> CpuInfo:
         source=source,
         arch=arch,
         vendor=vendor,
-        model_name=first.get("model name", ""),
+        model_name=first.get("model name", "")
+        or (arm_part_name(vendor, model) if arch == "aarch64" else ""),
         family=family,
         model=model,
         stepping=stepping,

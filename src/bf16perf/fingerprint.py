@@ -27,14 +27,26 @@ from bf16perf.cpu import CpuInfo
 from bf16perf.java import java_version
 
 __all__ = [
-    "THREADING_ENV_PREFIXES",
     "Fingerprint",
     "Metadata",
     "collect_metadata",
+    "is_threading_knob",
     "make_fingerprint",
 ]
 
-THREADING_ENV_PREFIXES = ("OMP_", "KMP_", "ONEDNN_", "DNNL_", "TF_")
+# Environment variables that set how many threads run where, or which kernels oneDNN picks.
+# A bare ``TF_`` prefix would catch TF_CLI_CONFIG_FILE and friends, which are not knobs.
+_KNOB_PREFIXES = ("OMP_", "KMP_", "ONEDNN_", "DNNL_", "TF_NUM_", "GOMP_")
+_KNOBS = frozenset(
+    {"TF_ENABLE_ONEDNN_OPTS", "TF_INTRA_OP_PARALLELISM_THREADS", "TF_INTER_OP_PARALLELISM_THREADS"}
+)
+
+
+def is_threading_knob(name: str) -> bool:
+    """Whether environment variable ``name`` is a threading or oneDNN knob worth recording."""
+    return name.startswith(_KNOB_PREFIXES) or name in _KNOBS
+
+
 SYS = Path("/sys/devices/system")
 
 
@@ -217,8 +229,6 @@ def collect_metadata(
         onednn_isa=onednn_isa,
         pyspark=collect_package_version("pyspark"),
         java=java_version()[0],
-        threading_env={
-            k: v for k, v in sorted(env.items()) if k.startswith(THREADING_ENV_PREFIXES)
-        },
+        threading_env={k: v for k, v in sorted(env.items()) if is_threading_knob(k)},
         affinity=affinity,
     )

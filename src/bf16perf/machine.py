@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bf16perf.cpu import DEFAULT_CPUINFO, Capability, CpuInfo, read_cpuinfo, why_not
+from bf16perf.cpu import DEFAULT_CPUINFO, Capability, CpuInfo, read_cpuinfo, why_no_bf16
 from bf16perf.fingerprint import (
     Fingerprint,
     Metadata,
@@ -57,20 +57,20 @@ class Machine:
             verdict = self.probe.verdict()
             if verdict.bf16_ran:
                 return None
-            reason = why_not(self.cpu, Capability.AVX512_BF16) or "cpuinfo declares bf16"
+            reason = why_no_bf16(self.cpu) or "cpuinfo declares bf16"
             if self.capability is Capability.NONE:
                 return f"{reason}; oneDNN confirms: {verdict.message}"
             return f"{verdict.message}, although cpuinfo declares {self.capability.value}"
         if self.capability is not Capability.NONE:
             return None
-        return why_not(self.cpu, Capability.AVX512_BF16) or "no bf16 capability"
+        return why_no_bf16(self.cpu) or "no bf16 capability"
 
     def header_lines(self) -> list[str]:
         """The session header block."""
         fp, md = self.fingerprint, self.metadata
         cap = self.capability.value
         if self.capability is Capability.NONE:
-            cap += f" ({why_not(self.cpu, Capability.AVX512_BF16)})"
+            cap += f" ({why_no_bf16(self.cpu)})"
         lines = [
             f"bf16perf cpu: {self.cpu.model_name or self.cpu.vendor} (family {fp.family} model"
             f" {fp.model} stepping {fp.stepping}) from {self.cpu.source}",

@@ -172,6 +172,8 @@ class WorkerResult:
         cpu_window: what ran on the worker's CPUs during its measured steps
             (:class:`bf16perf.interference.Interference` as a dict), ``None`` where
             ``/proc/stat`` could not be read or the affinity changed.
+        step_cpu_s: the training process's CPU time in each measured step: its own work;
+            below ``step_times_s`` x its CPUs when it waited for a slower worker.
     """
 
     rank: int
@@ -183,6 +185,19 @@ class WorkerResult:
     images_per_step: int
     notes: list[str] = field(default_factory=list)
     cpu_window: dict[str, float] | None = None
+    step_cpu_s: list[float] = field(default_factory=list)
+
+    @property
+    def busy_share(self) -> float | None:
+        """Median over measured steps of CPU time / (wall time x CPUs): 1.0 is a worker
+        computing the whole step on all its CPUs, less is waiting (or fewer threads)."""
+        if not self.step_cpu_s or not self.cpus:
+            return None
+        shares = [
+            c / (t * len(self.cpus))
+            for c, t in zip(self.step_cpu_s, self.step_times_s, strict=False)
+        ]
+        return statistics.median(shares)
 
     @property
     def interference(self) -> Interference | None:

@@ -75,15 +75,10 @@ def tfrecord_dataset(config: TrainConfig, rank: int, workers: int) -> Any:
     return ds.batch(config.batch_per_worker, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
-def train(config: TrainConfig, out: Path) -> WorkerResult:
-    """Train and return this worker's measurements (also written to ``out``)."""
+def _strategy(config: TrainConfig) -> tuple[Any, Any]:
+    """MultiWorkerMirroredStrategy on RING all-reduce (gradients packed), and its options."""
     import tensorflow as tf
 
-    from bf16perf.workload.resnet import ResNet50
-
-    tf_config = json.loads(os.environ.get("TF_CONFIG", "{}"))
-    rank = int(tf_config.get("task", {}).get("index", 0))
-    workers = len(tf_config.get("cluster", {}).get("worker", [])) or 1
     intra = config.intra_op_threads or len(os.sched_getaffinity(0))
     tf.config.threading.set_intra_op_parallelism_threads(intra)
     tf.config.threading.set_inter_op_parallelism_threads(config.inter_op_threads)
@@ -92,9 +87,16 @@ def train(config: TrainConfig, out: Path) -> WorkerResult:
         timeout_seconds=config.step_timeout_s,
         implementation=tf.distribute.experimental.CommunicationImplementation.RING,
     )
-    strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=comm)
+    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=comm), comm
+
+
+def _train_step(config: TrainConfig, strategy: Any, comm: Any, global_batch: int) -> Any:
+    """The compiled synchronous step: forward, backward, all-reduce, SGD update."""
+    import tensorflow as tf
+
+    from bf16perf.workload.resnet import ResNet50
+
     dtype = tf.bfloat16 if config.precision is Precision.BF16 else tf.float32
-    global_batch = config.batch_per_worker * workers
     with strategy.scope():
         model = ResNet50(config.num_classes, config.seed, dtype)
     variables = model.trainable
@@ -136,47 +138,89 @@ def train(config: TrainConfig, out: Path) -> WorkerResult:
     def step(images: Any, labels: Any) -> Any:
         return strategy.run(replica_step, args=(images, labels))
 
-    iterator: Any = None
-    batches: list[tuple[Any, Any]] = []
-    if config.data_dir:
-        iterator = iter(tfrecord_dataset(config, rank, workers))
-    else:
-        batches = [(tf.constant(x), tf.constant(y)) for x, y in synthetic_batches(config, rank)]
+    return step
 
+
+def _inputs(config: TrainConfig, rank: int, workers: int) -> Any:
+    """An endless iterator of (images, labels) batches for this rank."""
+    import itertools
+
+    import tensorflow as tf
+
+    if config.data_dir:
+        return iter(tfrecord_dataset(config, rank, workers))
+    batches = [(tf.constant(x), tf.constant(y)) for x, y in synthetic_batches(config, rank)]
+    return itertools.cycle(batches)
+
+
+def _report_step(rank: int, i: int, config: TrainConfig, seconds: float, loss: float) -> None:
+    """One progress line on stdout (``launch`` streams rank 0's to the terminal)."""
     total = config.warmup_steps + config.measured_steps
+    _, workers = _role()
+    event = {
+        "rank": rank,
+        "step": i + 1,
+        "of": total,
+        "phase": "warmup" if i < config.warmup_steps else "measured",
+        "seconds": seconds,
+        "loss": loss,
+        "images_per_second": config.batch_per_worker * workers / seconds,
+    }
+    print(f"{PROGRESS} {json.dumps(event)}", flush=True)
+
+
+def _role() -> tuple[int, int]:
+    """(rank, workers) from ``TF_CONFIG`` (one worker where it is empty, as in the proof)."""
+    tf_config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    rank = int(tf_config.get("task", {}).get("index", 0))
+    return rank, len(tf_config.get("cluster", {}).get("worker", [])) or 1
+
+
+def train(config: TrainConfig, out: Path) -> WorkerResult:
+    """Train and return this worker's measurements (also written to ``out``).
+
+    Each step's wall time is the synchronous step as this worker saw it (the slowest
+    worker's compute plus the all-reduce); its process CPU time is this worker's own work,
+    so a worker that waits in the all-reduce for a straggler shows less CPU than wall.
+    """
+    rank, workers = _role()
+    strategy, comm = _strategy(config)
+    step = _train_step(config, strategy, comm, config.batch_per_worker * workers)
+    inputs = _inputs(config, rank, workers)
     times: list[float] = []
+    cpu: list[float] = []
     losses: list[float] = []
     before: CpuSample | None = None
-    for i in range(total):
+    for i in range(config.warmup_steps + config.measured_steps):
         if i == config.warmup_steps:
             before = sample()  # what else runs on this worker's CPUs while it is measured
-        images, labels = next(iterator) if iterator is not None else batches[i % len(batches)]
-        t0 = time.perf_counter()
+        images, labels = next(inputs)
+        t0, c0 = time.perf_counter(), time.process_time()
         loss = float(strategy.experimental_local_results(step(images, labels))[0])  # host sync
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu_s = time.perf_counter() - t0, time.process_time() - c0
         if i >= config.warmup_steps and config.inject_slowdown > 0:
             time.sleep(elapsed * config.inject_slowdown)
             elapsed = time.perf_counter() - t0
         if not math.isfinite(loss):
             raise FloatingPointError(f"loss is {loss} at step {i} ({config.precision.value})")
         times.append(elapsed)
+        cpu.append(cpu_s)
         losses.append(loss)
-        phase = "warmup" if i < config.warmup_steps else "measured"
-        print(
-            f"{PROGRESS} "
-            + json.dumps(
-                {
-                    "rank": rank,
-                    "step": i + 1,
-                    "of": total,
-                    "phase": phase,
-                    "seconds": elapsed,
-                    "loss": loss,
-                    "images_per_second": global_batch / elapsed,
-                }
-            ),
-            flush=True,
-        )
+        _report_step(rank, i, config, elapsed, loss)
+    return _write(config, out, rank, workers, times, cpu, losses, before)
+
+
+def _write(
+    config: TrainConfig,
+    out: Path,
+    rank: int,
+    workers: int,
+    times: list[float],
+    cpu: list[float],
+    losses: list[float],
+    before: CpuSample | None,
+) -> WorkerResult:
+    """This worker's result, written atomically to ``out``."""
     after = sample()
     window = None
     if before is not None and after is not None and before.cpus == after.cpus:
@@ -188,8 +232,9 @@ def train(config: TrainConfig, out: Path) -> WorkerResult:
         warmup_times_s=times[: config.warmup_steps],
         step_times_s=times[config.warmup_steps :],
         losses=losses,
-        images_per_step=global_batch,
+        images_per_step=config.batch_per_worker * workers,
         cpu_window=window,
+        step_cpu_s=cpu[config.warmup_steps :],
     )
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(result)))
