@@ -16,6 +16,7 @@ import pytest
 from bf16perf.decisions import Decision, Outcome
 from bf16perf.machine import detect_machine
 from bf16perf.report import append_history, build_report, read_history, write_report
+from bf16perf.report.plots import trend_series
 from bf16perf.verdicts import gate_rule
 from bf16perf.workload.config import PROFILES, Precision, RunResult, WorkerResult
 
@@ -36,6 +37,15 @@ def _run(precision: Precision, ips: float) -> RunResult:
             step_times_s=steps,
             losses=losses,
             images_per_step=8,
+            # worker 1 is the straggler: busy through its steps; worker 0 waits for it
+            step_cpu_s=[t * (0.95 if r == 1 else 0.6) for t in steps],
+            cpu_window={
+                "window_s": 9.0,
+                "cpus": 1.0,
+                "own_cpu_s": 8.0,
+                "busy_s": 8.9,
+                "steal_s": 0.1,
+            },
         )
         for r in range(2)
     ]
@@ -93,8 +103,24 @@ def test_two_runs_two_history_lines_and_latest(tmp_path: Path) -> None:
     assert len(lines) == 2 and [Path(x["report"]).name for x in lines] == ["a", "b"]
     assert (tmp_path / "reports" / "latest").resolve() == second.resolve()
     html = (second / "report.html").read_text()
-    assert 'id="plot-trend"' in html and "Trend over 2 runs" not in html  # title is in the PNG
+    assert 'id="plot-trend"' in html
     assert first.exists()
+    dates, series = trend_series(lines, lines[0]["fingerprint"])
+    assert dates == ["2026-11-25 16:00", "2026-11-25 16:00"]  # the x axis: session starts
+    assert len(series["fp32"]) == 2 and series["speedup"][0] == pytest.approx(13.0 / 7.5, 0.05)
+
+
+def test_the_page_shows_each_worker_and_the_machine_as_tables(tmp_path: Path) -> None:
+    report = _report()
+    report["metadata"]["threading_env"] = {"OMP_NUM_THREADS": "1"}
+    out = write_report(tmp_path / "r", report, tmp_path / "h.jsonl", [])
+    html = (out / "report.html").read_text()
+    rows = re.findall(r'<tr class="worker" data-rank="(\d)">(.*?)</tr>', html)
+    assert [rank for rank, _ in rows] == ["0", "1", "0", "1"]  # 2 runs x 2 workers
+    shares = [re.findall(r'class="num">([^<]*)<', row)[4] for _, row in rows]
+    assert shares == ["60%", "95%", "60%", "95%"]  # the straggler stands out
+    assert "<th>threading knobs</th><td>OMP_NUM_THREADS=1</td>" in html
+    assert "{" not in html.split("<h2>Machine</h2>")[1]  # a table, not a JSON dump
 
 
 def test_history_appends_safely_from_threads(tmp_path: Path) -> None:
@@ -165,9 +191,12 @@ def test_html_in_a_real_browser(tmp_path: Path) -> None:
     plots = re.search(r'data-plots="(\d+)"', dom)
     loaded = re.search(r'data-plots-loaded="(\d+)"', dom)
     assert plots and loaded, dom[:500]
-    assert int(plots.group(1)) == 5 and loaded.group(1) == plots.group(1)
-    for plot in ("throughput", "step_times", "loss", "speedup", "trend"):
+    assert int(plots.group(1)) == 6 and loaded.group(1) == plots.group(1)
+    for plot in ("throughput", "step_times", "workers", "loss", "speedup", "trend"):
         assert f'id="plot-{plot}"' in dom
+    # the per-worker view holds every worker of every run, as the browser built the page
+    ranks = re.findall(r'<tr class="worker" data-rank="(\d+)">', dom)
+    assert ranks == ["0", "1", "0", "1"], ranks
     assert dom.count('class="fail verdict"') == 1 and dom.count('class="ok verdict"') == 1
     assert "bf16 speedup below minimum" in dom
     console_errors = [

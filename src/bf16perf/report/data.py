@@ -1,0 +1,118 @@
+"""The report's data: the session's typed values as one JSON-ready dict, and its history line.
+
+``report.json`` follows ``schemas/report.schema.json`` (kept in the repo).  Everything the
+page shows is computed here once; the plots and the HTML only render it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from bf16perf.baselines import Baseline
+from bf16perf.decisions import Decision
+from bf16perf.machine import Machine
+from bf16perf.stats import bootstrap_ratio
+from bf16perf.workload.config import RunResult, WorkerResult
+
+__all__ = ["REPORT_SCHEMA_VERSION", "build_report", "history_line"]
+
+REPORT_SCHEMA_VERSION = 1
+
+
+def _worker_dict(worker: WorkerResult) -> dict[str, Any]:
+    out = asdict(worker)
+    out["busy_share"] = worker.busy_share
+    return out
+
+
+def _run_dict(run: RunResult, workload_key: str) -> dict[str, Any]:
+    config = asdict(run.config)
+    config["precision"] = run.config.precision.value
+    ips = run.images_per_second
+    # the median's interval: a bootstrap of the ratio to a constant 1.0
+    median, low, high = bootstrap_ratio(ips, [1.0]) if ips else (0.0, 0.0, 0.0)
+    return {
+        "variant": run.label,
+        "stack": run.stack,
+        "precision": run.config.precision.value,
+        "workload_key": workload_key,
+        "config": config,
+        "median_images_per_second": median,
+        "images_per_second_ci": [low, high],
+        "images_per_second": ips,
+        "step_times_s": run.step_times_s,
+        "losses": run.losses,
+        "wall_s": run.wall_s,
+        "kernels": run.kernels,
+        "workers": [_worker_dict(w) for w in run.workers],
+    }
+
+
+def build_report(
+    *,
+    started: str,
+    machine: Machine,
+    runs: list[tuple[RunResult, str]],
+    decisions: list[Decision],
+    baselines: dict[str, Baseline],
+    cluster: dict[str, Any],
+    gate: dict[str, Any] | None,
+    exit_code: int,
+    stopped_because: str | None,
+    reference: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Everything of a session as one JSON-ready dict (see the JSON Schema)."""
+    return {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "started": started,
+        "exit_code": exit_code,
+        "stopped_because": stopped_because,
+        "fingerprint": machine.fingerprint.to_dict(),
+        "metadata": machine.metadata.to_dict(),
+        "kernel_proof": machine.probe.to_dict() if machine.probe else None,
+        "cluster": cluster,
+        "runs": [_run_dict(r, key) for r, key in runs],
+        "baselines": {
+            key: {
+                "path": str(b.path),
+                "images_per_second": b.images_per_second,
+                "run_figures": b.figures,
+                "losses": b.losses,
+                "saved_at": b.saved_at,
+            }
+            for key, b in baselines.items()
+        },
+        "speedup": gate,
+        "reference": reference,
+        "decisions": [
+            {
+                "test": d.test,
+                "check": d.check,
+                "outcome": d.outcome.value,
+                "fails": d.outcome.fails,
+                "detail": d.detail,
+                "figures": d.figures,
+            }
+            for d in decisions
+        ],
+    }
+
+
+def history_line(report: dict[str, Any], report_dir: Path) -> dict[str, Any]:
+    """The one-line summary of a report kept in the history file."""
+    medians: dict[str, float] = {}
+    for run in report["runs"]:
+        if run.get("stack", "candidate") != "candidate":
+            continue  # A/B mode: the reference stack's runs are not this stack's history
+        medians.setdefault(run.get("variant", run["precision"]), run["median_images_per_second"])
+    return {
+        "started": report["started"],
+        "fingerprint": report["fingerprint"]["slug"],
+        "exit_code": report["exit_code"],
+        "images_per_second": medians,
+        "speedup": report["speedup"]["ratio"] if report["speedup"] else None,
+        "verdicts": sorted({d["outcome"] for d in report["decisions"]}),
+        "report": str(report_dir),
+    }

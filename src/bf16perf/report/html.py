@@ -1,0 +1,172 @@
+"""The report page: one self-contained ``report.html``, verdicts first, then the runs, each
+worker, the plots and the machine as tables a person reads (the raw JSON stays in
+``report.json``)."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from bf16perf.report.plots import TITLES
+
+__all__ = ["render_html"]
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em;max-width:980px;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;
+font-size:14px;text-align:left;vertical-align:top}.fail{background:#fdd}.ok{background:#dfd}
+.note{background:#ffd}img{max-width:100%;display:block;margin:1em 0}code{font-size:13px}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+"""
+# After load: count the plots that really decoded, for the browser test and for people.
+_CHECK = """
+window.addEventListener('load', function () {
+  var imgs = document.querySelectorAll('img.plot');
+  var ok = 0;
+  imgs.forEach(function (i) { if (i.complete && i.naturalWidth > 0) { ok += 1; } });
+  document.body.setAttribute('data-plots', String(imgs.length));
+  document.body.setAttribute('data-plots-loaded', String(ok));
+});
+"""
+e = html.escape
+
+
+def _table(header: list[str], rows: list[str]) -> str:
+    head = "".join(f"<th>{e(h)}</th>" for h in header)
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _verdicts(report: dict[str, Any]) -> str:
+    rows = []
+    for d in report["decisions"]:
+        cls = "fail" if d["fails"] else ("note" if d["outcome"] == "no baseline" else "ok")
+        rows.append(
+            f'<tr class="{cls} verdict"><td>{e(d["test"])}</td><td>{e(d["check"])}</td>'
+            f"<td>{e(d['outcome'])}</td><td>{e(d['detail'])}</td></tr>"
+        )
+    if not rows:
+        return "<p>No verdicts were reached.</p>"
+    return _table(["test", "check", "verdict", "detail"], rows)
+
+
+def _speedup_text(report: dict[str, Any]) -> str:
+    speed = report["speedup"]
+    if not speed:
+        return "no bf16/fp32 pair was measured"
+    high = "inf" if speed["ci"][1] is None else f"{speed['ci'][1]:.3f}"
+    return (
+        f"bf16 speedup {speed['ratio']:.3f}x, {speed.get('confidence', 0.95):.1%} CI"
+        f" [{speed['ci'][0]:.3f}, {high}] over {speed.get('pairs', '?')} interleaved pairs"
+        f" of runs, gate {speed['gate']:.2f}x"
+    )
+
+
+def _runs(report: dict[str, Any]) -> str:
+    rows = [
+        f"<tr><td>{e(str(r.get('variant', r['precision'])))}</td><td>{e(r.get('stack', ''))}</td>"
+        f'<td class="num">{r["median_images_per_second"]:.2f}</td>'
+        f'<td class="num">[{r["images_per_second_ci"][0]:.2f},'
+        f" {r['images_per_second_ci'][1]:.2f}]</td>"
+        f'<td class="num">{len(r["step_times_s"])}</td><td class="num">{len(r["workers"])}</td>'
+        f"<td>{e((r.get('kernels') or {}).get('message', 'n/a'))}</td></tr>"
+        for r in report["runs"]
+    ]
+    header = ["variant", "stack", "median images/s", "95% CI", "steps", "workers", "proof"]
+    return _table(header, rows)
+
+
+def _median(values: list[float]) -> float | None:
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def _window(w: dict[str, Any]) -> tuple[str, str]:
+    """Foreign and steal shares of the worker's CPUs while it was measured."""
+    win = w.get("cpu_window")
+    if not win or win["window_s"] <= 0:
+        return "n/a", "n/a"
+    capacity = win["window_s"] * win["cpus"]
+    foreign = max(0.0, win["busy_s"] - win["own_cpu_s"]) / capacity
+    return f"{foreign:.0%}", f"{win['steal_s'] / capacity:.0%}"
+
+
+def _workers(report: dict[str, Any]) -> str:
+    """One row per worker of every run: where it ran, its step, its own work, what else ran
+    on its CPUs.  The straggler is the worker with the highest busy share."""
+    rows = []
+    counts: dict[str, int] = {}
+    for r in report["runs"]:
+        label = str(r.get("variant", r["precision"]))
+        if r.get("stack", "candidate") != "candidate":
+            label += " (reference)"
+        counts[label] = counts.get(label, 0) + 1
+        for w in r["workers"]:
+            foreign, steal = _window(w)
+            rows.append(
+                f'<tr class="worker" data-rank="{w["rank"]}"><td>{e(label)}</td>'
+                f'<td class="num">{counts[label]}</td><td class="num">{w["rank"]}</td>'
+                f"<td>{e(str(w['host']))}</td><td>{e(','.join(map(str, w['cpus'])))}</td>"
+                f'<td class="num">{_fmt(_median(w["step_times_s"]), ".3f")}</td>'
+                f'<td class="num">{_fmt(_median(w.get("step_cpu_s") or []), ".3f")}</td>'
+                f'<td class="num">{_fmt(w.get("busy_share"), ".0%")}</td>'
+                f'<td class="num">{foreign}</td><td class="num">{steal}</td></tr>'
+            )
+    header = ["variant", "run", "worker", "host", "CPUs", "median step s"]
+    header += ["median CPU s", "busy share", "foreign", "steal"]
+    return _table(header, rows)
+
+
+def _machine(report: dict[str, Any]) -> str:
+    fp, md = report["fingerprint"], report["metadata"]
+    proof = report["kernel_proof"]
+    rows = [("kernel proof", proof["message"] if proof else "not run")]
+    rows.append(("cluster", str(report["cluster"].get("description", "not started"))))
+    rows += [(k, str(v)) for k, v in fp.items() if v not in (None, "", [])]
+    for key, value in md.items():
+        if key == "threading_env":
+            knobs = ", ".join(f"{k}={v}" for k, v in value.items()) or "(none set)"
+            rows.append(("threading knobs", knobs))
+        elif value not in (None, "", [], {}):
+            rows.append((key, str(value)))
+    body = [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows]
+    return f"<table>{''.join(body)}</table>"
+
+
+def render_html(report: dict[str, Any], plots: dict[str, str]) -> str:
+    """One self-contained page from the report dict and its plots."""
+    fp = report["fingerprint"]
+    images = "".join(
+        f'<h3>{TITLES.get(k, k)}</h3><img class="plot" id="plot-{k}" alt="{TITLES.get(k, k)}"'
+        f' src="data:image/png;base64,{v}">'
+        for k, v in plots.items()
+    )
+    stopped = report["stopped_because"]
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>bf16perf {e(fp["slug"])}</title>
+<style>{_CSS}</style><script>{_CHECK}</script></head>
+<body data-exit-code="{report["exit_code"]}">
+<h1>bf16perf report</h1>
+<p><b>{e(fp["model_name"] or fp["vendor"])}</b> &middot; capability {e(fp["capability"])}
+&middot; <code>{e(fp["slug"])}</code> &middot; started {e(report["started"])}
+&middot; exit code {report["exit_code"]}</p>
+{f'<p class="fail">Stopped early: {e(stopped)}</p>' if stopped else ""}
+<h2>Verdicts</h2>{_verdicts(report)}
+<p>{e(_speedup_text(report))}</p>
+<h2>Runs</h2>{_runs(report)}
+<h2>Workers</h2>
+<p>Each worker of each run: its median synchronous step, its own CPU time in a step, and
+its busy share (CPU time over step time x its CPUs: the straggler is highest; a worker that
+waits in the all-reduce is lower); foreign and steal: what other processes and the
+hypervisor took from its CPUs while it was measured.</p>
+{_workers(report)}
+<h2>Plots</h2>{images or "<p>No run finished: nothing to plot.</p>"}
+<h2>Machine</h2>{_machine(report)}
+</body></html>
+"""
