@@ -1,0 +1,144 @@
+"""What runs inside one Spark barrier task: rendezvous, then the worker subprocess, watched.
+
+Imported on the executor (by reference, through :func:`barrier_task`).  The task binds a
+port, shares ``host:port`` with ``allGather``, builds ``TF_CONFIG`` from the gathered
+addresses, and runs :mod:`bf16perf.workload.worker` in a fresh subprocess (it inherits the
+task's pinning) with the reference recipe's threading environment.  It forwards the
+subprocess's progress lines to the driver (best effort), kills a subprocess that finishes
+no step within the step timeout, and never waits on one that is slow to exit once its
+result is on disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bf16perf.hygiene import pdeathsig_preexec
+from bf16perf.workload.stack import stack_env
+
+__all__ = ["barrier_task"]
+
+
+def _rendezvous() -> tuple[int, str, list[str]]:
+    """(rank, host, every task's ``host:port``) through the barrier's ``allGather``."""
+    from pyspark import BarrierTaskContext
+
+    ctx = BarrierTaskContext.get()
+    rank = ctx.partitionId()
+    host = ctx.getTaskInfos()[rank].address.rsplit(":", 1)[0]
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port = s.getsockname()[1]
+    return rank, host, list(ctx.allGather(f"{host}:{port}"))
+
+
+def _worker_env(
+    config: dict[str, Any], rank: int, addresses: list[str], work: Path
+) -> dict[str, str]:
+    """The task's environment plus TF_CONFIG, the recipe's threading knobs and the stack's."""
+    cores = len(os.sched_getaffinity(0))
+    env = dict(os.environ)
+    env.update(
+        {
+            "TF_CONFIG": json.dumps(
+                {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": rank}}
+            ),
+            "OMP_NUM_THREADS": str(config["intra_op_threads"] or cores),
+            "KMP_BLOCKTIME": "1",
+            "KMP_AFFINITY": "granularity=fine,compact,1,0",
+            "TF_CPP_MIN_LOG_LEVEL": "1",
+        }
+    )
+    if config["onednn_max_isa"]:
+        env["ONEDNN_MAX_CPU_ISA"] = config["onednn_max_isa"]
+    knobs = [(str(k), str(v)) for k, v in config.get("env", ())]
+    return stack_env(env, config.get("python"), knobs, work)
+
+
+class _Pump:
+    """Reads the worker's stdout on a thread: remembers when it last spoke, forwards its
+    progress lines to the driver."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], progress_addr: tuple[str, int] | None):
+        self.proc = proc
+        self.last = time.monotonic()
+        self.forward: socket.socket | None = None
+        if progress_addr is not None:
+            with contextlib.suppress(OSError):
+                self.forward = socket.create_connection(progress_addr, timeout=2)
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            self.last = time.monotonic()
+            if self.forward is not None and raw.startswith(b"BF16PERF_PROGRESS"):
+                with contextlib.suppress(OSError):
+                    self.forward.sendall(raw)
+
+    def close(self) -> None:
+        if self.forward is not None:
+            self.forward.close()
+
+
+def _await_result(
+    proc: subprocess.Popen[bytes], pump: _Pump, out: Path, stderr: Path, timeout: float, who: str
+) -> None:
+    """Return once ``out`` exists; raise naming ``who`` when the worker dies or stalls."""
+    while not out.exists():
+        code = proc.poll()
+        if code is not None and not out.exists():
+            tail = stderr.read_text(errors="replace").strip().splitlines()[-8:]
+            raise RuntimeError(
+                f"training process of {who} exited with code {code}:\n" + "\n".join(tail)
+            )
+        if time.monotonic() - pump.last > timeout:
+            raise RuntimeError(
+                f"{who}: no step finished within {timeout:.0f} s (a hung collective or a lost"
+                " peer); raise --perf-step-timeout if steps are really this slow"
+            )
+        time.sleep(0.05)
+
+
+def barrier_task(
+    config_json: str, progress_addr: tuple[str, int] | None, _: Iterator[Any]
+) -> Iterator[str]:
+    """The barrier stage's partition function: yields this worker's result as JSON."""
+    rank, host, addresses = _rendezvous()
+    config = json.loads(config_json)
+    work = Path(tempfile.mkdtemp(prefix=f"bf16perf-rank{rank}-"))
+    env = _worker_env(config, rank, addresses, work)
+    (work / "config.json").write_text(config_json)
+    out, stderr = work / "result.json", work / "stderr.log"
+    python = config.get("python") or sys.executable
+    command = [python, "-m", "bf16perf.workload.worker", str(work / "config.json"), str(out)]
+    with open(stderr, "wb") as err:
+        proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=err, env=env, preexec_fn=pdeathsig_preexec
+        )
+    pump = _Pump(proc, progress_addr)
+    try:
+        timeout = float(config["step_timeout_s"])
+        _await_result(proc, pump, out, stderr, timeout, f"rank {rank} on {host}")
+        result = json.loads(out.read_text())
+        result["notes"] = [
+            line.strip()
+            for line in stderr.read_text(errors="replace").splitlines()
+            if "DT_BFLOAT16" in line or "Falling back" in line
+        ]
+        yield json.dumps(result)
+    finally:
+        if proc.poll() is None:
+            proc.kill()  # its result is on disk; its exit can take 100 s (FACTS)
+        pump.close()
