@@ -123,7 +123,28 @@ def test_the_page_shows_each_worker_and_the_machine_as_tables(tmp_path: Path) ->
     assert "{" not in html.split("<h2>Machine</h2>")[1]  # a table, not a JSON dump
 
 
-def test_history_appends_safely_from_threads(tmp_path: Path) -> None:
+def test_history_append_waits_for_another_writers_lock(tmp_path: Path) -> None:
+    """A nightly job appending while another holds the history's lock waits for it (the
+    lock, not O_APPEND's luck, keeps lines whole): nothing is written until it is free."""
+    import fcntl
+    import os
+
+    path = tmp_path / "h.jsonl"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    writer = threading.Thread(target=append_history, args=(path, {"night": 2}))
+    try:
+        writer.start()
+        writer.join(0.5)
+        assert writer.is_alive() and path.read_text() == ""  # blocked on the lock
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    writer.join(10)
+    assert not writer.is_alive() and read_history(path) == [{"night": 2}]
+
+
+def test_history_lines_stay_whole_from_threads(tmp_path: Path) -> None:
     path = tmp_path / "h.jsonl"
 
     def writer(i: int) -> None:

@@ -1,0 +1,144 @@
+"""The stored-baseline rule: this session's runs against a baseline's runs."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bf16perf.decisions import Outcome
+from bf16perf.stats import (
+    LogRatio,
+    Spread,
+    detectable_drop,
+    runs_needed,
+    unpaired_log_ratio,
+)
+from bf16perf.verdicts._common import PASS_ALPHA, interval_text, pct, t_quantile, three_way
+
+
+@dataclass(frozen=True)
+class ThroughputVerdict:
+    """This session's runs against a stored baseline's runs.
+
+    Attributes:
+        outcome: REGRESSION, IMPROVED, OK or INCONCLUSIVE.
+        estimate: the ratio of geometric means with its ``1 - 2*alpha`` interval.
+        current, baseline: run figures (images/s) of each side.
+        threshold, alpha: the rule's settings.
+        mde: the smallest drop the data could detect (one-sided alpha, 80% power).
+        runs_needed: current runs that would bring ``mde`` under ``threshold`` (``None``:
+            no number would, the baseline must hold more runs; ``0``: already there).
+        baseline_path: the file compared against.
+        notes: what the data cannot tell, in words.
+    """
+
+    outcome: Outcome
+    estimate: LogRatio
+    current: list[float]
+    baseline: list[float]
+    threshold: float
+    alpha: float
+    mde: float
+    runs_needed: int | None
+    baseline_path: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def detail(self) -> str:
+        e = self.estimate
+        text = (
+            f"{statistics.median(self.current):.2f} images/s now ({len(self.current)} runs) vs"
+            f" {statistics.median(self.baseline):.2f} in baseline {self.baseline_path}"
+            f" ({len(self.baseline)} runs): ratio of geometric means {e.ratio:.3f}"
+            f" ({e.ratio - 1:+.1%}), {e.confidence:.0%} CI {interval_text(e.low, e.high)},"
+            f" between-run spread {pct(e.spread.sigma)} from {e.spread.source};"
+            f" detectable drop {pct(self.mde)} at alpha {self.alpha:g}, 80% power"
+        )
+        if self.mde > self.threshold:
+            if self.runs_needed:
+                text += (
+                    f" (above the {self.threshold:.0%} threshold: {self.runs_needed} runs"
+                    " per session would bring it below, --perf-repeats)"
+                )
+            else:
+                text += (
+                    f" (above the {self.threshold:.0%} threshold whatever this session runs:"
+                    " save the baseline with more runs, or measure the machine's noise with"
+                    " benchmarks/run.py noise)"
+                )
+        for note in self.notes:
+            text += f"; {note}"
+        if self.outcome is Outcome.IMPROVED:
+            text += "; accept it with --perf-save-baseline"
+        elif self.outcome is Outcome.INCONCLUSIVE:
+            text += (
+                f"; a drop beyond {self.threshold:.0%} is neither shown nor ruled out:"
+                " run more repeats"
+            )
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        e = self.estimate
+        return {
+            "rule": "stored baseline, run figures, t on logs",
+            "ratio": e.ratio,
+            "ci": [e.low, e.high if math.isfinite(e.high) else None],
+            "confidence": e.confidence,
+            "sigma": e.spread.sigma if e.spread.known else None,
+            "sigma_source": e.spread.source,
+            "current_runs": self.current,
+            "baseline_runs": self.baseline,
+            "mde": self.mde if math.isfinite(self.mde) else None,
+            "runs_needed": self.runs_needed,
+            "threshold": self.threshold,
+            "alpha": self.alpha,
+        }
+
+
+def baseline_rule(
+    current: Sequence[float],
+    baseline: Sequence[float],
+    *,
+    max_regression: float,
+    alpha: float = 0.01,
+    prior: Spread | None = None,
+    baseline_path: str = "",
+) -> ThroughputVerdict:
+    """Judge this session's run figures against a baseline's (see the module docstring)."""
+    est = unpaired_log_ratio(current, baseline, confidence=1 - 2 * alpha, prior=prior)
+    if est.spread.known:
+        pass_low = math.exp(math.log(est.ratio) - est.se * t_quantile(1 - PASS_ALPHA, est.df))
+        slower = est.p_less < alpha
+        faster = 1 - est.p_less < alpha
+    else:
+        pass_low, slower, faster = 0.0, False, False
+    outcome = three_way(slower, faster, est.ratio, pass_low, max_regression)
+    mde = detectable_drop(est.se, est.df, alpha)
+    needed: int | None = 0
+    notes: list[str] = []
+    if len(baseline) == 1 and (prior is None or not prior.known):
+        notes.append("1 baseline run: between-run variance unknown")
+    if not est.spread.known:
+        notes.append(
+            "with one run on each side and no saved noise estimate nothing bounds the"
+            " between-run variance (--perf-repeats 3, or benchmarks/run.py noise)"
+        )
+    if mde > max_regression:
+        prior_df = prior.df if prior is not None and prior.known else 0
+        sigma = est.spread.sigma if est.spread.known else math.nan
+        needed = runs_needed(sigma, len(baseline), max_regression, alpha, prior_df=prior_df)
+    return ThroughputVerdict(
+        outcome=outcome,
+        estimate=est,
+        current=list(current),
+        baseline=list(baseline),
+        threshold=max_regression,
+        alpha=alpha,
+        mde=mde,
+        runs_needed=needed,
+        baseline_path=baseline_path,
+        notes=notes,
+    )

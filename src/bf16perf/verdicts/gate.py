@@ -1,0 +1,134 @@
+"""The release gate: bf16/fp32 over interleaved pairs, with a Bonferroni second look."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bf16perf.decisions import Outcome
+from bf16perf.stats import (
+    LogRatio,
+    detectable_drop,
+    paired_log_ratio,
+    pairs_needed,
+)
+from bf16perf.verdicts._common import GATE_CONFIDENCE, interval_text, pct
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """The release gate: bf16/fp32 over interleaved pairs of runs.
+
+    Attributes:
+        outcome: OK, GATE_FAILED or INCONCLUSIVE (OK when there is no gate).
+        estimate: mean per-pair log ratio as a ratio, with its t interval at ``confidence``.
+        bf16, fp32: run figures, pair ``i`` of one next to pair ``i`` of the other.
+        gate: the minimum speedup (0: no gate).
+        looks: how many times the data were looked at (2 after an extension).
+        resolution: the smallest distance from the gate (a fraction of it) that the pairs
+            decide with 80% power.
+        pairs_needed: pairs that would decide the observed distance from the gate.
+        emulated: bf16 ran without bf16 hardware (a self-test, never a figure).
+    """
+
+    outcome: Outcome
+    estimate: LogRatio
+    bf16: list[float]
+    fp32: list[float]
+    gate: float
+    looks: int
+    resolution: float
+    pairs_needed: int | None
+    emulated: bool = False
+
+    @property
+    def detail(self) -> str:
+        e = self.estimate
+        text = (
+            f"bf16 speedup {e.ratio:.3f}x, {e.confidence:.1%} CI {interval_text(e.low, e.high)},"
+            f" gate {self.gate:.2f}x ({len(self.bf16)} interleaved fp32/bf16 pairs of runs,"
+            f" t interval on per-pair log ratios"
+        )
+        if self.looks > 1:
+            text += (
+                f"; second look after more pairs: each look at {e.confidence:.1%} so that both"
+                f" together keep {GATE_CONFIDENCE:.0%}"
+            )
+        text += f"; resolves a distance from the gate of {pct(self.resolution)} at 80% power)"
+        if len(self.bf16) == 1:
+            text += "; 1 pair: between-run variance unknown (--perf-repeats 3)"
+        if self.emulated:
+            text = "EMULATED bf16, no bf16 hardware (harness self-test, not a figure): " + text
+        if self.outcome is Outcome.INCONCLUSIVE:
+            more = f" (about {self.pairs_needed} pairs would)" if self.pairs_needed else ""
+            text += f"; the interval straddles the gate: run more repeats{more}"
+        if self.gate == 0:
+            text += (
+                "; no gate in the smoke profile (32x32 is overhead-bound, bf16 is no faster"
+                " there): gate with --perf-min-bf16-speedup"
+            )
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        e = self.estimate
+        return {
+            "ratio": e.ratio,
+            "ci": [e.low, e.high if math.isfinite(e.high) else None],
+            "confidence": e.confidence,
+            "gate": self.gate,
+            "pairs": len(self.bf16),
+            "bf16_runs": self.bf16,
+            "fp32_runs": self.fp32,
+            "looks": self.looks,
+            "resolution": self.resolution if math.isfinite(self.resolution) else None,
+            "pairs_needed": self.pairs_needed,
+            "emulated": self.emulated,
+        }
+
+
+def gate_confidence(looks: int) -> float:
+    """Per-look confidence that keeps the gate's overall coverage at GATE_CONFIDENCE."""
+    return 1 - (1 - GATE_CONFIDENCE) / looks
+
+
+def gate_rule(
+    bf16: Sequence[float],
+    fp32: Sequence[float],
+    *,
+    gate: float,
+    looks: int = 1,
+    emulated: bool = False,
+) -> GateVerdict:
+    """Judge interleaved bf16/fp32 run figures against the minimum speedup ``gate``.
+
+    ``looks`` is the number of looks the design allows (2 where an inconclusive first
+    look may be extended); every look, the first included, is made at
+    :func:`gate_confidence` of it.
+    """
+    confidence = gate_confidence(looks)
+    est = paired_log_ratio(bf16, fp32, confidence=confidence)
+    if gate == 0 or est.low >= gate:
+        outcome = Outcome.OK
+    elif est.high < gate:
+        outcome = Outcome.GATE_FAILED
+    else:
+        outcome = Outcome.INCONCLUSIVE
+    tail = (1 - confidence) / 2
+    resolution = detectable_drop(est.se, est.df, tail)
+    needed = None
+    if outcome is Outcome.INCONCLUSIVE and est.spread.known and gate > 0:
+        distance = abs(1 - gate / est.ratio)
+        needed = pairs_needed(est.spread.sigma, distance, tail, exact_floor=False)
+    return GateVerdict(
+        outcome=outcome,
+        estimate=est,
+        bf16=list(bf16),
+        fp32=list(fp32),
+        gate=gate,
+        looks=looks,
+        resolution=resolution,
+        pairs_needed=needed,
+        emulated=emulated,
+    )
