@@ -36,12 +36,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from bf16perf.baselines import BaselineStore
 from bf16perf.cluster import SparkStandaloneCluster
 from bf16perf.decisions import Outcome
 from bf16perf.machine import detect_machine
 from bf16perf.plan import make_plan, read_topology
 from bf16perf.stats import log_spread, run_figure
+from bf16perf.store import BaselineStore
 from bf16perf.verdicts import ab_rule, balanced_order, baseline_rule
 from bf16perf.workload.config import PROFILES, Precision, RunResult, TrainConfig
 from bf16perf.workload.launch import run_training

@@ -3,7 +3,7 @@
 import pytest
 
 from bf16perf.machine import Machine
-from bf16perf.plugin import PerfSession
+from bf16perf.session import PerfSession
 
 
 @pytest.mark.bf16

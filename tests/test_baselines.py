@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bf16perf.baselines import SCHEMA_VERSION, BaselineError, BaselineStore, baseline_document
+from bf16perf.baselines import SCHEMA_VERSION, BaselineError, baseline_document
+from bf16perf.store import BaselineStore
 from bf16perf.workload.config import PROFILES, RunResult, WorkerResult
 
 FP = {"id": "abc123", "slug": "m"}

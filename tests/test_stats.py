@@ -7,17 +7,14 @@ import numpy as np
 import pytest
 from scipy.stats import mannwhitneyu, wilcoxon
 
+from bf16perf.power import detectable_drop, min_pairs_for, pairs_needed, runs_needed
 from bf16perf.stats import (
     Spread,
     bootstrap_ratio,
-    detectable_drop,
     log_spread,
     loss_curve_violations,
-    min_pairs_for,
     paired_log_ratio,
-    pairs_needed,
     run_figure,
-    runs_needed,
     signed_rank,
     unpaired_log_ratio,
 )

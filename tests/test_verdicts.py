@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from bf16perf.decisions import Outcome
-from bf16perf.stats import Spread, detectable_drop
+from bf16perf.power import detectable_drop
+from bf16perf.stats import Spread
 from bf16perf.verdicts import (
     GATE_CONFIDENCE,
     ab_rule,

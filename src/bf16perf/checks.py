@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from bf16perf import judge
-from bf16perf.baselines import Baseline, BaselineStore, baseline_document, run_info
+from bf16perf.baselines import Baseline, baseline_document, run_info
 from bf16perf.decisions import Decision, Outcome
 from bf16perf.machine import Machine
 from bf16perf.options import PerfOptions
 from bf16perf.runs import BF16, FP32, AbPairs, TrainingRuns
 from bf16perf.stats import Spread, bootstrap_ratio
+from bf16perf.store import BaselineStore
 from bf16perf.workload.config import RunResult
 
 __all__ = [

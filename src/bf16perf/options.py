@@ -18,7 +18,7 @@ import pytest
 from bf16perf import cli
 from bf16perf.cli import OPTIONS
 from bf16perf.plan import PinMode
-from bf16perf.stats import min_pairs_for
+from bf16perf.power import min_pairs_for
 from bf16perf.workload.config import PROFILES, TrainConfig
 
 __all__ = ["PerfOptions", "options_from_config"]

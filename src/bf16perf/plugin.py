@@ -10,8 +10,7 @@ calls :func:`activate`), so the harness's own unit tests pay nothing for it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,73 +18,19 @@ import pytest
 
 from bf16perf.cli import addoptions
 from bf16perf.cpu import CpuInfoError, read_cpuinfo, resolve_cpuinfo_path
-from bf16perf.decisions import Decision, ExitCode, exit_code_for, format_table
+from bf16perf.decisions import ExitCode, exit_code_for, format_table
 from bf16perf.java import JavaError, check_java
 from bf16perf.kernels import KernelSummary, ProbeError, run_probe
 from bf16perf.lock import DEFAULT_LOCK_PATH, LockTimeout, MachineLock
-from bf16perf.machine import Machine, detect_machine
+from bf16perf.machine import detect_machine
 from bf16perf.options import PerfOptions, options_from_config
 from bf16perf.plan import default_pin, read_topology
+from bf16perf.session import PerfSession
 
 if TYPE_CHECKING:  # numpy and scipy load only in perf sessions that write a report
-    from bf16perf.baselines import Baseline
-    from bf16perf.bringup import ClusterFacts
-    from bf16perf.workload.config import RunResult
+    pass
 
 __all__ = ["PerfSession", "activate", "is_active", "perf_session"]
-
-
-@dataclass
-class PerfSession:
-    """State of one perf session.
-
-    Attributes:
-        options: the parsed ``--perf-*`` options.
-        machine: the detected machine.
-        notices: lines for the terminal summary (baselines used, skips, ...).
-        decisions: every check's verdict, shown in one table at the end.
-        runs: every training run with its workload key, in the order trained.
-        baselines: the baselines compared against, by workload key.
-        cluster: how the cluster was made, once it is up (for the report).
-        logs: Spark and worker logs to copy into the report when something failed.
-        started: session start, UTC; names the report directory.
-        lock: the machine lock, where the session took it at start (before the kernel
-            probe); ``None`` where the cluster fixture takes it later.
-        gate: the release gate's figures (:meth:`bf16perf.verdicts.GateVerdict.to_dict`),
-            where the gate ran; the report shows them as they were decided.
-        reference: the reference stack's versions in A/B mode.
-    """
-
-    options: PerfOptions
-    machine: Machine
-    notices: list[str] = field(default_factory=list)
-    decisions: list[Decision] = field(default_factory=list)
-    runs: list[tuple[RunResult, str]] = field(default_factory=list)
-    baselines: dict[str, Baseline] = field(default_factory=dict)
-    cluster: ClusterFacts | None = None
-    logs: list[Path] = field(default_factory=list)
-    started: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    lock: MachineLock | None = None
-    gate: dict[str, Any] | None = None
-    reference: dict[str, str] | None = None
-
-    @property
-    def report_dir(self) -> Path:
-        stamp = self.started.replace("-", "").replace(":", "")
-        return self.options.reports_dir / f"{stamp}-{self.machine.fingerprint.slug}"
-
-    def record(self, *decisions: Decision) -> None:
-        """Keep verdicts for the end-of-session table, the report and the exit code."""
-        self.decisions.extend(decisions)
-
-    def conclude(self, test: str) -> None:
-        """Fail ``test`` once if any of its recorded verdicts fails, naming them all; the
-        failure then counts by its verdicts' exit code, not as a plain failure.  Call it
-        after a test has recorded every verdict, so none goes unreported."""
-        failing = [d for d in self.decisions if d.test == test and d.outcome.fails]
-        if failing:
-            text = "\n".join(f"{d.outcome.value}: {d.detail}" for d in failing)
-            pytest.fail(text, pytrace=False)
 
 
 _SESSION = pytest.StashKey[PerfSession]()

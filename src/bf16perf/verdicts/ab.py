@@ -10,13 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bf16perf.decisions import Outcome
-from bf16perf.stats import (
-    SignedRank,
-    detectable_drop,
-    min_pairs_for,
-    pairs_needed,
-    signed_rank,
-)
+from bf16perf.power import detectable_drop, min_pairs_for, pairs_needed
+from bf16perf.stats import SignedRank, signed_rank
 from bf16perf.verdicts._common import PASS_ALPHA, interval_text, pct, three_way
 
 

@@ -9,13 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bf16perf.decisions import Outcome
-from bf16perf.stats import (
-    LogRatio,
-    Spread,
-    detectable_drop,
-    runs_needed,
-    unpaired_log_ratio,
-)
+from bf16perf.power import detectable_drop, runs_needed
+from bf16perf.stats import LogRatio, Spread, unpaired_log_ratio
 from bf16perf.verdicts._common import PASS_ALPHA, interval_text, pct, t_quantile, three_way
 
 

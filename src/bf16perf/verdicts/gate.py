@@ -8,12 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bf16perf.decisions import Outcome
-from bf16perf.stats import (
-    LogRatio,
-    detectable_drop,
-    paired_log_ratio,
-    pairs_needed,
-)
+from bf16perf.power import detectable_drop, pairs_needed
+from bf16perf.stats import LogRatio, paired_log_ratio
 from bf16perf.verdicts._common import GATE_CONFIDENCE, interval_text, pct
 
 

@@ -1,0 +1,83 @@
+"""Power: the smallest slowdown a verdict can detect, and how many runs or pairs it takes.
+
+Every throughput verdict states its minimum detectable effect at :data:`POWER` and, where
+that exceeds the threshold, how many runs or pairs would bring it below, so that an
+INCONCLUSIVE says what would make it conclusive.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from scipy import stats as sps
+
+__all__ = ["POWER", "detectable_drop", "min_pairs_for", "pairs_needed", "runs_needed"]
+
+#: The power at which the minimum detectable effect is stated.
+POWER = 0.8
+
+
+def detectable_drop(se: float, df: int, alpha: float, power: float = POWER) -> float:
+    """The smallest slowdown (a fraction: 0.05 is 5%) that a one-sided test at ``alpha``
+    detects with ``power``, given the standard error ``se`` of the log ratio and its degrees
+    of freedom: ``1 - exp(-(t[1-alpha] + t[power]) * se)``.  ``inf`` when ``se`` is unknown.
+    """
+    if df <= 0 or not math.isfinite(se):
+        return math.inf
+    shift = (float(sps.t.ppf(1 - alpha, df)) + float(sps.t.ppf(power, df))) * se
+    return 1 - math.exp(-shift)
+
+
+def _smallest(ok: Callable[[int], bool], start: int, limit: int) -> int | None:
+    """The smallest ``n`` in ``[start, limit]`` with ``ok(n)``, for ``ok`` monotone in ``n``."""
+    if start > limit or not ok(limit):
+        return None
+    lo, hi = start, limit
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def runs_needed(
+    sigma: float,
+    baseline_runs: int,
+    threshold: float,
+    alpha: float,
+    *,
+    prior_df: int = 0,
+    limit: int = 100,
+) -> int | None:
+    """Current runs that bring the detectable drop against ``baseline_runs`` runs down to
+    ``threshold``; ``None`` when no number up to ``limit`` does (the baseline is the
+    bottleneck: save it with more runs)."""
+    if not math.isfinite(sigma):
+        return None
+
+    def ok(m: int) -> bool:
+        se = sigma * math.sqrt(1 / m + 1 / baseline_runs)
+        return detectable_drop(se, m + baseline_runs - 2 + prior_df, alpha) <= threshold
+
+    return _smallest(ok, 1, limit)
+
+
+def pairs_needed(
+    sigma: float, threshold: float, alpha: float, *, exact_floor: bool = True, limit: int = 200
+) -> int | None:
+    """Pairs whose detectable drop (paired, ``n - 1`` df) is at most ``threshold``; with
+    ``exact_floor`` also enough pairs for an exact signed-rank test to reach ``alpha``."""
+    if not math.isfinite(sigma):
+        return None
+    start = max(2, min_pairs_for(alpha)) if exact_floor else 2
+    return _smallest(
+        lambda n: detectable_drop(sigma / math.sqrt(n), n - 1, alpha) <= threshold, start, limit
+    )
+
+
+def min_pairs_for(alpha: float) -> int:
+    """The fewest pairs with which an exact one-sided signed-rank test can reach ``alpha``."""
+    return max(1, math.ceil(math.log2(1 / alpha) - 1e-12))

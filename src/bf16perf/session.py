@@ -1,0 +1,81 @@
+"""The state of one perf session: its inputs, and the typed results its tests hand on.
+
+Data flows one way: fixtures and tests add runs, verdicts, notices, the gate's figures and
+the cluster's facts; the plugin's end-of-session hooks read them for the summary table, the
+exit code and the report.  :meth:`PerfSession.conclude` is where a test fails on its
+recorded verdicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from bf16perf.decisions import Decision
+from bf16perf.lock import MachineLock
+from bf16perf.machine import Machine
+from bf16perf.options import PerfOptions
+
+if TYPE_CHECKING:  # numpy and scipy load only in perf sessions that write a report
+    from bf16perf.baselines import Baseline
+    from bf16perf.bringup import ClusterFacts
+    from bf16perf.workload.config import RunResult
+
+__all__ = ["PerfSession"]
+
+
+@dataclass
+class PerfSession:
+    """State of one perf session.
+
+    Attributes:
+        options: the parsed ``--perf-*`` options.
+        machine: the detected machine.
+        notices: lines for the terminal summary (baselines used, skips, ...).
+        decisions: every check's verdict, shown in one table at the end.
+        runs: every training run with its workload key, in the order trained.
+        baselines: the baselines compared against, by workload key.
+        cluster: how the cluster was made, once it is up (for the report).
+        logs: Spark and worker logs to copy into the report when something failed.
+        started: session start, UTC; names the report directory.
+        lock: the machine lock, where the session took it at start (before the kernel
+            probe); ``None`` where the cluster fixture takes it later.
+        gate: the release gate's figures (:meth:`bf16perf.verdicts.GateVerdict.to_dict`),
+            where the gate ran; the report shows them as they were decided.
+        reference: the reference stack's versions in A/B mode.
+    """
+
+    options: PerfOptions
+    machine: Machine
+    notices: list[str] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    runs: list[tuple[RunResult, str]] = field(default_factory=list)
+    baselines: dict[str, Baseline] = field(default_factory=dict)
+    cluster: ClusterFacts | None = None
+    logs: list[Path] = field(default_factory=list)
+    started: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    lock: MachineLock | None = None
+    gate: dict[str, Any] | None = None
+    reference: dict[str, str] | None = None
+
+    @property
+    def report_dir(self) -> Path:
+        stamp = self.started.replace("-", "").replace(":", "")
+        return self.options.reports_dir / f"{stamp}-{self.machine.fingerprint.slug}"
+
+    def record(self, *decisions: Decision) -> None:
+        """Keep verdicts for the end-of-session table, the report and the exit code."""
+        self.decisions.extend(decisions)
+
+    def conclude(self, test: str) -> None:
+        """Fail ``test`` once if any of its recorded verdicts fails, naming them all; the
+        failure then counts by its verdicts' exit code, not as a plain failure.  Call it
+        after a test has recorded every verdict, so none goes unreported."""
+        failing = [d for d in self.decisions if d.test == test and d.outcome.fails]
+        if failing:
+            text = "\n".join(f"{d.outcome.value}: {d.detail}" for d in failing)
+            pytest.fail(text, pytrace=False)
