@@ -192,12 +192,13 @@ def test_probe_waits_for_the_machine_lock(
         pass
 
 
-@pytest.mark.parametrize("bad", ["cpuinfo", "java"])
-def test_bad_cpuinfo_or_missing_java_fails_before_the_lock_wait(
+@pytest.mark.parametrize("bad", ["cpuinfo", "java", "baseline"])
+def test_bad_cpuinfo_java_or_baseline_fails_before_the_lock_wait(
     perf_tree: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, bad: str
 ) -> None:
     """Another session holds the machine lock and this one would wait 600 s for it: a bad
-    cpuinfo file or a missing Java is known at activation and fails at once, naming it."""
+    cpuinfo file, a missing Java or a corrupt baseline of this machine is known at
+    activation and fails at once, naming it."""
     import time
 
     from bf16perf.lock import MachineLock
@@ -215,6 +216,16 @@ def test_bad_cpuinfo_or_missing_java_fails_before_the_lock_wait(
         python_dir = str(Path(__import__("sys").executable).parent)
         monkeypatch.setenv("PATH", f"{python_dir}:{empty}")
         expected = "ERROR: Java not found: Spark needs Java 17 or newer*"
+    if bad == "baseline":
+        from bf16perf.cpu import read_cpuinfo
+        from bf16perf.machine import machine_fingerprint
+
+        capture = CAPTURES / "linux-rocky8.5-zen4"
+        slug = machine_fingerprint(read_cpuinfo(capture), True).slug
+        (perf_tree.path / "baselines" / slug).mkdir()
+        (perf_tree.path / "baselines" / slug / "some-workload.json").write_text("{not json")
+        args += ["--perf-cpuinfo", str(capture)]
+        expected = "ERROR: */some-workload.json is not valid JSON*"
     with MachineLock(lock_path, timeout_s=1):
         t0 = time.monotonic()
         result = _run(perf_tree, *args)

@@ -22,7 +22,7 @@ from bf16perf.fingerprint import (
 )
 from bf16perf.kernels import KernelSummary
 
-__all__ = ["Machine", "detect_machine"]
+__all__ = ["Machine", "detect_machine", "machine_fingerprint"]
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,16 @@ def _onoff(value: bool | None) -> str:
     return "unknown" if value is None else ("on" if value else "off")
 
 
+def machine_fingerprint(cpu: CpuInfo, cpuinfo_override: bool) -> Fingerprint:
+    """The baseline key of the machine ``cpu`` describes (NUMA and memory from this host
+    unless the cpuinfo is an override, which may describe another machine)."""
+    return make_fingerprint(
+        cpu,
+        numa_nodes=None if cpuinfo_override else collect_numa_nodes(),
+        memory_gib=None if cpuinfo_override else collect_memory_gib(),
+    )
+
+
 def detect_machine(
     cpuinfo_path: Path,
     *,
@@ -116,14 +126,9 @@ def detect_machine(
     ``cpuinfo_path``) and collect the rest."""
     cpu = cpu or read_cpuinfo(cpuinfo_path)
     override = cpuinfo_path != DEFAULT_CPUINFO
-    fingerprint = make_fingerprint(
-        cpu,
-        numa_nodes=None if override else collect_numa_nodes(),
-        memory_gib=None if override else collect_memory_gib(),
-    )
     metadata = collect_metadata(
         cpu,
         onednn_version=probe.version if probe else None,
         onednn_isa=probe.cpu_isa if probe else None,
     )
-    return Machine(cpu, fingerprint, metadata, override, probe, probe_error)
+    return Machine(cpu, machine_fingerprint(cpu, override), metadata, override, probe, probe_error)

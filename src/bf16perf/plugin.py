@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from bf16perf.cli import addoptions
-from bf16perf.cpu import CpuInfoError, read_cpuinfo, resolve_cpuinfo_path
+from bf16perf.cpu import DEFAULT_CPUINFO, CpuInfoError, read_cpuinfo, resolve_cpuinfo_path
 from bf16perf.decisions import ExitCode, exit_code_for, format_table
+from bf16perf.fingerprint import Fingerprint
 from bf16perf.java import JavaError, check_java
 from bf16perf.kernels import KernelSummary, ProbeError, run_probe
 from bf16perf.lock import DEFAULT_LOCK_PATH, LockTimeout, MachineLock
-from bf16perf.machine import detect_machine
+from bf16perf.machine import detect_machine, machine_fingerprint
 from bf16perf.options import PerfOptions, options_from_config
 from bf16perf.plan import default_pin, read_topology
 from bf16perf.session import PerfSession
@@ -74,7 +75,8 @@ def activate(config: pytest.Config) -> PerfSession:
         cpu = read_cpuinfo(path)
     except CpuInfoError as exc:
         raise pytest.UsageError(str(exc)) from None
-    reference = _check_inputs(options) if measuring else None
+    fingerprint = machine_fingerprint(cpu, path != DEFAULT_CPUINFO)
+    reference = _check_inputs(options, fingerprint) if measuring else None
     probe: KernelSummary | None = None
     probe_error: str | None = None
     lock: MachineLock | None = None
@@ -99,10 +101,15 @@ def activate(config: pytest.Config) -> PerfSession:
     return session
 
 
-def _check_inputs(options: PerfOptions) -> dict[str, str] | None:
+def _check_inputs(options: PerfOptions, fingerprint: Fingerprint) -> dict[str, str] | None:
     """Inputs a measuring session needs, checked before any wait; returns the reference
     stack's versions in A/B mode."""
     errors = options.input_errors()
+    if not (errors or options.ab_mode or options.save_baseline):
+        from bf16perf.store import BaselineStore  # numpy: only for a measuring session
+
+        store = BaselineStore(options.baselines_dir)
+        errors += store.problems(fingerprint.slug, fingerprint.id)
     try:
         check_java()  # the driver needs it, whichever cluster the session uses
     except JavaError as exc:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from scipy import stats as sps
-
 __all__ = ["POWER", "detectable_drop", "min_pairs_for", "pairs_needed", "runs_needed"]
 
 #: The power at which the minimum detectable effect is stated.
@@ -23,6 +21,8 @@ def detectable_drop(se: float, df: int, alpha: float, power: float = POWER) -> f
     detects with ``power``, given the standard error ``se`` of the log ratio and its degrees
     of freedom: ``1 - exp(-(t[1-alpha] + t[power]) * se)``.  ``inf`` when ``se`` is unknown.
     """
+    from scipy import stats as sps  # not at import: the plugin's options need min_pairs_for
+
     if df <= 0 or not math.isfinite(se):
         return math.inf
     shift = (float(sps.t.ppf(1 - alpha, df)) + float(sps.t.ppf(power, df))) * se

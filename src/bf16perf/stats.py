@@ -25,9 +25,18 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from scipy import stats as sps
+
+
+def _scipy_stats() -> Any:
+    """scipy.stats, imported on first use (seconds on a busy 2-vCPU machine): a session
+    start that only reads baselines does not pay for it."""
+    from scipy import stats
+
+    return stats
+
 
 __all__ = [
     "LogRatio",
@@ -133,7 +142,7 @@ class LogRatio:
 def _interval(estimate: float, se: float, df: int, confidence: float) -> tuple[float, float]:
     if df <= 0 or not math.isfinite(se):
         return 0.0, math.inf
-    half = float(sps.t.ppf(0.5 + confidence / 2, df)) * se
+    half = float(_scipy_stats().t.ppf(0.5 + confidence / 2, df)) * se
     return math.exp(estimate - half), math.exp(estimate + half)
 
 
@@ -142,7 +151,7 @@ def _p_less(estimate: float, se: float, df: int) -> float:
         return math.nan
     if se == 0:
         return 0.0 if estimate < 0 else 1.0
-    return float(sps.t.cdf(estimate / se, df))
+    return float(_scipy_stats().t.cdf(estimate / se, df))
 
 
 def _log_ratio(estimate: float, se: float, spread: Spread, confidence: float) -> LogRatio:
@@ -239,7 +248,7 @@ def signed_rank(log_ratios: Sequence[float], *, confidence: float = 0.98) -> Sig
         raise ValueError("signed_rank needs at least one pair")
     null = _signed_rank_null(n)
     cdf = np.cumsum(null)
-    ranks = sps.rankdata(np.abs(d))
+    ranks = _scipy_stats().rankdata(np.abs(d))
     w_plus = float(ranks[d > 0].sum())
     # P(W+ <= observed) under the null; ties in |d| (rare on real timings) use the midranks
     p_less = float(cdf[min(math.floor(w_plus + 1e-9), cdf.size - 1)])

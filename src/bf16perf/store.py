@@ -71,6 +71,24 @@ class BaselineStore:
             raise BaselineError(f"baseline {path}: not a JSON object")
         return data
 
+    def problems(self, slug: str, fingerprint_id: str) -> list[str]:
+        """Why each of this machine's baseline and noise files would fail to load (checked
+        when a session starts, so that a bad file costs no wait and no run)."""
+        errors = []
+        for path in sorted((self.root / slug).glob("*.json")):
+            if ".prev-" in path.name:
+                continue  # kept copies are never read
+            noise = path.name.endswith(".noise.json")
+            key = path.name.removesuffix(".noise.json" if noise else ".json")
+            try:
+                if noise:
+                    self.load_noise(slug, key, fingerprint_id)
+                else:
+                    self.load(slug, key, fingerprint_id)
+            except BaselineError as exc:
+                errors.append(str(exc))
+        return errors
+
     def load(self, slug: str, workload: str, fingerprint_id: str | None = None) -> Baseline | None:
         """The baseline for this machine and workload; ``None`` when there is none.
 
