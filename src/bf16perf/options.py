@@ -1,27 +1,15 @@
-"""The session's options, parsed once into a frozen :class:`PerfOptions`.
-
-The flags themselves are :data:`bf16perf.cli.OPTIONS`, a declarative table whose parsers
-reject a bad value at the command line; :func:`options_from_config` fills
-:class:`PerfOptions` from it, applies the ini defaults, and raises
-:class:`pytest.UsageError` for options that contradict each other.
-"""
+"""The session's options as one frozen value, :class:`PerfOptions` (no pytest here: the
+command line that fills it is :mod:`bf16perf.cli`)."""
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from bf16perf import cli
-from bf16perf.cli import OPTIONS
 from bf16perf.plan import PinMode
-from bf16perf.power import min_pairs_for
 from bf16perf.workload.config import PROFILES, TrainConfig
 
-__all__ = ["PerfOptions", "options_from_config"]
+__all__ = ["PerfOptions"]
 
 
 @dataclass(frozen=True)
@@ -116,63 +104,3 @@ class PerfOptions:
     def history_path(self) -> Path:
         """The history file: ``--perf-history`` or ``<reports>/history.jsonl``."""
         return self.history or self.reports_dir / "history.jsonl"
-
-
-def options_from_config(config: pytest.Config) -> PerfOptions:
-    """Build :class:`PerfOptions` from a configured pytest (values already parsed)."""
-    values = {o.dest: config.getoption(o.dest) for o in OPTIONS}
-    fields: dict[str, Any] = {}
-    overrides: dict[str, Any] = {}
-    for o in OPTIONS:
-        value = values[o.dest]
-        if o.fills:
-            fields[o.fills] = (not value) if o.negate else value
-        elif o.train and value not in (None, False):
-            overrides[o.train] = str(value) if isinstance(value, Path) else value
-    fields["reference_env"] = tuple(fields["reference_env"])
-    require = values["perf_require_bf16"] or bool(config.getini("perf_require_bf16"))
-    fields["require_bf16"] = require
-    fields["train"] = replace(PROFILES[fields["profile"]], **overrides)
-    speedup = values["perf_min_bf16_speedup"]
-    fields["min_bf16_speedup"] = _min_speedup(config, speedup, fields["profile"])
-    options = PerfOptions(**fields)
-    _check_conflicts(options)
-    return options
-
-
-def _min_speedup(config: pytest.Config, given: float | None, profile: str) -> float:
-    ini = str(config.getini("perf_min_bf16_speedup")).strip()
-    if given is None and ini:
-        try:
-            given = cli.positive_float(ini)
-        except argparse.ArgumentTypeError as exc:
-            raise pytest.UsageError(f"ini perf_min_bf16_speedup: {exc}") from None
-    if given is not None:
-        return given
-    # 32x32 is overhead-bound: bf16 is no faster there (0.99x on a Zen 4), so the smoke
-    # profile checks the gate's mechanics without gating
-    return 0.0 if profile == "smoke" else 1.0
-
-
-def _check_conflicts(options: PerfOptions) -> None:
-    if options.require_bf16 and options.allow_emulated_bf16:
-        raise pytest.UsageError(
-            "--perf-require-bf16 and --perf-allow-emulated-bf16 contradict each other:"
-            " a nightly job needs real bf16 hardware; drop one of them"
-        )
-    if options.spark_master and options.pin:
-        raise pytest.UsageError(
-            "--spark-master uses an existing cluster whose pinning is its own business:"
-            " drop --perf-pin, which only pins a local cluster"
-        )
-    if options.ab_mode and options.save_baseline:
-        raise pytest.UsageError(
-            "--perf-save-baseline saves this stack's runs; A/B mode (--perf-reference-python"
-            " or --perf-reference-env) compares two stacks and saves nothing: drop one"
-        )
-    if options.ab_mode and 0.5**options.pairs > options.alpha:
-        raise pytest.UsageError(
-            f"--perf-pairs {options.pairs}: an exact signed-rank test on that many pairs"
-            f" cannot reach p < {options.alpha:g} (the smallest p is 1/2^pairs); use"
-            f" --perf-pairs {min_pairs_for(options.alpha)} or more, or a larger --perf-alpha"
-        )

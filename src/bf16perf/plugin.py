@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from bf16perf.cli import addoptions
+from bf16perf.cli import addoptions, options_from_config
 from bf16perf.cpu import DEFAULT_CPUINFO, CpuInfoError, read_cpuinfo, resolve_cpuinfo_path
 from bf16perf.decisions import ExitCode, exit_code_for, format_table
 from bf16perf.fingerprint import Fingerprint
@@ -24,7 +24,7 @@ from bf16perf.java import JavaError, check_java
 from bf16perf.kernels import KernelSummary, ProbeError, run_probe
 from bf16perf.lock import DEFAULT_LOCK_PATH, LockTimeout, MachineLock
 from bf16perf.machine import detect_machine, machine_fingerprint
-from bf16perf.options import PerfOptions, options_from_config
+from bf16perf.options import PerfOptions
 from bf16perf.plan import default_pin, read_topology
 from bf16perf.session import PerfSession
 
