@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from bf16perf.interference import CpuSample, Interference, disturbance, parse_stat
+from bf16perf.interference import CpuSample, CpuWindow, disturbance, parse_stat
 
 # The first lines of /proc/stat on the Zen 4 build machine (2 vCPUs, clock ticks of 10 ms).
 STAT = """\
@@ -37,32 +37,32 @@ def test_parse_stat_names_what_is_missing() -> None:
 
 
 def test_shares_and_the_sentence() -> None:
-    quiet = Interference(window_s=10.0, cpus=2, own_cpu_s=19.5, busy_s=19.8, steal_s=0.1)
+    quiet = CpuWindow(window_s=10.0, cpus=2, own_cpu_s=19.5, busy_s=19.8, steal_s=0.1)
     assert quiet.foreign_share == pytest.approx(0.015)
     assert disturbance(quiet, exclusive=True) is None
-    shared = Interference(window_s=10.0, cpus=1, own_cpu_s=8.0, busy_s=10.0, steal_s=0.0)
+    shared = CpuWindow(window_s=10.0, cpus=1, own_cpu_s=8.0, busy_s=10.0, steal_s=0.0)
     assert shared.foreign_share == pytest.approx(0.2)
     text = disturbance(shared, exclusive=True)
     assert text == "other processes used 20% of its 1 CPU(s) during the 10 s measured"
     # on CPUs the worker shares with its peers, foreign time is not evidence
     assert disturbance(shared, exclusive=False) is None
-    stolen = Interference(window_s=10.0, cpus=1, own_cpu_s=9.0, busy_s=9.0, steal_s=1.0)
+    stolen = CpuWindow(window_s=10.0, cpus=1, own_cpu_s=9.0, busy_s=9.0, steal_s=1.0)
     assert disturbance(stolen, exclusive=False) == (
         "the hypervisor stole 10% of them during the 10 s measured"
     )
-    assert Interference.from_dict(shared.to_dict()) == shared
+    assert CpuWindow.from_dict(shared.to_dict()) == shared
 
 
 def test_samples_of_different_cpus_do_not_mix() -> None:
     a = CpuSample(0.0, 0.0, 0.0, 0.0, (0,))
     b = CpuSample(1.0, 1.0, 1.0, 0.0, (0, 1))
     with pytest.raises(ValueError, match="different CPUs"):
-        Interference.between(a, b)
+        CpuWindow.between(a, b)
 
 
 _MEASURED = r"""
 import json, os, subprocess, sys, time
-from bf16perf.interference import Interference, sample
+from bf16perf.interference import CpuWindow, sample
 cpu = int(sys.argv[2])
 os.sched_setaffinity(0, {cpu})
 spin = (
@@ -78,7 +78,7 @@ while time.monotonic() - t < 1.5:
 after = sample()
 if intruder:
     intruder.wait()
-i = Interference.between(before, after)
+i = CpuWindow.between(before, after)
 print(json.dumps({"foreign": i.foreign_share, "own": i.own_cpu_s, "window": i.window_s}))
 """
 

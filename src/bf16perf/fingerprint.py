@@ -134,10 +134,8 @@ def make_fingerprint(
     *,
     numa_nodes: int | None,
     memory_gib: int | None,
-    logical_cpus: int | None = None,
 ) -> Fingerprint:
-    """Combine cpuinfo with host facts.  ``logical_cpus`` overrides the cpuinfo block count
-    (a capture of one block describes a machine whose count it does not show)."""
+    """Combine cpuinfo with host facts (``None``: unknown, e.g. for a cpuinfo override)."""
     return Fingerprint(
         model_name=cpu.model_name,
         vendor=cpu.vendor,
@@ -146,7 +144,7 @@ def make_fingerprint(
         stepping=cpu.stepping,
         capability=cpu.capability.value,
         bf16_flags=tuple(sorted(cpu.bf16_flags)),
-        logical_cpus=logical_cpus or cpu.logical_cpus,
+        logical_cpus=cpu.logical_cpus,
         sockets=cpu.sockets,
         numa_nodes=numa_nodes or 1,
         smt=cpu.smt,

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DISTURBED_SHARE", "CpuSample", "Interference", "disturbance", "parse_stat", "sample"]
+__all__ = ["DISTURBED_SHARE", "CpuSample", "CpuWindow", "disturbance", "parse_stat", "sample"]
 
 #: Foreign or steal time above this share of the CPUs' time marks a run as disturbed.
 DISTURBED_SHARE = 0.05
@@ -49,7 +49,7 @@ class CpuSample:
 
 
 @dataclass(frozen=True)
-class Interference:
+class CpuWindow:
     """What happened on a worker's CPUs between two samples (seconds, summed over CPUs)."""
 
     window_s: float
@@ -85,11 +85,11 @@ class Interference:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, float]) -> Interference:
+    def from_dict(cls, d: dict[str, float]) -> CpuWindow:
         return cls(d["window_s"], int(d["cpus"]), d["own_cpu_s"], d["busy_s"], d["steal_s"])
 
     @classmethod
-    def between(cls, before: CpuSample, after: CpuSample) -> Interference:
+    def between(cls, before: CpuSample, after: CpuSample) -> CpuWindow:
         """The interval from ``before`` to ``after`` (same CPUs)."""
         if before.cpus != after.cpus:
             raise ValueError(f"samples of different CPUs: {before.cpus} and {after.cpus}")
@@ -103,7 +103,7 @@ class Interference:
 
 
 def disturbance(
-    interference: Interference, exclusive: bool, threshold: float = DISTURBED_SHARE
+    interference: CpuWindow, exclusive: bool, threshold: float = DISTURBED_SHARE
 ) -> str | None:
     """What disturbed a measurement, in words, or ``None`` when nothing passed ``threshold``.
 

@@ -169,7 +169,7 @@ class TrainingRuns:
         plan = self.cluster.plan
         exclusive = plan is not None and plan.pin is not PinMode.NONE
         for worker in run.workers:
-            window = worker.interference
+            window = worker.window
             what = disturbance(window, exclusive) if window else None
             if what:
                 self.notices.append(

@@ -13,7 +13,7 @@ import statistics
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from bf16perf.interference import Interference
+from bf16perf.interference import CpuWindow
 
 __all__ = [
     "PROFILES",
@@ -102,8 +102,8 @@ class TrainConfig:
     model: str = "resnet50"
     image_size: int = 224
     batch_per_worker: int = 16
-    warmup_steps: int = 3
-    measured_steps: int = 10
+    warmup_steps: int = 2
+    measured_steps: int = 8
     precision: Precision = Precision.FP32
     learning_rate: float = 0.002
     seed: int = 1234
@@ -153,7 +153,7 @@ class TrainConfig:
 #: ``--perf-profile`` presets; every field can still be overridden by its own option.
 PROFILES: dict[str, TrainConfig] = {
     "smoke": TrainConfig(image_size=32, batch_per_worker=4, warmup_steps=2, measured_steps=8),
-    "default": TrainConfig(image_size=224, batch_per_worker=16, warmup_steps=2, measured_steps=8),
+    "default": TrainConfig(),  # the defaults are the default profile
     "full": TrainConfig(image_size=224, batch_per_worker=128, warmup_steps=5, measured_steps=100),
 }
 
@@ -170,7 +170,7 @@ class WorkerResult:
         images_per_step: global images per step.
         notes: TensorFlow's fallback messages seen on stderr, and other evidence.
         cpu_window: what ran on the worker's CPUs during its measured steps
-            (:class:`bf16perf.interference.Interference` as a dict), ``None`` where
+            (:class:`bf16perf.interference.CpuWindow` as a dict), ``None`` where
             ``/proc/stat`` could not be read or the affinity changed.
         step_cpu_s: the training process's CPU time in each measured step: its own work;
             below ``step_times_s`` x its CPUs when it waited for a slower worker.
@@ -200,9 +200,9 @@ class WorkerResult:
         return statistics.median(shares)
 
     @property
-    def interference(self) -> Interference | None:
+    def window(self) -> CpuWindow | None:
         """:attr:`cpu_window`, typed."""
-        return Interference.from_dict(self.cpu_window) if self.cpu_window else None
+        return CpuWindow.from_dict(self.cpu_window) if self.cpu_window else None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> WorkerResult:

@@ -20,7 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bf16perf.interference import CpuSample, Interference, sample
+from bf16perf.interference import CpuSample, CpuWindow, sample
 from bf16perf.workload.config import Precision, TrainConfig, WorkerResult
 
 PROGRESS = "BF16PERF_PROGRESS"
@@ -224,7 +224,7 @@ def _write(
     after = sample()
     window = None
     if before is not None and after is not None and before.cpus == after.cpus:
-        window = Interference.between(before, after).to_dict()
+        window = CpuWindow.between(before, after).to_dict()
     result = WorkerResult(
         rank=rank,
         host=socket.gethostname(),
