@@ -154,6 +154,94 @@ def _spawn(args: list[str], cap: str | None, verbose: bool, timeout: float) -> s
     return done.stdout
 
 
+def _describe_cpu(out: Path) -> dict[str, object]:
+    text = Path("/proc/cpuinfo").read_text()
+    (out / "cpuinfo").write_text(text)
+    info = parse_cpuinfo(text, "/proc/cpuinfo")
+    print(
+        f"cpu: {info.model_name} (family {info.family} model {info.model}),"
+        f" {info.logical_cpus} logical CPUs, capability {info.capability.value},"
+        f" bf16 flags {sorted(info.bf16_flags)}",
+        flush=True,
+    )
+    return {
+        "model_name": info.model_name,
+        "family": info.family,
+        "model": info.model,
+        "capability": info.capability.value,
+        "bf16_flags": sorted(info.bf16_flags),
+        "logical_cpus": info.logical_cpus,
+    }
+
+
+def _proofs(out: Path) -> dict[str, object]:
+    """One verbose step per mode: which oneDNN kernels each mode really ran."""
+    print("\n| mode | oneDNN | cpu isa (oneDNN) | verdict | ISAs executed |\n|---|---|---|---|---|")
+    proofs: dict[str, object] = {}
+    for name, bf16, cap in MODES:
+        args = ["--worker", "verbose", "--threads", "4"] + (["--bf16"] if bf16 else [])
+        try:
+            raw = _spawn(args, cap, verbose=True, timeout=300)
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            print(f"| {name} | failed: {exc} | | | |", flush=True)
+            continue
+        (out / f"onednn-{name}.txt").write_text(raw)
+        summary = parse_verbose(raw)
+        message = summary.describe("bf16" if bf16 else "fp32")
+        isas = ", ".join(f"{k} x{n}" for k, n in sorted(summary.isas().items()))
+        proofs[name] = summary.to_dict("bf16" if bf16 else "fp32")
+        print(
+            f"| {name} | {summary.version} | {summary.cpu_isa} | {message} | {isas} |", flush=True
+        )
+    return proofs
+
+
+def _bench_mode(
+    ns: argparse.Namespace, name: str, bf16: bool, cap: str | None
+) -> dict[str, float] | None:
+    args = ["--worker", "bench", "--threads", str(ns.threads), "--steps", str(ns.steps)]
+    args += ["--batch", str(ns.batch)] + (["--bf16"] if bf16 else [])
+    try:
+        raw = _spawn(args, cap, verbose=False, timeout=400)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        print(f"| {name} | failed: {exc} | | | |", flush=True)
+        return None
+    line = next((x for x in raw.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        print(f"| {name} | no RESULT line: {raw[-500:]!r} | | | |", flush=True)
+        return None
+    r: dict[str, float] = json.loads(line[len("RESULT ") :])
+    print(
+        f"| {name} | {r['matmul_gflops']:.0f} | {r['conv_fwd_bwd_gflops']:.0f} |"
+        f" {r['resnet50_images_per_s']:.1f} | {r['resnet50_first_loss']:.3f} ->"
+        f" {r['resnet50_last_loss']:.3f} |",
+        flush=True,
+    )
+    return r
+
+
+def _benches(ns: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Timed kernels and ResNet-50 steps per mode, then the ratios between modes."""
+    print(
+        f"\n| mode | matmul {ns.matmul_size} GFLOP/s | 3x3 conv fwd+bwd GFLOP/s | ResNet-50 train"
+        f" images/s (batch {ns.batch}, {ns.threads} threads) | loss first -> last |"
+        "\n|---|---:|---:|---:|---|"
+    )
+    bench: dict[str, dict[str, float]] = {}
+    for name, bf16, cap in MODES:
+        result = _bench_mode(ns, name, bf16, cap)
+        if result is not None:
+            bench[name] = result
+    for num, den in (("bf16", "fp32"), ("bf16-avx512", "fp32"), ("bf16", "bf16-avx512")):
+        if num in bench and den in bench:
+            ratios = {
+                k: bench[num][k] / bench[den][k]
+                for k in ("matmul_gflops", "conv_fwd_bwd_gflops", "resnet50_images_per_s")
+            }
+            print(f"{num}/{den}: " + ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items()))
+    return bench
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, required=False, help="folder for the captures")
@@ -176,90 +264,9 @@ def main() -> int:
     out: Path = ns.out
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, object] = {"platform": platform.platform(), "threads": ns.threads}
-
-    text = Path("/proc/cpuinfo").read_text()
-    (out / "cpuinfo").write_text(text)
-    info = parse_cpuinfo(text, "/proc/cpuinfo")
-    results["cpu"] = {
-        "model_name": info.model_name,
-        "family": info.family,
-        "model": info.model,
-        "capability": info.capability.value,
-        "bf16_flags": sorted(info.bf16_flags),
-        "logical_cpus": info.logical_cpus,
-    }
-    print(
-        f"cpu: {info.model_name} (family {info.family} model {info.model}),"
-        f" {info.logical_cpus} logical CPUs, capability {info.capability.value},"
-        f" bf16 flags {sorted(info.bf16_flags)}",
-        flush=True,
-    )
-
-    print("\n| mode | oneDNN | cpu isa (oneDNN) | verdict | ISAs executed |\n|---|---|---|---|---|")
-    proofs: dict[str, object] = {}
-    for name, bf16, cap in MODES:
-        try:
-            raw = _spawn(
-                ["--worker", "verbose", "--threads", "4"] + (["--bf16"] if bf16 else []),
-                cap,
-                verbose=True,
-                timeout=300,
-            )
-        except (RuntimeError, subprocess.TimeoutExpired) as exc:
-            print(f"| {name} | failed: {exc} | | | |", flush=True)
-            continue
-        (out / f"onednn-{name}.txt").write_text(raw)
-        summary = parse_verbose(raw)
-        message = summary.describe("bf16" if bf16 else "fp32")
-        isas = ", ".join(f"{k} x{n}" for k, n in sorted(summary.isas().items()))
-        proofs[name] = summary.to_dict("bf16" if bf16 else "fp32")
-        print(
-            f"| {name} | {summary.version} | {summary.cpu_isa} | {message} | {isas} |", flush=True
-        )
-    results["proof"] = proofs
-
-    print(
-        f"\n| mode | matmul {ns.matmul_size} GFLOP/s | 3x3 conv fwd+bwd GFLOP/s | ResNet-50 train"
-        f" images/s (batch {ns.batch}, {ns.threads} threads) | loss first -> last |"
-        "\n|---|---:|---:|---:|---|"
-    )
-    bench: dict[str, dict[str, float]] = {}
-    for name, bf16, cap in MODES:
-        args = [
-            "--worker",
-            "bench",
-            "--threads",
-            str(ns.threads),
-            "--steps",
-            str(ns.steps),
-            "--batch",
-            str(ns.batch),
-        ] + (["--bf16"] if bf16 else [])
-        try:
-            raw = _spawn(args, cap, verbose=False, timeout=400)
-        except (RuntimeError, subprocess.TimeoutExpired) as exc:
-            print(f"| {name} | failed: {exc} | | | |", flush=True)
-            continue
-        line = next((x for x in raw.splitlines() if x.startswith("RESULT ")), None)
-        if line is None:
-            print(f"| {name} | no RESULT line: {raw[-500:]!r} | | | |", flush=True)
-            continue
-        r = json.loads(line[len("RESULT ") :])
-        bench[name] = r
-        print(
-            f"| {name} | {r['matmul_gflops']:.0f} | {r['conv_fwd_bwd_gflops']:.0f} |"
-            f" {r['resnet50_images_per_s']:.1f} | {r['resnet50_first_loss']:.3f} ->"
-            f" {r['resnet50_last_loss']:.3f} |",
-            flush=True,
-        )
-    results["bench"] = bench
-    for num, den in (("bf16", "fp32"), ("bf16-avx512", "fp32"), ("bf16", "bf16-avx512")):
-        if num in bench and den in bench:
-            ratios = {
-                k: bench[num][k] / bench[den][k]
-                for k in ("matmul_gflops", "conv_fwd_bwd_gflops", "resnet50_images_per_s")
-            }
-            print(f"{num}/{den}: " + ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items()))
+    results["cpu"] = _describe_cpu(out)
+    results["proof"] = _proofs(out)
+    results["bench"] = _benches(ns)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     return 0
 

@@ -38,6 +38,7 @@ from pathlib import Path
 
 from bf16perf.cluster import SparkStandaloneCluster
 from bf16perf.decisions import Outcome
+from bf16perf.lock import DEFAULT_LOCK_PATH, LockTimeout, MachineLock
 from bf16perf.machine import detect_machine
 from bf16perf.plan import make_plan, read_topology
 from bf16perf.stats import log_spread, run_figure
@@ -466,7 +467,15 @@ def main() -> None:
         "noise": noise,
         "sensitivity": sensitivity,
     }
-    commands[args.what](args)
+    if args.what == "noise" and args.from_json:
+        commands[args.what](args)  # arithmetic on saved figures: no measurement
+        return
+    # the same lock as a perf session: never measure beside another session or benchmark
+    try:
+        with MachineLock(DEFAULT_LOCK_PATH, timeout_s=600):
+            commands[args.what](args)
+    except LockTimeout as exc:
+        raise SystemExit(str(exc)) from None
 
 
 if __name__ == "__main__":
