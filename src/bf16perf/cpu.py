@@ -18,13 +18,11 @@ from pathlib import Path
 from bf16perf.armparts import arm_part_name
 
 __all__ = [
-    "ARM_PARTS",
     "BF16_FLAGS",
     "CPUINFO_ENV",
     "Capability",
     "CpuInfo",
     "CpuInfoError",
-    "arm_part_name",
     "bf16_level",
     "parse_cpuinfo",
     "read_cpuinfo",
