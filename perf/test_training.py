@@ -95,7 +95,7 @@ def test_bf16_speedup(
     per-pair log ratios; one extension by ``--perf-extra-pairs`` when inconclusive, with
     both looks at half the error."""
     test = request.node.nodeid
-    decision, figures = checks.release_gate(test, training_runs, bf16perf_session.options)
-    bf16perf_session.gate = figures
+    decision, verdict = checks.release_gate(test, training_runs, bf16perf_session.options)
+    bf16perf_session.gate = verdict
     bf16perf_session.record(decision)
     bf16perf_session.conclude(test)

@@ -19,6 +19,7 @@ from bf16perf.options import PerfOptions
 from bf16perf.runs import BF16, FP32, AbPairs, TrainingRuns
 from bf16perf.stats import Spread, bootstrap_ratio
 from bf16perf.store import BaselineStore
+from bf16perf.verdicts import GateVerdict
 from bf16perf.workload.config import RunResult
 
 __all__ = [
@@ -82,16 +83,16 @@ def training_verdicts(
 
 def release_gate(
     test: str, training_runs: TrainingRuns, options: PerfOptions
-) -> tuple[Decision, dict[str, Any]]:
+) -> tuple[Decision, GateVerdict]:
     """The bf16/fp32 gate over interleaved pairs; when the first look is inconclusive and
     ``--perf-extra-pairs`` allows, one more look with more pairs (both at half the error)."""
     looks = 2 if options.extra_pairs > 0 else 1
     count = options.pairs if options.ab_mode else options.repeats
-    decision, figures = judge.gate(test, *training_runs.gate_pairs(count), options, looks)
+    decision, verdict = judge.gate(test, *training_runs.gate_pairs(count), options, looks)
     if decision.outcome is Outcome.INCONCLUSIVE and looks == 2:
         more = training_runs.gate_pairs(count + options.extra_pairs)
-        decision, figures = judge.gate(test, *more, options, looks)
-    return decision, figures
+        decision, verdict = judge.gate(test, *more, options, looks)
+    return decision, verdict
 
 
 def amx_notice(capped: RunResult, training_runs: TrainingRuns) -> str:

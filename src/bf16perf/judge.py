@@ -16,6 +16,7 @@ from bf16perf.decisions import Decision, Outcome
 from bf16perf.options import PerfOptions
 from bf16perf.stats import Spread, run_figure
 from bf16perf.verdicts import (
+    GateVerdict,
     ab_rule,
     baseline_rule,
     bf16_loss_rule,
@@ -137,14 +138,14 @@ def gate(
     fp32: Sequence[RunResult],
     options: PerfOptions,
     looks: int,
-) -> tuple[Decision, dict[str, object]]:
-    """The release gate over interleaved pairs; the decision and its figures."""
+) -> tuple[Decision, GateVerdict]:
+    """The release gate over interleaved pairs; the decision and the typed verdict."""
     emulated = any((r.kernels or {}).get("emulated") for r in bf16)
     verdict = gate_rule(
         figures(bf16), figures(fp32), gate=options.min_bf16_speedup, looks=looks, emulated=emulated
     )
-    figs = verdict.to_dict()
-    return Decision(test, "bf16 gate", verdict.outcome, verdict.detail, figs), figs
+    decision = Decision(test, "bf16 gate", verdict.outcome, verdict.detail, verdict.to_dict())
+    return decision, verdict
 
 
 def bf16_loss(test: str, bf16: RunResult, fp32: RunResult, band: float) -> Decision:

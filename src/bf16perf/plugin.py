@@ -247,7 +247,7 @@ def _write_report(perf: PerfSession, session: pytest.Session, stats: dict[str, l
         decisions=perf.decisions,
         baselines=perf.baselines,
         cluster=perf.cluster.to_dict() if perf.cluster else {},
-        gate=perf.gate,
+        gate=perf.gate.to_dict() if perf.gate else None,
         reference=perf.reference,
         exit_code=int(session.exitstatus),
         stopped_because=stopped,

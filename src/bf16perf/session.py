@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -23,6 +23,7 @@ from bf16perf.options import PerfOptions
 if TYPE_CHECKING:  # numpy and scipy load only in perf sessions that write a report
     from bf16perf.baselines import Baseline
     from bf16perf.bringup import ClusterFacts
+    from bf16perf.verdicts import GateVerdict
     from bf16perf.workload.config import RunResult
 
 __all__ = ["PerfSession"]
@@ -44,8 +45,8 @@ class PerfSession:
         started: session start, UTC; names the report directory.
         lock: the machine lock, where the session took it at start (before the kernel
             probe); ``None`` where the cluster fixture takes it later.
-        gate: the release gate's figures (:meth:`bf16perf.verdicts.GateVerdict.to_dict`),
-            where the gate ran; the report shows them as they were decided.
+        gate: the release gate's verdict (:class:`bf16perf.verdicts.GateVerdict`),
+            where the gate ran; the report shows its figures as they were decided.
         reference: the reference stack's versions in A/B mode.
     """
 
@@ -59,7 +60,7 @@ class PerfSession:
     logs: list[Path] = field(default_factory=list)
     started: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     lock: MachineLock | None = None
-    gate: dict[str, Any] | None = None
+    gate: GateVerdict | None = None
     reference: dict[str, str] | None = None
 
     @property
