@@ -100,9 +100,11 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     baseline.write_text('{"schema_version": 999}')
     before = baseline.read_bytes()
     bad = run_perf("--perf-baselines", str(store), "--perf-no-report")
-    assert bad.returncode == 1 and "schema_version 999 is newer" in bad.stdout
+    # refused when the session starts, before the lock, the probe and any training
+    assert bad.returncode == pytest.ExitCode.USAGE_ERROR, bad.stdout[-2000:]
+    assert "schema_version 999 is newer" in bad.stderr
     assert baseline.read_bytes() == before
-    assert "[fp32] step" not in bad.stdout  # refused before any training
+    assert "[fp32] step" not in bad.stdout
 
 
 def test_ab_mode_flags_an_injected_slowdown(tmp_path: Path) -> None:
