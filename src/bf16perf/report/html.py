@@ -139,6 +139,14 @@ def _machine(report: dict[str, Any]) -> str:
     return f"<table>{''.join(body)}</table>"
 
 
+def _stopped(stopped: str | None) -> str:
+    """Why the session ended badly: interrupted early, or which test failed first."""
+    if not stopped:
+        return ""
+    label = "Stopped early" if stopped.startswith("interrupted") else "Failed"
+    return f'<p class="fail">{label}: {e(stopped)}</p>'
+
+
 def render_html(report: dict[str, Any], plots: dict[str, str]) -> str:
     """One self-contained page from the report dict and its plots."""
     fp = report["fingerprint"]
@@ -156,7 +164,7 @@ def render_html(report: dict[str, Any], plots: dict[str, str]) -> str:
 <p><b>{e(fp["model_name"] or fp["vendor"])}</b> &middot; capability {e(fp["capability"])}
 &middot; <code>{e(fp["slug"])}</code> &middot; started {e(report["started"])}
 &middot; exit code {report["exit_code"]}</p>
-{f'<p class="fail">Stopped early: {e(stopped)}</p>' if stopped else ""}
+{_stopped(stopped)}
 <h2>Verdicts</h2>{_verdicts(report)}
 <p>{e(_speedup_text(report))}</p>
 <h2>Runs</h2>{_runs(report)}
