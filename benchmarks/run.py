@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from aa_rules import aa_tables  # benchmarks/ is the script's own directory
+from ceiling import ceiling
+
 from bf16perf.cluster import SparkStandaloneCluster
 from bf16perf.decisions import Outcome
 from bf16perf.lock import DEFAULT_LOCK_PATH, LockTimeout, MachineLock
@@ -43,58 +45,9 @@ from bf16perf.machine import detect_machine
 from bf16perf.plan import make_plan, read_topology
 from bf16perf.stats import log_spread, run_figure
 from bf16perf.store import BaselineStore
-from bf16perf.verdicts import ab_rule, balanced_order, baseline_rule
+from bf16perf.verdicts import ab_rule, balanced_order
 from bf16perf.workload.config import PROFILES, Precision, RunResult, TrainConfig
 from bf16perf.workload.launch import run_training
-
-CEILING = r"""
-import sys, time, json
-import tensorflow as tf
-tf.config.threading.set_intra_op_parallelism_threads(int(sys.argv[1]))
-tf.config.threading.set_inter_op_parallelism_threads(1)
-out = {}
-for name, dtype in (("fp32", tf.float32), ("bf16", tf.bfloat16)):
-    a = tf.cast(tf.random.normal([2048, 2048]), dtype)
-    b = tf.cast(tf.random.normal([2048, 2048]), dtype)
-    mm = tf.function(lambda: tf.matmul(a, b))
-    x = tf.cast(tf.random.normal([16, 28, 28, 128]), dtype)
-    w = tf.Variable(tf.cast(tf.random.normal([3, 3, 128, 128]), dtype))
-    @tf.function
-    def conv():
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = tf.nn.conv2d(x, w, 1, "SAME")
-            s = tf.reduce_sum(tf.cast(y, tf.float32))
-        return tape.gradient(s, [x, w])
-    for label, fn, flops in (("matmul 2048", mm, 2 * 2048**3),
-                             ("conv3x3 128->128 28x28 b16 fwd+bwd", conv,
-                              3 * 2 * 16 * 28 * 28 * 128 * 128 * 9)):
-        fn()
-        times = []
-        for _ in range(5):
-            t0 = time.perf_counter(); r = fn()
-            _ = [t.numpy() for t in (r if isinstance(r, list) else [r])]
-            times.append(time.perf_counter() - t0)
-        out.setdefault(label, {})[name] = flops / sorted(times)[2] / 1e9  # median of 5
-print("RESULT " + json.dumps(out))
-"""
-
-
-def ceiling(args: argparse.Namespace) -> None:
-    threads = len(os.sched_getaffinity(0))
-    proc = subprocess.run(
-        [sys.executable, "-c", CEILING, str(threads)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
-    )
-    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
-    result = json.loads(line[len("RESULT ") :])
-    print(f"| kernel ({threads} threads) | fp32 GFLOP/s | bf16 GFLOP/s | bf16/fp32 |")
-    print("| --- | ---: | ---: | ---: |")
-    for label, r in result.items():
-        print(f"| {label} | {r['fp32']:.1f} | {r['bf16']:.1f} | {r['bf16'] / r['fp32']:.2f}x |")
 
 
 def _cluster() -> tuple[SparkStandaloneCluster, object, float]:
@@ -237,122 +190,6 @@ def noise(args: argparse.Namespace) -> None:
         f" {statistics.median(cvs):.3f}\n"
     )
     aa_tables(figures, repeats=args.repeats, pairs=args.pairs, threshold=args.threshold)
-
-
-def _count(outcomes: list[Outcome]) -> str:
-    n = len(outcomes)
-    reg = sum(o is Outcome.REGRESSION for o in outcomes)
-    ok = sum(o is Outcome.OK for o in outcomes)
-    inc = sum(o is Outcome.INCONCLUSIVE for o in outcomes)
-    imp = sum(o is Outcome.IMPROVED for o in outcomes)
-    return f"{n} | {reg} ({reg / n:.1%}) | {ok} | {inc} | {imp}" if n else "0 | - | - | - | -"
-
-
-def aa_tables(
-    figures: list[float], *, repeats: int, pairs: int, threshold: float, alpha: float = 0.01
-) -> None:
-    """The stored-baseline and A/B rules on A/A run figures, as users get them."""
-    k, n = repeats, len(figures)
-    rng = random.Random(0)
-
-    def stored(base: list[float], cur: list[float]) -> Outcome:
-        return baseline_rule(cur, base, max_regression=threshold, alpha=alpha).outcome
-
-    def ab(block: list[float]) -> Outcome:
-        order = balanced_order(len(block) // 2, f"aa-{len(block)}-{block[0]}")
-        cand, ref = [], []
-        for i, first in enumerate(order):
-            a, b = block[2 * i], block[2 * i + 1]
-            ref.append(a if first == "reference" else b)
-            cand.append(b if first == "reference" else a)
-        return ab_rule(cand, ref, max_regression=threshold, alpha=alpha).outcome
-
-    groups: dict[str, list[Outcome]] = {}
-    groups[f"stored, {k} vs {k} runs, disjoint blocks in time"] = [
-        stored(figures[i : i + k], figures[i + k : i + 2 * k])
-        for i in range(0, n - 2 * k + 1, 2 * k)
-    ]
-    groups[f"stored, {k} vs {k} runs, sliding in time (overlapping)"] = [
-        stored(figures[i : i + k], figures[i + k : i + 2 * k]) for i in range(n - 2 * k + 1)
-    ]
-    draws = []
-    for _ in range(1000 if n >= 2 * k else 0):
-        chosen = rng.sample(figures, 2 * k)
-        draws.append(stored(chosen[:k], chosen[k:]))
-    groups[f"stored, {k} vs {k} runs, random disjoint draws (dependent)"] = draws
-    size = 2 * pairs
-    groups[f"A/B, {pairs} pairs of neighbours, disjoint blocks"] = [
-        ab(figures[i : i + size]) for i in range(0, n - size + 1, size)
-    ]
-    groups[f"A/B, {pairs} pairs of neighbours, sliding by one pair (overlapping)"] = [
-        ab(figures[i : i + size]) for i in range(0, n - size + 1, 2)
-    ]
-    with_prior = [stored_with_prior(figures, k, rng, threshold, alpha, 0.0) for _ in draws]
-    groups[f"stored, {k} vs {k} runs, random draws, noise prior from the other runs"] = [
-        o for o, _ in with_prior
-    ]
-    print(
-        f"| A/A decisions (threshold {threshold:.0%}, alpha {alpha:g}) | decisions |"
-        " false alarms | ok | inconclusive | improved |"
-    )
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for name, outcomes in groups.items():
-        print(f"| {name} | {_count(outcomes)} |")
-    if with_prior:
-        mde = statistics.median(m for _, m in with_prior)
-        print(f"\nmedian detectable drop, stored rule with the noise prior: {mde:.1%}")
-    scaled_drops(figures, k, pairs, threshold, alpha, rng)
-
-
-def stored_with_prior(
-    figures: list[float], k: int, rng: random.Random, threshold: float, alpha: float, drop: float
-) -> tuple[Outcome, float]:
-    """One stored-rule decision on 2k drawn runs, the current side scaled down by ``drop``,
-    with the noise prior a session would get from a noise file: the other runs' spread."""
-    idx = rng.sample(range(len(figures)), 2 * k)
-    rest = [f for i, f in enumerate(figures) if i not in idx]
-    prior = log_spread([rest], what="the other A/A runs")
-    base = [figures[i] for i in idx[:k]]
-    cur = [figures[i] * (1 - drop) for i in idx[k:]]
-    v = baseline_rule(cur, base, max_regression=threshold, alpha=alpha, prior=prior)
-    return v.outcome, v.mde
-
-
-def scaled_drops(
-    figures: list[float],
-    k: int,
-    pairs: int,
-    threshold: float,
-    alpha: float,
-    rng: random.Random,
-    drops: tuple[float, ...] = (0.05, 0.10, 0.15, 0.20),
-) -> None:
-    """Detection of an exact drop on real noise: A/A figures with one side scaled down."""
-    print(
-        "\n| drop (A/A figures scaled) | stored + noise prior: flagged | A/B sliding"
-        f" {pairs}-pair blocks: flagged | A/B median printed MDE |"
-    )
-    print("| ---: | ---: | ---: | ---: |")
-    size = 2 * pairs
-    for drop in drops:
-        stored = [stored_with_prior(figures, k, rng, threshold, alpha, drop)[0] for _ in range(500)]
-        ab_hits, mdes = 0, []
-        starts = range(0, len(figures) - size + 1, 2)
-        for start in starts:
-            block = figures[start : start + size]
-            order = balanced_order(pairs, f"scaled-{start}")
-            cand, ref = [], []
-            for i, first in enumerate(order):
-                a, b = block[2 * i], block[2 * i + 1]
-                r, c = (a, b) if first == "reference" else (b, a)
-                ref.append(r)
-                cand.append(c * (1 - drop))
-            v = ab_rule(cand, ref, max_regression=threshold, alpha=alpha)
-            ab_hits += v.outcome is Outcome.REGRESSION
-            mdes.append(v.mde)
-        reg = sum(o is Outcome.REGRESSION for o in stored) / len(stored)
-        mde = f"{statistics.median(mdes):.1%}" if mdes else "-"
-        print(f"| {drop:.0%} | {reg:.1%} | {ab_hits} of {len(starts)} | {mde} |")
 
 
 def sensitivity(args: argparse.Namespace) -> None:
