@@ -1,0 +1,179 @@
+"""Change points in a series of run figures: where did it shift, by how much, how sure.
+
+The method is Otava's (Apache Otava, formerly Hunter; after MongoDB's use of E-divisive in
+Daly et al., *Change Point Detection in Software Performance Testing*, ICPE 2020):
+
+1. **Candidates** by E-divisive means (Matteson and James, 2014): within windows of the
+   series, the split that maximises the energy-distance statistic
+   ``Q(tau) = m n / (m + n) * (2 E|X - Y| - E|X - X'| - E|Y - Y'|)``, applied recursively.
+   Windows (of ``window`` points, half-overlapping) keep it linear in the series' length.
+2. **Significance** by a two-sample t-test between the segments on either side of each
+   candidate (bounded by its neighbouring candidates); the weakest insignificant candidate
+   is dropped and the others re-tested until all pass.  Unlike Otava, the test accounts for
+   drift: the variance of a segment mean is inflated by ``(1 + rho) / (1 - rho)`` and the
+   degrees of freedom shrink alike, with ``rho`` the lag-1 autocorrelation of the residuals
+   (clipped to [0, 0.9]), so an AR(1)-like machine does not read as a string of shifts.
+
+Everything works on log figures, so a shift is a ratio.  Pure functions, numpy and scipy.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["ChangePoint", "detect", "residual_rho"]
+
+
+@dataclass(frozen=True)
+class ChangePoint:
+    """A shift of the series.
+
+    Attributes:
+        index: the first point after the shift (0-based).
+        ratio: geometric mean after / before (0.9: 10% lower).
+        low, high: its 95% interval (drift-adjusted).
+        p: two-sided p-value of the shift.
+        before, after: points in the segments compared.
+    """
+
+    index: int
+    ratio: float
+    low: float
+    high: float
+    p: float
+    before: int
+    after: int
+
+
+def _energy_split(x: np.ndarray, min_size: int) -> tuple[int, float] | None:
+    """The E-divisive split of ``x`` (index of the first point after it) and its Q."""
+    n = len(x)
+    if n < 2 * min_size:
+        return None
+    d = np.abs(x[:, None] - x[None, :])
+    s = d.cumsum(0).cumsum(1)  # 2-D prefix sums: any block's sum in O(1)
+
+    def block(r0: int, r1: int, c0: int, c1: int) -> float:
+        total = s[r1 - 1, c1 - 1]
+        if r0:
+            total -= s[r0 - 1, c1 - 1]
+        if c0:
+            total -= s[r1 - 1, c0 - 1]
+        if r0 and c0:
+            total += s[r0 - 1, c0 - 1]
+        return float(total)
+
+    best: tuple[int, float] | None = None
+    for tau in range(min_size, n - min_size + 1):
+        m, k = tau, n - tau
+        between = block(0, tau, tau, n) / (m * k)
+        left = block(0, tau, 0, tau) / (m * (m - 1)) if m > 1 else 0.0
+        right = block(tau, n, tau, n) / (k * (k - 1)) if k > 1 else 0.0
+        q = m * k / n * (2 * between - left - right)
+        if best is None or q > best[1]:
+            best = (tau, q)
+    return best
+
+
+def _candidates(x: np.ndarray, min_size: int, window: int) -> list[int]:
+    found: set[int] = set()
+
+    def bisect(lo: int, hi: int, depth: int) -> None:
+        split = _energy_split(x[lo:hi], min_size)
+        if split is None or split[1] <= 0:
+            return
+        tau = lo + split[0]
+        found.add(tau)
+        if depth < 6:
+            bisect(lo, tau, depth + 1)
+            bisect(tau, hi, depth + 1)
+
+    step = max(1, window // 2)
+    for start in range(0, max(1, len(x) - min_size), step):
+        bisect(start, min(len(x), start + window), 0)
+        if start + window >= len(x):
+            break
+    return sorted(found)
+
+
+def residual_rho(x: np.ndarray, cuts: Sequence[int]) -> float:
+    """Lag-1 autocorrelation of ``x`` less its segment means, bias-corrected, clipped to
+    [0, 0.9]."""
+    edges = [0, *cuts, len(x)]
+    resid = np.concatenate([x[a:b] - x[a:b].mean() for a, b in itertools.pairwise(edges) if b > a])
+    denom = float((resid * resid).sum())
+    if len(resid) < 4 or denom <= 0:
+        return 0.0
+    rho = float((resid[1:] * resid[:-1]).sum()) / denom
+    rho += (1 + 3 * rho) / len(resid)  # the lag-1 estimate's small-sample bias (Kendall)
+    return min(0.9, max(0.0, rho))
+
+
+def _tests(x: np.ndarray, cuts: list[int], rho: float) -> list[ChangePoint]:
+    """Each cut's shift between its neighbouring segments, drift-adjusted t (vectorized:
+    a long history's pruning re-tests hundreds of candidates many times)."""
+    from scipy import stats
+
+    edges = np.array([0, *cuts, len(x)])
+    c1 = np.concatenate([[0.0], np.cumsum(x)])
+    c2 = np.concatenate([[0.0], np.cumsum(x * x)])
+    a, c, b = edges[:-2], edges[1:-1], edges[2:]
+    m, k = (c - a).astype(float), (b - c).astype(float)
+    sum_l, sum_r = c1[c] - c1[a], c1[b] - c1[c]
+    ss_l = (c2[c] - c2[a]) - sum_l**2 / m
+    ss_r = (c2[b] - c2[c]) - sum_r**2 / k
+    diff = sum_r / k - sum_l / m
+    inflate = (1 + rho) / (1 - rho)
+    pooled = np.maximum((ss_l + ss_r) / np.maximum(1.0, m + k - 2), 1e-18)
+    se = np.sqrt(pooled * inflate * (1 / m + 1 / k))
+    df = np.maximum(1.0, (m + k - 2) / inflate)
+    p = 2 * stats.t.sf(np.abs(diff / se), df)
+    half = stats.t.ppf(0.975, df) * se
+    return [
+        ChangePoint(
+            int(c[i]),
+            math.exp(diff[i]),
+            math.exp(diff[i] - half[i]),
+            math.exp(diff[i] + half[i]),
+            float(p[i]),
+            before=int(m[i]),
+            after=int(k[i]),
+        )
+        for i in range(len(cuts))
+    ]
+
+
+def detect(
+    figures: Sequence[float],
+    *,
+    max_p: float = 0.001,
+    min_shift: float = 0.02,
+    min_size: int = 3,
+    window: int = 60,
+) -> list[ChangePoint]:
+    """The significant change points of a series of positive figures (run or session
+    figures, oldest first).
+
+    A candidate stays when its drift-adjusted two-sided p is below ``max_p`` and its shift
+    is at least ``min_shift`` (a fraction); ``min_size`` points on each side at least.
+    """
+    x = np.log(np.asarray(figures, dtype=float))
+    if len(x) < 2 * min_size or not np.all(np.isfinite(x)):
+        return []
+    cuts = _candidates(x, min_size, window)
+    while cuts:
+        tested = _tests(x, cuts, residual_rho(x, cuts))
+        weak = [
+            (cp.p if abs(math.log(cp.ratio)) >= math.log1p(min_shift) else 1.0, i)
+            for i, cp in enumerate(tested)
+        ]
+        worst_p, worst = max(weak)
+        if worst_p < max_p:
+            return tested
+        cuts.pop(worst)
+    return []

@@ -1,0 +1,161 @@
+"""The ``bf16perf`` command: the history, two reports compared, the stored baselines.
+
+    bf16perf history [PATH] [--page FILE] [--confirm N]
+    bf16perf compare A B
+    bf16perf baselines [DIR]
+
+Every missing or corrupt input is one line on stderr naming it, and exit code 2; a corrupt
+history line is named by its number and skipped, never rewritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+
+class InputError(Exception):
+    """A missing or unreadable input: the message names it."""
+
+
+def _history(args: argparse.Namespace) -> int:
+    from bf16perf.report.history import read_history_checked
+    from bf16perf.report.history_page import render_history_page
+    from bf16perf.trend import changes, nightly_rule, series_of
+
+    t0 = time.monotonic()
+    path: Path = args.path
+    if not path.is_file():
+        raise InputError(
+            f"{path}: no such history file (a perf session writes reports/history.jsonl)"
+        )
+    lines, problems = read_history_checked(path)
+    for problem in problems:
+        print(f"bf16perf history: {problem}", file=sys.stderr)
+    all_series = series_of(lines)
+    found = {key: changes(s, min_size=args.confirm) for key, s in all_series.items()}
+    for key, series in sorted(all_series.items()):
+        last = series.points[-1]
+        verdict = nightly_rule(series, confirm=args.confirm)
+        print(
+            f"{key}: {len(series.points)} sessions, last {last.figure:.4g} ({last.started});"
+            f" {verdict.status}"
+        )
+        for change in found[key]:
+            print(f"  change point: {change.describe()}")
+    page: Path = args.page or path.with_name("history.html")
+    page.write_text(render_history_page(all_series, found, page, path))
+    print(f"history page: {page} ({len(lines)} lines, {time.monotonic() - t0:.2f} s)")
+    return 0
+
+
+def _report_json(directory: Path) -> dict[str, Any]:
+    path = directory / "report.json" if directory.is_dir() else directory
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(
+            f"{path}: no such report (give a report directory or its report.json)"
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a readable report ({exc})") from None
+    if not isinstance(data, dict) or "runs" not in data:
+        raise InputError(f"{path}: not a bf16perf report.json (no 'runs')")
+    return data
+
+
+def _figures(report: dict[str, Any]) -> dict[str, list[float]]:
+    """Candidate run figures by workload key."""
+    out: dict[str, list[float]] = {}
+    for run in report["runs"]:
+        if run.get("stack", "candidate") == "candidate":
+            out.setdefault(run["workload_key"], []).append(run["median_images_per_second"])
+    return out
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from bf16perf.verdicts import baseline_rule
+
+    a, b = _figures(_report_json(args.a)), _figures(_report_json(args.b))
+    shared = sorted(set(a) & set(b))
+    if not shared:
+        raise InputError(f"{args.a} and {args.b} share no workload key: nothing to compare")
+    worst = 0
+    for key in shared:
+        verdict = baseline_rule(b[key], a[key], max_regression=args.threshold, alpha=args.alpha)
+        print(f"{key}: {verdict.outcome.value}: {verdict.detail}")
+        worst = max(
+            worst, 10 if verdict.outcome.fails and verdict.outcome.value != "inconclusive" else 0
+        )
+    return worst
+
+
+def _baselines(args: argparse.Namespace) -> int:
+    root: Path = args.dir
+    if not root.is_dir():
+        raise InputError(f"{root}: no such baseline store")
+    now = datetime.now(UTC)
+    rows = 0
+    for path in sorted(root.glob("*/*.json")):
+        if ".prev-" in path.name:
+            continue
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            print(f"{path}: unreadable ({exc})", file=sys.stderr)
+            continue
+        if path.name.endswith(".noise.json"):
+            runs, sigma = len(data.get("figures", [])), data.get("sigma", 0.0)
+            what = f"noise file, {runs} A/A runs, spread {sigma:.1%}"
+        else:
+            runs = len(data.get("benchmarks", [])) or 1
+            saved = data.get("datetime", "")
+            try:
+                age = f"{(now - datetime.fromisoformat(saved)).days} days old"
+            except (TypeError, ValueError):
+                age = "age unknown"
+            what = f"{runs} runs, saved {saved} ({age})"
+        print(f"{path.parent.name}  {path.name.removesuffix('.json')}  {what}")
+        rows += 1
+    if not rows:
+        print(f"{root}: no baselines yet (save one with pytest perf/ --perf-save-baseline)")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bf16perf", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    h = sub.add_parser("history", help="series, change points and the history page")
+    h.add_argument("path", nargs="?", type=Path, default=Path("reports/history.jsonl"))
+    h.add_argument("--page", type=Path, default=None, help="default: history.html beside it")
+    h.add_argument("--confirm", type=int, default=3, help="sessions that confirm a drop")
+    c = sub.add_parser("compare", help="B's runs against A's, with the stored-baseline rule")
+    c.add_argument("a", type=Path)
+    c.add_argument("b", type=Path)
+    c.add_argument("--threshold", type=float, default=0.05)
+    c.add_argument("--alpha", type=float, default=0.01)
+    b = sub.add_parser("baselines", help="the stored baselines: machine, workload, runs, age")
+    b.add_argument("dir", nargs="?", type=Path, default=Path("baselines"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``bf16perf`` console script."""
+    args = _parser().parse_args(argv)
+    commands = {"history": _history, "compare": _compare, "baselines": _baselines}
+    try:
+        return commands[args.command](args)
+    except InputError as exc:
+        print(f"bf16perf {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,162 @@
+"""Change points and the nightly rule on synthetic series with this machine's noise, the
+history's series and what changed across a shift, and the ``bf16perf`` command."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bf16perf.changepoints import detect
+from bf16perf.command import main
+from bf16perf.trend import nightly_rule, series_of
+
+# BENCHMARKS.md V: single smoke runs scatter by 5.7% (log sd) with no lag-1 correlation
+# (-0.07 over 40 consecutive A/A runs); a nightly session's figure is the geometric mean of
+# its 3 runs, so sessions scatter by 5.7% / sqrt(3).  rho 0.1 leaves room for drift between
+# nights that minutes-apart runs cannot show.
+SESSION_SD = 0.0567 / math.sqrt(3)
+RHO = 0.1
+
+
+def _ar1(n: int, rng: np.random.Generator, rho: float = RHO, sd: float = SESSION_SD) -> Any:
+    e = rng.normal(0.0, sd * math.sqrt(1 - rho**2), n)
+    x = np.empty(n)
+    x[0] = rng.normal(0.0, sd)
+    for i in range(1, n):
+        x[i] = rho * x[i - 1] + e[i]
+    return np.exp(x) * 10.0
+
+
+def test_stationary_series_rarely_end_in_a_change_point() -> None:
+    rng = np.random.default_rng(7)
+    false = sum(any(cp.index >= 24 for cp in detect(_ar1(30, rng))) for _ in range(300))
+    print(f"false change points in the last 6 of 30 sessions: {false}/300")
+    assert false <= 3  # at most 1%
+
+
+def test_a_10_percent_step_is_found_within_three_sessions() -> None:
+    rng = np.random.default_rng(8)
+    found = 0
+    for _ in range(300):
+        series = _ar1(30, rng)
+        series[27:] *= 0.9  # three sessions after the step
+        cps = detect(series)
+        found += any(25 <= cp.index <= 28 and cp.ratio < 1 for cp in cps)
+    print(f"10% steps found with 3 sessions after them: {found}/300")
+    assert found >= 270  # at least 90%
+
+
+def test_the_shift_and_its_interval_are_honest() -> None:
+    series = list(_ar1(40, np.random.default_rng(9)))
+    series[20:] = [x * 0.8 for x in series[20:]]
+    (cp,) = detect(series)
+    assert cp.index == 20 and cp.low < 0.8 < cp.high and cp.high < 1
+
+
+def _line(i: int, figure: float, tf: str = "2.21.0", schema: int = 2) -> dict[str, Any]:
+    if schema == 1:
+        return {"started": f"2026-10-{i + 1:02d}T01:00:00Z", "fingerprint": "m",
+                "images_per_second": {"fp32": figure}, "report": f"/r/{i}"}  # fmt: skip
+    return {
+        "schema_version": 2,
+        "started": f"2026-11-{i + 1:02d}T01:00:00Z",
+        "fingerprint": "m",
+        "report": f"/r/{i}",
+        "versions": {"tensorflow": tf, "onednn": "v3.10"},
+        "labels": {"commit": f"c{i}"},
+        "series": {"w-fp32": {"run_figures": [figure * 0.99, figure, figure * 1.01],
+                              "kernel_isa": "avx2"}},
+        "ratios": {},
+    }  # fmt: skip
+
+
+def _drifting(n: int, seed: int) -> list[float]:
+    return [float(x) for x in _ar1(n, np.random.default_rng(seed))]
+
+
+def test_a_lasting_drop_names_its_first_session_and_what_changed() -> None:
+    figures = _drifting(26, 3)
+    lines = [_line(i, f if i < 22 else f * 0.85, "2.21.0" if i < 22 else "2.22.0")
+             for i, f in enumerate(figures)]  # fmt: skip
+    lines.insert(0, _line(0, 50.0, schema=1))  # an old line: its own, legacy series
+    found = series_of(lines)
+    assert set(found) == {"m w-fp32", "m fp32 (legacy)"} and found["m fp32 (legacy)"].legacy
+    verdict = nightly_rule(found["m w-fp32"], confirm=3)
+    assert verdict.status == "regression", verdict.detail
+    assert "from session 2026-11-23T01:00:00Z" in verdict.detail
+    assert "tensorflow 2.21.0 -> 2.22.0" in verdict.detail and "label commit c21 -> c22" in (
+        verdict.detail
+    )
+
+
+def test_one_slow_night_is_suspect_not_a_regression() -> None:
+    figures = _drifting(20, 4)
+    figures[-1] *= 0.8
+    verdict = nightly_rule(series_of([_line(i, f) for i, f in enumerate(figures)])["m w-fp32"])
+    assert verdict.status == "suspect", verdict.detail
+
+
+def test_history_command_reports_corrupt_lines_and_writes_the_page(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 5,000-session history (the size the nightly reaches in years) with one torn and
+    one foreign line: both are named by line number and skipped, the file is untouched."""
+    history = tmp_path / "history.jsonl"
+    figures = _drifting(5000, 5)
+    lines = [json.dumps(_line(i % 28, f if i < 4990 else f * 0.8)) for i, f in enumerate(figures)]
+    lines[100] = lines[100][:40]  # torn
+    lines[200] = "[1, 2]"  # not a history line
+    history.write_text("\n".join(lines) + "\n")
+    before = history.read_bytes()
+    t0 = time.monotonic()
+    assert main(["history", str(history)]) == 0
+    elapsed = time.monotonic() - t0
+    out, err = capsys.readouterr()
+    print(f"bf16perf history on 5,000 lines: {elapsed:.2f} s")
+    assert "line 101: not JSON" in err and "line 201: not a history line" in err
+    assert history.read_bytes() == before
+    assert re.search(r"m w-fp32: 4998 sessions, last [\d.]+ .*; regression", out), out
+    page = (tmp_path / "history.html").read_text()
+    assert 'class="cp"' in page and "<script src" not in page  # offline: nothing fetched
+
+
+def test_command_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["history", str(tmp_path / "missing.jsonl")]) == 2
+    assert main(["compare", str(tmp_path), str(tmp_path)]) == 2
+    assert main(["baselines", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("bf16perf ") for line in err), err
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+def test_history_page_in_a_real_browser_offline(tmp_path: Path) -> None:
+    figures = _drifting(30, 6)
+    history = tmp_path / "history.jsonl"
+    history.write_text(
+        "".join(
+            json.dumps(_line(i, f if i < 20 else f * 0.8)) + "\n" for i, f in enumerate(figures)
+        )
+    )
+    assert main(["history", str(history)]) == 0
+    assert CHROMIUM is not None
+    proc = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", f"--user-data-dir={tmp_path / 'profile'}",
+         "--proxy-server=127.0.0.1:9", "--virtual-time-budget=3000", "--dump-dom",
+         (tmp_path / "history.html").as_uri()],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'data-series="1"' in proc.stdout and 'data-changes="1"' in proc.stdout
