@@ -132,7 +132,8 @@ def test_history_append_waits_for_another_writers_lock(tmp_path: Path) -> None:
     path = tmp_path / "h.jsonl"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
     fcntl.flock(fd, fcntl.LOCK_EX)
-    writer = threading.Thread(target=append_history, args=(path, {"night": 2}))
+    night = {"started": "2026-11-27T01:00:00Z", "night": 2}
+    writer = threading.Thread(target=append_history, args=(path, night))
     try:
         writer.start()
         writer.join(0.5)
@@ -141,7 +142,7 @@ def test_history_append_waits_for_another_writers_lock(tmp_path: Path) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
     writer.join(10)
-    assert not writer.is_alive() and read_history(path) == [{"night": 2}]
+    assert not writer.is_alive() and read_history(path) == [night]
 
 
 def test_history_lines_stay_whole_from_threads(tmp_path: Path) -> None:

@@ -154,6 +154,12 @@ OPTIONS: tuple[Option, ...] = (
            parse=Path, default=Path("reports"), metavar="DIR"),
     Option("--perf-history", "append-only history file (default: <reports>/history.jsonl)",
            "history", parse=Path, metavar="PATH"),
+    Option("--perf-label", "a label of this session's history line (repeatable), e.g."
+           " commit=abc123; a change point names the labels that changed", "labels",
+           parse=p.label, metavar="KEY=VALUE", repeat=True),
+    Option("--perf-trend-confirm", "sessions after a drop in the history that make it a"
+           " regression (default 3; 0: no trend verdict)", "trend_confirm",
+           parse=p.non_negative_int, default=3, metavar="N"),
     Option("--perf-no-report", "write no report directory and no history line", "report",
            default=False, negate=True),
 )  # fmt: skip
@@ -186,6 +192,7 @@ def options_from_config(config: pytest.Config) -> PerfOptions:
         elif o.train and value not in (None, False):
             overrides[o.train] = str(value) if isinstance(value, Path) else value
     fields["reference_env"] = tuple(fields["reference_env"])
+    fields["labels"] = tuple(fields["labels"])
     require = values["perf_require_bf16"] or bool(config.getini("perf_require_bf16"))
     fields["require_bf16"] = require
     fields["train"] = replace(PROFILES[fields["profile"]], **overrides)

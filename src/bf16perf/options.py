@@ -53,6 +53,9 @@ class PerfOptions:
         report: write ``reports/<timestamp>-<slug>/`` at the end of the session.
         reports_dir: where report directories, ``latest`` and the default history go.
         history: the append-only history file (``None``: ``reports_dir/history.jsonl``).
+        labels: free ``(key, value)`` labels of this session's history line.
+        trend_confirm: sessions after a drop in the history that make it a regression
+            (:func:`bf16perf.trend.nightly_rule`; 0: no trend verdict).
     """
 
     cpuinfo: Path | None = None
@@ -82,6 +85,8 @@ class PerfOptions:
     reports_dir: Path = Path("reports")
     history: Path | None = None
     bf16_loss_band: float = 0.5
+    labels: tuple[tuple[str, str], ...] = ()
+    trend_confirm: int = 3
 
     def input_errors(self) -> list[str]:
         """Inputs that would only fail after the cluster and the first run (checked when a

@@ -15,6 +15,7 @@ __all__ = [
     "env_assignment",
     "existing_dir",
     "fraction",
+    "label",
     "master_url",
     "measured_steps",
     "non_negative_int",
@@ -124,3 +125,11 @@ def master_url(text: str) -> str:
         f"{text!r} is not a Spark master URL: use spark://HOST:PORT, yarn, k8s://URL"
         " or local-cluster[N,CORES,MEM]"
     )
+
+
+def label(text: str) -> tuple[str, str]:
+    """``KEY=VALUE`` for the history line, e.g. ``commit=abc123``."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE, e.g. commit=abc123")
+    return key.strip(), value.strip()

@@ -216,11 +216,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     stats = reporter.stats if reporter is not None else {}
+    perf = config.stash[_SESSION]
+    if exitstatus in (0, 1) and perf.options.report and perf.options.trend_confirm:
+        _judge_trend(perf, session, stats)  # its verdict counts in the exit code
     if exitstatus in (0, 1):  # interrupted, usage or internal errors keep pytest's code
         code = _exit_code(config, stats)
         if code is not ExitCode.OK:
             session.exitstatus = int(code)
-    perf = config.stash[_SESSION]
     if perf.options.report:  # an interrupted run still reports what it measured
         _write_report(perf, session, stats)
 
@@ -236,11 +238,10 @@ def _stopped_because(session: pytest.Session, stats: dict[str, list[Any]]) -> st
     return None
 
 
-def _write_report(perf: PerfSession, session: pytest.Session, stats: dict[str, list[Any]]) -> None:
-    from bf16perf.report import build_report, write_report
+def _build_report(perf: PerfSession, session: pytest.Session, stopped: str | None) -> Any:
+    from bf16perf.report import build_report
 
-    stopped = _stopped_because(session, stats)
-    report = build_report(
+    return build_report(
         started=perf.started,
         machine=perf.machine,
         runs=perf.runs,
@@ -251,7 +252,29 @@ def _write_report(perf: PerfSession, session: pytest.Session, stats: dict[str, l
         reference=perf.reference,
         exit_code=int(session.exitstatus),
         stopped_because=stopped,
+        labels=dict(perf.options.labels),
     )
+
+
+def _judge_trend(perf: PerfSession, session: pytest.Session, stats: dict[str, list[Any]]) -> None:
+    """The history with this session's line at its end: a new lasting drop is a
+    REGRESSION of the session; one slow night is a notice."""
+    from bf16perf.report import read_history
+    from bf16perf.report.data import history_line
+    from bf16perf.trend import trend_decisions
+
+    line = history_line(_build_report(perf, session, None), perf.report_dir)
+    history = read_history(perf.options.history_path)
+    decisions, notices = trend_decisions(history, line, confirm=perf.options.trend_confirm)
+    perf.record(*decisions)
+    perf.notices.extend(notices)
+
+
+def _write_report(perf: PerfSession, session: pytest.Session, stats: dict[str, list[Any]]) -> None:
+    from bf16perf.report import write_report
+
+    stopped = _stopped_because(session, stats)
+    report = _build_report(perf, session, stopped)
     logs = perf.logs if stopped else []
     t0 = time.monotonic()
     path = write_report(perf.report_dir, report, perf.options.history_path, logs)

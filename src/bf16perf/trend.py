@@ -20,8 +20,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bf16perf.changepoints import ChangePoint, detect
+from bf16perf.decisions import Decision, Outcome
 
-__all__ = ["Change", "Point", "Series", "TrendVerdict", "changes", "nightly_rule", "series_of"]
+__all__ = [
+    "Change",
+    "Point",
+    "Series",
+    "TrendVerdict",
+    "changes",
+    "nightly_rule",
+    "series_of",
+    "trend_decisions",
+]
 
 #: History-line fields compared across a change point, in the order they are named.
 DIFF_FIELDS = ("kernel_isa", "tensorflow", "onednn", "pyspark", "java", "python", "bf16perf")
@@ -148,7 +158,7 @@ def nightly_rule(
     confirm: int = 3,
     threshold: float = 0.05,
     horizon: int = 7,
-    max_p: float = 0.003,
+    max_p: float = 0.002,
 ) -> TrendVerdict:
     """A drop of more than ``threshold`` at the last change point, with at least ``confirm``
     and at most ``confirm + horizon`` sessions after it, is a regression (it stays one for
@@ -177,3 +187,30 @@ def nightly_rule(
                 f" {confirm} sessions confirm it",
             )
     return TrendVerdict(series.key, "ok", f"{series.key}: no new lasting drop")
+
+
+def trend_decisions(
+    history: Sequence[dict[str, Any]], line: dict[str, Any], *, confirm: int
+) -> tuple[list[Decision], list[str]]:
+    """The nightly rule on each series of this session's ``line`` (appended to
+    ``history``): a regression is a failing decision of the test ``history``; a suspect
+    night is a notice."""
+    found = series_of([*history, line])
+    machine = line.get("fingerprint", "?")
+    keys = [f"{machine} {w}" for w in line.get("series", {})]
+    keys += [f"{machine} {w} bf16/fp32" for w in line.get("ratios", {})]
+    decisions, notices = [], []
+    for key in keys:
+        series = found.get(key)
+        if series is None or len(series.points) < 2 * confirm:
+            continue
+        verdict = nightly_rule(series, confirm=confirm)
+        if verdict.status == "regression":
+            decisions.append(
+                Decision(
+                    "history", "trend", Outcome.REGRESSION, f"new lasting drop: {verdict.detail}"
+                )
+            )
+        elif verdict.status == "suspect":
+            notices.append(f"trend suspect: {verdict.detail}")
+    return decisions, notices

@@ -29,6 +29,7 @@ __all__ = [
     "history_line",
     "read_history",
     "render_html",
+    "write_history_page",
     "write_report",
 ]
 
@@ -40,6 +41,18 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def write_history_page(history: list[dict[str, Any]], history_path: Path) -> Path:
+    """``history.html`` beside the history file: every series and its change points."""
+    from bf16perf.report.history_page import render_history_page
+    from bf16perf.trend import changes, series_of
+
+    page = history_path.with_name("history.html")
+    all_series = series_of(history)
+    found = {key: changes(s) for key, s in all_series.items()}
+    _atomic_write(page, render_history_page(all_series, found, page, history_path))
+    return page
+
+
 def write_report(
     report_dir: Path, report: dict[str, Any], history_path: Path, logs: list[Path]
 ) -> Path:
@@ -49,7 +62,9 @@ def write_report(
     line = history_line(report, report_dir)
     append_history(history_path, line)
     history = read_history(history_path)
-    _atomic_write(report_dir / "report.html", render_html(report, plots(report, history)))
+    page = write_history_page(history, history_path)
+    link = os.path.relpath(page, report_dir)
+    _atomic_write(report_dir / "report.html", render_html(report, plots(report, history), link))
     if logs:
         dest = report_dir / "logs"
         dest.mkdir(exist_ok=True)

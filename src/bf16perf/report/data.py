@@ -13,6 +13,7 @@ from typing import Any
 from bf16perf.baselines import Baseline
 from bf16perf.decisions import Decision
 from bf16perf.machine import Machine
+from bf16perf.report.history import HISTORY_SCHEMA_VERSION
 from bf16perf.stats import bootstrap_ratio
 from bf16perf.workload.config import RunResult, WorkerResult
 
@@ -62,6 +63,7 @@ def build_report(
     exit_code: int,
     stopped_because: str | None,
     reference: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Everything of a session as one JSON-ready dict (see the JSON Schema)."""
     return {
@@ -86,6 +88,7 @@ def build_report(
         },
         "speedup": gate,
         "reference": reference,
+        "labels": labels or {},
         "decisions": [
             {
                 "test": d.test,
@@ -100,19 +103,56 @@ def build_report(
     }
 
 
+def _bf16perf_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bf16perf")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def history_line(report: dict[str, Any], report_dir: Path) -> dict[str, Any]:
-    """The one-line summary of a report kept in the history file."""
+    """The one-line summary of a report kept in the history file (schema 2): per workload
+    key its run figures and kernel ISA, the bf16/fp32 ratio, the stack's versions, the
+    threading knobs and the user's labels, so that a change point can say what changed."""
+    series: dict[str, dict[str, Any]] = {}
     medians: dict[str, float] = {}
     for run in report["runs"]:
         if run.get("stack", "candidate") != "candidate":
             continue  # A/B mode: the reference stack's runs are not this stack's history
+        entry = series.setdefault(
+            run["workload_key"], {"variant": run.get("variant"), "run_figures": []}
+        )
+        entry["run_figures"].append(run["median_images_per_second"])
+        entry["kernel_isa"] = (run.get("kernels") or {}).get("isa")
         medians.setdefault(run.get("variant", run["precision"]), run["median_images_per_second"])
+    ratios = {}
+    speedup = report["speedup"]
+    fp32_keys = [k for k, e in series.items() if e["variant"] == "fp32"]
+    if speedup and fp32_keys:
+        ratios[fp32_keys[0]] = speedup["ratio"]
+    md = report["metadata"]
     return {
+        "schema_version": HISTORY_SCHEMA_VERSION,
         "started": report["started"],
         "fingerprint": report["fingerprint"]["slug"],
+        "fingerprint_id": report["fingerprint"]["id"],
         "exit_code": report["exit_code"],
+        "series": series,
+        "ratios": ratios,
         "images_per_second": medians,
-        "speedup": report["speedup"]["ratio"] if report["speedup"] else None,
+        "speedup": speedup["ratio"] if speedup else None,
+        "versions": {
+            "tensorflow": md.get("tensorflow"),
+            "onednn": md.get("onednn"),
+            "pyspark": md.get("pyspark"),
+            "java": md.get("java"),
+            "python": md.get("python"),
+            "bf16perf": _bf16perf_version(),
+        },
+        "threading_env": md.get("threading_env", {}),
+        "labels": report.get("labels") or {},
         "verdicts": sorted({d["outcome"] for d in report["decisions"]}),
         "report": str(report_dir),
     }

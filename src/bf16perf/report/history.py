@@ -7,14 +7,17 @@ foreign line instead of failing the report.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["append_history", "read_history"]
+__all__ = ["HISTORY_SCHEMA_VERSION", "append_history", "read_history", "read_history_checked"]
+
+#: Version 2 keeps run figures per workload key, versions, labels; version 1 lines (no
+#: ``schema_version``) kept one median per variant.
+HISTORY_SCHEMA_VERSION = 2
 
 
 def append_history(path: Path, line: dict[str, Any]) -> None:
@@ -31,14 +34,28 @@ def append_history(path: Path, line: dict[str, Any]) -> None:
         os.close(fd)
 
 
+def read_history_checked(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every readable line of the history, and one problem per line skipped (by number):
+    a torn or foreign line is skipped, never rewritten or lost."""
+    if not path.exists():
+        return [], []
+    lines: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for number, raw in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            item = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{path} line {number}: not JSON ({exc.msg}); skipped")
+            continue
+        if not isinstance(item, dict) or "started" not in item:
+            problems.append(f"{path} line {number}: not a history line; skipped")
+            continue
+        lines.append(item)
+    return lines, problems
+
+
 def read_history(path: Path) -> list[dict[str, Any]]:
     """Every readable line of the history (a torn or foreign line is skipped)."""
-    if not path.exists():
-        return []
-    out = []
-    for raw in path.read_text(errors="replace").splitlines():
-        with contextlib.suppress(json.JSONDecodeError):
-            item = json.loads(raw)
-            if isinstance(item, dict):
-                out.append(item)
-    return out
+    return read_history_checked(path)[0]

@@ -139,6 +139,13 @@ def _machine(report: dict[str, Any]) -> str:
     return f"<table>{''.join(body)}</table>"
 
 
+def _history_link(link: str | None) -> str:
+    if not link:
+        return ""
+    text = "History of this machine: every series and its change points"
+    return f'<p><a id="history" href="{e(link)}">{text}</a></p>'
+
+
 def _stopped(stopped: str | None) -> str:
     """Why the session ended badly: interrupted early, or which test failed first."""
     if not stopped:
@@ -147,7 +154,9 @@ def _stopped(stopped: str | None) -> str:
     return f'<p class="fail">{label}: {e(stopped)}</p>'
 
 
-def render_html(report: dict[str, Any], plots: dict[str, str]) -> str:
+def render_html(
+    report: dict[str, Any], plots: dict[str, str], history_link: str | None = None
+) -> str:
     """One self-contained page from the report dict and its plots."""
     fp = report["fingerprint"]
     images = "".join(
@@ -165,6 +174,7 @@ def render_html(report: dict[str, Any], plots: dict[str, str]) -> str:
 &middot; <code>{e(fp["slug"])}</code> &middot; started {e(report["started"])}
 &middot; exit code {report["exit_code"]}</p>
 {_stopped(stopped)}
+{_history_link(history_link)}
 <h2>Verdicts</h2>{_verdicts(report)}
 <p>{e(_speedup_text(report))}</p>
 <h2>Runs</h2>{_runs(report)}
