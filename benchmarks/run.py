@@ -1,6 +1,7 @@
 """Self-validation of the harness on this machine; each command prints a Markdown table.
 
     .venv/bin/python benchmarks/run.py ceiling
+    .venv/bin/python benchmarks/run.py changepoints   (synthetic nightly series, no measurement)
     .venv/bin/python benchmarks/run.py distribution [--image-size 224 --batch 16 --steps 8
                                                      --repeats 3]
     .venv/bin/python benchmarks/run.py allreduce [--steps 8 --repeats 2]
@@ -37,6 +38,7 @@ from pathlib import Path
 
 from aa_rules import aa_tables  # benchmarks/ is the script's own directory
 from ceiling import ceiling
+from trend_sim import changepoint_table
 
 from bf16perf.cluster import SparkStandaloneCluster
 from bf16perf.decisions import Outcome
@@ -271,6 +273,7 @@ def main() -> None:
     )
     sub = parser.add_subparsers(dest="what", required=True)
     sub.add_parser("ceiling")
+    sub.add_parser("changepoints")
     d = sub.add_parser("distribution")
     d.add_argument("--image-size", type=int, default=224)
     d.add_argument("--batch", type=int, default=16, help="per worker")
@@ -299,13 +302,14 @@ def main() -> None:
     args = parser.parse_args()
     commands = {
         "ceiling": ceiling,
+        "changepoints": lambda _: changepoint_table(),
         "distribution": distribution,
         "allreduce": allreduce,
         "noise": noise,
         "sensitivity": sensitivity,
     }
-    if args.what == "noise" and args.from_json:
-        commands[args.what](args)  # arithmetic on saved figures: no measurement
+    if args.what == "changepoints" or (args.what == "noise" and args.from_json):
+        commands[args.what](args)  # arithmetic only: no measurement, no lock
         return
     # the same lock as a perf session: never measure beside another session or benchmark
     try:

@@ -157,7 +157,7 @@ def _tests(x: np.ndarray, cuts: list[int], rho: float) -> list[ChangePoint]:
 
 
 def detect(
-    figures: Sequence[float],
+    figures: Sequence[float] | np.ndarray,
     *,
     max_p: float = 0.002,
     min_shift: float = 0.02,
@@ -177,9 +177,7 @@ def detect(
     while cuts:
         cuts = _refine(x, cuts, min_size)
         tested = _tests(x, cuts, residual_rho(x, cuts))
-        weak = [
-            cp.p if abs(math.log(cp.ratio)) >= math.log1p(min_shift) else 1.0 for cp in tested
-        ]
+        weak = [cp.p if abs(math.log(cp.ratio)) >= math.log1p(min_shift) else 1.0 for cp in tested]
         if max(weak) < max_p:
             return tested
         # drop every insignificant candidate that is the weakest of its neighbours (never
