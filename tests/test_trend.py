@@ -160,3 +160,18 @@ def test_history_page_in_a_real_browser_offline(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert 'data-series="1"' in proc.stdout and 'data-changes="1"' in proc.stdout
+
+
+def test_the_session_verdict_is_a_history_regression_or_a_notice() -> None:
+    """What the plugin records at session end: this session's line after the history."""
+    from bf16perf.decisions import Outcome
+    from bf16perf.trend import trend_decisions
+
+    figures = _drifting(26, 3)
+    lines = [_line(i, f if i < 22 else f * 0.85) for i, f in enumerate(figures)]
+    decisions, notices = trend_decisions(lines[:-1], lines[-1], confirm=3)
+    (decision,) = decisions
+    assert decision.test == "history" and decision.outcome is Outcome.REGRESSION
+    assert "new lasting drop" in decision.detail and notices == []
+    quiet, _ = trend_decisions(lines[:4], lines[4], confirm=3)  # too short to judge
+    assert quiet == []
