@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
@@ -27,9 +27,6 @@ from bf16perf.machine import detect_machine, machine_fingerprint
 from bf16perf.options import PerfOptions
 from bf16perf.plan import default_pin, read_topology
 from bf16perf.session import PerfSession
-
-if TYPE_CHECKING:  # numpy and scipy load only in perf sessions that write a report
-    pass
 
 __all__ = ["PerfSession", "activate", "is_active", "perf_session"]
 
