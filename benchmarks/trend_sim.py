@@ -8,18 +8,10 @@ import math
 
 import numpy as np
 
+from bf16perf.changepoints import ar1_series as _ar1
 from bf16perf.changepoints import detect
 
 __all__ = ["changepoint_table"]
-
-
-def _ar1(n: int, rho: float, sd: float, rng: np.random.Generator) -> np.ndarray:
-    e = rng.normal(0.0, sd * math.sqrt(1 - rho**2), n)
-    x = np.empty(n)
-    x[0] = rng.normal(0.0, sd)
-    for i in range(1, n):
-        x[i] = rho * x[i - 1] + e[i]
-    return np.exp(x) * 10.0
 
 
 def changepoint_table(

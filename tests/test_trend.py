@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bf16perf.changepoints import detect
+from bf16perf.changepoints import ar1_series, detect
 from bf16perf.command import main
 from bf16perf.trend import nightly_rule, series_of
 
@@ -28,12 +28,7 @@ RHO = 0.1
 
 
 def _ar1(n: int, rng: np.random.Generator, rho: float = RHO, sd: float = SESSION_SD) -> Any:
-    e = rng.normal(0.0, sd * math.sqrt(1 - rho**2), n)
-    x = np.empty(n)
-    x[0] = rng.normal(0.0, sd)
-    for i in range(1, n):
-        x[i] = rho * x[i - 1] + e[i]
-    return np.exp(x) * 10.0
+    return ar1_series(n, rho, sd, rng)
 
 
 def test_stationary_series_rarely_end_in_a_change_point() -> None:

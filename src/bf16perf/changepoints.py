@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ChangePoint", "detect", "residual_rho"]
+__all__ = ["ChangePoint", "ar1_series", "detect", "residual_rho"]
 
 
 @dataclass(frozen=True)
@@ -192,3 +192,14 @@ def detect(
         }
         cuts = [c for i, c in enumerate(cuts) if i not in drop]
     return []
+
+
+def ar1_series(n: int, rho: float, sd: float, rng: np.random.Generator) -> np.ndarray:
+    """Synthetic figures around 10 whose logs are AR(1) with lag-1 correlation ``rho`` and
+    marginal sd ``sd``: the noise model this rule is calibrated on (tests, benchmarks)."""
+    e = rng.normal(0.0, sd * math.sqrt(1 - rho**2), n)
+    x = np.empty(n)
+    x[0] = rng.normal(0.0, sd)
+    for i in range(1, n):
+        x[i] = rho * x[i - 1] + e[i]
+    return np.exp(x) * 10.0
