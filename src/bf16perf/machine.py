@@ -119,11 +119,12 @@ def detect_machine(
     cpuinfo_path: Path,
     *,
     cpu: CpuInfo | None = None,
+    fingerprint: Fingerprint | None = None,
     probe: KernelSummary | None = None,
     probe_error: str | None = None,
 ) -> Machine:
-    """Read cpuinfo (raises :class:`bf16perf.cpu.CpuInfoError`; ``cpu``: already read from
-    ``cpuinfo_path``) and collect the rest."""
+    """Read cpuinfo (raises :class:`bf16perf.cpu.CpuInfoError`; ``cpu`` and ``fingerprint``:
+    already made from ``cpuinfo_path``) and collect the rest."""
     cpu = cpu or read_cpuinfo(cpuinfo_path)
     override = cpuinfo_path != DEFAULT_CPUINFO
     metadata = collect_metadata(

@@ -88,7 +88,9 @@ def activate(config: pytest.Config) -> PerfSession:
             probe = run_probe()
         except ProbeError as exc:
             probe_error = str(exc)
-    machine = detect_machine(path, cpu=cpu, probe=probe, probe_error=probe_error)
+    machine = detect_machine(
+        path, cpu=cpu, fingerprint=fingerprint, probe=probe, probe_error=probe_error
+    )
     session = PerfSession(options=options, machine=machine, lock=lock, reference=reference)
     config.stash[_SESSION] = session
     if options.report and not getattr(config.option, "xmlpath", None):
