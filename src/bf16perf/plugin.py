@@ -216,14 +216,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     stats = reporter.stats if reporter is not None else {}
     perf = config.stash[_SESSION]
-    if exitstatus in (0, 1) and perf.options.report and perf.options.trend_confirm:
-        _judge_trend(perf, session, stats)  # its verdict counts in the exit code
+    # the report's figures are made once; its verdicts and exit code are filled in below
+    report = _build_report(perf, session) if perf.options.report else None
+    if report is not None and exitstatus in (0, 1) and perf.options.trend_confirm:
+        _judge_trend(perf, report)  # its verdict counts in the exit code
     if exitstatus in (0, 1):  # interrupted, usage or internal errors keep pytest's code
         code = _exit_code(config, stats)
         if code is not ExitCode.OK:
             session.exitstatus = int(code)
-    if perf.options.report:  # an interrupted run still reports what it measured
-        _write_report(perf, session, stats)
+    if report is not None:  # an interrupted run still reports what it measured
+        _write_report(perf, session, stats, report)
 
 
 def _stopped_because(session: pytest.Session, stats: dict[str, list[Any]]) -> str | None:
@@ -237,7 +239,7 @@ def _stopped_because(session: pytest.Session, stats: dict[str, list[Any]]) -> st
     return None
 
 
-def _build_report(perf: PerfSession, session: pytest.Session, stopped: str | None) -> Any:
+def _build_report(perf: PerfSession, session: pytest.Session) -> dict[str, Any]:
     from bf16perf.report import build_report
 
     return build_report(
@@ -250,30 +252,40 @@ def _build_report(perf: PerfSession, session: pytest.Session, stopped: str | Non
         gate=perf.gate.to_dict() if perf.gate else None,
         reference=perf.reference,
         exit_code=int(session.exitstatus),
-        stopped_because=stopped,
+        stopped_because=None,
         labels=dict(perf.options.labels),
     )
 
 
-def _judge_trend(perf: PerfSession, session: pytest.Session, stats: dict[str, list[Any]]) -> None:
+def _judge_trend(perf: PerfSession, report: dict[str, Any]) -> None:
     """The history with this session's line at its end: a new lasting drop is a
     REGRESSION of the session; one slow night is a notice."""
     from bf16perf.report import read_history
     from bf16perf.report.data import history_line
     from bf16perf.trend import trend_decisions
 
-    line = history_line(_build_report(perf, session, None), perf.report_dir)
+    line = history_line(report, perf.report_dir)
     history = read_history(perf.options.history_path)
     decisions, notices = trend_decisions(history, line, confirm=perf.options.trend_confirm)
     perf.record(*decisions)
     perf.notices.extend(notices)
 
 
-def _write_report(perf: PerfSession, session: pytest.Session, stats: dict[str, list[Any]]) -> None:
+def _write_report(
+    perf: PerfSession,
+    session: pytest.Session,
+    stats: dict[str, list[Any]],
+    report: dict[str, Any],
+) -> None:
     from bf16perf.report import write_report
+    from bf16perf.report.data import decision_dicts
 
     stopped = _stopped_because(session, stats)
-    report = _build_report(perf, session, stopped)
+    report.update(
+        exit_code=int(session.exitstatus),
+        stopped_because=stopped,
+        decisions=decision_dicts(perf.decisions),
+    )
     logs = perf.logs if stopped else []
     t0 = time.monotonic()
     path = write_report(perf.report_dir, report, perf.options.history_path, logs)

@@ -17,7 +17,7 @@ from bf16perf.report.history import HISTORY_SCHEMA_VERSION
 from bf16perf.stats import bootstrap_ratio
 from bf16perf.workload.config import RunResult, WorkerResult
 
-__all__ = ["REPORT_SCHEMA_VERSION", "build_report", "history_line"]
+__all__ = ["REPORT_SCHEMA_VERSION", "build_report", "decision_dicts", "history_line"]
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -89,18 +89,23 @@ def build_report(
         "speedup": gate,
         "reference": reference,
         "labels": labels or {},
-        "decisions": [
-            {
-                "test": d.test,
-                "check": d.check,
-                "outcome": d.outcome.value,
-                "fails": d.outcome.fails,
-                "detail": d.detail,
-                "figures": d.figures,
-            }
-            for d in decisions
-        ],
+        "decisions": decision_dicts(decisions),
     }
+
+
+def decision_dicts(decisions: list[Decision]) -> list[dict[str, Any]]:
+    """The report's ``decisions``: every verdict, JSON-ready."""
+    return [
+        {
+            "test": d.test,
+            "check": d.check,
+            "outcome": d.outcome.value,
+            "fails": d.outcome.fails,
+            "detail": d.detail,
+            "figures": d.figures,
+        }
+        for d in decisions
+    ]
 
 
 def _bf16perf_version() -> str:
