@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +68,28 @@ class SparkCluster:
     startup_s: float
     run_dir: Path
     stop_s: float | None = None
+    reopen: Callable[[], Any] | None = None
+
+    def driver_env(self) -> dict[str, str]:
+        """The environment another driver of this cluster needs (the local cluster's tag,
+        so that whatever it starts is swept with the cluster, and its private
+        ``SPARK_CONF_DIR`` with the secret; the user's own environment otherwise)."""
+        if self.local is not None:
+            return self.local.environment()
+        return dict(os.environ, PYSPARK_PYTHON=sys.executable)
+
+    @contextmanager
+    def released(self) -> Iterator[dict[str, str]]:
+        """The cluster's executors free for another application (a driver-mode workload)
+        for the block: this session's SparkContext stops, yields :meth:`driver_env`, and
+        a new one opens after the block, however it ended."""
+        if self.reopen is None:
+            raise RuntimeError("this cluster cannot reopen its session")
+        self.spark.stop()
+        try:
+            yield self.driver_env()
+        finally:
+            self.spark = self.reopen()
 
     @property
     def executors(self) -> int:
@@ -124,6 +146,15 @@ def open_cluster(
                 executors=options.workers or 1,
             )
             plan, master = None, options.spark_master
+
+            def reopen() -> Any:
+                assert options.spark_master is not None
+                return spark_session(
+                    options.spark_master,
+                    env=dict(os.environ, PYSPARK_PYTHON=sys.executable),
+                    cores_per_executor=options.cores_per_worker,
+                    executors=options.workers or 1,
+                )
         else:
             plan = make_plan(
                 read_topology(), options.workers, options.cores_per_worker, options.pin
@@ -136,9 +167,14 @@ def open_cluster(
             local.wait_workers()
             assert local.master_url is not None
             master = local.master_url
-        cluster = SparkCluster(spark, master, plan, local, time.monotonic() - t0, run_dir)
+            reopen = local.session
+        cluster = SparkCluster(
+            spark, master, plan, local, time.monotonic() - t0, run_dir, reopen=reopen
+        )
         yield cluster
     finally:
+        if cluster is not None:
+            spark = cluster.spark  # a driver-mode run may have reopened it
         if spark is not None:
             spark.stop()
         if local is not None:

@@ -98,6 +98,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("--perf-keep-run-dir", "keep the run directory even when everything passed",
            "keep_run_dir", default=False),
     # the workload
+    Option("--perf-workload", "train this workload (repeatable; default resnet50-tf): a"
+           " built-in one, or a [tool.bf16perf.workloads.NAME] table of --perf-workload-file",
+           "workloads", parse=str, metavar="NAME", repeat=True),
+    Option("--perf-workload-file", "TOML file with [tool.bf16perf.workloads.NAME] tables"
+           " (default: pyproject.toml)", "workload_file", parse=Path,
+           default=Path("pyproject.toml"), metavar="PATH"),
     Option("--perf-profile", "workload size preset (default: default)", "profile",
            parse=p.profile, default="default", metavar="smoke|default|full"),
     Option("--perf-image-size", "image side in pixels", train="image_size",
@@ -193,6 +199,7 @@ def options_from_config(config: pytest.Config) -> PerfOptions:
             overrides[o.train] = str(value) if isinstance(value, Path) else value
     fields["reference_env"] = tuple(fields["reference_env"])
     fields["labels"] = tuple(fields["labels"])
+    fields["workloads"] = tuple(fields["workloads"])
     require = values["perf_require_bf16"] or bool(config.getini("perf_require_bf16"))
     fields["require_bf16"] = require
     fields["train"] = replace(PROFILES[fields["profile"]], **overrides)

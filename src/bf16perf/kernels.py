@@ -250,8 +250,9 @@ def run_verbose(
     what: str,
     env: dict[str, str] | None = None,
     timeout_s: float = 120.0,
+    cwd: str | None = None,
 ) -> KernelSummary:
-    """Run ``argv`` with ``ONEDNN_VERBOSE=1`` and parse everything it printed.
+    """Run ``argv`` (in ``cwd``) with ``ONEDNN_VERBOSE=1`` and parse everything it printed.
 
     ``env`` overrides are applied on top of the current environment.  ``what`` names the
     program in errors.
@@ -268,10 +269,13 @@ def run_verbose(
             text=True,
             timeout=timeout_s,
             check=False,
+            cwd=cwd,
             preexec_fn=pdeathsig_preexec,  # never outlive a killed pytest
         )
     except subprocess.TimeoutExpired:
         raise ProbeError(f"{what} did not finish within {timeout_s:.0f} s") from None
+    except OSError as exc:
+        raise ProbeError(f"{what} could not start: {exc}") from None
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         raise ProbeError(f"{what} failed (exit {proc.returncode}): {' | '.join(tail)}")

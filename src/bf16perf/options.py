@@ -33,6 +33,8 @@ class PerfOptions:
         run_dir: where Spark's conf, logs, work and local dirs go (``None``: a temp dir).
         keep_run_dir: keep the run directory even when everything passed.
         train: the training configuration (profile plus overrides), precision fp32.
+        workloads: the ``--perf-workload`` names, in order (empty: the default workload).
+        workload_file: the TOML file with the user's workload definitions.
         profile: the ``--perf-profile`` it started from.
         baselines_dir: the baseline store.
         save_baseline: accept this run as the new baseline (the old one is kept beside it).
@@ -70,6 +72,8 @@ class PerfOptions:
     run_dir: Path | None = None
     keep_run_dir: bool = False
     train: TrainConfig = field(default_factory=lambda: PROFILES["default"])
+    workloads: tuple[str, ...] = ()
+    workload_file: Path = Path("pyproject.toml")
     profile: str = "default"
     baselines_dir: Path = Path("baselines")
     save_baseline: bool = False

@@ -22,7 +22,15 @@ from bf16perf.kernels import ProbeError
 from bf16perf.options import PerfOptions
 from bf16perf.plan import PinMode, format_cpu_list
 from bf16perf.verdicts import balanced_order
+from bf16perf.workload.command import (
+    proof_dict,
+    prove_command,
+    run_driver_mode,
+    run_per_worker,
+    unavailable_proof,
+)
 from bf16perf.workload.config import VARIANTS, Precision, RunResult, TrainConfig, Variant
+from bf16perf.workload.definition import BUILTIN, DEFAULT_WORKLOAD, WorkloadDef
 from bf16perf.workload.launch import TrainingError, run_training
 from bf16perf.workload.proof import prove_kernels, refusal
 
@@ -59,6 +67,8 @@ class TrainingRuns:
         on_run: called with each finished run and its workload key (``@reference`` added
             for the reference stack's runs).
         notices: where the disturbance notices go.
+        workload: what trains (default: the built-in TensorFlow ResNet-50); a command
+            workload runs through :mod:`bf16perf.workload.command`.
     """
 
     def __init__(
@@ -69,10 +79,12 @@ class TrainingRuns:
         progress: Callable[[str], None] | None = None,
         on_run: Callable[[RunResult, str], None] | None = None,
         notices: list[str] | None = None,
+        workload: WorkloadDef = BUILTIN[DEFAULT_WORKLOAD],
     ) -> None:
         self.cluster = cluster
         self.options = options
-        self.config = options.train
+        self.workload = workload
+        self.config = replace(options.train, workload=workload.name)
         self.wanted = wanted
         self.progress = progress
         self.on_run = on_run
@@ -89,7 +101,9 @@ class TrainingRuns:
         return config.workload_key(self.cluster.workers, self.cluster.cores_per_worker)
 
     def _step(self, event: dict[str, Any]) -> None:
-        if self.progress is not None and event.get("rank") == 0:
+        if self.progress is not None and event.get("rank") == 0 and "line" in event:
+            self.progress(f"  [{self._current}] | {event['line']}")  # a command's output
+        elif self.progress is not None and event.get("rank") == 0:
             self.progress(
                 f"  [{self._current}] step {event['step']}/{event['of']} ({event['phase']}):"
                 f" {event['images_per_second']:.1f} images/s, loss {event['loss']:.4f}"
@@ -104,6 +118,8 @@ class TrainingRuns:
         # knobs of its own (an A/A check) is the same stack and shares the proof
         stack = (os.path.abspath(config.python or sys.executable), config.env)
         key = f"{variant.name} {stack}"
+        if key not in self.proofs and config.is_command:
+            self.proofs[key] = self._prove_command(variant, config, name)
         if key not in self.proofs:
             try:
                 kernels = prove_kernels(config)
@@ -124,6 +140,55 @@ class TrainingRuns:
             self.proofs[key] = kernels.to_dict(variant.precision.value)
             self.proofs[key]["emulated"] = bf16 and not verdict.bf16_ran
         return self.proofs[key]
+
+    def _prove_command(self, variant: Variant, config: TrainConfig, name: str) -> dict[str, Any]:
+        """A command workload's proof: its own step under oneDNN verbose, or "not
+        available" where it prints none (never "passed"); refusals as for the built-in."""
+        if not self.workload.proof:
+            return unavailable_proof(f"workload {self.workload.name} sets proof = false")
+        try:
+            summary = prove_command(self.workload, config, self.cluster.cores_per_worker)
+        except ProbeError as exc:
+            raise self._fail(name, f"{name} kernel proof failed: {exc}") from None
+        proof = proof_dict(summary, variant.precision.value)
+        if not proof["available"]:
+            note = f"workload {self.workload.name}, {name}: kernel proof {proof['message']}"
+            if note not in self.notices:
+                self.notices.append(note)
+            return proof
+        refused = refusal(
+            variant, summary, config.onednn_max_isa, allow_emulated=self.options.allow_emulated_bf16
+        )
+        if refused:
+            raise self._fail(name, f"workload {self.workload.name}: {refused}")
+        proof["emulated"] = variant.precision is Precision.BF16 and not proof["bf16_ran"]
+        return proof
+
+    def _run(self, config: TrainConfig) -> RunResult:
+        """One run of this session's workload on the cluster."""
+        cluster, workload = self.cluster, self.workload
+        if not config.is_command:
+            return run_training(cluster.spark, config, cluster.workers, self._step)
+        if workload.mode == "per-worker":
+            return run_per_worker(
+                cluster.spark,
+                workload,
+                config,
+                cluster.workers,
+                cluster.cores_per_worker,
+                cluster.master_url,
+                self._step,
+            )
+        with cluster.released() as env:  # the program is the cluster's application now
+            return run_driver_mode(
+                workload,
+                config,
+                cluster.workers,
+                cluster.cores_per_worker,
+                cluster.master_url,
+                env,
+                self._step,
+            )
 
     def _config(self, variant: Variant, reference: bool) -> TrainConfig:
         config = variant.apply(self.config)
@@ -147,7 +212,7 @@ class TrainingRuns:
         config = self._config(variant, reference)
         proof = self._prove(variant, config, name)
         try:
-            result = run_training(self.cluster.spark, config, self.cluster.workers, self._step)
+            result = self._run(config)
         except TrainingError as exc:
             if self.cluster.local is not None:
                 try:

@@ -97,6 +97,8 @@ class TrainConfig:
         python: the interpreter of the training processes (``None``: the executors' own);
             A/B mode's reference stack (:mod:`bf16perf.workload.stack`).
         env: extra environment of the training processes, ``(name, value)`` pairs.
+        workload: the workload's name (:mod:`bf16perf.workload.definition`);
+            ``resnet50-tf`` is the harness's own TensorFlow ResNet-50, any other a command.
     """
 
     model: str = "resnet50"
@@ -117,6 +119,12 @@ class TrainConfig:
     bf16_allreduce: bool = False
     python: str | None = None
     env: tuple[tuple[str, str], ...] = ()
+    workload: str = "resnet50-tf"
+
+    @property
+    def is_command(self) -> bool:
+        """A user's (or the built-in PyTorch) program, not the harness's own TensorFlow."""
+        return self.workload != "resnet50-tf"
 
     def with_precision(self, precision: Precision) -> TrainConfig:
         return replace(self, precision=precision)
@@ -132,8 +140,11 @@ class TrainConfig:
         isa = f"-{self.onednn_max_isa.lower()}" if self.onednn_max_isa else ""
         if self.reduces_in_bf16:
             isa += "-bf16allreduce"
+        # the built-in TensorFlow keeps the keys of earlier baselines; others lead with
+        # their name
+        model = self.workload if self.is_command else self.model
         return (
-            f"{self.model}-{self.image_size}px-b{self.batch_per_worker}-s{self.measured_steps}"
+            f"{model}-{self.image_size}px-b{self.batch_per_worker}-s{self.measured_steps}"
             f"-{workers}x{cores_per_worker}-{data}-{self.precision.value}{isa}"
         )
 
@@ -224,8 +235,10 @@ class RunResult:
 
     @property
     def label(self) -> str:
-        """The variant's name (its precision where no variant was recorded)."""
-        return self.variant or self.config.precision.value
+        """The variant's name (its precision where no variant was recorded), after the
+        workload's name for any workload but the built-in TensorFlow."""
+        name = self.variant or self.config.precision.value
+        return f"{self.config.workload}:{name}" if self.config.is_command else name
 
     @property
     def step_times_s(self) -> list[float]:

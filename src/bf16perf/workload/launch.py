@@ -13,14 +13,14 @@ import json
 import socketserver
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
 from bf16perf.workload.config import RunResult, TrainConfig, WorkerResult
 from bf16perf.workload.task import barrier_task
 
-__all__ = ["TrainingError", "run_training"]
+__all__ = ["TrainingError", "progress_server", "run_training", "summarize"]
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
@@ -34,6 +34,34 @@ class _ProgressServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
 
 
+@contextlib.contextmanager
+def progress_server(
+    progress: ProgressCallback | None, host: str = "127.0.0.1"
+) -> Iterator[tuple[str, int] | None]:
+    """A server the tasks stream their progress lines to, calling ``progress`` with each
+    event; yields its address (``None`` and no server when there is no callback)."""
+    if progress is None:
+        yield None
+        return
+    callback = progress
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            for raw in self.rfile:
+                text = raw.decode(errors="replace").partition(" ")[2]
+                with contextlib.suppress(ValueError):
+                    callback(json.loads(text))
+
+    server = _ProgressServer((host, 0), Handler)
+    addr_host, port = server.server_address[:2]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield (str(addr_host), int(port))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def run_training(
     spark: Any,
     config: TrainConfig,
@@ -42,37 +70,20 @@ def run_training(
     progress_host: str = "127.0.0.1",
 ) -> RunResult:
     """Train ``config`` on ``workers`` barrier tasks and return every worker's measurements."""
-    server: _ProgressServer | None = None
-    addr: tuple[str, int] | None = None
-    if progress is not None:
-        callback = progress
-
-        class Handler(socketserver.StreamRequestHandler):
-            def handle(self) -> None:
-                for raw in self.rfile:
-                    text = raw.decode(errors="replace").partition(" ")[2]
-                    with contextlib.suppress(ValueError):
-                        callback(json.loads(text))
-
-        server = _ProgressServer((progress_host, 0), Handler)
-        host, port = server.server_address[:2]
-        addr = (str(host), int(port))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
     t0 = time.monotonic()
-    try:
-        rdd = spark.sparkContext.parallelize(range(workers), workers)
-        raw = rdd.barrier().mapPartitions(partial(barrier_task, config.to_json(), addr)).collect()
-    except Exception as exc:  # py4j wraps everything; keep the first meaningful lines
-        raise TrainingError(_summarize(exc)) from None
-    finally:
-        if server is not None:
-            server.shutdown()
-            server.server_close()
+    with progress_server(progress, progress_host) as addr:
+        try:
+            rdd = spark.sparkContext.parallelize(range(workers), workers)
+            task = partial(barrier_task, config.to_json(), addr)
+            raw = rdd.barrier().mapPartitions(task).collect()
+        except Exception as exc:  # py4j wraps everything; keep the first meaningful lines
+            raise TrainingError(summarize(exc)) from None
     results = sorted((WorkerResult.from_dict(json.loads(r)) for r in raw), key=lambda w: w.rank)
     return RunResult(config=config, workers=results, wall_s=time.monotonic() - t0)
 
 
-def _summarize(exc: BaseException) -> str:
+def summarize(exc: BaseException) -> str:
+    """The first meaningful lines of a (py4j-wrapped) task failure."""
     try:
         text = str(exc)
     except Exception:  # py4j's str() can itself fail

@@ -173,15 +173,20 @@ def _bigdl(lines: Iterable[str], batch: float) -> list[StepMetric]:
     for line in lines:
         m = _BIGDL.search(line)
         if m:
-            out.append(
-                StepMetric(float(m.group(6)), step=int(m.group(1)), loss=float(m.group(7)))
-            )
+            out.append(StepMetric(float(m.group(6)), step=int(m.group(1)), loss=float(m.group(7))))
     return out
 
 
 _TF_CNN = re.compile(
-    r"(?:^|\s|\|)(\d+)\s+images/sec: (" + _NUM + r") \+/- " + _NUM + r" \(jitter = "
-    + _NUM + r"\)(?:\s+(" + _NUM + r"))?"
+    r"(?:^|\s|\|)(\d+)\s+images/sec: ("
+    + _NUM
+    + r") \+/- "
+    + _NUM
+    + r" \(jitter = "
+    + _NUM
+    + r"\)(?:\s+("
+    + _NUM
+    + r"))?"
 )
 
 
@@ -235,8 +240,9 @@ def _intel_hook(lines: Iterable[str], batch: float) -> list[StepMetric]:
         if m:
             warmup = bool(_HOOK_WARMUP.search(body))
             out.append(
-                StepMetric(float(m.group(3)), steps=int(m.group(2)), step=int(m.group(1)),
-                           warmup=warmup)
+                StepMetric(
+                    float(m.group(3)), steps=int(m.group(2)), step=int(m.group(1)), warmup=warmup
+                )
             )
             continue
         loss = _TF_LOSS.search(body)
@@ -258,9 +264,7 @@ def check_regex(pattern: str) -> re.Pattern[str]:
     groups = set(compiled.groupindex)
     unknown = groups - REGEX_GROUPS
     if unknown:
-        raise MetricsError(
-            f"regex group(s) {sorted(unknown)} unknown; use {sorted(REGEX_GROUPS)}"
-        )
+        raise MetricsError(f"regex group(s) {sorted(unknown)} unknown; use {sorted(REGEX_GROUPS)}")
     if "images_per_second" not in groups and "seconds" not in groups:
         raise MetricsError("regex needs a named group 'images_per_second' or 'seconds'")
     return compiled
