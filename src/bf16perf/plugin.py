@@ -9,6 +9,7 @@ calls :func:`activate`), so the harness's own unit tests pay nothing for it.
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +28,7 @@ from bf16perf.machine import detect_machine, machine_fingerprint
 from bf16perf.options import PerfOptions
 from bf16perf.plan import default_pin, read_topology
 from bf16perf.session import PerfSession
+from bf16perf.workload.definition import WorkloadDef, WorkloadError, select_workloads
 
 __all__ = ["PerfSession", "activate", "is_active", "perf_session"]
 
@@ -73,6 +75,7 @@ def activate(config: pytest.Config) -> PerfSession:
     except CpuInfoError as exc:
         raise pytest.UsageError(str(exc)) from None
     fingerprint = machine_fingerprint(cpu, path != DEFAULT_CPUINFO)
+    workloads = _workloads(options)  # the tests are parametrized by them: even to collect
     reference = _check_inputs(options, fingerprint) if measuring else None
     probe: KernelSummary | None = None
     probe_error: str | None = None
@@ -91,13 +94,36 @@ def activate(config: pytest.Config) -> PerfSession:
     machine = detect_machine(
         path, cpu=cpu, fingerprint=fingerprint, probe=probe, probe_error=probe_error
     )
-    session = PerfSession(options=options, machine=machine, lock=lock, reference=reference)
+    session = PerfSession(
+        options=options, machine=machine, lock=lock, reference=reference, workloads=workloads
+    )
     config.stash[_SESSION] = session
     if options.report and not getattr(config.option, "xmlpath", None):
         # pytest's own JUnit XML, into the report directory (needs activation before the
         # junitxml plugin configures: perf/conftest.py's hook is tryfirst)
         config.option.xmlpath = str(session.report_dir / "junit.xml")
     return session
+
+
+def _workloads(options: PerfOptions) -> list[WorkloadDef]:
+    """The selected workloads; a usage error for a bad definition, an unknown name, or a
+    workload this environment cannot run."""
+    try:
+        chosen = select_workloads(options.workload_file, options.workloads)
+    except WorkloadError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    for workload in chosen:
+        if workload.command and options.train.inject_slowdown:
+            raise pytest.UsageError(
+                f"--perf-inject-slowdown reaches only into the built-in TensorFlow workload,"
+                f" not into workload {workload.name}'s program: drop one of them"
+            )
+        if workload.name == "resnet50-torch" and importlib.util.find_spec("torch") is None:
+            raise pytest.UsageError(
+                "--perf-workload resnet50-torch needs PyTorch: pip install 'bf16perf[torch]'"
+                " (torch==2.13.0, a CPU build)"
+            )
+    return chosen
 
 
 def _check_inputs(options: PerfOptions, fingerprint: Fingerprint) -> dict[str, str] | None:
@@ -254,6 +280,7 @@ def _build_report(perf: PerfSession, session: pytest.Session) -> dict[str, Any]:
         exit_code=int(session.exitstatus),
         stopped_because=None,
         labels=dict(perf.options.labels),
+        workloads=[w.to_dict() for w in perf.workloads],
     )
 
 

@@ -190,6 +190,11 @@ class TrainingRuns:
                 self._step,
             )
 
+    def _name(self, variant: Variant, reference: bool = False) -> str:
+        """How messages and progress name a variant's runs (a command workload's first)."""
+        name = f"{self.workload.name}:{variant.name}" if self.config.is_command else variant.name
+        return f"{name} (reference)" if reference else name
+
     def _config(self, variant: Variant, reference: bool) -> TrainConfig:
         config = variant.apply(self.config)
         if reference:
@@ -205,7 +210,7 @@ class TrainingRuns:
 
     def train(self, variant: Variant, *, reference: bool = False) -> RunResult:
         """Train one more run of ``variant`` (on the reference stack if asked) and keep it."""
-        name = f"{variant.name} (reference)" if reference else variant.name
+        name = self._name(variant, reference)
         if name in self.errors:
             raise RunFailed(self.errors[name])
         self._current = name
@@ -246,7 +251,8 @@ class TrainingRuns:
         if variant not in _GATE_PAIR:
             return None
         other = BF16 if variant is FP32 else FP32
-        return other if other.name in self.wanted and other.name not in self.errors else None
+        failed = self._name(other) in self.errors
+        return other if other.name in self.wanted and not failed else None
 
     def runs_of(self, variant: Variant, count: int) -> list[RunResult]:
         """The first ``count`` runs of ``variant``, training what is missing; where the

@@ -19,6 +19,7 @@ from bf16perf.decisions import Decision
 from bf16perf.lock import MachineLock
 from bf16perf.machine import Machine
 from bf16perf.options import PerfOptions
+from bf16perf.workload.definition import WorkloadDef
 
 if TYPE_CHECKING:  # numpy and scipy load only in perf sessions that write a report
     from bf16perf.baselines import Baseline
@@ -48,6 +49,7 @@ class PerfSession:
         gate: the release gate's verdict (:class:`bf16perf.verdicts.GateVerdict`),
             where the gate ran; the report shows its figures as they were decided.
         reference: the reference stack's versions in A/B mode.
+        workloads: the workloads this session trains (``--perf-workload``), in order.
     """
 
     options: PerfOptions
@@ -62,6 +64,7 @@ class PerfSession:
     lock: MachineLock | None = None
     gate: GateVerdict | None = None
     reference: dict[str, str] | None = None
+    workloads: list[WorkloadDef] = field(default_factory=list)
 
     @property
     def report_dir(self) -> Path:

@@ -64,6 +64,7 @@ def build_report(
     stopped_because: str | None,
     reference: dict[str, str] | None = None,
     labels: dict[str, str] | None = None,
+    workloads: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Everything of a session as one JSON-ready dict (see the JSON Schema)."""
     return {
@@ -89,6 +90,7 @@ def build_report(
         "speedup": gate,
         "reference": reference,
         "labels": labels or {},
+        "workloads": workloads or [],
         "decisions": decision_dicts(decisions),
     }
 

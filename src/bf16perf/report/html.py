@@ -75,6 +75,27 @@ def _runs(report: dict[str, Any]) -> str:
     return _table(header, rows)
 
 
+def _workloads(report: dict[str, Any]) -> str:
+    """What trained: each workload, how it ran, and its kernel proofs as the runs kept
+    them ("not available" where the program printed no oneDNN output)."""
+    rows = []
+    for w in report.get("workloads") or []:
+        proofs = sorted(
+            {
+                f"{r['precision']}: {(r.get('kernels') or {}).get('message', 'n/a')}"
+                for r in report["runs"]
+                if (r.get("config") or {}).get("workload", "resnet50-tf") == w["name"]
+            }
+        )
+        command = " ".join(w["command"]) or "(the harness's own)"
+        rows.append(
+            f"<tr><td>{e(w['name'])}</td><td>{e(w['kind'])}</td><td>{e(w['format'] or '')}</td>"
+            f"<td><code>{e(command)}</code></td><td>{e(w['source'])}</td>"
+            f"<td>{'<br>'.join(e(p) for p in proofs) or 'no run'}</td></tr>"
+        )
+    return _table(["workload", "kind", "metrics", "command", "defined in", "kernel proof"], rows)
+
+
 def _median(values: list[float]) -> float | None:
     ordered = sorted(values)
     if not ordered:
@@ -178,6 +199,7 @@ def render_html(
 <h2>Verdicts</h2>{_verdicts(report)}
 <p>{e(_speedup_text(report))}</p>
 <h2>Runs</h2>{_runs(report)}
+<h2>Workloads</h2>{_workloads(report)}
 <h2>Workers</h2>
 <p>Each worker of each run: its median synchronous step, its own CPU time in a step, and
 its busy share (CPU time over step time x its CPUs: the straggler is highest; a worker that

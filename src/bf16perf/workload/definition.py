@@ -19,6 +19,8 @@ command line of one run (:meth:`WorkloadDef.argv`).  It runs nothing.
 
 from __future__ import annotations
 
+import os
+import shutil
 import string
 import tomllib
 from dataclasses import dataclass
@@ -77,6 +79,8 @@ KEYS = {
     "format": f"one of {', '.join(FORMATS)} (default jsonl)",
     "regex": "a regular expression with named groups (format regex)",
     "cwd": "working directory, relative to the definition's file (default: that directory)",
+    "args_fp32": "arguments added to the command of fp32 runs (with {fields})",
+    "args_bf16": "arguments added to the command of bf16 runs (with {fields})",
     "env": "environment of every run (a table of strings)",
     "env_fp32": "environment of fp32 runs",
     "env_bf16": "environment of bf16 runs",
@@ -98,6 +102,8 @@ class WorkloadDef:
 
     name: str
     command: tuple[str, ...] = ()
+    args_fp32: tuple[str, ...] = ()
+    args_bf16: tuple[str, ...] = ()
     mode: str = "per-worker"
     format: str = "jsonl"
     regex: str | None = None
@@ -122,8 +128,27 @@ class WorkloadDef:
         return self.env + (self.env_bf16 if precision == "bf16" else self.env_fp32)
 
     def argv(self, values: dict[str, Any]) -> list[str]:
-        """The command with its ``{fields}`` filled from ``values``."""
-        return [part.format(**{k: str(v) for k, v in values.items()}) for part in self.command]
+        """The command, with the precision's own arguments, its ``{fields}`` filled from
+        ``values``."""
+        extra = self.args_bf16 if values.get("precision") == "bf16" else self.args_fp32
+        strings = {k: str(v) for k, v in values.items()}
+        return [part.format(**strings) for part in self.command + extra]
+
+    def problems(self) -> list[str]:
+        """What stops this workload from running here (checked when a session selects it,
+        not when its file loads: a file may define workloads for other machines)."""
+        out = []
+        if self.cwd is not None and not Path(self.cwd).is_dir():
+            out.append(f"{_where(self.source, self.name, 'cwd')}: no directory {self.cwd}")
+        program = self.command[0] if self.command else "{python}"
+        if "{" not in program:
+            where = Path(self.cwd or ".") / program
+            if not (shutil.which(program) or (os.sep in program and where.exists())):
+                out.append(
+                    f"{_where(self.source, self.name, 'command')}: program {program!r} not"
+                    " found (not on PATH, nor a path relative to cwd)"
+                )
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """What the report and the history say about the workload."""
@@ -184,6 +209,19 @@ def _env_table(value: Any, where: str) -> tuple[tuple[str, str], ...]:
     return tuple((str(k), str(v)) for k, v in value.items())
 
 
+def _string_list(value: Any, where: str, required: bool = False) -> list[str]:
+    if value is None and not required:
+        return []
+    if not (isinstance(value, list) and all(isinstance(c, str) for c in value)) or (
+        required and not value
+    ):
+        raise WorkloadError(
+            f"{where}: a{' non-empty' if required else ''} list of strings is required,"
+            ' like ["{python}", "train.py", "--steps", "{total_steps}"]'
+        )
+    return value
+
+
 def _check_fields(command: list[str], where: str) -> None:
     for part in command:
         try:
@@ -208,13 +246,12 @@ def _parse_one(name: str, table: Any, source: str) -> WorkloadDef:
         raise WorkloadError(
             f"{_where(source, name, unknown[0])}: unknown key; known keys: {', '.join(KEYS)}"
         )
-    command = table.get("command")
-    if not (isinstance(command, list) and command and all(isinstance(c, str) for c in command)):
-        raise WorkloadError(
-            f"{_where(source, name, 'command')}: a non-empty list of strings is required,"
-            ' like ["{python}", "train.py", "--steps", "{total_steps}"]'
-        )
+    command = _string_list(table.get("command"), _where(source, name, "command"), True)
     _check_fields(command, _where(source, name, "command"))
+    per_precision = {}
+    for key in ("args_fp32", "args_bf16"):
+        per_precision[key] = _string_list(table.get(key), _where(source, name, key))
+        _check_fields(per_precision[key], _where(source, name, key))
     mode = table.get("mode", "per-worker")
     if mode not in MODES:
         raise WorkloadError(f"{_where(source, name, 'mode')}: {mode!r}; use one of {MODES}")
@@ -253,11 +290,11 @@ def _parse_one(name: str, table: Any, source: str) -> WorkloadDef:
     if cwd is not None and not isinstance(cwd, str):
         raise WorkloadError(f"{_where(source, name, 'cwd')}: a path string")
     workdir = (base / (cwd or ".")).resolve()
-    if not workdir.is_dir():
-        raise WorkloadError(f"{_where(source, name, 'cwd')}: no directory {workdir}")
     return WorkloadDef(
         name,
         command=tuple(command),
+        args_fp32=tuple(per_precision["args_fp32"]),
+        args_bf16=tuple(per_precision["args_bf16"]),
         mode=mode,
         format=fmt,
         regex=regex,
@@ -308,4 +345,7 @@ def select_workloads(path: Path, names: tuple[str, ...]) -> list[WorkloadDef]:
             )
         if known[name] not in chosen:
             chosen.append(known[name])
+    problems = [p for w in chosen for p in w.problems()]
+    if problems:
+        raise WorkloadError("\n".join(problems))
     return chosen
