@@ -26,8 +26,13 @@ def lines(name: str) -> list[str]:
 def test_bigdl_lines_of_three_layouts() -> None:
     got = parse_metrics("bigdl", lines("bigdl.log"), batch=32)
     assert [r.step for r in got] == [24420, 48, 49, 194, 195]  # not the epoch-finished line
-    assert [r.images_per_second for r in got] == [177.3476, 1206.979, 986.7625, 133.52922,
-                                                  133.69154]
+    assert [r.images_per_second for r in got] == [
+        177.3476,
+        1206.979,
+        986.7625,
+        133.52922,
+        133.69154,
+    ]
     assert got[0].loss == pytest.approx(0.82751834)
     assert got[2].loss == pytest.approx(1.0327523)
 

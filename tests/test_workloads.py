@@ -1,0 +1,168 @@
+"""Workload definitions (bf16perf.workload.definition) and a command's records becoming a
+run (bf16perf.workload.command.to_run), without a cluster."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bf16perf.workload.command import CommandFailed, field_values, to_run
+from bf16perf.workload.config import PROFILES, Precision
+from bf16perf.workload.definition import (
+    BUILTIN,
+    DEFAULT_WORKLOAD,
+    WorkloadDef,
+    WorkloadError,
+    load_workloads,
+    select_workloads,
+)
+
+ROOT = Path(__file__).parent.parent
+EXAMPLES = ROOT / "examples" / "workloads.toml"
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "pyproject.toml"
+    path.write_text(body)
+    return path
+
+
+def test_examples_load_and_builtins_are_there() -> None:
+    found = load_workloads(EXAMPLES)
+    assert {"keras-cnn", "keras-tf-cnn", "pyspark-sgd", "orca-resnet50"} <= set(found)
+    assert set(BUILTIN) <= set(found)
+    assert found["pyspark-sgd"].mode == "driver" and found["pyspark-sgd"].format == "bigdl"
+    assert found["keras-cnn"].cwd == str(EXAMPLES.parent.resolve())
+    # the Orca recipe needs an environment this machine lacks: it loads, but is refused
+    # only when a session selects it, naming the missing program
+    with pytest.raises(WorkloadError, match=r"orca-resnet50.*program '/opt/conda"):
+        select_workloads(EXAMPLES, ("orca-resnet50",))
+
+
+def test_select_default_and_unknown(tmp_path: Path) -> None:
+    assert [w.name for w in select_workloads(tmp_path / "none.toml", ())] == [DEFAULT_WORKLOAD]
+    with pytest.raises(WorkloadError, match="--perf-workload nope: not defined in"):
+        select_workloads(EXAMPLES, ("nope",))
+    chosen = select_workloads(EXAMPLES, ("keras-cnn", "resnet50-torch", "keras-cnn"))
+    assert [w.name for w in chosen] == ["keras-cnn", "resnet50-torch"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('command = ["x"]\ncomand = 1', "key 'comand': unknown key"),
+        ('mode = "driver"', "key 'command': a non-empty list of strings is required"),
+        ("command = []", "key 'command': a non-empty list"),
+        ('command = ["{python}", "{stepz}"]', r"unknown field \{stepz\}"),
+        ('command = ["{python}", "{steps:>3}"]', r"unknown field \{steps\}"),
+        ('command = ["a", "{"]', "write {{ for a brace"),
+        ('command = ["a"]\nformat = "csv"', "key 'format': unknown format 'csv'"),
+        ('command = ["a"]\nmode = "ranks"', "key 'mode': 'ranks'"),
+        ('command = ["a"]\nformat = "regex"', "key 'regex': a regex string goes with"),
+        ('command = ["a"]\nformat = "regex"\nregex = "(?P<speed>x)"', "key 'regex'.*unknown"),
+        ('command = ["a"]\nenv = { A = true }', "key 'env': a table of strings"),
+        ('command = ["a"]\nprecisions = ["fp16"]', "key 'precisions'"),
+        ('command = ["a"]\ntimeout_s = -1', "key 'timeout_s': a positive number"),
+        ('command = ["a"]\nproof = "yes"', "key 'proof': true or false"),
+        ('command = ["a"]\nargs_bf16 = "--bf16"', "key 'args_bf16': a list of strings"),
+    ],
+)
+def test_bad_definitions_name_the_file_and_key(tmp_path: Path, body: str, message: str) -> None:
+    path = write(tmp_path, f"[tool.bf16perf.workloads.mine]\n{body}\n")
+    with pytest.raises(WorkloadError, match=message) as info:
+        load_workloads(path)
+    assert str(path) in str(info.value) and "[tool.bf16perf.workloads.mine]" in str(info.value)
+
+
+def test_bad_file_and_builtin_name(tmp_path: Path) -> None:
+    with pytest.raises(WorkloadError, match="not valid TOML"):
+        load_workloads(write(tmp_path, "[tool.bf16perf.workloads.x\n"))
+    with pytest.raises(WorkloadError, match="'resnet50-torch' is a built-in workload"):
+        load_workloads(write(tmp_path, '[tool.bf16perf.workloads.resnet50-torch]\ncommand=["a"]'))
+
+
+def test_missing_cwd_and_program_are_refused_when_selected(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[tool.bf16perf.workloads.a]\ncommand = ["./train.sh"]\n'
+        '[tool.bf16perf.workloads.b]\ncommand = ["{python}"]\ncwd = "gone"\n',
+    )
+    with pytest.raises(WorkloadError, match=r"program '\./train\.sh' not found"):
+        select_workloads(path, ("a",))
+    with pytest.raises(WorkloadError, match="key 'cwd': no directory"):
+        select_workloads(path, ("b",))
+    (tmp_path / "train.sh").write_text("#!/bin/sh\n")
+    assert select_workloads(path, ("a",))[0].cwd == str(tmp_path.resolve())
+
+
+def test_argv_fills_fields_and_the_precision_s_own_arguments() -> None:
+    w = WorkloadDef(
+        "w",
+        command=("{python}", "t.py", "--b", "{global_batch}", "--n", "{total_steps}"),
+        args_bf16=("--bf16", "--p={precision}"),
+    )
+    config = PROFILES["smoke"]
+    values = field_values(config, workers=2, cores_per_worker=3, master="spark://m:7077")
+    assert w.argv(values) == [sys.executable, "t.py", "--b", "8", "--n", "10"]
+    bf16 = field_values(config.with_precision(Precision.BF16), 2, 3, "spark://m:7077")
+    assert w.argv(bf16)[-2:] == ["--bf16", "--p=bf16"]
+
+
+def record(
+    step: int, ips: float, loss: float | None = 1.0, warmup: bool | None = None
+) -> dict[str, Any]:
+    return {
+        "images_per_second": ips,
+        "steps": 1,
+        "step": step,
+        "loss": loss,
+        "warmup": warmup,
+        "rank": None,
+    }
+
+
+def rank(r: int, records: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "rank": r,
+        "host": "h",
+        "cpus": [r],
+        "records": records,
+        "tail": f"tail of {r}",
+        "cpu_window": None,
+    }
+
+
+def test_to_run_drops_warmup_and_derives_step_times() -> None:
+    config = PROFILES["smoke"]  # 2 warm-up steps, 4 images per worker
+    w = WorkloadDef("w", command=("x",))
+    ranks = [
+        rank(1, [record(i, 8.0 + i) for i in range(1, 6)]),
+        rank(0, [record(i, 4.0) for i in range(1, 5)]),
+    ]
+    run = to_run(config, w, ranks, wall_s=1.0, images_per_rank=4)
+    assert [x.rank for x in run.workers] == [0, 1]
+    assert run.images_per_step == 8  # 4 per rank x 2 ranks
+    assert run.workers[0].step_times_s == [1.0, 1.0]  # trimmed to the shorter rank
+    assert run.workers[1].warmup_times_s == [4 / 9.0, 4 / 10.0]
+    assert run.images_per_second == [8.0, 8.0]  # the slower rank sets the synchronous step
+
+
+def test_to_run_refuses_nan_loss_and_no_metric_with_the_last_lines() -> None:
+    config = PROFILES["smoke"]
+    w = WorkloadDef("w", command=("x",), format="bigdl")
+    with pytest.raises(CommandFailed, match=r"(?s)rank 0 on h: non-finite loss.*tail of 0"):
+        to_run(config, w, [rank(0, [record(1, 1.0, float("nan"))])], 1.0, 4)
+    with pytest.raises(CommandFailed, match=r"(?s)no measured step.*format bigdl.*tail of 0"):
+        to_run(config, w, [rank(0, [record(1, 1.0)]), rank(1, [])], 1.0, 4)
+
+
+def test_to_run_uses_the_program_s_warmup_flags_and_notes_silent_ranks() -> None:
+    config = PROFILES["smoke"]
+    w = WorkloadDef("w", command=("x",))
+    records = [record(1, 2.0, warmup=True)] + [record(i, 4.0, warmup=False) for i in (2, 3)]
+    run = to_run(config, w, [rank(0, records), rank(1, [])], 1.0, 4)
+    assert len(run.workers) == 1 and run.workers[0].step_times_s == [1.0, 1.0]
+    assert run.workers[0].notes == ["1 of 2 ranks printed no metric"]

@@ -1,0 +1,77 @@
+"""Command workloads end to end on the real local cluster: a per-worker Keras script, a
+driver-mode PySpark program and the built-in PyTorch ResNet-50 (smoke size), one pytest
+session each to save baselines and to meet them, one cluster per session."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from bf16perf.hygiene import pids_with_env
+from tests.perfrun import ROOT, run_perf
+
+WORKLOADS = ("keras-cnn", "pyspark-sgd", "resnet50-torch")
+
+
+def _session(tmp_path: Path, mark: str, *args: str) -> tuple[int, str, dict[str, Any]]:
+    reports = tmp_path / "reports"
+    flags = [
+        "--perf-workload-file", str(ROOT / "examples" / "workloads.toml"),
+        "--perf-baselines", str(tmp_path / "baselines"),
+        "--perf-reports", str(reports),
+        "--perf-repeats", "1",  # CI time: the rules are the built-in workload's, tested there
+        "-k", "test_training",  # bf16 variants too, where the host has bf16
+    ]  # fmt: skip
+    for name in WORKLOADS:
+        flags += ["--perf-workload", name]
+    result = run_perf(*flags, *args, env=dict(os.environ, BF16PERF_TEST_MARK=mark))
+    out = result.stdout + result.stderr
+    report = json.loads((reports / "latest" / "report.json").read_text())
+    end = time.monotonic() + 10
+    while pids_with_env("BF16PERF_TEST_MARK", mark) and time.monotonic() < end:
+        time.sleep(0.1)
+    left = pids_with_env("BF16PERF_TEST_MARK", mark)
+    assert left == [], [Path(f"/proc/{p}/cmdline").read_bytes()[:100] for p in left]
+    return result.returncode, out, report
+
+
+def test_command_workloads_save_and_meet_baselines(tmp_path: Path) -> None:
+    code, out, report = _session(tmp_path, "wl-save", "--perf-save-baseline")
+    assert code == 0, out[-4000:]
+    saved = sorted(p.name for p in (tmp_path / "baselines").glob("*/*.json"))
+    for name in WORKLOADS:  # keyed by workload name
+        assert any(p.startswith(f"{name}-32px-b4-s8-") and p.endswith("fp32.json") for p in saved)
+    assert [w["name"] for w in report["workloads"]] == list(WORKLOADS)
+    runs = {
+        name: [r for r in report["runs"] if r["config"]["workload"] == name
+               and r["precision"] == "fp32"]
+        for name in WORKLOADS
+    }  # fmt: skip
+    assert all(len(r) == 1 for r in runs.values()), {k: len(v) for k, v in runs.items()}
+
+    torch = runs["resnet50-torch"][0]
+    assert len(torch["workers"]) == 2  # one process per barrier task, gloo between them
+    assert torch["workers"][0]["losses"] == torch["workers"][1]["losses"]
+    assert len(torch["workers"][0]["losses"]) == 10  # 2 warm-up + 8 measured steps
+    assert torch["kernels"]["available"] and torch["kernels"]["primitives"] > 0
+    assert "convolution" in str(torch["kernels"]["evidence"]) or torch["kernels"]["isas"]
+
+    keras = runs["keras-cnn"][0]
+    assert len(keras["workers"]) == 2 and keras["kernels"]["available"]
+    assert all(len(w["step_times_s"]) == 8 for w in keras["workers"])
+
+    spark_sgd = runs["pyspark-sgd"][0]  # the driver program: one figure for the whole job
+    assert len(spark_sgd["workers"]) == 1 and len(spark_sgd["step_times_s"]) == 8
+    assert spark_sgd["kernels"]["message"].startswith("not available")
+    html = (tmp_path / "reports" / "latest" / "report.html").read_text()
+    assert "<h2>Workloads</h2>" in html and "pyspark_sgd.py" in html
+
+    # the next session meets those baselines: a verdict per workload and precision
+    code, out, report = _session(tmp_path, "wl-meet", "--perf-no-probe")
+    assert code in (0, 11), out[-4000:]
+    verdicts = {d["test"].split("[")[1] for d in report["decisions"] if d["check"] == "throughput"}
+    assert {f"{name}-fp32]" for name in WORKLOADS} <= verdicts, verdicts
+    assert "ratio of geometric means" in out
