@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,torch]'
 	touch $(STAMP)
 
 perf: $(STAMP)
@@ -23,7 +23,7 @@ unit: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check src fixtures perf tests benchmarks conftest.py
+	$(BIN)/ruff format --check src fixtures perf tests benchmarks examples conftest.py
 	$(BIN)/mypy
 
 clean-venv:

@@ -34,6 +34,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bf16perf.cpu import parse_cpuinfo
 from bf16perf.kernels import PHASE_MARK, parse_verbose
@@ -60,9 +61,11 @@ def _worker_verbose(bf16: bool, threads: int) -> None:
     dtype = torch.bfloat16 if bf16 else torch.float32
     x = torch.randn(4, 32, 16, 16).to(dtype).to(memory_format=torch.channels_last)
     x.requires_grad_(True)
-    conv = torch.nn.Conv2d(32, 32, 3, padding=1).to(dtype).to(memory_format=torch.channels_last)
+    conv: Any = torch.nn.Conv2d(32, 32, 3, padding=1)  # Any: the stubs lack memory_format
+    conv = conv.to(dtype).to(memory_format=torch.channels_last)
     lin = torch.nn.Linear(32, 64).to(dtype)
-    with torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON):
+    mkldnn: Any = torch.backends.mkldnn  # untyped in the stubs
+    with mkldnn.verbose(mkldnn.VERBOSE_ON):
         _mark("bf16" if bf16 else "fp32")
         y = conv(x)
         z = lin(y.permute(0, 2, 3, 1).reshape(-1, 32))
@@ -95,8 +98,8 @@ def _worker_bench(bf16: bool, threads: int, steps: int, batch: int, size: int, r
 
     x = torch.randn(32, 256, 28, 28).to(dtype).to(memory_format=torch.channels_last)
     x.requires_grad_(True)
-    conv = torch.nn.Conv2d(256, 256, 3, padding=1, bias=False)
-    conv = conv.to(dtype).to(memory_format=torch.channels_last)
+    big: Any = torch.nn.Conv2d(256, 256, 3, padding=1, bias=False)
+    conv = big.to(dtype).to(memory_format=torch.channels_last)
 
     def conv_step() -> None:
         conv(x).float().sum().backward()
@@ -115,7 +118,7 @@ def _worker_bench(bf16: bool, threads: int, steps: int, batch: int, size: int, r
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             logits = model(images)
         loss = torch.nn.functional.cross_entropy(logits.float(), labels)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call,unused-ignore]
         opt.step()
         losses.append(float(loss))
 

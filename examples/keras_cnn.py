@@ -83,8 +83,14 @@ def main() -> None:
         loss = float(step(x, y))
         seconds = time.perf_counter() - t0
         if args.log == "jsonl" and metrics_path:
-            record = {"step": i + 1, "images": args.batch, "seconds": seconds, "loss": loss,
-                      "warmup": warmup, "rank": rank}
+            record = {
+                "step": i + 1,
+                "images": args.batch,
+                "seconds": seconds,
+                "loss": loss,
+                "warmup": warmup,
+                "rank": rank,
+            }
             with open(metrics_path, "a") as fh:
                 fh.write(json.dumps(record) + "\n")
         elif args.log == "tf_cnn" and not warmup:
@@ -93,8 +99,10 @@ def main() -> None:
             mean = statistics.fmean(speeds)
             sd = statistics.stdev(speeds) / n**0.5 if n > 1 else 0.0
             jitter = statistics.median(abs(s - statistics.median(speeds)) for s in speeds)
-            print(f"{n}\timages/sec: {mean:.1f} +/- {sd:.1f} (jitter = {jitter:.1f})\t{loss:.3f}",
-                  flush=True)
+            print(
+                f"{n}\timages/sec: {mean:.1f} +/- {sd:.1f} (jitter = {jitter:.1f})\t{loss:.3f}",
+                flush=True,
+            )
         print(f"step {i + 1}: loss {loss:.4f}", flush=True)
     if args.log == "tf_cnn" and speeds:
         print(f"total images/sec: {statistics.fmean(speeds) * workers:.2f}", flush=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 import numpy as np
 
@@ -69,10 +70,11 @@ def main() -> None:
         t0 = time.perf_counter()
         wb = sc.broadcast(to_bf16(w) if bf16 else w)
 
-        def grad(part: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, float, int]:
+        def grad(
+            part: tuple[np.ndarray, np.ndarray], weights: Any = wb
+        ) -> tuple[np.ndarray, float, int]:
             x, y = part
-            weights = wb.value
-            p = 1.0 / (1.0 + np.exp(-(x @ weights)))
+            p = 1.0 / (1.0 + np.exp(-(x @ weights.value)))
             eps = 1e-7
             loss = -float(np.sum(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps)))
             return x.T @ (p - y), loss, len(y)

@@ -3,7 +3,9 @@ run (bf16perf.workload.command.to_run), without a cluster."""
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +168,49 @@ def test_to_run_uses_the_program_s_warmup_flags_and_notes_silent_ranks() -> None
     run = to_run(config, w, [rank(0, records), rank(1, [])], 1.0, 4)
     assert len(run.workers) == 1 and run.workers[0].step_times_s == [1.0, 1.0]
     assert run.workers[0].notes == ["1 of 2 ranks printed no metric"]
+
+
+def test_watch_streams_lines_and_reports_the_exit_code(tmp_path: Path) -> None:
+    from bf16perf.workload.command_task import tail, watch
+
+    seen: list[str] = []
+    code = "print('one'); print('two', flush=True); raise SystemExit(3)"
+    done = watch(
+        [sys.executable, "-c", code],
+        env=dict(os.environ),
+        cwd=None,
+        log=tmp_path / "out.log",
+        timeout_s=60,
+        quiet_timeout_s=60,
+        who="test",
+        on_line=seen.append,
+    )
+    assert done.code == 3 and seen == ["one", "two"]
+    assert tail(tmp_path / "out.log") == "one\ntwo"
+
+
+def test_watch_kills_a_silent_program_and_names_it(tmp_path: Path) -> None:
+    from bf16perf.workload.command_task import watch
+
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"(?s)rank 1 on h: printed nothing for 1 s.*hello"):
+        watch(
+            [sys.executable, "-c", "import time; print('hello', flush=True); time.sleep(60)"],
+            env=dict(os.environ),
+            cwd=None,
+            log=tmp_path / "out.log",
+            timeout_s=60,
+            quiet_timeout_s=1,
+            who="rank 1 on h",
+        )
+    assert time.monotonic() - start < 30
+    with pytest.raises(RuntimeError, match="cannot start '/no/such/program'"):
+        watch(
+            ["/no/such/program"],
+            env={},
+            cwd=None,
+            log=tmp_path / "x.log",
+            timeout_s=5,
+            quiet_timeout_s=5,
+            who="w",
+        )
