@@ -214,3 +214,19 @@ def test_watch_kills_a_silent_program_and_names_it(tmp_path: Path) -> None:
             quiet_timeout_s=5,
             who="w",
         )
+
+
+def test_a_gate_never_passes_on_unproven_bf16_kernels() -> None:
+    from bf16perf.decisions import Outcome
+    from bf16perf.verdicts import gate_rule
+
+    passed = gate_rule([20.0, 20.4, 19.8], [10.0, 10.1, 9.9], gate=1.2, looks=1)
+    assert passed.outcome is Outcome.OK
+    unproven = passed.without_proof()
+    assert unproven.outcome is Outcome.INCONCLUSIVE and unproven.to_dict()["unproven"]
+    assert unproven.detail.startswith("bf16 kernels UNPROVEN")
+    assert "a gate cannot pass on unproven bf16 kernels" in unproven.detail
+    failed = gate_rule([10.0, 10.1, 9.9], [20.0, 20.4, 19.8], gate=1.2, looks=1)
+    assert failed.without_proof().outcome is Outcome.GATE_FAILED  # a failure stays one
+    no_gate = gate_rule([20.0, 20.4, 19.8], [10.0, 10.1, 9.9], gate=0.0, looks=1)
+    assert no_gate.without_proof().outcome is Outcome.OK  # smoke: nothing to pass

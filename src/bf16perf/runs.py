@@ -145,13 +145,19 @@ class TrainingRuns:
         """A command workload's proof: its own step under oneDNN verbose, or "not
         available" where it prints none (never "passed"); refusals as for the built-in."""
         if not self.workload.proof:
-            return unavailable_proof(f"workload {self.workload.name} sets proof = false")
+            proof = unavailable_proof(f"workload {self.workload.name} sets proof = false")
+            bf16 = variant.precision is Precision.BF16
+            proof["emulated"] = bf16 and self.options.allow_emulated_bf16
+            return proof
         try:
             summary = prove_command(self.workload, config, self.cluster.cores_per_worker)
         except ProbeError as exc:
             raise self._fail(name, f"{name} kernel proof failed: {exc}") from None
         proof = proof_dict(summary, variant.precision.value)
         if not proof["available"]:
+            # under the self-test flag an unproven bf16 run is as good as emulated
+            bf16 = variant.precision is Precision.BF16
+            proof["emulated"] = bf16 and self.options.allow_emulated_bf16
             note = f"workload {self.workload.name}, {name}: kernel proof {proof['message']}"
             if note not in self.notices:
                 self.notices.append(note)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bf16perf.decisions import Outcome
@@ -27,6 +27,8 @@ class GateVerdict:
             decide with 80% power.
         pairs_needed: pairs that would decide the observed distance from the gate.
         emulated: bf16 ran without bf16 hardware (a self-test, never a figure).
+        unproven: a command workload's bf16 kernels could not be proven (its program
+            printed no oneDNN output); such a gate never passes.
     """
 
     outcome: Outcome
@@ -38,6 +40,15 @@ class GateVerdict:
     resolution: float
     pairs_needed: int | None
     emulated: bool = False
+    unproven: bool = False
+
+    def without_proof(self) -> GateVerdict:
+        """This verdict for bf16 runs whose kernels are unproven: a pass becomes
+        INCONCLUSIVE (no verdict without the kernel proof behind it); a failure stays."""
+        passed = self.outcome is Outcome.OK and self.gate > 0
+        return replace(
+            self, unproven=True, outcome=Outcome.INCONCLUSIVE if passed else self.outcome
+        )
 
     @property
     def detail(self) -> str:
@@ -57,7 +68,15 @@ class GateVerdict:
             text += "; 1 pair: between-run variance unknown (--perf-repeats 3)"
         if self.emulated:
             text = "EMULATED bf16, no bf16 hardware (harness self-test, not a figure): " + text
-        if self.outcome is Outcome.INCONCLUSIVE:
+        if self.unproven:
+            text = "bf16 kernels UNPROVEN (the program printed no oneDNN output): " + text
+        if (
+            self.outcome is Outcome.INCONCLUSIVE
+            and self.unproven
+            and self.estimate.low >= self.gate
+        ):
+            text += "; a gate cannot pass on unproven bf16 kernels"
+        elif self.outcome is Outcome.INCONCLUSIVE:
             more = f" (about {self.pairs_needed} pairs would)" if self.pairs_needed else ""
             text += f"; the interval straddles the gate: run more repeats{more}"
         if self.gate == 0:
@@ -78,6 +97,7 @@ class GateVerdict:
             "bf16_runs": self.bf16,
             "fp32_runs": self.fp32,
             "looks": self.looks,
+            "unproven": self.unproven,
             "resolution": self.resolution if math.isfinite(self.resolution) else None,
             "pairs_needed": self.pairs_needed,
             "emulated": self.emulated,
