@@ -144,7 +144,7 @@ def test_to_run_drops_warmup_and_derives_step_times() -> None:
         rank(1, [record(i, 8.0 + i) for i in range(1, 6)]),
         rank(0, [record(i, 4.0) for i in range(1, 5)]),
     ]
-    run = to_run(config, w, ranks, wall_s=1.0, images_per_rank=4)
+    run = to_run(config, w, ranks, wall_s=1.0, images_per_record=4)
     assert [x.rank for x in run.workers] == [0, 1]
     assert run.images_per_step == 8  # 4 per rank x 2 ranks
     assert run.workers[0].step_times_s == [1.0, 1.0]  # trimmed to the shorter rank

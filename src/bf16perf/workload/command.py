@@ -30,9 +30,19 @@ from pathlib import Path
 from typing import Any
 
 from bf16perf.kernels import KernelSummary, run_verbose
-from bf16perf.workload.command_task import command_task, read_records, tail, watch
+from bf16perf.workload.command_task import (
+    METRICS_MARK,
+    RANK_MARK,
+    WORK_MARK,
+    command_task,
+    fill_process_fields,
+    read_records,
+    tail,
+    watch,
+)
 from bf16perf.workload.config import RunResult, TrainConfig, WorkerResult
 from bf16perf.workload.definition import WorkloadDef
+from bf16perf.workload.launch import TrainingError, progress_server, summarize
 from bf16perf.workload.metrics import StepMetric, has_nan_loss, split_warmup
 from bf16perf.workload.stack import stack_env
 
@@ -76,9 +86,9 @@ def field_values(
         "image_size": config.image_size,
         "seed": config.seed,
         "data_dir": config.data_dir or "",
-        "rank": "\0rank\0",
-        "metrics_file": "\0metrics_file\0",
-        "work_dir": "\0work_dir\0",
+        "rank": RANK_MARK,
+        "metrics_file": METRICS_MARK,
+        "work_dir": WORK_MARK,
     }
 
 
@@ -92,29 +102,26 @@ def _env(workload: WorkloadDef, config: TrainConfig, work: Path) -> dict[str, st
     return stack_env({}, config.python, extra, work)
 
 
-def _fill(argv: list[str], rank: int, metrics: Path, work: Path) -> list[str]:
-    return [
-        a.replace("\0rank\0", str(rank))
-        .replace("\0metrics_file\0", str(metrics))
-        .replace("\0work_dir\0", str(work))
-        for a in argv
-    ]
-
-
 def to_run(
     config: TrainConfig,
     workload: WorkloadDef,
     results: list[dict[str, Any]],
     wall_s: float,
-    images_per_rank: int,
+    images_per_record: int,
 ) -> RunResult:
     """A :class:`RunResult` of the ranks' (or the driver program's) records; raises
-    :class:`CommandFailed` for no metric or a NaN loss.  ``images_per_rank`` is the nominal
-    batch one record's throughput is about (a rank's batch, or the global batch in driver
-    mode)."""
-    global_batch = config.batch_per_worker * max(1, len(results))
+    :class:`CommandFailed` for no metric or a NaN loss.
+
+    ``images_per_record`` is the nominal batch one record's throughput is about: a rank's
+    batch (per-worker mode), or the global batch (driver mode).  A step's time is that
+    batch over the record's throughput, so a step of the run is the slowest rank's, as in a
+    synchronous data-parallel job.  Ranks that print nothing (scripts where only rank 0
+    logs) are taken to keep step with those that do, and the run notes how many were silent.
+    """
     if workload.mode == "driver":
-        global_batch = images_per_rank
+        global_batch = images_per_record
+    else:
+        global_batch = config.batch_per_worker * max(1, len(results))
     reporting = []
     for r in sorted(results, key=lambda r: r["rank"]):
         records = [StepMetric.from_dict(d) for d in r["records"]]
@@ -141,8 +148,8 @@ def to_run(
                 rank=r["rank"],
                 host=r["host"],
                 cpus=r["cpus"],
-                warmup_times_s=[images_per_rank / x.images_per_second for x in warmup],
-                step_times_s=[images_per_rank / x.images_per_second for x in measured[:count]],
+                warmup_times_s=[images_per_record / x.images_per_second for x in warmup],
+                step_times_s=[images_per_record / x.images_per_second for x in measured[:count]],
                 losses=[x.loss for x in warmup + measured[:count] if x.loss is not None],
                 images_per_step=global_batch,
                 notes=[]
@@ -164,8 +171,6 @@ def run_per_worker(
     progress: ProgressCallback | None = None,
 ) -> RunResult:
     """One run of a per-worker command: one process per barrier task."""
-    from bf16perf.workload.launch import TrainingError, progress_server, summarize
-
     with tempfile.TemporaryDirectory(prefix="bf16perf-cmd-") as tmp:
         spec = {
             "argv": workload.argv(field_values(config, workers, cores_per_worker, master)),
@@ -203,8 +208,6 @@ def run_driver_mode(
 ) -> RunResult:
     """One run of a driver-mode command: the program is a Spark application of ``master``;
     ``cluster_env`` is the environment a driver of that cluster needs."""
-    from bf16perf.workload.launch import TrainingError
-
     with tempfile.TemporaryDirectory(prefix="bf16perf-driver-") as tmp:
         work = Path(tmp)
         metrics, log = work / "metrics.jsonl", work / "output.log"
@@ -212,7 +215,7 @@ def run_driver_mode(
         env.update(_env(workload, config, work))
         env.update({"BF16PERF_METRICS": str(metrics), "BF16PERF_RANK": "0"})
         values = field_values(config, workers, cores_per_worker, master)
-        argv = _fill(workload.argv(values), 0, metrics, work)
+        argv = fill_process_fields(workload.argv(values), 0, metrics, work)
 
         def on_line(line: str) -> None:
             if progress is not None:
@@ -262,7 +265,7 @@ def prove_command(
         work = Path(tmp)
         master = f"local[{cores_per_worker}]"
         values = field_values(one_step, 1, cores_per_worker, master)
-        argv = _fill(workload.argv(values), 0, work / "metrics.jsonl", work)
+        argv = fill_process_fields(workload.argv(values), 0, work / "metrics.jsonl", work)
         env = _env(workload, one_step, work)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

@@ -28,10 +28,22 @@ from typing import Any
 from bf16perf.hygiene import pdeathsig_preexec
 from bf16perf.interference import CpuWindow, sample
 from bf16perf.workload.metrics import MetricsError, parse_metrics
+from bf16perf.workload.worker import PROGRESS
 
-__all__ = ["Watched", "command_task", "read_records", "tail", "watch"]
+__all__ = [
+    "METRICS_MARK",
+    "RANK_MARK",
+    "WORK_MARK",
+    "Watched",
+    "command_task",
+    "fill_process_fields",
+    "read_records",
+    "tail",
+    "watch",
+]
 
-PROGRESS = "BF16PERF_PROGRESS"
+#: Markers of the fields the driver cannot fill (see :func:`fill_process_fields`).
+RANK_MARK, METRICS_MARK, WORK_MARK = "\0rank\0", "\0metrics_file\0", "\0work_dir\0"
 
 
 @dataclass(frozen=True)
@@ -141,10 +153,15 @@ def read_records(
             raise RuntimeError(f"{source.name}: {exc}") from None
 
 
-def _rendezvous() -> tuple[int, str, list[str]]:
-    from bf16perf.workload.task import _rendezvous as gather
-
-    return gather()
+def fill_process_fields(argv: list[str], rank: int, metrics: Path, work: Path) -> list[str]:
+    """``argv`` with the fields only the process's own place knows: ``{rank}``,
+    ``{metrics_file}`` and ``{work_dir}`` (left as markers by the driver)."""
+    return [
+        a.replace(RANK_MARK, str(rank))
+        .replace(METRICS_MARK, str(metrics))
+        .replace(WORK_MARK, str(work))
+        for a in argv
+    ]
 
 
 def command_task(
@@ -157,7 +174,9 @@ def command_task(
     """
     import socket
 
-    rank, host, addresses = _rendezvous()
+    from bf16perf.workload.task import rendezvous
+
+    rank, host, addresses = rendezvous()
     spec = json.loads(spec_json)
     work = Path(tempfile.mkdtemp(prefix=f"bf16perf-cmd{rank}-"))
     metrics, log = work / "metrics.jsonl", work / "output.log"
@@ -181,12 +200,7 @@ def command_task(
         }
     )
     env.update(dict(spec["env"]))
-    argv = [
-        a.replace("\0rank\0", str(rank))
-        .replace("\0metrics_file\0", str(metrics))
-        .replace("\0work_dir\0", str(work))
-        for a in spec["argv"]
-    ]
+    argv = fill_process_fields(spec["argv"], rank, metrics, work)
     forward: socket.socket | None = None
     if progress_addr is not None and rank == 0:
         with contextlib.suppress(OSError):

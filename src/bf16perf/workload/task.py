@@ -27,10 +27,10 @@ from typing import Any
 from bf16perf.hygiene import pdeathsig_preexec
 from bf16perf.workload.stack import stack_env
 
-__all__ = ["barrier_task"]
+__all__ = ["barrier_task", "rendezvous"]
 
 
-def _rendezvous() -> tuple[int, str, list[str]]:
+def rendezvous() -> tuple[int, str, list[str]]:
     """(rank, host, every task's ``host:port``) through the barrier's ``allGather``."""
     from pyspark import BarrierTaskContext
 
@@ -115,7 +115,7 @@ def barrier_task(
     config_json: str, progress_addr: tuple[str, int] | None, _: Iterator[Any]
 ) -> Iterator[str]:
     """The barrier stage's partition function: yields this worker's result as JSON."""
-    rank, host, addresses = _rendezvous()
+    rank, host, addresses = rendezvous()
     config = json.loads(config_json)
     work = Path(tempfile.mkdtemp(prefix=f"bf16perf-rank{rank}-"))
     env = _worker_env(config, rank, addresses, work)
