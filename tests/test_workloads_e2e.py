@@ -1,6 +1,7 @@
-"""Command workloads end to end on the real local cluster: a per-worker Keras script, a
-driver-mode PySpark program and the built-in PyTorch ResNet-50 (smoke size), one pytest
-session each to save baselines and to meet them, one cluster per session."""
+"""Command workloads end to end on the real local cluster: a per-worker Keras script (in
+bf16perf's JSON lines and in tf_cnn_benchmarks's lines), a driver-mode PySpark program and
+the built-in PyTorch ResNet-50 (smoke size), one pytest session to save baselines and one to
+meet them, one cluster per session."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 from bf16perf.hygiene import pids_with_env
 from tests.perfrun import ROOT, run_perf
 
-WORKLOADS = ("keras-cnn", "pyspark-sgd", "resnet50-torch")
+WORKLOADS = ("keras-cnn", "keras-tf-cnn", "pyspark-sgd", "resnet50-torch")
 
 
 def _session(tmp_path: Path, mark: str, *args: str) -> tuple[int, str, dict[str, Any]]:
@@ -62,6 +63,10 @@ def test_command_workloads_save_and_meet_baselines(tmp_path: Path) -> None:
     keras = runs["keras-cnn"][0]
     assert len(keras["workers"]) == 2 and keras["kernels"]["available"]
     assert all(len(w["step_times_s"]) == 8 for w in keras["workers"])
+    # the same script printing tf_cnn_benchmarks lines (its warm-up unprinted): 8 steps
+    # read back from its running means, per worker
+    tf_cnn = runs["keras-tf-cnn"][0]
+    assert [len(w["step_times_s"]) for w in tf_cnn["workers"]] == [8, 8]
 
     spark_sgd = runs["pyspark-sgd"][0]  # the driver program: one figure for the whole job
     assert len(spark_sgd["workers"]) == 1 and len(spark_sgd["step_times_s"]) == 8
