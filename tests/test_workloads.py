@@ -230,3 +230,12 @@ def test_a_gate_never_passes_on_unproven_bf16_kernels() -> None:
     assert failed.without_proof().outcome is Outcome.GATE_FAILED  # a failure stays one
     no_gate = gate_rule([20.0, 20.4, 19.8], [10.0, 10.1, 9.9], gate=0.0, looks=1)
     assert no_gate.without_proof().outcome is Outcome.OK  # smoke: nothing to pass
+
+
+def test_reference_stack_is_checked_for_what_the_workloads_import(tmp_path: Path) -> None:
+    from bf16perf.workload.stack import TORCH_NEEDS, StackError, check_reference_stack
+
+    versions = check_reference_stack(sys.executable, (), tmp_path, needs=TORCH_NEEDS)
+    assert versions["torch"].startswith("2.")
+    with pytest.raises(StackError, match=r"lacks 'no_such_pkg'.*pip install no-such-pkg"):
+        check_reference_stack(sys.executable, (), tmp_path, needs={"no_such_pkg": "no-such-pkg"})

@@ -76,7 +76,7 @@ def activate(config: pytest.Config) -> PerfSession:
         raise pytest.UsageError(str(exc)) from None
     fingerprint = machine_fingerprint(cpu, path != DEFAULT_CPUINFO)
     workloads = _workloads(options)  # the tests are parametrized by them: even to collect
-    reference = _check_inputs(options, fingerprint) if measuring else None
+    reference = _check_inputs(options, fingerprint, workloads) if measuring else None
     probe: KernelSummary | None = None
     probe_error: str | None = None
     lock: MachineLock | None = None
@@ -126,7 +126,9 @@ def _workloads(options: PerfOptions) -> list[WorkloadDef]:
     return chosen
 
 
-def _check_inputs(options: PerfOptions, fingerprint: Fingerprint) -> dict[str, str] | None:
+def _check_inputs(
+    options: PerfOptions, fingerprint: Fingerprint, workloads: list[WorkloadDef]
+) -> dict[str, str] | None:
     """Inputs a measuring session needs, checked before any wait; returns the reference
     stack's versions in A/B mode."""
     errors = options.input_errors()
@@ -141,20 +143,33 @@ def _check_inputs(options: PerfOptions, fingerprint: Fingerprint) -> dict[str, s
         errors.append(str(exc))
     if errors:
         raise pytest.UsageError("\n".join(errors))
-    return _reference_stack(options) if options.ab_mode else None
+    return _reference_stack(options, workloads) if options.ab_mode else None
 
 
-def _reference_stack(options: PerfOptions) -> dict[str, str]:
-    """The reference stack's versions; a one-line usage error where it cannot run the worker."""
+def _reference_stack(options: PerfOptions, workloads: list[WorkloadDef]) -> dict[str, str]:
+    """The reference stack's versions; a one-line usage error where it lacks what the
+    session's built-in workloads import (a command workload's program is its own business)."""
     import sys
     import tempfile
 
-    from bf16perf.workload.stack import StackError, check_reference_stack
+    from bf16perf.workload.stack import (
+        TORCH_NEEDS,
+        WORKER_NEEDS,
+        StackError,
+        check_reference_stack,
+    )
+
+    needs: dict[str, str] = {}
+    for workload in workloads:
+        if workload.builtin_tf:
+            needs.update(WORKER_NEEDS)
+        elif workload.name == "resnet50-torch":
+            needs.update(TORCH_NEEDS)
 
     python = options.reference_python or sys.executable
     with tempfile.TemporaryDirectory(prefix="bf16perf-stack-") as tmp:
         try:
-            versions = check_reference_stack(python, options.reference_env, Path(tmp))
+            versions = check_reference_stack(python, options.reference_env, Path(tmp), needs=needs)
         except StackError as exc:
             raise pytest.UsageError(str(exc)) from None
     versions["interpreter"] = python

@@ -19,10 +19,19 @@ from pathlib import Path
 
 import bf16perf
 
-__all__ = ["StackError", "check_reference_stack", "package_path_dir", "stack_env"]
+__all__ = [
+    "TORCH_NEEDS",
+    "WORKER_NEEDS",
+    "StackError",
+    "check_reference_stack",
+    "package_path_dir",
+    "stack_env",
+]
 
 #: What the training worker imports besides bf16perf (and the pip names that provide them).
 WORKER_NEEDS = {"numpy": "numpy", "tensorflow": "tensorflow-cpu"}
+#: What the built-in PyTorch workload imports.
+TORCH_NEEDS = {"numpy": "numpy", "torch": "torch==2.13.0"}
 
 
 class StackError(RuntimeError):
@@ -72,10 +81,14 @@ print(json.dumps(out))
 
 
 def check_reference_stack(
-    python: str, extra: Sequence[tuple[str, str]], work: Path, timeout_s: float = 120.0
+    python: str,
+    extra: Sequence[tuple[str, str]],
+    work: Path,
+    timeout_s: float = 120.0,
+    needs: Mapping[str, str] = WORKER_NEEDS,
 ) -> dict[str, str]:
     """The reference stack's versions; :class:`StackError` in one line naming what is
-    missing (the interpreter, or the package the worker needs)."""
+    missing (the interpreter, or a package of ``needs``: import name to pip name)."""
     if not Path(python).exists():
         raise StackError(f"--perf-reference-python {python}: no such file")
     if not os.access(python, os.X_OK):
@@ -83,7 +96,7 @@ def check_reference_stack(
     env = stack_env(os.environ, python, extra, work)
     try:
         proc = subprocess.run(
-            [python, "-c", _CHECK, *WORKER_NEEDS],
+            [python, "-c", _CHECK, *needs],
             env=env,
             capture_output=True,
             text=True,
@@ -101,7 +114,7 @@ def check_reference_stack(
         name = data["missing"]
         raise StackError(
             f"--perf-reference-python {python} lacks {name!r}, which the training worker"
-            f" imports ({data['error']}): install it there (pip install {WORKER_NEEDS[name]})"
+            f" imports ({data['error']}): install it there (pip install {needs[name]})"
         )
     if proc.returncode != 0 or not isinstance(data, dict):
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
