@@ -55,9 +55,7 @@ def figures(report: dict[str, Any]) -> dict[tuple[str, str], dict[str, float]]:
     for key, group in runs.items():
         outside = []
         for run in group:
-            steps = max(
-                sum(w["warmup_times_s"]) + sum(w["step_times_s"]) for w in run["workers"]
-            )
+            steps = max(sum(w["warmup_times_s"]) + sum(w["step_times_s"]) for w in run["workers"])
             outside.append(run["wall_s"] - steps)
         out[key] = {
             "images_per_second": statistics.median(r["median_images_per_second"] for r in group),
@@ -90,8 +88,10 @@ def main() -> None:
             if args.single
             else {}
         )
-    print("| workload | precision | runs | median images/s | bf16/fp32 | run wall s |"
-          " outside the steps s | 1 worker x 1 core images/s | efficiency |")
+    print(
+        "| workload | precision | runs | median images/s | bf16/fp32 | run wall s |"
+        " outside the steps s | 1 worker x 1 core images/s | efficiency |"
+    )
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for (name, precision), f in sorted(cluster.items()):
         fp32 = cluster.get((name, "fp32"))
