@@ -124,6 +124,23 @@ class SparkCluster:
         )
 
 
+def _external_driver_env(options: PerfOptions, run_dir: Path) -> tuple[dict[str, str], str | None]:
+    """The driver's environment for the user's cluster: with ``--perf-spark-secret-file``,
+    a private ``SPARK_CONF_DIR`` that authenticates with it (and binds to
+    ``$SPARK_LOCAL_IP`` where set, the address the executors reach the driver at)."""
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
+    if options.spark_secret_file is None:
+        return env, None
+    from bf16perf.hosts import read_secret, write_conf
+
+    secret = read_secret(options.spark_secret_file)
+    lines = {"spark.authenticate": "true", "spark.authenticate.secret": secret}
+    if os.environ.get("SPARK_LOCAL_IP"):
+        lines["spark.driver.host"] = os.environ["SPARK_LOCAL_IP"]
+    env["SPARK_CONF_DIR"] = str(write_conf(run_dir / "driver-conf", lines))
+    return env, secret
+
+
 @contextmanager
 def open_cluster(
     options: PerfOptions, run_dir: Path, on_local: Any = None
@@ -139,22 +156,20 @@ def open_cluster(
     t0 = time.monotonic()
     try:
         if options.spark_master:
-            spark = spark_session(
-                options.spark_master,
-                env=dict(os.environ, PYSPARK_PYTHON=sys.executable),
-                cores_per_executor=options.cores_per_worker,
-                executors=options.workers or 1,
-            )
-            plan, master = None, options.spark_master
+            env, secret = _external_driver_env(options, run_dir)
 
             def reopen() -> Any:
                 assert options.spark_master is not None
                 return spark_session(
                     options.spark_master,
-                    env=dict(os.environ, PYSPARK_PYTHON=sys.executable),
+                    env=env,
                     cores_per_executor=options.cores_per_worker,
                     executors=options.workers or 1,
+                    secret=secret,
                 )
+
+            spark = reopen()
+            plan, master = None, options.spark_master
         else:
             plan = make_plan(
                 read_topology(), options.workers, options.cores_per_worker, options.pin
