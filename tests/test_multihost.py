@@ -67,7 +67,7 @@ class Hosts:
                     stdout=fh,
                     stderr=subprocess.STDOUT,
                     env=env,
-                )  # fmt: skip
+                )
             )
 
     def teardown(self) -> None:
