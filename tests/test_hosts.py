@@ -70,3 +70,15 @@ def test_command_line_errors_are_one_line(
                  "--secret-file", str(bad), "--state", str(tmp_path / "s")])  # fmt: skip
     assert code == 2
     assert capsys.readouterr().err.strip().endswith("readable by everyone; chmod 600 it")
+
+
+def test_hosts_that_differ_in_bf16_capability_are_refused() -> None:
+    from bf16perf.hostfacts import HostFacts, mixed
+
+    zen4 = HostFacts("10.0.0.2", "AMD EPYC 9R14", "avx512_bf16", [0])
+    spr = HostFacts("10.0.0.3", "Intel Xeon Platinum 8488C", "amx", [0])
+    assert mixed([zen4, HostFacts("10.0.0.4", "AMD EPYC 9R14", "avx512_bf16", [1])]) is None
+    reason = mixed([zen4, spr])
+    assert reason is not None
+    assert "10.0.0.2 avx512_bf16 (AMD EPYC 9R14), 10.0.0.3 amx" in reason
+    assert "--perf-allow-mixed-hosts" in reason

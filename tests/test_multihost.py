@@ -173,6 +173,10 @@ def test_smoke_suite_across_three_namespaces(tmp_path: Path) -> None:
         assert sorted(w["host"] for w in run["workers"]) == workers, run["workers"]
         assert run["workers"][0]["losses"] == run["workers"][1]["losses"]
         assert all(w["cpu_window"] and w["cpu_window"]["window_s"] > 0 for w in run["workers"])
+        # every executor's host read its own cpuinfo: one kind here, so no refusal
+        hosts = report["cluster"]["hosts"]
+        assert sorted(h["host"] for h in hosts) == workers, hosts
+        assert len({h["capability"] for h in hosts}) == 1
         html = (reports / "latest" / "report.html").read_text()
         assert all(address in html for address in workers)
     end = time.monotonic() + 15

@@ -93,6 +93,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--perf-spark-secret-file", "with --spark-master: the cluster's shared secret (as"
            " given to bf16perf master/worker); the driver authenticates with it",
            "spark_secret_file", parse=Path, metavar="FILE"),
+    Option("--perf-allow-mixed-hosts", "with --spark-master: measure executors whose hosts"
+           " differ in bf16 capability (refused by default)", "allow_mixed_hosts",
+           default=False),
     Option("--perf-lock-timeout", "wait this long for another perf session on this machine"
            " (default 600)", "lock_timeout_s", parse=p.positive_float, default=600.0,
            metavar="SECONDS"),

@@ -30,6 +30,7 @@ class PerfOptions:
         pin: pinning tool for local workers (``None``: numactl where installed and NUMA > 1).
         spark_master: an existing cluster's master URL; skips the local bring-up.
         spark_secret_file: that cluster's shared secret (``bf16perf master/worker``).
+        allow_mixed_hosts: measure executors whose hosts differ in bf16 capability.
         lock_timeout_s: how long to wait for another perf session on this machine.
         run_dir: where Spark's conf, logs, work and local dirs go (``None``: a temp dir).
         keep_run_dir: keep the run directory even when everything passed.
@@ -70,6 +71,7 @@ class PerfOptions:
     pin: PinMode | None = None
     spark_master: str | None = None
     spark_secret_file: Path | None = None
+    allow_mixed_hosts: bool = False
     lock_timeout_s: float = 600.0
     run_dir: Path | None = None
     keep_run_dir: bool = False
