@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from bf16perf.cluster import SparkStandaloneCluster
-from bf16perf.driver import spark_session
+from bf16perf.driver import ClusterError, spark_session
+from bf16perf.hostfacts import HostFacts, gather, mixed
 from bf16perf.options import PerfOptions
-from bf16perf.plan import ClusterPlan, make_plan, read_topology
+from bf16perf.plan import ClusterPlan, format_cpu_list, make_plan, read_topology
 
 __all__ = ["ClusterFacts", "SparkCluster", "open_cluster"]
 
@@ -35,9 +36,11 @@ class ClusterFacts:
     run_dir: str
     cpu_sets: list[list[int]] | None
     stop_s: float | None = None
+    hosts: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "hosts": self.hosts,
             "description": self.description,
             "master": self.master,
             "startup_s": self.startup_s,
@@ -69,6 +72,7 @@ class SparkCluster:
     run_dir: Path
     stop_s: float | None = None
     reopen: Callable[[], Any] | None = None
+    hosts: list[HostFacts] | None = None
 
     def driver_env(self) -> dict[str, str]:
         """The environment another driver of this cluster needs (the local cluster's tag,
@@ -109,7 +113,12 @@ class SparkCluster:
 
     def describe(self) -> str:
         if self.plan is None:
-            return f"external cluster {self.master_url}: pinning is the cluster's business"
+            text = f"external cluster {self.master_url}: pinning is the cluster's business"
+            if self.hosts:
+                text += "; executors on " + ", ".join(
+                    f"{h.host} CPUs {format_cpu_list(h.cpus)} ({h.capability})" for h in self.hosts
+                )
+            return text
         return f"local cluster {self.master_url}, {self.plan.describe()}"
 
     def facts(self) -> ClusterFacts:
@@ -121,7 +130,25 @@ class SparkCluster:
             str(self.run_dir),
             cpu_sets,
             self.stop_s,
+            [h.to_dict() for h in self.hosts] if self.hosts else None,
         )
+
+
+def _external_driver_env(options: PerfOptions, run_dir: Path) -> tuple[dict[str, str], str | None]:
+    """The driver's environment for the user's cluster: with ``--perf-spark-secret-file``,
+    a private ``SPARK_CONF_DIR`` that authenticates with it (and binds to
+    ``$SPARK_LOCAL_IP`` where set, the address the executors reach the driver at)."""
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
+    if options.spark_secret_file is None:
+        return env, None
+    from bf16perf.hosts import read_secret, write_conf
+
+    secret = read_secret(options.spark_secret_file)
+    lines = {"spark.authenticate": "true", "spark.authenticate.secret": secret}
+    if os.environ.get("SPARK_LOCAL_IP"):
+        lines["spark.driver.host"] = os.environ["SPARK_LOCAL_IP"]
+    env["SPARK_CONF_DIR"] = str(write_conf(run_dir / "driver-conf", lines))
+    return env, secret
 
 
 @contextmanager
@@ -136,25 +163,28 @@ def open_cluster(
     local: SparkStandaloneCluster | None = None
     spark: Any = None
     cluster: SparkCluster | None = None
+    hosts: list[HostFacts] | None = None
     t0 = time.monotonic()
     try:
         if options.spark_master:
-            spark = spark_session(
-                options.spark_master,
-                env=dict(os.environ, PYSPARK_PYTHON=sys.executable),
-                cores_per_executor=options.cores_per_worker,
-                executors=options.workers or 1,
-            )
-            plan, master = None, options.spark_master
+            env, secret = _external_driver_env(options, run_dir)
 
             def reopen() -> Any:
                 assert options.spark_master is not None
                 return spark_session(
                     options.spark_master,
-                    env=dict(os.environ, PYSPARK_PYTHON=sys.executable),
+                    env=env,
                     cores_per_executor=options.cores_per_worker,
                     executors=options.workers or 1,
+                    secret=secret,
                 )
+
+            spark = reopen()
+            plan, master = None, options.spark_master
+            hosts = gather(spark, options.workers or 1)
+            reason = mixed(hosts)
+            if reason and not options.allow_mixed_hosts:
+                raise ClusterError(reason)
         else:
             plan = make_plan(
                 read_topology(), options.workers, options.cores_per_worker, options.pin
@@ -169,7 +199,7 @@ def open_cluster(
             master = local.master_url
             reopen = local.session
         cluster = SparkCluster(
-            spark, master, plan, local, time.monotonic() - t0, run_dir, reopen=reopen
+            spark, master, plan, local, time.monotonic() - t0, run_dir, reopen=reopen, hosts=hosts
         )
         yield cluster
     finally:

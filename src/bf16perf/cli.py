@@ -90,6 +90,12 @@ OPTIONS: tuple[Option, ...] = (
            metavar="taskset|numactl|none"),
     Option("--spark-master", "use this existing cluster instead of starting one (pinning is"
            " then the cluster's business)", "spark_master", parse=p.master_url, metavar="URL"),
+    Option("--perf-spark-secret-file", "with --spark-master: the cluster's shared secret (as"
+           " given to bf16perf master/worker); the driver authenticates with it",
+           "spark_secret_file", parse=Path, metavar="FILE"),
+    Option("--perf-allow-mixed-hosts", "with --spark-master: measure executors whose hosts"
+           " differ in bf16 capability (refused by default)", "allow_mixed_hosts",
+           default=False),
     Option("--perf-lock-timeout", "wait this long for another perf session on this machine"
            " (default 600)", "lock_timeout_s", parse=p.positive_float, default=600.0,
            metavar="SECONDS"),
@@ -234,6 +240,11 @@ def _check_conflicts(options: PerfOptions) -> None:
         raise pytest.UsageError(
             "--spark-master uses an existing cluster whose pinning is its own business:"
             " drop --perf-pin, which only pins a local cluster"
+        )
+    if options.spark_secret_file and not options.spark_master:
+        raise pytest.UsageError(
+            "--perf-spark-secret-file authenticates with an existing cluster: give its"
+            " --spark-master too (the local cluster makes its own secret)"
         )
     if options.ab_mode and options.save_baseline:
         raise pytest.UsageError(

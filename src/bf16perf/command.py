@@ -1,8 +1,12 @@
-"""The ``bf16perf`` command: the history, two reports compared, the stored baselines.
+"""The ``bf16perf`` command: the history, two reports compared, the stored baselines, and
+the pinned daemons of a multi-host cluster (:mod:`bf16perf.hosts`).
 
     bf16perf history [PATH] [--page FILE] [--confirm N]
     bf16perf compare A B
     bf16perf baselines [DIR]
+    bf16perf master --host ADDR [--port 7077] --secret-file FILE [--state DIR]
+    bf16perf worker --master spark://ADDR:PORT --host ADDR (--cpus LIST | --numa-node N)
+                    --secret-file FILE [--memory 2g] [--state DIR]
 
 Every missing or corrupt input is one line on stderr naming it, and exit code 2; a corrupt
 history line is named by its number and skipped, never rewritten.
@@ -129,6 +133,23 @@ def _baselines(args: argparse.Namespace) -> int:
     return 0
 
 
+def _daemon(args: argparse.Namespace) -> int:
+    from bf16perf.hosts import DaemonError, master_spec, read_secret, run, worker_spec
+
+    try:
+        secret = read_secret(args.secret_file)
+        state = args.state or Path.home() / ".bf16perf" / f"{args.command}-{args.host}"
+        if args.command == "master":
+            spec = master_spec(args.host, args.port, secret, state)
+        else:
+            spec = worker_spec(
+                args.master, args.host, secret, state, args.cpus, args.numa_node, args.memory
+            )
+    except DaemonError as exc:
+        raise InputError(str(exc)) from None
+    return run(spec)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bf16perf", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -143,13 +164,41 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--alpha", type=float, default=0.01)
     b = sub.add_parser("baselines", help="the stored baselines: machine, workload, runs, age")
     b.add_argument("dir", nargs="?", type=Path, default=Path("baselines"))
+    m = sub.add_parser("master", help="a Spark standalone master for a multi-host cluster")
+    w = sub.add_parser("worker", help="a pinned Spark standalone worker of a master")
+    for d in (m, w):
+        d.add_argument("--host", required=True, help="the address to bind and advertise")
+        d.add_argument(
+            "--secret-file",
+            type=Path,
+            required=True,
+            help="the cluster's shared secret (the same file for the driver)",
+        )
+        d.add_argument(
+            "--state",
+            type=Path,
+            default=None,
+            help="conf, work and scratch dirs (default ~/.bf16perf/ROLE-HOST)",
+        )
+    m.add_argument("--port", type=int, default=7077)
+    w.add_argument("--master", required=True, help="spark://HOST:PORT")
+    pin = w.add_mutually_exclusive_group(required=True)
+    pin.add_argument("--cpus", help="pin to this CPU list (taskset), e.g. 0-11")
+    pin.add_argument("--numa-node", type=int, help="pin to this NUMA node (numactl)")
+    w.add_argument("--memory", default="2g", help="memory offered to executors")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``bf16perf`` console script."""
     args = _parser().parse_args(argv)
-    commands = {"history": _history, "compare": _compare, "baselines": _baselines}
+    commands = {
+        "history": _history,
+        "compare": _compare,
+        "baselines": _baselines,
+        "master": _daemon,
+        "worker": _daemon,
+    }
     try:
         return commands[args.command](args)
     except InputError as exc:

@@ -29,6 +29,8 @@ class PerfOptions:
             ``spark_master``, ``spark.executor.cores`` and ``spark.task.cpus``.
         pin: pinning tool for local workers (``None``: numactl where installed and NUMA > 1).
         spark_master: an existing cluster's master URL; skips the local bring-up.
+        spark_secret_file: that cluster's shared secret (``bf16perf master/worker``).
+        allow_mixed_hosts: measure executors whose hosts differ in bf16 capability.
         lock_timeout_s: how long to wait for another perf session on this machine.
         run_dir: where Spark's conf, logs, work and local dirs go (``None``: a temp dir).
         keep_run_dir: keep the run directory even when everything passed.
@@ -68,6 +70,8 @@ class PerfOptions:
     cores_per_worker: int | None = None
     pin: PinMode | None = None
     spark_master: str | None = None
+    spark_secret_file: Path | None = None
+    allow_mixed_hosts: bool = False
     lock_timeout_s: float = 600.0
     run_dir: Path | None = None
     keep_run_dir: bool = False
@@ -96,6 +100,13 @@ class PerfOptions:
         """Inputs that would only fail after the cluster and the first run (checked when a
         perf session activates, before the machine lock and the kernel probe)."""
         errors = []
+        if self.spark_secret_file is not None:
+            from bf16perf.hosts import DaemonError, read_secret
+
+            try:
+                read_secret(self.spark_secret_file)
+            except DaemonError as exc:
+                errors.append(str(exc).replace("--secret-file", "--perf-spark-secret-file"))
         if not (self.ab_mode or self.save_baseline or self.baselines_dir.is_dir()):
             errors.append(
                 f"--perf-baselines {self.baselines_dir}: no such directory, so no run could"

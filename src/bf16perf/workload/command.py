@@ -42,7 +42,7 @@ from bf16perf.workload.command_task import (
 )
 from bf16perf.workload.config import RunResult, TrainConfig, WorkerResult
 from bf16perf.workload.definition import WorkloadDef
-from bf16perf.workload.launch import TrainingError, progress_server, summarize
+from bf16perf.workload.launch import TrainingError, driver_host, progress_server, summarize
 from bf16perf.workload.metrics import StepMetric, has_nan_loss, split_warmup
 from bf16perf.workload.stack import stack_env
 
@@ -183,7 +183,7 @@ def run_per_worker(
             "batch": config.batch_per_worker,
         }
         t0 = time.monotonic()
-        with progress_server(progress) as addr:
+        with progress_server(progress, driver_host(spark)) as addr:
             try:
                 rdd = spark.sparkContext.parallelize(range(workers), workers)
                 task = partial(command_task, json.dumps(spec), addr)

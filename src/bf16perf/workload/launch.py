@@ -20,7 +20,7 @@ from typing import Any
 from bf16perf.workload.config import RunResult, TrainConfig, WorkerResult
 from bf16perf.workload.task import barrier_task
 
-__all__ = ["TrainingError", "progress_server", "run_training", "summarize"]
+__all__ = ["TrainingError", "driver_host", "progress_server", "run_training", "summarize"]
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
@@ -62,16 +62,21 @@ def progress_server(
         server.server_close()
 
 
+def driver_host(spark: Any) -> str:
+    """The address executors reach the driver at (``spark.driver.host``; loopback for the
+    local cluster, another host's address in a multi-host cluster)."""
+    return str(spark.sparkContext.getConf().get("spark.driver.host", "127.0.0.1"))
+
+
 def run_training(
     spark: Any,
     config: TrainConfig,
     workers: int,
     progress: ProgressCallback | None = None,
-    progress_host: str = "127.0.0.1",
 ) -> RunResult:
     """Train ``config`` on ``workers`` barrier tasks and return every worker's measurements."""
     t0 = time.monotonic()
-    with progress_server(progress, progress_host) as addr:
+    with progress_server(progress, driver_host(spark)) as addr:
         try:
             rdd = spark.sparkContext.parallelize(range(workers), workers)
             task = partial(barrier_task, config.to_json(), addr)

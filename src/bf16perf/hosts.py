@@ -1,0 +1,189 @@
+"""Pinned Spark daemons for a cluster of several hosts: ``bf16perf master`` and
+``bf16perf worker``, the way Analytics Zoo's ``start-worker-with-numactl.sh`` built the
+reference recipe's cluster.
+
+Each runs one Spark standalone daemon in the foreground (a service manager, ``ssh`` or a
+test keeps it), bound to the given address, authenticated with the secret in
+``--secret-file`` (the same file on every host and for the driver), in a private
+configuration directory (mode 0700).  A worker is pinned to a CPU list or a NUMA node and
+offers exactly those cores.  The daemon dies with the command (``PR_SET_PDEATHSIG``), and
+SIGTERM or SIGINT stop it.  The driver side: ``pytest perf/ --spark-master spark://HOST:PORT
+--perf-spark-secret-file FILE`` (and ``SPARK_LOCAL_IP`` where the driver's host has several
+addresses).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from bf16perf.hygiene import pdeathsig_preexec
+from bf16perf.java import daemon_command, scala_version, spark_home
+from bf16perf.plan import format_cpu_list, parse_cpu_list
+
+__all__ = [
+    "DaemonError",
+    "DaemonSpec",
+    "conf_lines",
+    "master_spec",
+    "read_secret",
+    "run",
+    "worker_spec",
+]
+
+
+class DaemonError(ValueError):
+    """A bad daemon argument: the message names it and the fix."""
+
+
+def read_secret(path: Path) -> str:
+    """The shared secret in ``path`` (one line, at least 16 characters, not world-readable)."""
+    try:
+        text = path.read_text().strip()
+    except OSError as exc:
+        raise DaemonError(f"--secret-file {path}: cannot read it ({exc.strerror})") from None
+    if len(text) < 16 or "\n" in text:
+        raise DaemonError(
+            f"--secret-file {path}: one line of at least 16 characters is expected"
+            " (python -c 'import secrets; print(secrets.token_urlsafe(32))' > FILE)"
+        )
+    if path.stat().st_mode & 0o004:
+        raise DaemonError(f"--secret-file {path}: readable by everyone; chmod 600 it")
+    return text
+
+
+def conf_lines(secret: str, host: str, local_dir: Path) -> dict[str, str]:
+    """``spark-defaults.conf`` of a daemon (and of the driver that talks to it)."""
+    return {
+        "spark.authenticate": "true",
+        "spark.authenticate.secret": secret,
+        "spark.master.rest.enabled": "false",
+        "spark.ui.enabled": "false",
+        "spark.local.dir": str(local_dir),
+        "spark.worker.cleanup.enabled": "false",
+        "spark.driver.host": host,
+        "spark.executor.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+    }
+
+
+def write_conf(directory: Path, lines: dict[str, str]) -> Path:
+    """A private configuration directory holding ``spark-defaults.conf`` (0600)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    conf = directory / "spark-defaults.conf"
+    fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.writelines(f"{k} {v}\n" for k, v in lines.items())
+    return directory
+
+
+@dataclass(frozen=True)
+class DaemonSpec:
+    """One daemon: its command line (pinning prefix included) and its environment."""
+
+    argv: list[str]
+    env: dict[str, str]
+    description: str
+
+
+def _env(conf: Path, host: str, state: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "SPARK_HOME": str(spark_home()),
+            "SPARK_SCALA_VERSION": scala_version(),
+            "SPARK_CONF_DIR": str(conf),
+            "SPARK_LOCAL_IP": host,
+            "SPARK_LOCAL_DIRS": str(state / "local"),
+            "SPARK_WORKER_DIR": str(state / "work"),
+            "SPARK_NO_DAEMONIZE": "1",
+            "PYSPARK_PYTHON": sys.executable,
+        }
+    )
+    return env
+
+
+def master_spec(host: str, port: int, secret: str, state: Path) -> DaemonSpec:
+    """The master, bound to ``host:port``."""
+    conf = write_conf(state / "conf", conf_lines(secret, host, state / "local"))
+    argv = [
+        *daemon_command(conf),
+        "org.apache.spark.deploy.master.Master",
+        "--host", host, "--port", str(port), "--webui-port", "0",
+    ]  # fmt: skip
+    return DaemonSpec(argv, _env(conf, host, state), f"master spark://{host}:{port}")
+
+
+def worker_spec(
+    master: str,
+    host: str,
+    secret: str,
+    state: Path,
+    cpus: str | None = None,
+    numa_node: int | None = None,
+    memory: str = "2g",
+    sys_root: Path = Path("/sys/devices/system"),
+) -> DaemonSpec:
+    """A worker of ``master`` on ``host``, pinned to ``cpus`` (a CPU list) or to a NUMA
+    node's CPUs and memory, offering exactly those cores."""
+    if not master.startswith("spark://"):
+        raise DaemonError(f"--master {master}: a spark://HOST:PORT URL is expected")
+    if (cpus is None) == (numa_node is None):
+        raise DaemonError("give one of --cpus LIST or --numa-node N: the worker's cores")
+    if numa_node is not None:
+        node = sys_root / "node" / f"node{numa_node}" / "cpulist"
+        try:
+            chosen = parse_cpu_list(node.read_text())
+        except OSError:
+            raise DaemonError(f"--numa-node {numa_node}: no such node ({node})") from None
+        prefix = ["numactl", f"--cpunodebind={numa_node}", f"--membind={numa_node}"]
+    else:
+        try:
+            chosen = parse_cpu_list(cpus or "")
+        except ValueError:
+            raise DaemonError(f"--cpus {cpus}: a CPU list like 0-11 or 0,2,4 is expected") from None
+        allowed = os.sched_getaffinity(0)
+        missing = sorted(set(chosen) - allowed)
+        if missing:
+            raise DaemonError(
+                f"--cpus {cpus}: CPUs {format_cpu_list(missing)} are not available here"
+                f" (this host offers {format_cpu_list(sorted(allowed))})"
+            )
+        prefix = ["taskset", "-c", format_cpu_list(chosen)]
+    conf = write_conf(state / "conf", conf_lines(secret, host, state / "local"))
+    argv = [
+        *prefix,
+        *daemon_command(conf),
+        "org.apache.spark.deploy.worker.Worker",
+        "--host", host, "--port", "0", "--webui-port", "0",
+        "--cores", str(len(chosen)), "--memory", memory,
+        "--work-dir", str(state / "work"),
+        master,
+    ]  # fmt: skip
+    where = f"CPUs {format_cpu_list(chosen)}" + (
+        f" (NUMA node {numa_node})" if numa_node is not None else ""
+    )
+    return DaemonSpec(argv, _env(conf, host, state), f"worker {host} on {where} of {master}")
+
+
+def run(spec: DaemonSpec) -> int:
+    """Run the daemon in the foreground until it exits or this process is told to stop."""
+    print(f"bf16perf: {spec.description}", flush=True)
+    proc = subprocess.Popen(spec.argv, env=spec.env, preexec_fn=pdeathsig_preexec)
+
+    def stop(signum: int, _: FrameType | None) -> None:
+        proc.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        return proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

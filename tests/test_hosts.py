@@ -1,0 +1,84 @@
+"""bf16perf master / worker: their arguments, pinning and private configuration."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bf16perf.command import main
+from bf16perf.hosts import DaemonError, master_spec, read_secret, worker_spec
+
+SECRET = "a-secret-of-enough-length"
+
+
+def secret_file(tmp_path: Path, text: str = SECRET, mode: int = 0o600) -> Path:
+    path = tmp_path / "secret"
+    path.write_text(text + "\n")
+    path.chmod(mode)
+    return path
+
+
+def test_secret_file_checks(tmp_path: Path) -> None:
+    assert read_secret(secret_file(tmp_path)) == SECRET
+    with pytest.raises(DaemonError, match="at least 16 characters"):
+        read_secret(secret_file(tmp_path, "short"))
+    with pytest.raises(DaemonError, match="readable by everyone; chmod 600"):
+        read_secret(secret_file(tmp_path, mode=0o644))
+    with pytest.raises(DaemonError, match="cannot read it"):
+        read_secret(tmp_path / "missing")
+
+
+def test_master_binds_its_address_with_a_private_conf(tmp_path: Path) -> None:
+    spec = master_spec("10.0.0.1", 7077, SECRET, tmp_path)
+    assert spec.argv[-6:] == ["--host", "10.0.0.1", "--port", "7077", "--webui-port", "0"]
+    conf = tmp_path / "conf" / "spark-defaults.conf"
+    assert f"spark.authenticate.secret {SECRET}" in conf.read_text()
+    assert conf.stat().st_mode & 0o077 == 0 and (tmp_path / "conf").stat().st_mode & 0o077 == 0
+    assert spec.env["SPARK_LOCAL_IP"] == "10.0.0.1"
+
+
+def test_worker_is_pinned_and_offers_exactly_its_cores(tmp_path: Path) -> None:
+    cpu = min(os.sched_getaffinity(0))
+    spec = worker_spec("spark://10.0.0.1:7077", "10.0.0.2", SECRET, tmp_path, cpus=str(cpu))
+    assert spec.argv[:3] == ["taskset", "-c", str(cpu)]
+    assert spec.argv[spec.argv.index("--cores") + 1] == "1"
+    assert spec.argv[-1] == "spark://10.0.0.1:7077"
+    with pytest.raises(DaemonError, match="are not available here"):
+        worker_spec("spark://m:7077", "h", SECRET, tmp_path, cpus="4096")
+    with pytest.raises(DaemonError, match="give one of --cpus LIST or --numa-node N"):
+        worker_spec("spark://m:7077", "h", SECRET, tmp_path)
+    with pytest.raises(DaemonError, match="a spark://HOST:PORT URL"):
+        worker_spec("m:7077", "h", SECRET, tmp_path, cpus="0")
+    nodes = tmp_path / "sys" / "node" / "node1"
+    nodes.mkdir(parents=True)
+    (nodes / "cpulist").write_text("2-5\n")
+    spec = worker_spec("spark://m:7077", "h", SECRET, tmp_path, numa_node=1,
+                       sys_root=tmp_path / "sys")  # fmt: skip
+    assert spec.argv[:3] == ["numactl", "--cpunodebind=1", "--membind=1"]
+    assert spec.argv[spec.argv.index("--cores") + 1] == "4"
+    with pytest.raises(DaemonError, match="--numa-node 7: no such node"):
+        worker_spec("spark://m:7077", "h", SECRET, tmp_path, numa_node=7, sys_root=tmp_path)
+
+
+def test_command_line_errors_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = secret_file(tmp_path, mode=0o644)
+    code = main(["worker", "--master", "spark://m:7077", "--host", "h", "--cpus", "0",
+                 "--secret-file", str(bad), "--state", str(tmp_path / "s")])  # fmt: skip
+    assert code == 2
+    assert capsys.readouterr().err.strip().endswith("readable by everyone; chmod 600 it")
+
+
+def test_hosts_that_differ_in_bf16_capability_are_refused() -> None:
+    from bf16perf.hostfacts import HostFacts, mixed
+
+    zen4 = HostFacts("10.0.0.2", "AMD EPYC 9R14", "avx512_bf16", [0])
+    spr = HostFacts("10.0.0.3", "Intel Xeon Platinum 8488C", "amx", [0])
+    assert mixed([zen4, HostFacts("10.0.0.4", "AMD EPYC 9R14", "avx512_bf16", [1])]) is None
+    reason = mixed([zen4, spr])
+    assert reason is not None
+    assert "10.0.0.2 avx512_bf16 (AMD EPYC 9R14), 10.0.0.3 amx" in reason
+    assert "--perf-allow-mixed-hosts" in reason
