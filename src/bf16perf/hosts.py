@@ -99,6 +99,9 @@ def _env(conf: Path, host: str, state: Path) -> dict[str, str]:
             "SPARK_SCALA_VERSION": scala_version(),
             "SPARK_CONF_DIR": str(conf),
             "SPARK_LOCAL_IP": host,
+            # advertise the address, not the host name: a name may resolve to loopback
+            # (or to another interface) on the peers
+            "SPARK_LOCAL_HOSTNAME": host,
             "SPARK_LOCAL_DIRS": str(state / "local"),
             "SPARK_WORKER_DIR": str(state / "work"),
             "SPARK_NO_DAEMONIZE": "1",

@@ -132,6 +132,7 @@ def barrier_task(
         timeout = float(config["step_timeout_s"])
         _await_result(proc, pump, out, stderr, timeout, f"rank {rank} on {host}")
         result = json.loads(out.read_text())
+        result["host"] = host  # the address the peers reached it at, not its host name
         result["notes"] = [
             line.strip()
             for line in stderr.read_text(errors="replace").splitlines()
