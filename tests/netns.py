@@ -1,0 +1,105 @@
+"""Network namespaces as hosts, for the multi-host test and benchmark: a bridge in a
+namespace of its own, one namespace per host joined to it by a veth pair, addresses that
+exist only inside them, and a teardown that kills whatever runs inside and deletes every
+namespace (and with it every link), whatever happened.  Needs root."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Hosts", "ip", "namespaces", "wait_for"]
+
+
+def ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+
+
+@dataclass
+class Hosts:
+    """Namespaces ``<prefix>-br`` (the bridge) and one per host, with its address."""
+
+    prefix: str
+    subnet: str
+    addresses: dict[str, str] = field(default_factory=dict)
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def ns(self, host: str) -> str:
+        return f"{self.prefix}-{host}"
+
+    def add(self, host: str, last_octet: int) -> str:
+        address = f"{self.subnet}.{last_octet}"
+        ns, veth = self.ns(host), f"v{self.prefix[-6:]}{host}"
+        ip("netns", "add", ns)
+        ip("-n", self.ns("br"), "link", "add", veth, "type", "veth", "peer", "name", "eth0",
+           "netns", ns)  # fmt: skip
+        ip("-n", self.ns("br"), "link", "set", veth, "master", "br0", "up")
+        ip("-n", ns, "addr", "add", f"{address}/24", "dev", "eth0")
+        ip("-n", ns, "link", "set", "eth0", "up")
+        ip("-n", ns, "link", "set", "lo", "up")
+        self.addresses[host] = address
+        return address
+
+    def spawn(self, host: str, argv: list[str], log: Path, env: dict[str, str]) -> None:
+        with open(log, "wb") as fh:
+            self.procs.append(
+                subprocess.Popen(
+                    ["ip", "netns", "exec", self.ns(host), *argv],
+                    stdout=fh,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                )
+            )
+
+    def teardown(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        names = [*self.addresses, "br"]
+        for host in names:  # whatever still runs inside a namespace dies with it
+            pids = subprocess.run(
+                ["ip", "netns", "pids", self.ns(host)], capture_output=True, text=True
+            ).stdout.split()
+            for pid in pids:
+                with suppress(ProcessLookupError):
+                    os.kill(int(pid), 9)
+        for host in names:
+            subprocess.run(["ip", "netns", "del", self.ns(host)], capture_output=True)
+
+
+@contextmanager
+def namespaces(tag: str) -> Iterator[Hosts]:
+    n = os.getpid() % 200 + 20
+    hosts = Hosts(prefix=f"bfp{os.getpid()}{tag}", subnet=f"10.231.{n}")
+    try:
+        ip("netns", "add", hosts.ns("br"))
+        ip("-n", hosts.ns("br"), "link", "add", "br0", "type", "bridge")
+        ip("-n", hosts.ns("br"), "link", "set", "br0", "up")
+        yield hosts
+    finally:
+        hosts.teardown()
+    ours = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert hosts.prefix not in ours, ours
+
+
+def wait_for(log: Path, text: str, count: int, timeout_s: float) -> None:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        found = log.read_text(errors="replace").count(text) if log.exists() else 0
+        if found >= count:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(
+        f"{count} x {text!r} not in {log} after {timeout_s:.0f} s:\n"
+        + (log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)")
+    )
