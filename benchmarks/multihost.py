@@ -43,6 +43,7 @@ def figures(report: dict[str, Any]) -> tuple[float, float]:
 
 
 def perf(tmp: Path, extra: list[str], prefix: list[str], env: dict[str, str]) -> dict[str, Any]:
+    tmp.mkdir(parents=True, exist_ok=True)
     reports = tmp / "reports"
     command = perf_command(
         "--perf-repeats", "3", "--perf-save-baseline", "--perf-no-probe",
@@ -61,6 +62,7 @@ def perf(tmp: Path, extra: list[str], prefix: list[str], env: dict[str, str]) ->
 
 
 def across_namespaces(tmp: Path, extra: list[str]) -> dict[str, Any]:
+    tmp.mkdir(parents=True, exist_ok=True)
     secret = tmp / "secret"
     secret.write_text("benchmark-secret-" + os.urandom(8).hex())
     secret.chmod(0o600)
