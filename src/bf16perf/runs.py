@@ -144,30 +144,29 @@ class TrainingRuns:
     def _prove_command(self, variant: Variant, config: TrainConfig, name: str) -> dict[str, Any]:
         """A command workload's proof: its own step under oneDNN verbose, or "not
         available" where it prints none (never "passed"); refusals as for the built-in."""
+        bf16 = variant.precision is Precision.BF16
+        allow_emulated = self.options.allow_emulated_bf16
         if not self.workload.proof:
             proof = unavailable_proof(f"workload {self.workload.name} sets proof = false")
-            bf16 = variant.precision is Precision.BF16
-            proof["emulated"] = bf16 and self.options.allow_emulated_bf16
-            return proof
-        try:
-            summary = prove_command(self.workload, config, self.cluster.cores_per_worker)
-        except ProbeError as exc:
-            raise self._fail(name, f"{name} kernel proof failed: {exc}") from None
-        proof = proof_dict(summary, variant.precision.value)
-        if not proof["available"]:
-            # under the self-test flag an unproven bf16 run is as good as emulated
-            bf16 = variant.precision is Precision.BF16
-            proof["emulated"] = bf16 and self.options.allow_emulated_bf16
+        else:
+            try:
+                summary = prove_command(self.workload, config, self.cluster.cores_per_worker)
+            except ProbeError as exc:
+                raise self._fail(name, f"{name} kernel proof failed: {exc}") from None
+            proof = proof_dict(summary, variant.precision.value)
+            if proof["available"]:
+                refused = refusal(
+                    variant, summary, config.onednn_max_isa, allow_emulated=allow_emulated
+                )
+                if refused:
+                    raise self._fail(name, f"workload {self.workload.name}: {refused}")
+                proof["emulated"] = bf16 and not proof["bf16_ran"]
+                return proof
             note = f"workload {self.workload.name}, {name}: kernel proof {proof['message']}"
             if note not in self.notices:
                 self.notices.append(note)
-            return proof
-        refused = refusal(
-            variant, summary, config.onednn_max_isa, allow_emulated=self.options.allow_emulated_bf16
-        )
-        if refused:
-            raise self._fail(name, f"workload {self.workload.name}: {refused}")
-        proof["emulated"] = variant.precision is Precision.BF16 and not proof["bf16_ran"]
+        # under the self-test flag an unproven bf16 run is as good as emulated
+        proof["emulated"] = bf16 and allow_emulated
         return proof
 
     def _run(self, config: TrainConfig) -> RunResult:
