@@ -141,7 +141,8 @@ def _external_driver_env(options: PerfOptions, run_dir: Path) -> tuple[dict[str,
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
     if options.spark_secret_file is None:
         return env, None
-    from bf16perf.hosts import read_secret, write_conf
+    from bf16perf.hosts import read_secret
+    from bf16perf.java import write_conf
 
     secret = read_secret(options.spark_secret_file)
     lines = {"spark.authenticate": "true", "spark.authenticate.secret": secret}

@@ -23,7 +23,14 @@ from typing import Any
 
 from bf16perf.driver import ClusterError, spark_session
 from bf16perf.hygiene import RUN_TAG, pdeathsig_preexec, sweep_tagged
-from bf16perf.java import JavaError, check_java, daemon_command, scala_version, spark_home
+from bf16perf.java import (
+    JavaError,
+    check_java,
+    daemon_command,
+    scala_version,
+    spark_home,
+    write_conf,
+)
 from bf16perf.plan import ClusterPlan, PinMode, format_cpu_list
 
 __all__ = ["ClusterError", "SparkStandaloneCluster"]
@@ -105,8 +112,6 @@ class SparkStandaloneCluster:
     def _write_conf(self) -> None:
         for d in (self.conf_dir, self.log_dir, self.local_dir, self.run_dir / "work"):
             d.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.conf_dir, 0o700)
-        conf = self.conf_dir / "spark-defaults.conf"
         lines = {
             "spark.authenticate": "true",
             "spark.authenticate.secret": self._secret,
@@ -121,9 +126,7 @@ class SparkStandaloneCluster:
             "spark.executor.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
             "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
         }
-        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.writelines(f"{k} {v}\n" for k, v in lines.items())
+        write_conf(self.conf_dir, lines)
         (self.conf_dir / "log4j2.properties").write_text(
             "rootLogger.level = info\nrootLogger.appenderRef.stdout.ref = console\n"
             "appender.console.type = Console\nappender.console.name = console\n"

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import FrameType
 
 from bf16perf.hygiene import pdeathsig_preexec
-from bf16perf.java import daemon_command, scala_version, spark_home
+from bf16perf.java import daemon_command, scala_version, spark_home, write_conf
 from bf16perf.plan import format_cpu_list, parse_cpu_list
 
 __all__ = [
@@ -69,17 +69,6 @@ def conf_lines(secret: str, host: str, local_dir: Path) -> dict[str, str]:
         "spark.driver.host": host,
         "spark.executor.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
     }
-
-
-def write_conf(directory: Path, lines: dict[str, str]) -> Path:
-    """A private configuration directory holding ``spark-defaults.conf`` (0600)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    os.chmod(directory, 0o700)
-    conf = directory / "spark-defaults.conf"
-    fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.writelines(f"{k} {v}\n" for k, v in lines.items())
-    return directory
 
 
 @dataclass(frozen=True)

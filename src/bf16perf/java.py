@@ -1,5 +1,6 @@
 """Java for Spark: which one is on PATH (or in ``$JAVA_HOME``), whether it is new enough, and
-the ``java`` command line of a Spark daemon.
+the ``java`` command line of a Spark daemon, and the private configuration directory it
+reads.
 
 Checked when a perf session activates, before the machine lock and the kernel probe, so a
 missing or old Java costs a second, not a wait.
@@ -21,6 +22,7 @@ __all__ = [
     "java_version",
     "scala_version",
     "spark_home",
+    "write_conf",
 ]
 
 MIN_JAVA = 17
@@ -99,6 +101,18 @@ def daemon_command(conf_dir: Path) -> list[str]:
     java = str(Path(home, "bin", "java")) if home else "java"
     classpath = f"{conf_dir}/:{spark_home() / 'jars'}/*"
     return [java, "-cp", classpath, *DAEMON_JVM_OPTIONS]
+
+
+def write_conf(directory: Path, lines: dict[str, str]) -> Path:
+    """A private configuration directory (0700) holding ``spark-defaults.conf`` (0600):
+    it may carry the authentication secret."""
+    directory.mkdir(parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    conf = directory / "spark-defaults.conf"
+    fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.writelines(f"{k} {v}\n" for k, v in lines.items())
+    return directory
 
 
 def scala_version() -> str:
