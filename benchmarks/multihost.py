@@ -26,7 +26,7 @@ from typing import Any
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.netns import namespaces, wait_for  # noqa: E402
+from tests.netns import namespaces, spark_hosts  # noqa: E402
 from tests.perfrun import perf_command  # noqa: E402
 
 
@@ -62,37 +62,16 @@ def perf(tmp: Path, extra: list[str], prefix: list[str], env: dict[str, str]) ->
 
 
 def across_namespaces(tmp: Path, extra: list[str]) -> dict[str, Any]:
-    tmp.mkdir(parents=True, exist_ok=True)
-    secret = tmp / "secret"
-    secret.write_text("benchmark-secret-" + os.urandom(8).hex())
-    secret.chmod(0o600)
-    bf16perf = [sys.executable, "-m", "bf16perf.command"]
     env = dict(os.environ)
     with namespaces("b") as hosts:
-        master = hosts.add("m", 1)
-        url = f"spark://{master}:7077"
-        hosts.spawn(
-            "m",
-            [*bf16perf, "master", "--host", master, "--secret-file", str(secret),
-             "--state", str(tmp / "m")],
-            tmp / "master.log", env,
-        )  # fmt: skip
-        wait_for(tmp / "master.log", f"Starting Spark master at {url}", 1, 90)
-        for i, name in enumerate(("w1", "w2")):
-            address = hosts.add(name, 2 + i)
-            hosts.spawn(
-                name,
-                [*bf16perf, "worker", "--master", url, "--host", address, "--cpus", str(i),
-                 "--secret-file", str(secret), "--state", str(tmp / name)],
-                tmp / f"{name}.log", env,
-            )  # fmt: skip
-        wait_for(tmp / "master.log", "Registering worker", 2, 90)
+        cluster = spark_hosts(hosts, tmp, env)
         return perf(
             tmp,
-            [*extra, "--spark-master", url, "--perf-spark-secret-file", str(secret)],
+            [*extra, "--spark-master", cluster.url, "--perf-spark-secret-file",
+             str(cluster.secret)],
             ["ip", "netns", "exec", hosts.ns("m")],
-            dict(env, SPARK_LOCAL_IP=master),
-        )
+            dict(env, SPARK_LOCAL_IP=cluster.master),
+        )  # fmt: skip
 
 
 def main() -> None:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Hosts", "ip", "namespaces", "wait_for"]
+__all__ = ["Hosts", "SparkHosts", "ip", "namespaces", "spark_hosts", "wait_for"]
 
 
 def ip(*args: str) -> None:
@@ -103,3 +104,45 @@ def wait_for(log: Path, text: str, count: int, timeout_s: float) -> None:
         f"{count} x {text!r} not in {log} after {timeout_s:.0f} s:\n"
         + (log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)")
     )
+
+
+@dataclass(frozen=True)
+class SparkHosts:
+    """A Spark cluster across namespaces: the master's URL and address (the driver's
+    namespace too), the workers' addresses, and the secret file they share."""
+
+    url: str
+    master: str
+    workers: list[str]
+    secret: Path
+
+
+def spark_hosts(hosts: Hosts, tmp: Path, env: dict[str, str]) -> SparkHosts:
+    """``bf16perf master`` in namespace ``m`` and a ``bf16perf worker`` pinned to CPU 0 in
+    ``w1`` and to CPU 1 in ``w2``, all registered; state and logs under ``tmp``."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    secret = tmp / "secret"
+    secret.write_text("namespace-cluster-secret-" + os.urandom(8).hex())
+    secret.chmod(0o600)
+    bf16perf = [sys.executable, "-m", "bf16perf.command"]
+    master = hosts.add("m", 1)
+    url = f"spark://{master}:7077"
+    hosts.spawn(
+        "m",
+        [*bf16perf, "master", "--host", master, "--secret-file", str(secret),
+         "--state", str(tmp / "m")],
+        tmp / "master.log", env,
+    )  # fmt: skip
+    wait_for(tmp / "master.log", f"Starting Spark master at {url}", 1, 90)
+    workers = []
+    for i, name in enumerate(("w1", "w2")):
+        address = hosts.add(name, 2 + i)
+        hosts.spawn(
+            name,
+            [*bf16perf, "worker", "--master", url, "--host", address, "--cpus", str(i),
+             "--secret-file", str(secret), "--state", str(tmp / name)],
+            tmp / f"{name}.log", env,
+        )  # fmt: skip
+        workers.append(address)
+    wait_for(tmp / "master.log", "Registering worker", 2, 90)
+    return SparkHosts(url, master, workers, secret)

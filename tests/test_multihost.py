@@ -10,14 +10,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from bf16perf.hygiene import pids_with_env
-from tests.netns import namespaces, wait_for
+from tests.netns import namespaces, spark_hosts
 from tests.perfrun import ROOT, perf_command
 
 pytestmark = pytest.mark.skipif(
@@ -31,29 +30,9 @@ MARK = "BF16PERF_TEST_MARK"
 def test_smoke_suite_across_three_namespaces(tmp_path: Path) -> None:
     mark = f"multihost-{os.getpid()}"
     env = dict(os.environ, **{MARK: mark})
-    secret = tmp_path / "secret"
-    secret.write_text("multi-host-test-secret-" + os.urandom(8).hex())
-    secret.chmod(0o600)
-    bf16perf = [sys.executable, "-m", "bf16perf.command"]
     with namespaces("a") as hosts:
-        master = hosts.add("m", 1)
-        workers = [hosts.add("w1", 2), hosts.add("w2", 3)]
-        url = f"spark://{master}:7077"
-        hosts.spawn(
-            "m",
-            [*bf16perf, "master", "--host", master, "--secret-file", str(secret),
-             "--state", str(tmp_path / "m")],
-            tmp_path / "master.log", env,
-        )  # fmt: skip
-        wait_for(tmp_path / "master.log", f"Starting Spark master at {url}", 1, 90)
-        for i, (name, address) in enumerate(zip(("w1", "w2"), workers, strict=True)):
-            hosts.spawn(
-                name,
-                [*bf16perf, "worker", "--master", url, "--host", address, "--cpus", str(i),
-                 "--secret-file", str(secret), "--state", str(tmp_path / name)],
-                tmp_path / f"{name}.log", env,
-            )  # fmt: skip
-        wait_for(tmp_path / "master.log", "Registering worker", 2, 90)
+        cluster = spark_hosts(hosts, tmp_path, env)
+        master, workers, url, secret = cluster.master, cluster.workers, cluster.url, cluster.secret
 
         reports = tmp_path / "reports"
         command = perf_command(
