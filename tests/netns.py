@@ -46,6 +46,19 @@ class Hosts:
         self.addresses[host] = address
         return address
 
+    def pids(self, host: str) -> list[int]:
+        """The processes running in ``host``'s namespace."""
+        out = subprocess.run(
+            ["ip", "netns", "pids", self.ns(host)], capture_output=True, text=True
+        ).stdout
+        return [int(pid) for pid in out.split()]
+
+    def crash(self, host: str) -> None:
+        """``host`` dies as a machine does: SIGKILL to everything in its namespace."""
+        for pid in self.pids(host):
+            with suppress(ProcessLookupError):
+                os.kill(pid, 9)
+
     def spawn(self, host: str, argv: list[str], log: Path, env: dict[str, str]) -> None:
         with open(log, "wb") as fh:
             self.procs.append(
@@ -68,12 +81,7 @@ class Hosts:
                 proc.kill()
         names = [*self.addresses, "br"]
         for host in names:  # whatever still runs inside a namespace dies with it
-            pids = subprocess.run(
-                ["ip", "netns", "pids", self.ns(host)], capture_output=True, text=True
-            ).stdout.split()
-            for pid in pids:
-                with suppress(ProcessLookupError):
-                    os.kill(int(pid), 9)
+            self.crash(host)
         for host in names:
             subprocess.run(["ip", "netns", "del", self.ns(host)], capture_output=True)
 

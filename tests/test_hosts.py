@@ -82,3 +82,48 @@ def test_hosts_that_differ_in_bf16_capability_are_refused() -> None:
     assert reason is not None
     assert "10.0.0.2 avx512_bf16 (AMD EPYC 9R14), 10.0.0.3 amx" in reason
     assert "--perf-allow-mixed-hosts" in reason
+
+
+def test_a_failing_worker_names_the_peers_that_stopped_answering() -> None:
+    """What a barrier task adds to its error when its worker dies or stalls: the peers
+    whose training process no longer accepts a connection (their host is gone)."""
+    import socket
+
+    from bf16perf.workload.task import silent_peers
+
+    with socket.socket() as alive, socket.socket() as closed:
+        alive.bind(("127.0.0.1", 0))
+        alive.listen()
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: refused
+        up, down = (f"127.0.0.1:{s.getsockname()[1]}" for s in (alive, closed))
+        assert silent_peers([up, up, down], me=0) == [f"rank 2 at {down} (Connection refused)"]
+        assert silent_peers([down, up], me=0) == []  # a worker never probes itself
+
+
+class _Tracker:
+    def __init__(self, hosts: list[str]) -> None:
+        self.hosts = hosts
+
+    def getExecutorInfos(self) -> list[object]:  # pyspark's name
+        from types import SimpleNamespace
+
+        return [SimpleNamespace(host=h) for h in self.hosts]
+
+
+def test_a_host_whose_executor_left_is_named_and_stops_the_session(tmp_path: Path) -> None:
+    """The executors' hosts before a failed run against after it: the host that is gone
+    is named, and the cluster refuses further runs (they would wait for its slots)."""
+    from types import SimpleNamespace
+
+    from bf16perf.bringup import SparkCluster
+
+    tracker = _Tracker(["10.0.0.1", "10.0.0.2", "10.0.0.3"])  # the driver and two executors
+    context = SimpleNamespace(statusTracker=lambda: tracker)
+    cluster = SparkCluster(SimpleNamespace(sparkContext=context), "spark://10.0.0.1:7077",
+                           None, None, 1.0, tmp_path)  # fmt: skip
+    before = cluster.executor_hosts()
+    assert cluster.lost(before, wait_s=0) is None and cluster.broken is None  # nothing left
+    tracker.hosts = ["10.0.0.1", "10.0.0.2"]
+    lost = cluster.lost(before, wait_s=0)
+    assert lost is not None and lost.startswith("executor host 10.0.0.3 left the cluster")
+    assert cluster.broken == lost

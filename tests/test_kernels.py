@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bf16perf.kernels import parse_verbose, run_probe
+from bf16perf.kernels import parse_verbose, run_probe, verbose_lines
 from bf16perf.workload.config import VARIANTS
 from bf16perf.workload.proof import refusal
 
@@ -208,3 +208,21 @@ def test_refusal_of_bf16_without_bf16_kernels() -> None:
     assert "ONEDNN_MAX_CPU_ISA=AVX2" in reason
     assert refusal(VARIANTS["bf16"], fp32_kernels, None, allow_emulated=True) is None
     assert refusal(VARIANTS["fp32"], fp32_kernels, None) is None
+
+
+@pytest.mark.parametrize(
+    "capture",
+    [
+        "linux-zen4-resnet50-bf16-step.txt",
+        "linux-zen4-avx512-bf16-probe.txt",
+        "linux-zen-avx2-fallback.txt",
+        "documented-amx.txt",
+    ],
+)
+def test_the_lines_a_host_sends_back_prove_the_same(capture: str) -> None:
+    """An executor's proof sends back only what the parser reads: the same summary, fewer
+    bytes."""
+    text = (ONEDNN / capture).read_text()
+    kept = verbose_lines(text + "\nsome TensorFlow log line\nEpoch 1/1\n")
+    assert parse_verbose(kept) == parse_verbose(text)
+    assert "some TensorFlow log line" not in kept and "Epoch" not in kept

@@ -1,22 +1,28 @@
 """Several hosts for real: a master and two pinned workers (``bf16perf master`` and
 ``bf16perf worker``), each in its own network namespace, joined by veth pairs to a bridge
 in a namespace of its own, with addresses that exist only inside them; the smoke suite
-runs against that cluster with ``--spark-master``, and everything (namespaces, links,
-processes) is removed afterwards, also when the test fails.  Needs root (CI is root)."""
+runs against that cluster with ``--spark-master``; a worker host that dies mid-run fails the
+run naming it, and kill -9 of the driver leaves no training process on any host.  One
+cluster serves the module (the host-loss test goes last: it kills a host), and everything
+(namespaces, links, processes) is removed afterwards, also when a test fails.  Needs root
+(CI is root)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from bf16perf.hygiene import pids_with_env
-from tests.netns import namespaces, spark_hosts
+from tests.netns import Hosts, SparkHosts, namespaces, spark_hosts
 from tests.perfrun import ROOT, perf_command
 
 pytestmark = pytest.mark.skipif(
@@ -27,47 +33,163 @@ pytestmark = pytest.mark.skipif(
 MARK = "BF16PERF_TEST_MARK"
 
 
-def test_smoke_suite_across_three_namespaces(tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class Cluster:
+    hosts: Hosts
+    spark: SparkHosts
+    env: dict[str, str]
+
+    def driver(self, tmp: Path, *args: str, select: str) -> list[str]:
+        """``pytest perf/`` in the master's namespace, a driver of this cluster."""
+        (tmp / "baselines").mkdir(exist_ok=True)
+        command = perf_command(
+            "--spark-master", self.spark.url,
+            "--perf-spark-secret-file", str(self.spark.secret),
+            "--perf-workers", "2", "--perf-cores-per-worker", "1",
+            "--perf-baselines", str(tmp / "baselines"), "--perf-no-probe", *args,
+            select=select,
+        )  # fmt: skip
+        return ["ip", "netns", "exec", self.hosts.ns("m"), *command]
+
+    @property
+    def driver_env(self) -> dict[str, str]:
+        return dict(self.env, SPARK_LOCAL_IP=self.spark.master)
+
+    def processes(self, host: str, needle: str) -> list[int]:
+        """Processes in ``host``'s namespace whose command line holds ``needle``."""
+        found = []
+        for pid in self.hosts.pids(host):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if needle.encode() in cmdline:
+                found.append(pid)
+        return found
+
+    def training(self) -> dict[str, list[int]]:
+        """Each worker host's training processes (a barrier task's worker subprocess)."""
+        return {host: self.processes(host, "bf16perf-rank") for host in ("w1", "w2")}
+
+    def start_training(self, tmp: Path, *args: str) -> subprocess.Popen[str]:
+        """A long fp32 run, returned once rank 0 finished step 3 and both hosts train."""
+        proc = subprocess.Popen(
+            self.driver(tmp, "--perf-steps", "200", "--perf-no-report", *args, select="fp32"),
+            cwd=ROOT,
+            env=self.driver_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert proc.stdout is not None
+        seen = []
+        deadline = time.monotonic() + 240
+        for line in proc.stdout:
+            seen.append(line)
+            if "[fp32] step 3/" in line or time.monotonic() > deadline:
+                break
+        training = self.training()
+        assert all(training.values()), (training, "".join(seen)[-3000:])
+        return proc
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    tmp = tmp_path_factory.mktemp("multihost")
     mark = f"multihost-{os.getpid()}"
     env = dict(os.environ, **{MARK: mark})
     with namespaces("a") as hosts:
-        cluster = spark_hosts(hosts, tmp_path, env)
-        master, workers, url, secret = cluster.master, cluster.workers, cluster.url, cluster.secret
-
-        reports = tmp_path / "reports"
-        command = perf_command(
-            "--spark-master", url,
-            "--perf-spark-secret-file", str(secret),
-            "--perf-workers", "2", "--perf-cores-per-worker", "1",
-            "--perf-repeats", "1", "--perf-save-baseline",
-            "--perf-baselines", str(tmp_path / "baselines"),
-            "--perf-reports", str(reports), "--perf-no-probe",
-            select="test_training and not avx512",
-        )  # fmt: skip
-        driver = subprocess.run(
-            ["ip", "netns", "exec", hosts.ns("m"), *command],
-            cwd=ROOT,
-            env=dict(env, SPARK_LOCAL_IP=master),
-            capture_output=True,
-            text=True,
-            timeout=540,
-            check=False,
-        )
-        out = driver.stdout + driver.stderr
-        assert driver.returncode == 0, out[-4000:]
-        report = json.loads((reports / "latest" / "report.json").read_text())
-        (run,) = [r for r in report["runs"] if r["precision"] == "fp32"]
-        # each worker trained in its own namespace, at its own address, on its own CPU
-        assert sorted(w["host"] for w in run["workers"]) == workers, run["workers"]
-        assert run["workers"][0]["losses"] == run["workers"][1]["losses"]
-        assert all(w["cpu_window"] and w["cpu_window"]["window_s"] > 0 for w in run["workers"])
-        # every executor's host read its own cpuinfo: one kind here, so no refusal
-        hosts = report["cluster"]["hosts"]
-        assert sorted(h["host"] for h in hosts) == workers, hosts
-        assert len({h["capability"] for h in hosts}) == 1
-        html = (reports / "latest" / "report.html").read_text()
-        assert all(address in html for address in workers)
+        yield Cluster(hosts, spark_hosts(hosts, tmp, env), env)
     end = time.monotonic() + 15
     while pids_with_env(MARK, mark) and time.monotonic() < end:
         time.sleep(0.2)
     assert pids_with_env(MARK, mark) == []
+
+
+def test_smoke_suite_across_three_namespaces(cluster: Cluster, tmp_path: Path) -> None:
+    workers = cluster.spark.workers
+    reports = tmp_path / "reports"
+    driver = subprocess.run(
+        cluster.driver(
+            tmp_path, "--perf-repeats", "1", "--perf-save-baseline", "--perf-reports",
+            str(reports), select="test_training and not avx512",
+        ),
+        cwd=ROOT,
+        env=cluster.driver_env,
+        capture_output=True,
+        text=True,
+        timeout=540,
+        check=False,
+    )  # fmt: skip
+    out = driver.stdout + driver.stderr
+    assert driver.returncode == 0, out[-4000:]
+    report = json.loads((reports / "latest" / "report.json").read_text())
+    (run,) = [r for r in report["runs"] if r["precision"] == "fp32"]
+    # each worker trained in its own namespace, at its own address, on its own CPU
+    assert sorted(w["host"] for w in run["workers"]) == workers, run["workers"]
+    assert run["workers"][0]["losses"] == run["workers"][1]["losses"]
+    assert all(w["cpu_window"] and w["cpu_window"]["window_s"] > 0 for w in run["workers"])
+    # every executor's host read its own cpuinfo and proved its own kernels
+    hosts = report["cluster"]["hosts"]
+    assert sorted(h["host"] for h in hosts) == workers, hosts
+    assert len({h["capability"] for h in hosts}) == 1
+    proofs = run["kernels"]["hosts"]
+    assert [p["host"] for p in proofs] == workers, proofs
+    assert all(p["cpu_isa"] and p["message"].startswith("fp32: ") for p in proofs), proofs
+    html = (reports / "latest" / "report.html").read_text()
+    assert all(f"{address}: {proofs[0]['message']}" in html for address in workers)
+
+
+def test_kill_9_of_the_driver_leaves_no_training_process(cluster: Cluster, tmp_path: Path) -> None:
+    """The driver's host dies mid-run (SIGKILL, no clean-up of its own): every worker host
+    stops training, and its executor goes, within a bounded time; the workers stay."""
+    proc = cluster.start_training(tmp_path)
+    try:
+        proc.kill()
+        proc.wait()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 30 and any(cluster.training().values()):
+            time.sleep(0.1)
+        print(f"training gone {time.monotonic() - t0:.1f} s after kill -9 of the driver")
+        while time.monotonic() - t0 < 30 and (
+            any(cluster.processes(h, "CoarseGrainedExecutorBackend") for h in ("w1", "w2"))
+            or cluster.processes("m", "SparkSubmit")
+        ):
+            time.sleep(0.1)
+        print(f"executors and driver JVM gone {time.monotonic() - t0:.1f} s after it")
+        assert not any(cluster.training().values()), cluster.training()
+        for host in ("w1", "w2"):
+            assert not cluster.processes(host, "CoarseGrainedExecutorBackend"), host
+            assert cluster.processes(host, "deploy.worker.Worker"), f"{host}'s worker died"
+        assert not cluster.processes("m", "SparkSubmit"), "the driver's JVM outlived it"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_a_worker_host_that_dies_mid_run_fails_the_run_naming_it(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """Every process of worker host w2 is SIGKILLed mid-run (the host crashed): the run
+    fails well within the step timeout, naming w2's address, and the surviving host stops
+    training.  Last in the module: the cluster has lost a host afterwards."""
+    lost = cluster.spark.workers[1]
+    proc = cluster.start_training(tmp_path, "--perf-step-timeout", "60")
+    try:
+        t0 = time.monotonic()
+        cluster.hosts.crash("w2")
+        out, _ = proc.communicate(timeout=180)
+        failed_s = time.monotonic() - t0
+        print(f"run failed {failed_s:.1f} s after host {lost} died")
+        assert proc.returncode == pytest.ExitCode.TESTS_FAILED, out[-4000:]
+        named = re.search(rf"fp32 run failed: executor host {re.escape(lost)} left the", out)
+        assert named, out[-4000:]
+        print(out[named.start() : named.start() + 1500])
+        assert failed_s < 60, out[-4000:]
+        end = time.monotonic() + 15
+        while cluster.training()["w1"] and time.monotonic() < end:
+            time.sleep(0.2)
+        assert cluster.training()["w1"] == [], "the surviving host still trains"
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,6 +63,8 @@ class SparkCluster:
         startup_s: seconds from nothing to all executors registered.
         run_dir: where conf, logs, work and scratch live.
         stop_s: seconds the local cluster took to stop, once stopped.
+        hosts: each executor's host facts (external cluster only).
+        broken: why no run can be measured any more (a lost worker or host), once one is.
     """
 
     spark: Any
@@ -73,6 +76,7 @@ class SparkCluster:
     stop_s: float | None = None
     reopen: Callable[[], Any] | None = None
     hosts: list[HostFacts] | None = None
+    broken: str | None = None
 
     def driver_env(self) -> dict[str, str]:
         """The environment another driver of this cluster needs (the local cluster's tag,
@@ -94,6 +98,40 @@ class SparkCluster:
             yield self.driver_env()
         finally:
             self.spark = self.reopen()
+
+    def executor_hosts(self) -> Counter[str]:
+        """The hosts of the registered executors and the driver, counted (empty when the
+        session cannot say, as while a driver-mode program holds the executors)."""
+        try:
+            infos = self.spark.sparkContext.statusTracker().getExecutorInfos()
+        except Exception:  # a stopped context, a dead gateway
+            return Counter()
+        return Counter(str(info.host) for info in infos)
+
+    def lost(self, before: Counter[str], wait_s: float = 3.0) -> str | None:
+        """What left the cluster since ``before`` (:meth:`executor_hosts` taken as a run
+        began), or ``None``: a dead local worker named with its CPUs, or the hosts whose
+        executors are gone.  Waits up to ``wait_s`` for the driver to notice; once
+        something is lost the cluster is :attr:`broken` for the rest of the session."""
+        if self.local is not None:
+            try:
+                self.local.check_alive()
+            except ClusterError as exc:
+                self.broken = str(exc)
+        elif before:
+            deadline = time.monotonic() + wait_s
+            while True:
+                gone = before - self.executor_hosts()
+                if gone or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            if gone:
+                self.broken = (
+                    f"executor host {', '.join(sorted(gone))} left the cluster during the run"
+                    " (its worker died or its network went away); the cluster is short of"
+                    " executors until it comes back, so no further run is measured"
+                )
+        return self.broken
 
     @property
     def executors(self) -> int:

@@ -24,9 +24,11 @@ __all__ = [
     "KernelVerdict",
     "Primitive",
     "ProbeError",
+    "capture_verbose",
     "parse_verbose",
     "run_probe",
     "run_verbose",
+    "verbose_lines",
 ]
 
 # An implementation name ends in the ISA it was built for: brg_conv_fwd:avx512_core_bf16,
@@ -244,18 +246,31 @@ def parse_verbose(text: str) -> KernelSummary:
     return KernelSummary(tuple(primitives), cpu_isa, version, tuple(notes))
 
 
-def run_verbose(
+def verbose_lines(text: str) -> str:
+    """The lines of ``text`` that :func:`parse_verbose` reads (oneDNN's, the phase markers,
+    TensorFlow's fallback notes): what a proof sends back from another host."""
+    keep = [
+        line
+        for line in text.splitlines()
+        if line.lstrip().startswith(("onednn_verbose,", "dnnl_verbose,", PHASE_MARK))
+        or any(marker in line for marker in _FALLBACK_NOTES)
+    ]
+    return "\n".join(keep)
+
+
+def capture_verbose(
     argv: list[str],
     *,
     what: str,
     env: dict[str, str] | None = None,
     timeout_s: float = 120.0,
     cwd: str | None = None,
-) -> KernelSummary:
-    """Run ``argv`` (in ``cwd``) with ``ONEDNN_VERBOSE=1`` and parse everything it printed.
+) -> str:
+    """Run ``argv`` (in ``cwd``) with ``ONEDNN_VERBOSE=1``; return what it printed that
+    :func:`parse_verbose` reads.
 
     ``env`` overrides are applied on top of the current environment.  ``what`` names the
-    program in errors.
+    program in errors (:class:`ProbeError`).
     """
     full_env = dict(os.environ)
     full_env.update(env or {})
@@ -279,7 +294,19 @@ def run_verbose(
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         raise ProbeError(f"{what} failed (exit {proc.returncode}): {' | '.join(tail)}")
-    return parse_verbose(proc.stdout + "\n" + proc.stderr)
+    return verbose_lines(proc.stdout + "\n" + proc.stderr)
+
+
+def run_verbose(
+    argv: list[str],
+    *,
+    what: str,
+    env: dict[str, str] | None = None,
+    timeout_s: float = 120.0,
+    cwd: str | None = None,
+) -> KernelSummary:
+    """:func:`capture_verbose`, parsed."""
+    return parse_verbose(capture_verbose(argv, what=what, env=env, timeout_s=timeout_s, cwd=cwd))
 
 
 def run_probe(

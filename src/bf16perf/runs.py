@@ -32,7 +32,7 @@ from bf16perf.workload.command import (
 from bf16perf.workload.config import VARIANTS, Precision, RunResult, TrainConfig, Variant
 from bf16perf.workload.definition import BUILTIN, DEFAULT_WORKLOAD, WorkloadDef
 from bf16perf.workload.launch import TrainingError, run_training
-from bf16perf.workload.proof import prove_kernels, refusal
+from bf16perf.workload.proof import HostProof, prove_kernels, prove_on_executors, refusal
 
 __all__ = ["BF16", "FP32", "AbPairs", "RunFailed", "TrainingRuns"]
 
@@ -121,25 +121,39 @@ class TrainingRuns:
         if key not in self.proofs and config.is_command:
             self.proofs[key] = self._prove_command(variant, config, name)
         if key not in self.proofs:
-            try:
-                kernels = prove_kernels(config)
-            except ProbeError as exc:
-                cap = (
-                    f" (under ONEDNN_MAX_CPU_ISA={config.onednn_max_isa}: oneDNN may have no"
-                    f" {variant.precision.value} kernels at or below that ISA)"
-                    if config.onednn_max_isa
-                    else ""
-                )
-                raise self._fail(name, f"{name} kernel proof failed{cap}: {exc}") from None
-            emulated = self.options.allow_emulated_bf16
-            refused = refusal(variant, kernels, config.onednn_max_isa, allow_emulated=emulated)
-            if refused:
-                raise self._fail(name, refused)
-            bf16 = variant.precision is Precision.BF16
-            verdict = kernels.verdict(kinds=("convolution",))
-            self.proofs[key] = kernels.to_dict(variant.precision.value)
-            self.proofs[key]["emulated"] = bf16 and not verdict.bf16_ran
+            self.proofs[key] = self._prove_builtin(variant, config, name)
         return self.proofs[key]
+
+    def _prove_builtin(self, variant: Variant, config: TrainConfig, name: str) -> dict[str, Any]:
+        """The built-in workload's proof: on the driver's host for the local cluster (its
+        executors' host), on every executor's own host for an external cluster."""
+        try:
+            if self.cluster.hosts is None:
+                proofs = [HostProof("", prove_kernels(config))]
+            else:
+                proofs = prove_on_executors(self.cluster.spark, config, self.cluster.workers)
+        except ProbeError as exc:
+            cap = (
+                f" (under ONEDNN_MAX_CPU_ISA={config.onednn_max_isa}: oneDNN may have no"
+                f" {variant.precision.value} kernels at or below that ISA)"
+                if config.onednn_max_isa
+                else ""
+            )
+            raise self._fail(name, f"{name} kernel proof failed{cap}: {exc}") from None
+        emulated = self.options.allow_emulated_bf16
+        for proof in proofs:
+            refused = refusal(variant, proof.summary, config.onednn_max_isa, emulated)
+            if refused:
+                where = f" on {proof.host}" if proof.host else ""
+                raise self._fail(name, f"{name}{where}: {refused}")
+        bf16 = variant.precision is Precision.BF16
+        kept = proofs[0].summary.to_dict(variant.precision.value)
+        kept["emulated"] = bf16 and not all(
+            p.summary.verdict(kinds=("convolution",)).bf16_ran for p in proofs
+        )
+        if self.cluster.hosts is not None:
+            kept["hosts"] = [p.to_dict(variant.precision.value) for p in proofs]
+        return kept
 
     def _prove_command(self, variant: Variant, config: TrainConfig, name: str) -> dict[str, Any]:
         """A command workload's proof: its own step under oneDNN verbose, or "not
@@ -220,16 +234,16 @@ class TrainingRuns:
             raise RunFailed(self.errors[name])
         self._current = name
         config = self._config(variant, reference)
+        if self.cluster.broken:
+            raise RunFailed(f"{name} not run: {self.cluster.broken}")
         proof = self._prove(variant, config, name)
+        before = self.cluster.executor_hosts()
         try:
             result = self._run(config)
         except TrainingError as exc:
-            if self.cluster.local is not None:
-                try:
-                    self.cluster.local.check_alive()
-                except Exception as lost:  # name the lost worker first
-                    exc = TrainingError(f"{lost}\n{exc}")
-            raise self._fail(name, f"{name} run failed: {exc}") from None
+            lost = self.cluster.lost(before)  # name the lost worker or host first
+            detail = f"{lost}\n{exc}" if lost else str(exc)
+            raise self._fail(name, f"{name} run failed: {detail}") from None
         stack = "reference" if reference else "candidate"
         run = replace(result, kernels=proof, variant=variant.name, stack=stack)
         kept = self.reference if reference else self.runs

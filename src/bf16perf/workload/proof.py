@@ -4,22 +4,29 @@ oneDNN reads ``ONEDNN_VERBOSE`` once per process and TensorFlow does not export
 ``dnnl_set_verbose``, so verbose output cannot be switched on for one step of the timed run
 without slowing every step.  Instead the same model, precision, image size and ISA cap run
 one step in a separate single-worker process with verbose on, before the timed run; its
-primitives are the proof stored with the run.  :func:`refusal` says whether that proof lets
-a variant's run count as what it claims to measure.
+primitives are the proof stored with the run.  On a cluster of several hosts the proof
+must come from where the runs train: :func:`prove_on_executors` runs the same step in one
+barrier task per executor, on each executor's host, and names the host of each proof.
+:func:`refusal` says whether a proof lets a variant's run count as what it claims to measure.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
-from dataclasses import replace
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
+from typing import Any
 
-from bf16perf.kernels import KernelSummary, run_verbose
+from bf16perf.kernels import KernelSummary, ProbeError, capture_verbose, parse_verbose
 from bf16perf.workload.config import Precision, TrainConfig, Variant
+from bf16perf.workload.launch import summarize
 from bf16perf.workload.stack import stack_env
 
-__all__ = ["prove_kernels", "refusal"]
+__all__ = ["HostProof", "prove_kernels", "prove_on_executors", "refusal"]
 
 
 def refusal(
@@ -51,6 +58,10 @@ def refusal(
 
 def prove_kernels(config: TrainConfig, timeout_s: float = 600.0) -> KernelSummary:
     """Run one step of ``config`` (batch 2, synthetic data) under ``ONEDNN_VERBOSE=1``."""
+    return parse_verbose(_proof_output(config, timeout_s))
+
+
+def _proof_output(config: TrainConfig, timeout_s: float) -> str:
     one_step = replace(
         config,
         warmup_steps=0,
@@ -67,7 +78,7 @@ def prove_kernels(config: TrainConfig, timeout_s: float = 600.0) -> KernelSummar
             env["ONEDNN_MAX_CPU_ISA"] = config.onednn_max_isa
         cfg = Path(tmp, "config.json")
         cfg.write_text(one_step.to_json())
-        return run_verbose(
+        return capture_verbose(
             [
                 config.python or sys.executable,
                 "-m",
@@ -79,3 +90,51 @@ def prove_kernels(config: TrainConfig, timeout_s: float = 600.0) -> KernelSummar
             env=env,
             timeout_s=timeout_s,
         )
+
+
+@dataclass(frozen=True)
+class HostProof:
+    """One executor host's kernel proof: its address and what its step ran."""
+
+    host: str
+    summary: KernelSummary
+
+    def to_dict(self, precision: str) -> dict[str, Any]:
+        """What the report lists per host: the address, the verdict and its ISA."""
+        full = self.summary.to_dict(precision)
+        keep = ("cpu_isa", "onednn_version", "isa", "bf16_ran", "message")
+        return {"host": self.host, **{k: full[k] for k in keep}}
+
+
+def _proof_task(config_json: str, timeout_s: float, _: Iterator[Any]) -> Iterator[str]:
+    """Barrier task: the proof step on this executor's host, as JSON (its oneDNN lines, or
+    why it failed)."""
+    from pyspark import BarrierTaskContext
+
+    ctx = BarrierTaskContext.get()
+    host = ctx.getTaskInfos()[ctx.partitionId()].address.rsplit(":", 1)[0]
+    try:
+        text = _proof_output(TrainConfig.from_json(config_json), timeout_s)
+    except ProbeError as exc:
+        yield json.dumps({"host": host, "error": str(exc)})
+        return
+    yield json.dumps({"host": host, "output": text})
+
+
+def prove_on_executors(
+    spark: Any, config: TrainConfig, executors: int, timeout_s: float = 600.0
+) -> list[HostProof]:
+    """The proof step of ``config`` on every executor at once (one barrier task each), one
+    :class:`HostProof` per executor, sorted by host; raises :class:`ProbeError` naming the
+    host whose step failed."""
+    rdd = spark.sparkContext.parallelize(range(executors), executors)
+    task = partial(_proof_task, config.to_json(), timeout_s)
+    try:
+        raw = [json.loads(r) for r in rdd.barrier().mapPartitions(task).collect()]
+    except Exception as exc:  # py4j wraps everything
+        raise ProbeError(f"the proof stage failed on the executors: {summarize(exc)}") from None
+    failed = [r for r in raw if "error" in r]
+    if failed:
+        raise ProbeError("; ".join(f"on {r['host']}: {r['error']}" for r in failed))
+    proofs = [HostProof(r["host"], parse_verbose(r["output"])) for r in raw]
+    return sorted(proofs, key=lambda p: p.host)

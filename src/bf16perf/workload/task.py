@@ -27,7 +27,7 @@ from typing import Any
 from bf16perf.hygiene import pdeathsig_preexec
 from bf16perf.workload.stack import stack_env
 
-__all__ = ["barrier_task", "rendezvous"]
+__all__ = ["barrier_task", "rendezvous", "silent_peers"]
 
 
 def rendezvous() -> tuple[int, str, list[str]]:
@@ -92,21 +92,54 @@ class _Pump:
             self.forward.close()
 
 
+def silent_peers(addresses: list[str], me: int, timeout_s: float = 3.0) -> list[str]:
+    """The peers (``rank N at host:port``) whose training process does not accept a
+    connection now: refused (their host's processes are gone) or unanswered (their host or
+    its network is gone).  Asked when a worker fails, so that the error names the host
+    that was lost rather than only the worker that noticed."""
+    silent = []
+    for rank, address in enumerate(addresses):
+        if rank == me:
+            continue
+        host, _, port = address.rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=timeout_s).close()
+        except OSError as exc:
+            why = "no answer" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+            silent.append(f"rank {rank} at {address} ({why})")
+    return silent
+
+
+def _peers_note(addresses: list[str], me: int) -> str:
+    silent = silent_peers(addresses, me)
+    return f"; peers not answering: {', '.join(silent)}" if silent else ""
+
+
 def _await_result(
-    proc: subprocess.Popen[bytes], pump: _Pump, out: Path, stderr: Path, timeout: float, who: str
+    proc: subprocess.Popen[bytes],
+    pump: _Pump,
+    out: Path,
+    stderr: Path,
+    timeout: float,
+    rank: int,
+    addresses: list[str],
 ) -> None:
-    """Return once ``out`` exists; raise naming ``who`` when the worker dies or stalls."""
+    """Return once ``out`` exists; raise naming this worker, and any peer that stopped
+    answering, when the worker dies or stalls."""
+    who = f"rank {rank} on {addresses[rank].rpartition(':')[0]}"
     while not out.exists():
         code = proc.poll()
         if code is not None and not out.exists():
             tail = stderr.read_text(errors="replace").strip().splitlines()[-8:]
             raise RuntimeError(
-                f"training process of {who} exited with code {code}:\n" + "\n".join(tail)
+                f"training process of {who} exited with code {code}"
+                f"{_peers_note(addresses, rank)}:\n" + "\n".join(tail)
             )
         if time.monotonic() - pump.last > timeout:
             raise RuntimeError(
                 f"{who}: no step finished within {timeout:.0f} s (a hung collective or a lost"
-                " peer); raise --perf-step-timeout if steps are really this slow"
+                f" peer){_peers_note(addresses, rank)}; raise --perf-step-timeout if steps"
+                " are really this slow"
             )
         time.sleep(0.05)
 
@@ -130,7 +163,7 @@ def barrier_task(
     pump = _Pump(proc, progress_addr)
     try:
         timeout = float(config["step_timeout_s"])
-        _await_result(proc, pump, out, stderr, timeout, f"rank {rank} on {host}")
+        _await_result(proc, pump, out, stderr, timeout, rank, addresses)
         result = json.loads(out.read_text())
         result["host"] = host  # the address the peers reached it at, not its host name
         result["notes"] = [
