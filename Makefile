@@ -19,7 +19,7 @@ perf: $(STAMP)
 test: lint unit
 
 unit: $(STAMP)
-	$(BIN)/pytest tests $(ARGS)
+	$(BIN)/pytest tests --durations=20 $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
