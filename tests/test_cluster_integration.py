@@ -174,6 +174,8 @@ def test_perf_tests_run_on_an_existing_cluster(
     env = dict(os.environ, SPARK_CONF_DIR=str(standalone.conf_dir))  # how users pass a secret
     result = run_perf(
         "--perf-no-probe",
+        "--perf-repeats",  # CI time: one run shows the path; the rules are tested elsewhere
+        "1",
         "--perf-baselines",
         str(tmp_path),
         "--perf-data-dir",

@@ -227,3 +227,21 @@ def test_html_in_a_real_browser(tmp_path: Path) -> None:
         if "CONSOLE" in line and ("Uncaught" in line or ":ERROR:" in line)
     ]
     assert console_errors == []
+
+
+def test_a_run_proved_on_several_hosts_lists_each_host(tmp_path: Path) -> None:
+    """On an external cluster each executor's host proves its own kernels: the page shows
+    one proof line per host, and the document still validates."""
+    report = _report()
+    proofs = [
+        {"host": h, "message": f"fp32: 9 oneDNN primitives ({isa} x9)", "isa": None,
+         "bf16_ran": False, "cpu_isa": isa, "onednn_version": "v3.7.3"}
+        for h, isa in (("10.0.0.2", "avx2"), ("10.0.0.3", "avx512_core"))
+    ]  # fmt: skip
+    report["runs"][0]["kernels"] = {"message": proofs[0]["message"], "hosts": proofs}
+    out = write_report(tmp_path / "r", report, tmp_path / "h.jsonl", [])
+    html = (out / "report.html").read_text()
+    assert "10.0.0.2: fp32: 9 oneDNN primitives (avx2 x9)<br>10.0.0.3: fp32: 9" in html
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is a dev dependency")
+    schema = json.loads((ROOT / "schemas" / "report.schema.json").read_text())
+    jsonschema.validate(json.loads((out / "report.json").read_text()), schema)

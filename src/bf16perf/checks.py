@@ -21,6 +21,7 @@ from bf16perf.stats import Spread, bootstrap_ratio
 from bf16perf.store import BaselineStore
 from bf16perf.verdicts import GateVerdict
 from bf16perf.workload.config import RunResult
+from bf16perf.workload.proof import proof_lines
 
 __all__ = [
     "BenchmarkRecord",
@@ -136,7 +137,7 @@ def benchmark_record(runs: list[RunResult], machine: Machine, key: str) -> Bench
         "median_images_per_second": f"{runs[0].median_images_per_second:.4f}",
         "measured_steps": len(runs[0].step_times_s),
         "workload": key,
-        "kernel_proof": (runs[0].kernels or {}).get("message", "n/a"),
+        "kernel_proof": "; ".join(proof_lines(runs[0].kernels)),
     }
     steps = [t for run in runs for t in run.step_times_s]
     return BenchmarkRecord(steps, extra, properties)

@@ -8,6 +8,7 @@ import html
 from typing import Any
 
 from bf16perf.report.plots import TITLES
+from bf16perf.workload.proof import proof_lines
 
 __all__ = ["render_html"]
 
@@ -68,21 +69,11 @@ def _runs(report: dict[str, Any]) -> str:
         f'<td class="num">[{r["images_per_second_ci"][0]:.2f},'
         f" {r['images_per_second_ci'][1]:.2f}]</td>"
         f'<td class="num">{len(r["step_times_s"])}</td><td class="num">{len(r["workers"])}</td>'
-        f"<td>{_proof(r.get('kernels'))}</td></tr>"
+        f"<td>{'<br>'.join(e(x) for x in proof_lines(r.get('kernels')))}</td></tr>"
         for r in report["runs"]
     ]
     header = ["variant", "stack", "median images/s", "95% CI", "steps", "workers", "proof"]
     return _table(header, rows)
-
-
-def _proof(kernels: dict[str, Any] | None) -> str:
-    """A run's kernel proof: its message, or one line per host where each executor's host
-    proved its own kernels (a cluster of several hosts)."""
-    kernels = kernels or {}
-    hosts = kernels.get("hosts")
-    if hosts:
-        return "<br>".join(e(f"{h['host']}: {h['message']}") for h in hosts)
-    return e(kernels.get("message", "n/a"))
 
 
 def _workloads(report: dict[str, Any]) -> str:

@@ -26,7 +26,7 @@ from bf16perf.workload.config import Precision, TrainConfig, Variant
 from bf16perf.workload.launch import summarize
 from bf16perf.workload.stack import stack_env
 
-__all__ = ["HostProof", "prove_kernels", "prove_on_executors", "refusal"]
+__all__ = ["HostProof", "proof_lines", "prove_kernels", "prove_on_executors", "refusal"]
 
 
 def refusal(
@@ -138,3 +138,13 @@ def prove_on_executors(
         raise ProbeError("; ".join(f"on {r['host']}: {r['error']}" for r in failed))
     proofs = [HostProof(r["host"], parse_verbose(r["output"])) for r in raw]
     return sorted(proofs, key=lambda p: p.host)
+
+
+def proof_lines(kernels: dict[str, Any] | None) -> list[str]:
+    """A run's kernel proof as text: its message, or ``host: message`` for each host where
+    every executor's host proved its own (an external cluster)."""
+    kernels = kernels or {}
+    hosts = kernels.get("hosts")
+    if hosts:
+        return [f"{h['host']}: {h['message']}" for h in hosts]
+    return [str(kernels.get("message", "n/a"))]
