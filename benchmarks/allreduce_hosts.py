@@ -46,7 +46,9 @@ with strategy.scope():
     grads = tf.Variable(tf.ones([n]))
 @tf.function
 def reduce():
-    return strategy.run(lambda: tf.distribute.get_replica_context().all_reduce("sum", grads))
+    def replica():  # the gradients of a step: a tensor, not the variable itself
+        return tf.distribute.get_replica_context().all_reduce("sum", grads * 1.0)
+    return strategy.run(replica)
 times = []
 for _ in range(iterations + 2):
     t0 = time.perf_counter()
@@ -70,7 +72,8 @@ def _task(n: int, iterations: int, _: Iterator[Any]) -> Iterator[str]:
     )  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"rank {rank} on {host}: {done.stderr[-2000:]}")
-    yield json.dumps({"rank": rank, "host": host, "times": json.loads(done.stdout.split()[-1])})
+    times = json.loads(done.stdout.splitlines()[-1])
+    yield json.dumps({"rank": rank, "host": host, "times": times})
 
 
 def drive(url: str, secret_file: Path, iterations: int) -> None:
@@ -106,12 +109,14 @@ def _measure(
     for line in done.stdout.splitlines():
         if line.startswith("BF16PERF_AR "):
             return json.loads(line.split(" ", 1)[1])
-    sys.exit(f"the all-reduce stage failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    lines = [x for x in done.stderr.splitlines() if x.strip() and not x.lstrip().startswith("at ")]
+    sys.exit(f"the all-reduce stage failed ({done.returncode}):\n" + "\n".join(lines[-40:]))
 
 
 def _loopback(tmp: Path, iterations: int) -> Any:
     """The same daemons on 127.0.0.1 in this namespace."""
     procs: list[subprocess.Popen[bytes]] = []
+    tmp.mkdir(parents=True, exist_ok=True)
     secret = tmp / "secret"
     secret.write_text("loopback-allreduce-secret-" + os.urandom(8).hex())
     secret.chmod(0o600)
@@ -128,7 +133,8 @@ def _loopback(tmp: Path, iterations: int) -> Any:
                                        str(secret), "--state", str(tmp / f"w{cpu}")],
                                       tmp / f"w{cpu}.log", env))  # fmt: skip
         wait_for(tmp / "master.log", "Registering worker", 2, 90)
-        return _measure([], url, secret, iterations, env)
+        # the driver on loopback too: executors reach it, and so each other, at 127.0.0.1
+        return _measure([], url, secret, iterations, dict(env, SPARK_LOCAL_IP="127.0.0.1"))
     finally:
         for proc in procs:
             proc.terminate()

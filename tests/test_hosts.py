@@ -89,15 +89,30 @@ def test_a_failing_worker_names_the_peers_that_stopped_answering() -> None:
     whose training process no longer accepts a connection (their host is gone)."""
     import socket
 
-    from bf16perf.workload.task import silent_peers
+    from bf16perf.workload.task import silent_peers, unreachable_hosts
 
     with socket.socket() as alive, socket.socket() as closed:
         alive.bind(("127.0.0.1", 0))
         alive.listen()
         closed.bind(("127.0.0.1", 0))  # bound, never listening: refused
         up, down = (f"127.0.0.1:{s.getsockname()[1]}" for s in (alive, closed))
-        assert silent_peers([up, up, down], me=0) == [f"rank 2 at {down} (Connection refused)"]
+        refused = f"rank 2 at {down} (refused: its training process has ended)"
+        assert silent_peers([up, up, down], me=0) == [refused]
         assert silent_peers([down, up], me=0) == []  # a worker never probes itself
+        # a refusal is a host that answered: not a lost host (a run failing on all ranks)
+        assert unreachable_hosts(f"exited with code 1; peers not answering: {refused}") == []
+
+
+def test_a_peer_whose_host_is_gone_names_the_host() -> None:
+    """No answer (a cut network, a dead host) is a lost host: the run's message names it
+    and the harness reads it back from there (Spark itself notices only after 120 s)."""
+    from bf16perf.workload.task import HOST_GONE, silent_peers, unreachable_hosts
+
+    # TEST-NET-1 (RFC 5737, documentation only): no host answers there
+    (gone,) = silent_peers(["127.0.0.1:1", "192.0.2.77:5000"], me=0, timeout_s=0.5)
+    assert gone.startswith("rank 1 at 192.0.2.77:5000 (") and gone.endswith(f": {HOST_GONE})")
+    message = f"rank 0 on 10.0.0.2: no step finished within 60 s; peers not answering: {gone}"
+    assert unreachable_hosts(message) == ["192.0.2.77"]
 
 
 class _Tracker:

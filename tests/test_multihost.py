@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from bf16perf.hygiene import pids_with_env
-from tests.netns import Hosts, SparkHosts, namespaces, spark_hosts
+from tests.netns import Hosts, SparkHosts, ip, namespaces, spark_hosts
 from tests.perfrun import ROOT, perf_command
 
 pytestmark = pytest.mark.skipif(
@@ -165,6 +165,40 @@ def test_kill_9_of_the_driver_leaves_no_training_process(cluster: Cluster, tmp_p
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_worker_host_cut_off_mid_run_is_named_within_the_step_timeout(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """w2's link goes down mid-run: nothing answers there any more, and Spark would notice
+    only after its network timeout (120 s).  The surviving worker's step timeout fails
+    the run, and its probe of the peers names w2's address.  The link comes back after,
+    and the test waits for w2's executor of that run to go."""
+    cut = cluster.spark.workers[1]
+    proc = cluster.start_training(tmp_path, "--perf-step-timeout", "20")
+    try:
+        t0 = time.monotonic()
+        ip("-n", cluster.hosts.ns("w2"), "link", "set", "eth0", "down")
+        try:
+            out, _ = proc.communicate(timeout=180)
+        finally:
+            ip("-n", cluster.hosts.ns("w2"), "link", "set", "eth0", "up")
+        failed_s = time.monotonic() - t0
+        print(f"run failed {failed_s:.1f} s after host {cut} was cut off")
+        assert proc.returncode == pytest.ExitCode.TESTS_FAILED, out[-4000:]
+        named = re.search(rf"fp32 run failed: executor host {re.escape(cut)} stopped", out)
+        assert named, out[-4000:]
+        print(out[named.start() : named.start() + 1500])
+        assert failed_s < 20 + 30, out[-4000:]  # the step timeout, the probe, the exit
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    end = time.monotonic() + 120
+    while any(cluster.training().values()) or cluster.processes(
+        "w2", "CoarseGrainedExecutorBackend"
+    ):
+        assert time.monotonic() < end, "w2's executor outlived its application"
+        time.sleep(0.5)
 
 
 def test_a_worker_host_that_dies_mid_run_fails_the_run_naming_it(

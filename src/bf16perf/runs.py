@@ -33,6 +33,7 @@ from bf16perf.workload.config import VARIANTS, Precision, RunResult, TrainConfig
 from bf16perf.workload.definition import BUILTIN, DEFAULT_WORKLOAD, WorkloadDef
 from bf16perf.workload.launch import TrainingError, run_training
 from bf16perf.workload.proof import HostProof, prove_kernels, prove_on_executors, refusal
+from bf16perf.workload.task import HOST_GONE, unreachable_hosts
 
 __all__ = ["BF16", "FP32", "AbPairs", "RunFailed", "TrainingRuns"]
 
@@ -241,7 +242,7 @@ class TrainingRuns:
         try:
             result = self._run(config)
         except TrainingError as exc:
-            lost = self.cluster.lost(before)  # name the lost worker or host first
+            lost = self.cluster.lost(before) or self._unreachable(str(exc))
             detail = f"{lost}\n{exc}" if lost else str(exc)
             raise self._fail(name, f"{name} run failed: {detail}") from None
         stack = "reference" if reference else "candidate"
@@ -252,6 +253,18 @@ class TrainingRuns:
             self.on_run(run, self.workload_key(variant) + ("@reference" if reference else ""))
         self._note_disturbance(run, f"{name} run {len(kept[variant.name])}")
         return run
+
+    def _unreachable(self, message: str) -> str | None:
+        """A host the failed run's workers could no longer reach (Spark notices a cut
+        network only after ``spark.network.timeout``): the cluster is broken as for a
+        host whose executor left."""
+        hosts = unreachable_hosts(message)
+        if hosts:
+            self.cluster.broken = (
+                f"executor host {', '.join(hosts)} stopped answering its peers during the run"
+                f" ({HOST_GONE}); no further run is measured on this cluster"
+            )
+        return self.cluster.broken
 
     def _note_disturbance(self, run: RunResult, which: str) -> None:
         """A notice for each worker whose CPUs were shared while it was measured."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from typing import Any
 from bf16perf.hygiene import pdeathsig_preexec
 from bf16perf.workload.stack import stack_env
 
-__all__ = ["barrier_task", "rendezvous", "silent_peers"]
+__all__ = ["HOST_GONE", "barrier_task", "rendezvous", "silent_peers", "unreachable_hosts"]
 
 
 def rendezvous() -> tuple[int, str, list[str]]:
@@ -92,11 +93,15 @@ class _Pump:
             self.forward.close()
 
 
+HOST_GONE = "the host or its network is gone"
+
+
 def silent_peers(addresses: list[str], me: int, timeout_s: float = 3.0) -> list[str]:
-    """The peers (``rank N at host:port``) whose training process does not accept a
-    connection now: refused (their host's processes are gone) or unanswered (their host or
-    its network is gone).  Asked when a worker fails, so that the error names the host
-    that was lost rather than only the worker that noticed."""
+    """The peers (``rank N at host:port (why)``) whose training process does not accept a
+    connection now: refused (the host answered; the process has ended, as when a whole
+    run fails together) or unanswered and unreachable (:data:`HOST_GONE`).  Asked when a
+    worker fails, so that the error names a lost host rather than only the worker that
+    noticed."""
     silent = []
     for rank, address in enumerate(addresses):
         if rank == me:
@@ -104,10 +109,18 @@ def silent_peers(addresses: list[str], me: int, timeout_s: float = 3.0) -> list[
         host, _, port = address.rpartition(":")
         try:
             socket.create_connection((host, int(port)), timeout=timeout_s).close()
+        except ConnectionRefusedError:
+            silent.append(f"rank {rank} at {address} (refused: its training process has ended)")
         except OSError as exc:
-            why = "no answer" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
-            silent.append(f"rank {rank} at {address} ({why})")
+            why = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+            silent.append(f"rank {rank} at {address} ({why}: {HOST_GONE})")
     return silent
+
+
+def unreachable_hosts(message: str) -> list[str]:
+    """The hosts that a failed run's message (:func:`silent_peers`'s words) says are gone."""
+    found = re.findall(r"rank \d+ at (\S+):\d+ \([^()]*: " + re.escape(HOST_GONE) + r"\)", message)
+    return sorted(set(found))
 
 
 def _peers_note(addresses: list[str], me: int) -> str:
