@@ -167,6 +167,14 @@ def test_kill_9_of_the_driver_leaves_no_training_process(cluster: Cluster, tmp_p
             proc.kill()
 
 
+def _failed_naming(proc: subprocess.Popen[str], out: str, pattern: str) -> None:
+    """The session failed its tests with a message matching ``pattern`` (printed)."""
+    assert proc.returncode == pytest.ExitCode.TESTS_FAILED, out[-4000:]
+    named = re.search(pattern, out)
+    assert named, out[-4000:]
+    print(out[named.start() : named.start() + 1500])
+
+
 def test_a_worker_host_cut_off_mid_run_is_named_within_the_step_timeout(
     cluster: Cluster, tmp_path: Path
 ) -> None:
@@ -185,10 +193,7 @@ def test_a_worker_host_cut_off_mid_run_is_named_within_the_step_timeout(
             ip("-n", cluster.hosts.ns("w2"), "link", "set", "eth0", "up")
         failed_s = time.monotonic() - t0
         print(f"run failed {failed_s:.1f} s after host {cut} was cut off")
-        assert proc.returncode == pytest.ExitCode.TESTS_FAILED, out[-4000:]
-        named = re.search(rf"fp32 run failed: executor host {re.escape(cut)} stopped", out)
-        assert named, out[-4000:]
-        print(out[named.start() : named.start() + 1500])
+        _failed_naming(proc, out, rf"fp32 run failed: executor host {re.escape(cut)} stopped")
         assert failed_s < 20 + 30, out[-4000:]  # the step timeout, the probe, the exit
     finally:
         if proc.poll() is None:
@@ -215,10 +220,7 @@ def test_a_worker_host_that_dies_mid_run_fails_the_run_naming_it(
         out, _ = proc.communicate(timeout=180)
         failed_s = time.monotonic() - t0
         print(f"run failed {failed_s:.1f} s after host {lost} died")
-        assert proc.returncode == pytest.ExitCode.TESTS_FAILED, out[-4000:]
-        named = re.search(rf"fp32 run failed: executor host {re.escape(lost)} left the", out)
-        assert named, out[-4000:]
-        print(out[named.start() : named.start() + 1500])
+        _failed_naming(proc, out, rf"fp32 run failed: executor host {re.escape(lost)} left the")
         assert failed_s < 60, out[-4000:]
         end = time.monotonic() + 15
         while cluster.training()["w1"] and time.monotonic() < end:

@@ -50,17 +50,28 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     doc = json.loads(baseline.read_text())
     assert doc["schema_version"] == 2 and len(doc["benchmarks"]) == 2
 
-    # Against its own baseline the session is not a regression: with 2 runs a side on this
-    # VM it may well be inconclusive (exit 11), which is the honest answer (BENCHMARKS.md).
-    # the header's probe ran in the first session; the kernel proof of each run still runs
-    same = run_perf(
+    # A baseline 4x faster than this machine: a regression beyond any drift here, and the
+    # loss verdict of the same test is still reported (both verdicts, one failure).  (CI
+    # time: no session against the unchanged baseline; on this VM it may be inconclusive
+    # either way, and the A/A behaviour of the rule is a rate, BENCHMARKS.md V.)
+    for bench_run in doc["benchmarks"]:
+        info = bench_run["extra_info"]
+        info["images_per_second"] = [x * 4.0 for x in info["images_per_second"]]
+    doc["benchmarks"][0]["extra_info"]["losses"][3] += 1.0
+    baseline.write_text(json.dumps(doc))
+    slower = run_perf(
         "--perf-baselines", str(store), "--perf-reports", str(reports), "--perf-no-probe", *runs
     )
-    assert same.returncode in (0, 11), same.stdout[-3000:]
-    assert "ratio of geometric means" in same.stdout and str(baseline) in same.stdout
-    assert "(2 runs)" in same.stdout and "detectable drop" in same.stdout
-    assert "[fp32] step 10/10 (measured)" in same.stdout  # live progress
-    # the report directory of each run: the four kinds of file (logs only when failing)
+    assert slower.returncode == 10, slower.stdout[-3000:]  # ExitCode.REGRESSION
+    assert "throughput regression: " in slower.stdout
+    assert "loss curve drifted: " in slower.stdout and "first at step 3" in slower.stdout
+    assert "perf/test_training.py::test_training[fp32]  throughput" in slower.stdout
+    assert "bf16perf verdict: exit code 10 (REGRESSION)" in slower.stdout
+    # the header's probe ran in the first session; the kernel proof of each run still runs
+    assert "ratio of geometric means" in slower.stdout and str(baseline) in slower.stdout
+    assert "(2 runs)" in slower.stdout and "detectable drop" in slower.stdout
+    assert "[fp32] step 10/10 (measured)" in slower.stdout  # live progress
+    # the report directory of each session: the four kinds of file (logs only when failing)
     report_dirs = sorted(p for p in reports.iterdir() if p.is_dir() and not p.is_symlink())
     assert len(report_dirs) == 2
     for run_dir in report_dirs:
@@ -75,22 +86,6 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     assert len(throughput["figures"]["current_runs"]) == 2
     jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is a dev dependency")
     jsonschema.validate(report, json.loads((ROOT / "schemas" / "report.schema.json").read_text()))
-
-    # A baseline 4x faster than this machine: a regression beyond any drift here, and the
-    # loss verdict of the same test is still reported (both verdicts, one failure)
-    for bench_run in doc["benchmarks"]:
-        info = bench_run["extra_info"]
-        info["images_per_second"] = [x * 4.0 for x in info["images_per_second"]]
-    doc["benchmarks"][0]["extra_info"]["losses"][3] += 1.0
-    baseline.write_text(json.dumps(doc))
-    slower = run_perf(
-        "--perf-baselines", str(store), "--perf-reports", str(reports), "--perf-no-probe", *runs
-    )
-    assert slower.returncode == 10, slower.stdout[-3000:]  # ExitCode.REGRESSION
-    assert "throughput regression: " in slower.stdout
-    assert "loss curve drifted: " in slower.stdout and "first at step 3" in slower.stdout
-    assert "perf/test_training.py::test_training[fp32]  throughput" in slower.stdout
-    assert "bf16perf verdict: exit code 10 (REGRESSION)" in slower.stdout
     failed_run = (reports / "latest").resolve()
     assert list((failed_run / "logs").glob("*.log")), "a failing run carries its Spark logs"
     html = (failed_run / "report.html").read_text()
