@@ -6,7 +6,9 @@ addresses, and runs :mod:`bf16perf.workload.worker` in a fresh subprocess (it in
 task's pinning) with the reference recipe's threading environment.  It forwards the
 subprocess's progress lines to the driver (best effort), kills a subprocess that finishes
 no step within the step timeout, and never waits on one that is slow to exit once its
-result is on disk.
+result is on disk.  When its worker fails or stalls it probes the peers and names those
+that no longer answer (:func:`silent_peers`), so that a lost host is named even before
+Spark notices it.
 """
 
 from __future__ import annotations
