@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.netns import namespaces, spark_hosts, wait_for  # noqa: E402
+from tests.netns import Loopback, namespaces, spark_hosts  # noqa: E402
 
 PARAMETERS = 25_557_032  # ResNet-50's trainable weights
 
@@ -78,21 +78,15 @@ def _task(n: int, iterations: int, _: Iterator[Any]) -> Iterator[str]:
 
 def drive(url: str, secret_file: Path, iterations: int) -> None:
     """The driver (in the master's namespace for the bridge): one stage, JSON on stdout."""
+    from bf16perf.bringup import external_driver_env
     from bf16perf.driver import spark_session
-    from bf16perf.hosts import read_secret
-    from bf16perf.java import write_conf
+    from bf16perf.hostfacts import barrier_stage
 
-    secret = read_secret(secret_file)
-    lines = {"spark.authenticate": "true", "spark.authenticate.secret": secret}
-    if os.environ.get("SPARK_LOCAL_IP"):
-        lines["spark.driver.host"] = os.environ["SPARK_LOCAL_IP"]
     with tempfile.TemporaryDirectory(prefix="bf16perf-ar-") as tmp:
-        conf = write_conf(Path(tmp, "conf"), lines)
-        env = dict(os.environ, PYSPARK_PYTHON=sys.executable, SPARK_CONF_DIR=str(conf))
+        env, secret = external_driver_env(secret_file, Path(tmp))
         spark = spark_session(url, env=env, cores_per_executor=1, executors=2, secret=secret)
         try:
-            rdd = spark.sparkContext.parallelize(range(2), 2)
-            raw = rdd.barrier().mapPartitions(partial(_task, PARAMETERS, iterations)).collect()
+            raw = barrier_stage(spark, 2, partial(_task, PARAMETERS, iterations))
         finally:
             spark.stop()
     print("BF16PERF_AR " + json.dumps([json.loads(r) for r in raw]), flush=True)
@@ -115,43 +109,21 @@ def _measure(
 
 def _loopback(tmp: Path, iterations: int) -> Any:
     """The same daemons on 127.0.0.1 in this namespace."""
-    procs: list[subprocess.Popen[bytes]] = []
-    tmp.mkdir(parents=True, exist_ok=True)
-    secret = tmp / "secret"
-    secret.write_text("loopback-allreduce-secret-" + os.urandom(8).hex())
-    secret.chmod(0o600)
-    bf16perf = [sys.executable, "-m", "bf16perf.command"]
-    url, env = "spark://127.0.0.1:7177", dict(os.environ)
+    hosts, env = Loopback(), dict(os.environ)
     try:
-        procs.append(_spawn([*bf16perf, "master", "--host", "127.0.0.1", "--port",
-                                   "7177", "--secret-file", str(secret), "--state",
-                                   str(tmp / "m")], tmp / "master.log", env))  # fmt: skip
-        wait_for(tmp / "master.log", f"Starting Spark master at {url}", 1, 90)
-        for cpu in (0, 1):
-            procs.append(_spawn([*bf16perf, "worker", "--master", url, "--host",
-                                       "127.0.0.1", "--cpus", str(cpu), "--secret-file",
-                                       str(secret), "--state", str(tmp / f"w{cpu}")],
-                                      tmp / f"w{cpu}.log", env))  # fmt: skip
-        wait_for(tmp / "master.log", "Registering worker", 2, 90)
+        cluster = spark_hosts(hosts, tmp, env, port=7177)
         # the driver on loopback too: executors reach it, and so each other, at 127.0.0.1
-        return _measure([], url, secret, iterations, dict(env, SPARK_LOCAL_IP="127.0.0.1"))
+        local = dict(env, SPARK_LOCAL_IP="127.0.0.1")
+        return _measure([], cluster.url, cluster.secret, iterations, local)
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=30)
-
-
-def _spawn(argv: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    with open(log, "wb") as fh:
-        return subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, env=env)
+        hosts.teardown()
 
 
 def _bridge(tmp: Path, iterations: int) -> Any:
     env = dict(os.environ)
     with namespaces("r") as hosts:
         cluster = spark_hosts(hosts, tmp, env)
-        prefix = ["ip", "netns", "exec", hosts.ns("m")]
+        prefix = hosts.command("m", [])
         return _measure(
             prefix,
             cluster.url,

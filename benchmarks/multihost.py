@@ -69,7 +69,7 @@ def across_namespaces(tmp: Path, extra: list[str]) -> dict[str, Any]:
             tmp,
             [*extra, "--spark-master", cluster.url, "--perf-spark-secret-file",
              str(cluster.secret)],
-            ["ip", "netns", "exec", hosts.ns("m")],
+            hosts.command("m", []),
             dict(env, SPARK_LOCAL_IP=cluster.master),
         )  # fmt: skip
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Hosts", "SparkHosts", "ip", "namespaces", "spark_hosts", "wait_for"]
+__all__ = ["Hosts", "Loopback", "SparkHosts", "ip", "namespaces", "spark_hosts", "wait_for"]
 
 
 def ip(*args: str) -> None:
@@ -59,18 +59,20 @@ class Hosts:
             with suppress(ProcessLookupError):
                 os.kill(pid, 9)
 
+    def command(self, host: str, argv: list[str]) -> list[str]:
+        """``argv`` run on ``host``: inside its namespace."""
+        return ["ip", "netns", "exec", self.ns(host), *argv]
+
     def spawn(self, host: str, argv: list[str], log: Path, env: dict[str, str]) -> None:
         with open(log, "wb") as fh:
             self.procs.append(
                 subprocess.Popen(
-                    ["ip", "netns", "exec", self.ns(host), *argv],
-                    stdout=fh,
-                    stderr=subprocess.STDOUT,
-                    env=env,
+                    self.command(host, argv), stdout=fh, stderr=subprocess.STDOUT, env=env
                 )
             )
 
-    def teardown(self) -> None:
+    def stop(self) -> None:
+        """Stop what :meth:`spawn` started (SIGTERM, SIGKILL after 10 s)."""
         for proc in self.procs:
             if proc.poll() is None:
                 proc.terminate()
@@ -79,11 +81,33 @@ class Hosts:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+    def teardown(self) -> None:
+        self.stop()
         names = [*self.addresses, "br"]
         for host in names:  # whatever still runs inside a namespace dies with it
             self.crash(host)
         for host in names:
             subprocess.run(["ip", "netns", "del", self.ns(host)], capture_output=True)
+
+
+@dataclass
+class Loopback(Hosts):
+    """Every host at 127.0.0.1 in this namespace: the same daemons as across namespaces,
+    to compare against (:func:`spark_hosts` takes either)."""
+
+    prefix: str = "loopback"
+    subnet: str = "127.0.0"
+
+    def add(self, host: str, last_octet: int) -> str:
+        self.addresses[host] = "127.0.0.1"
+        return "127.0.0.1"
+
+    def command(self, host: str, argv: list[str]) -> list[str]:
+        return argv
+
+    def teardown(self) -> None:
+        self.stop()
 
 
 @contextmanager
@@ -125,20 +149,20 @@ class SparkHosts:
     secret: Path
 
 
-def spark_hosts(hosts: Hosts, tmp: Path, env: dict[str, str]) -> SparkHosts:
-    """``bf16perf master`` in namespace ``m`` and a ``bf16perf worker`` pinned to CPU 0 in
-    ``w1`` and to CPU 1 in ``w2``, all registered; state and logs under ``tmp``."""
+def spark_hosts(hosts: Hosts, tmp: Path, env: dict[str, str], port: int = 7077) -> SparkHosts:
+    """``bf16perf master`` on host ``m`` (at ``port``) and a ``bf16perf worker`` pinned to
+    CPU 0 on ``w1`` and to CPU 1 on ``w2``, all registered; state and logs under ``tmp``."""
     tmp.mkdir(parents=True, exist_ok=True)
     secret = tmp / "secret"
     secret.write_text("namespace-cluster-secret-" + os.urandom(8).hex())
     secret.chmod(0o600)
     bf16perf = [sys.executable, "-m", "bf16perf.command"]
     master = hosts.add("m", 1)
-    url = f"spark://{master}:7077"
+    url = f"spark://{master}:{port}"
     hosts.spawn(
         "m",
-        [*bf16perf, "master", "--host", master, "--secret-file", str(secret),
-         "--state", str(tmp / "m")],
+        [*bf16perf, "master", "--host", master, "--port", str(port), "--secret-file",
+         str(secret), "--state", str(tmp / "m")],
         tmp / "master.log", env,
     )  # fmt: skip
     wait_for(tmp / "master.log", f"Starting Spark master at {url}", 1, 90)

@@ -49,7 +49,7 @@ class Cluster:
             "--perf-baselines", str(tmp / "baselines"), "--perf-no-probe", *args,
             select=select,
         )  # fmt: skip
-        return ["ip", "netns", "exec", self.hosts.ns("m"), *command]
+        return self.hosts.command("m", command)
 
     @property
     def driver_env(self) -> dict[str, str]:

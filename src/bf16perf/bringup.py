@@ -24,7 +24,7 @@ from bf16perf.hostfacts import HostFacts, gather, mixed
 from bf16perf.options import PerfOptions
 from bf16perf.plan import ClusterPlan, format_cpu_list, make_plan, read_topology
 
-__all__ = ["ClusterFacts", "SparkCluster", "open_cluster"]
+__all__ = ["ClusterFacts", "SparkCluster", "external_driver_env", "open_cluster"]
 
 
 @dataclass(frozen=True)
@@ -172,17 +172,20 @@ class SparkCluster:
         )
 
 
-def _external_driver_env(options: PerfOptions, run_dir: Path) -> tuple[dict[str, str], str | None]:
-    """The driver's environment for the user's cluster: with ``--perf-spark-secret-file``,
-    a private ``SPARK_CONF_DIR`` that authenticates with it (and binds to
-    ``$SPARK_LOCAL_IP`` where set, the address the executors reach the driver at)."""
+def external_driver_env(
+    secret_file: Path | None, run_dir: Path
+) -> tuple[dict[str, str], str | None]:
+    """The driver's environment for the user's cluster, and its secret: with a secret file
+    (``--perf-spark-secret-file``), a private ``SPARK_CONF_DIR`` under ``run_dir`` that
+    authenticates with it (and binds to ``$SPARK_LOCAL_IP`` where set, the address the
+    executors reach the driver at)."""
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
-    if options.spark_secret_file is None:
+    if secret_file is None:
         return env, None
     from bf16perf.hosts import read_secret
     from bf16perf.java import write_conf
 
-    secret = read_secret(options.spark_secret_file)
+    secret = read_secret(secret_file)
     lines = {"spark.authenticate": "true", "spark.authenticate.secret": secret}
     if os.environ.get("SPARK_LOCAL_IP"):
         lines["spark.driver.host"] = os.environ["SPARK_LOCAL_IP"]
@@ -206,7 +209,7 @@ def open_cluster(
     t0 = time.monotonic()
     try:
         if options.spark_master:
-            env, secret = _external_driver_env(options, run_dir)
+            env, secret = external_driver_env(options.spark_secret_file, run_dir)
 
             def reopen() -> Any:
                 assert options.spark_master is not None

@@ -5,16 +5,18 @@ executors'.  :func:`gather` runs one barrier task per executor that reads its ow
 cpuinfo; :func:`mixed` says when the hosts differ in bf16 capability, which a session
 refuses unless told otherwise (a bf16 figure from a mix of AMX and AVX512-BF16 hosts, or of
 bf16 and non-bf16 hosts, measures the slowest and proves nothing about the others).
+:func:`barrier_stage` and :func:`task_host` are the plumbing of every job that runs once on
+each executor (these facts, the kernel proofs, the training runs).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["HostFacts", "gather", "mixed"]
+__all__ = ["HostFacts", "barrier_stage", "gather", "mixed", "task_host"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,21 @@ class HostFacts:
         return asdict(self)
 
 
+def barrier_stage(
+    spark: Any, tasks: int, fn: Callable[[Iterator[Any]], Iterator[str]]
+) -> list[str]:
+    """Run ``fn`` as one barrier stage of ``tasks`` tasks (one per executor: they start
+    together or not at all) and collect what each yielded."""
+    rdd = spark.sparkContext.parallelize(range(tasks), tasks)
+    return list(rdd.barrier().mapPartitions(fn).collect())
+
+
+def task_host(ctx: Any) -> str:
+    """The address the driver and the peers reach this barrier task's executor at (its
+    host, without the port); ``ctx`` is the task's ``BarrierTaskContext``."""
+    return str(ctx.getTaskInfos()[ctx.partitionId()].address.rsplit(":", 1)[0])
+
+
 def _facts_task(_: Iterator[Any]) -> Iterator[str]:
     """Barrier task: this executor's host facts, as JSON."""
     import os
@@ -39,8 +56,7 @@ def _facts_task(_: Iterator[Any]) -> Iterator[str]:
 
     from bf16perf.cpu import read_cpuinfo
 
-    ctx = BarrierTaskContext.get()
-    host = ctx.getTaskInfos()[ctx.partitionId()].address.rsplit(":", 1)[0]
+    host = task_host(BarrierTaskContext.get())
     info = read_cpuinfo(Path("/proc/cpuinfo"))
     facts = HostFacts(
         host, info.model_name or info.vendor or "unknown", info.capability.value,
@@ -51,8 +67,7 @@ def _facts_task(_: Iterator[Any]) -> Iterator[str]:
 
 def gather(spark: Any, executors: int) -> list[HostFacts]:
     """Each executor's host facts (one barrier task per executor), sorted by host."""
-    rdd = spark.sparkContext.parallelize(range(executors), executors)
-    raw = rdd.barrier().mapPartitions(_facts_task).collect()
+    raw = barrier_stage(spark, executors, _facts_task)
     return sorted((HostFacts(**json.loads(r)) for r in raw), key=lambda f: (f.host, f.cpus))
 
 

@@ -29,6 +29,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bf16perf.hostfacts import barrier_stage
 from bf16perf.kernels import KernelSummary, run_verbose
 from bf16perf.workload.command_task import (
     METRICS_MARK,
@@ -185,9 +186,8 @@ def run_per_worker(
         t0 = time.monotonic()
         with progress_server(progress, driver_host(spark)) as addr:
             try:
-                rdd = spark.sparkContext.parallelize(range(workers), workers)
                 task = partial(command_task, json.dumps(spec), addr)
-                raw = rdd.barrier().mapPartitions(task).collect()
+                raw = barrier_stage(spark, workers, task)
             except Exception as exc:  # py4j wraps everything
                 raise TrainingError(summarize(exc)) from None
         results = [json.loads(r) for r in raw]

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
+from bf16perf.hostfacts import barrier_stage
 from bf16perf.workload.config import RunResult, TrainConfig, WorkerResult
 from bf16perf.workload.task import barrier_task
 
@@ -78,9 +79,8 @@ def run_training(
     t0 = time.monotonic()
     with progress_server(progress, driver_host(spark)) as addr:
         try:
-            rdd = spark.sparkContext.parallelize(range(workers), workers)
             task = partial(barrier_task, config.to_json(), addr)
-            raw = rdd.barrier().mapPartitions(task).collect()
+            raw = barrier_stage(spark, workers, task)
         except Exception as exc:  # py4j wraps everything; keep the first meaningful lines
             raise TrainingError(summarize(exc)) from None
     results = sorted((WorkerResult.from_dict(json.loads(r)) for r in raw), key=lambda w: w.rank)

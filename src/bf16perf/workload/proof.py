@@ -21,6 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bf16perf.hostfacts import barrier_stage, task_host
 from bf16perf.kernels import KernelSummary, ProbeError, capture_verbose, parse_verbose
 from bf16perf.workload.config import Precision, TrainConfig, Variant
 from bf16perf.workload.launch import summarize
@@ -111,8 +112,7 @@ def _proof_task(config_json: str, timeout_s: float, _: Iterator[Any]) -> Iterato
     why it failed)."""
     from pyspark import BarrierTaskContext
 
-    ctx = BarrierTaskContext.get()
-    host = ctx.getTaskInfos()[ctx.partitionId()].address.rsplit(":", 1)[0]
+    host = task_host(BarrierTaskContext.get())
     try:
         text = _proof_output(TrainConfig.from_json(config_json), timeout_s)
     except ProbeError as exc:
@@ -127,10 +127,9 @@ def prove_on_executors(
     """The proof step of ``config`` on every executor at once (one barrier task each), one
     :class:`HostProof` per executor, sorted by host; raises :class:`ProbeError` naming the
     host whose step failed."""
-    rdd = spark.sparkContext.parallelize(range(executors), executors)
     task = partial(_proof_task, config.to_json(), timeout_s)
     try:
-        raw = [json.loads(r) for r in rdd.barrier().mapPartitions(task).collect()]
+        raw = [json.loads(r) for r in barrier_stage(spark, executors, task)]
     except Exception as exc:  # py4j wraps everything
         raise ProbeError(f"the proof stage failed on the executors: {summarize(exc)}") from None
     failed = [r for r in raw if "error" in r]

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bf16perf.hostfacts import task_host
 from bf16perf.hygiene import pdeathsig_preexec
 from bf16perf.workload.stack import stack_env
 
@@ -38,8 +39,7 @@ def rendezvous() -> tuple[int, str, list[str]]:
     from pyspark import BarrierTaskContext
 
     ctx = BarrierTaskContext.get()
-    rank = ctx.partitionId()
-    host = ctx.getTaskInfos()[rank].address.rsplit(":", 1)[0]
+    rank, host = ctx.partitionId(), task_host(ctx)
     with socket.socket() as s:
         s.bind((host, 0))
         port = s.getsockname()[1]
