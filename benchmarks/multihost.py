@@ -27,7 +27,7 @@ ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.netns import namespaces, spark_hosts  # noqa: E402
-from tests.perfrun import perf_command  # noqa: E402
+from tests.perfrun import FP32, perf_command  # noqa: E402
 
 
 def figures(report: dict[str, Any]) -> tuple[float, float]:
@@ -50,7 +50,7 @@ def perf(tmp: Path, extra: list[str], prefix: list[str], env: dict[str, str]) ->
         "--perf-baselines", str(tmp / "baselines"), "--perf-reports", str(reports),
         "--perf-history", str(tmp / "history.jsonl"),
         "--perf-workers", "2", "--perf-cores-per-worker", "1", *extra,
-        select="test_training and fp32",
+        tests=(FP32,),
     )  # fmt: skip
     done = subprocess.run(
         [*prefix, *command], cwd=ROOT, env=env, capture_output=True, text=True, check=False

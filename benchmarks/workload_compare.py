@@ -31,8 +31,8 @@ def session(workloads: list[str], repeats: int, extra: list[str], tmp: Path) -> 
     """One ``pytest perf`` session's report."""
     reports = tmp / "reports"
     command = [
-        sys.executable, "-m", "pytest", "perf", "-p", "no:cacheprovider", "-q",
-        "-k", "test_training", "--perf-repeats", str(repeats), "--perf-save-baseline",
+        sys.executable, "-m", "pytest", "perf/test_training.py::test_training",
+        "-p", "no:cacheprovider", "-q", "--perf-repeats", str(repeats), "--perf-save-baseline",
         "--perf-baselines", str(tmp / "baselines"), "--perf-reports", str(reports),
         "--perf-history", str(tmp / "history.jsonl"), *extra,
     ]  # fmt: skip

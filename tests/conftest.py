@@ -1,12 +1,30 @@
-"""Shared helpers for the harness's own tests."""
+"""Shared helpers for the harness's own tests, and the host the suite runs as.
+
+The session header names the CPU and its bf16 capability (so every CI log says which branch
+of the host-dependent tests it exercised); ``$BF16PERF_TEST_VIEW`` selects the view
+(:mod:`tests.hostview`), applied here before any test module is collected.
+"""
 
 from pathlib import Path
 
 import pytest
 
+from tests.hostview import ViewError, apply_view, header_line
+
 DATA = Path(__file__).parent / "data"
 
 pytest_plugins = ["pytester"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        apply_view()
+    except ViewError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return header_line()
 
 
 @pytest.fixture

@@ -1,4 +1,11 @@
-"""Runs the user-facing ``pytest perf/`` (smoke profile, fp32 only) in a subprocess."""
+"""Runs the user-facing ``pytest perf/`` (smoke profile) in a subprocess, on chosen tests.
+
+Tests are chosen by node id, never by a ``-k`` expression: ``-k`` matches the names of a
+test's parents too (the module ``test_training.py``, the ``perf`` folder), so
+``-k "test_training and fp32"`` also picks ``test_bf16_loss_tracks_fp32``, which trains a
+bf16 run on a bf16 host and skips elsewhere.  Which tests of a selection run or skip still
+depends on the host's bf16 capability (:mod:`tests.hostview`); the tests that see it say so.
+"""
 
 from __future__ import annotations
 
@@ -9,29 +16,39 @@ from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
 
+TRAINING = "perf/test_training.py::test_training"  # every variant (and workload)
+FP32 = f"{TRAINING}[fp32]"
+BF16 = f"{TRAINING}[bf16]"
+BF16_AVX512 = f"{TRAINING}[bf16-avx512]"
+BF16_LOSS = "perf/test_training.py::test_bf16_loss_tracks_fp32"
+BF16_SPEEDUP = "perf/test_training.py::test_bf16_speedup"
+CLUSTER = "perf/test_cluster.py::test_all_executors_registered"
+#: the cluster and fp32 training: what runs on every host
+FP32_ONLY = (CLUSTER, FP32)
 
-def perf_command(*args: str, select: str = "not bf16") -> list[str]:
-    """``pytest perf -k SELECT --perf-profile smoke ARGS`` (a later ``-k`` in ARGS wins)."""
+
+def perf_command(*args: str, tests: tuple[str, ...] = FP32_ONLY) -> list[str]:
+    """``pytest TESTS --perf-profile smoke ARGS``; ``tests`` are node ids under ``perf/``."""
     return [
         sys.executable,
         "-m",
         "pytest",
-        "perf",
+        *tests,
         "-p",
         "no:cacheprovider",
         "-rs",
         "--perf-profile",
         "smoke",
-        "-k",
-        select,
         *args,
     ]
 
 
-def run_perf(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_perf(
+    *args: str, tests: tuple[str, ...] = FP32_ONLY, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run :func:`perf_command` from the repository root and capture its output."""
     return subprocess.run(
-        perf_command(*args),
+        perf_command(*args, tests=tests),
         cwd=ROOT,
         env=env if env is not None else dict(os.environ),
         capture_output=True,

@@ -5,7 +5,11 @@ runs against that cluster with ``--spark-master``; a worker host that dies mid-r
 run naming it, and kill -9 of the driver leaves no training process on any host.  One
 cluster serves the module (the host-loss test goes last: it kills a host), and everything
 (namespaces, links, processes) is removed afterwards, also when a test fails.  Needs root
-(CI is root)."""
+(CI is root).
+
+Host-dependent (:mod:`tests.hostview`): ``test_smoke_suite_across_three_namespaces`` trains
+fp32 and, on a bf16 host, bf16, whose kernels each host must prove on its own; without bf16
+the bf16 variant is skipped, saying why.  The fault tests train fp32 only, on every host."""
 
 from __future__ import annotations
 
@@ -22,8 +26,9 @@ from pathlib import Path
 import pytest
 
 from bf16perf.hygiene import pids_with_env
+from tests.hostview import host_has_bf16
 from tests.netns import Hosts, SparkHosts, ip, namespaces, spark_hosts
-from tests.perfrun import ROOT, perf_command
+from tests.perfrun import BF16, FP32, ROOT, perf_command
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("ip") is None or len(os.sched_getaffinity(0)) < 2,
@@ -39,7 +44,7 @@ class Cluster:
     spark: SparkHosts
     env: dict[str, str]
 
-    def driver(self, tmp: Path, *args: str, select: str) -> list[str]:
+    def driver(self, tmp: Path, *args: str, tests: tuple[str, ...]) -> list[str]:
         """``pytest perf/`` in the master's namespace, a driver of this cluster."""
         (tmp / "baselines").mkdir(exist_ok=True)
         command = perf_command(
@@ -47,7 +52,7 @@ class Cluster:
             "--perf-spark-secret-file", str(self.spark.secret),
             "--perf-workers", "2", "--perf-cores-per-worker", "1",
             "--perf-baselines", str(tmp / "baselines"), "--perf-no-probe", *args,
-            select=select,
+            tests=tests,
         )  # fmt: skip
         return self.hosts.command("m", command)
 
@@ -74,7 +79,7 @@ class Cluster:
     def start_training(self, tmp: Path, *args: str) -> subprocess.Popen[str]:
         """A long fp32 run, returned once rank 0 finished step 3 and both hosts train."""
         proc = subprocess.Popen(
-            self.driver(tmp, "--perf-steps", "200", "--perf-no-report", *args, select="fp32"),
+            self.driver(tmp, "--perf-steps", "200", "--perf-no-report", *args, tests=(FP32,)),
             cwd=ROOT,
             env=self.driver_env,
             stdout=subprocess.PIPE,
@@ -112,7 +117,7 @@ def test_smoke_suite_across_three_namespaces(cluster: Cluster, tmp_path: Path) -
     driver = subprocess.run(
         cluster.driver(
             tmp_path, "--perf-repeats", "1", "--perf-save-baseline", "--perf-reports",
-            str(reports), select="test_training and not avx512",
+            str(reports), tests=(FP32, BF16),  # bf16 skips on a host without bf16
         ),
         cwd=ROOT,
         env=cluster.driver_env,
@@ -138,6 +143,13 @@ def test_smoke_suite_across_three_namespaces(cluster: Cluster, tmp_path: Path) -
     assert all(p["cpu_isa"] and p["message"].startswith("fp32: ") for p in proofs), proofs
     html = (reports / "latest" / "report.html").read_text()
     assert all(f"{address}: {proofs[0]['message']}" in html for address in workers)
+    bf16_runs = [r for r in report["runs"] if r["precision"] == "bf16"]
+    if host_has_bf16():  # bf16 trained too, each host proving its own bf16 kernels
+        (bf16,) = bf16_runs
+        assert [p["host"] for p in bf16["kernels"]["hosts"]] == workers, bf16["kernels"]
+        assert all(p["bf16_ran"] for p in bf16["kernels"]["hosts"]), bf16["kernels"]
+    else:  # skipped before the cluster was asked for anything, and said why
+        assert bf16_runs == [] and "no bf16 hardware" in out, out[-3000:]
 
 
 def test_kill_9_of_the_driver_leaves_no_training_process(cluster: Cluster, tmp_path: Path) -> None:

@@ -1,7 +1,12 @@
 """Command workloads end to end on the real local cluster: a per-worker Keras script (in
 bf16perf's JSON lines and in tf_cnn_benchmarks's lines), a driver-mode PySpark program and
 the built-in PyTorch ResNet-50 (smoke size), one pytest session to save baselines and one in
-which a per-worker and the driver-mode program meet theirs, one cluster per session."""
+which a per-worker and the driver-mode program meet theirs, one cluster per session.
+
+Host-dependent (:mod:`tests.hostview`): every variant of ``test_training`` is selected, so on
+a bf16 host each workload also trains bf16 (the Keras script's proven in bf16 kernels), and
+on an AMX host bf16-avx512 too; without bf16 those are skipped, saying why.  The fp32
+assertions are the same everywhere."""
 
 from __future__ import annotations
 
@@ -12,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from bf16perf.hygiene import pids_with_env
-from tests.perfrun import ROOT, run_perf
+from tests.hostview import host_has_bf16
+from tests.perfrun import ROOT, TRAINING, run_perf
 
 WORKLOADS = ("keras-cnn", "keras-tf-cnn", "pyspark-sgd", "resnet50-torch")
 
@@ -26,11 +32,11 @@ def _session(
         "--perf-baselines", str(tmp_path / "baselines"),
         "--perf-reports", str(reports),
         "--perf-repeats", "1",  # CI time: the rules are the built-in workload's, tested there
-        "-k", "test_training",  # bf16 variants too, where the host has bf16
     ]  # fmt: skip
     for name in workloads:
         flags += ["--perf-workload", name]
-    result = run_perf(*flags, *args, env=dict(os.environ, BF16PERF_TEST_MARK=mark))
+    env = dict(os.environ, BF16PERF_TEST_MARK=mark)
+    result = run_perf(*flags, *args, tests=(TRAINING,), env=env)  # bf16 too, on a bf16 host
     out = result.stdout + result.stderr
     report = json.loads((reports / "latest" / "report.json").read_text())
     end = time.monotonic() + 10
@@ -75,6 +81,15 @@ def test_command_workloads_save_and_meet_baselines(tmp_path: Path) -> None:
     assert spark_sgd["kernels"]["message"].startswith("not available")
     html = (tmp_path / "reports" / "latest" / "report.html").read_text()
     assert "<h2>Workloads</h2>" in html and "pyspark_sgd.py" in html
+
+    bf16 = [r for r in report["runs"] if r["variant"].endswith(":bf16")]  # not bf16-avx512
+    if host_has_bf16():  # every workload trains bf16 too; the Keras script's is proven
+        assert {r["config"]["workload"] for r in bf16} == set(WORKLOADS), bf16
+        (keras_bf16,) = [r for r in bf16 if r["config"]["workload"] == "keras-cnn"]
+        assert keras_bf16["kernels"]["bf16_ran"], keras_bf16["kernels"]
+    else:  # skipped, each saying why
+        assert not [r for r in report["runs"] if r["precision"] == "bf16"]
+        assert "no bf16 hardware" in out, out[-3000:]
 
     # the next session meets those baselines: a verdict per workload and precision (CI
     # time: one per-worker program and the driver-mode one)

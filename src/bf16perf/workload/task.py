@@ -76,6 +76,7 @@ class _Pump:
     def __init__(self, proc: subprocess.Popen[bytes], progress_addr: tuple[str, int] | None):
         self.proc = proc
         self.last = time.monotonic()
+        self.spoke = False  # the worker printed its first step (start-up and tracing done)
         self.forward: socket.socket | None = None
         if progress_addr is not None:
             with contextlib.suppress(OSError):
@@ -85,7 +86,7 @@ class _Pump:
     def _run(self) -> None:
         assert self.proc.stdout is not None
         for raw in self.proc.stdout:
-            self.last = time.monotonic()
+            self.last, self.spoke = time.monotonic(), True
             if self.forward is not None and raw.startswith(b"BF16PERF_PROGRESS"):
                 with contextlib.suppress(OSError):
                     self.forward.sendall(raw)
@@ -96,6 +97,10 @@ class _Pump:
 
 
 HOST_GONE = "the host or its network is gone"
+#: seconds a worker has for its first step whatever the step timeout: the interpreter,
+#: TensorFlow's import, the strategy and the first step's tracing (10-42 s on 2 vCPUs,
+#: longer on one core) are no step, and a short --perf-step-timeout must not fail on them
+FIRST_STEP_S = 180.0
 
 
 def silent_peers(addresses: list[str], me: int, timeout_s: float = 3.0) -> list[str]:
@@ -150,9 +155,10 @@ def _await_result(
                 f"training process of {who} exited with code {code}"
                 f"{_peers_note(addresses, rank)}:\n" + "\n".join(tail)
             )
-        if time.monotonic() - pump.last > timeout:
+        limit = timeout if pump.spoke else max(timeout, FIRST_STEP_S)
+        if time.monotonic() - pump.last > limit:
             raise RuntimeError(
-                f"{who}: no step finished within {timeout:.0f} s (a hung collective or a lost"
+                f"{who}: no step finished within {limit:.0f} s (a hung collective or a lost"
                 f" peer){_peers_note(addresses, rank)}; raise --perf-step-timeout if steps"
                 " are really this slow"
             )
