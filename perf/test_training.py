@@ -54,7 +54,7 @@ def test_training(
     assert not errors, "\n".join(errors)
     record_benchmark(checks.benchmark_record(runs, machine, key))
     if variant.needs_amx:
-        session.notices.append(checks.amx_notice(runs[0], training_runs))
+        session.notices.append(checks.amx_notice(runs, training_runs))
     decisions, notices = checks.training_verdicts(
         test,
         request.node.name,

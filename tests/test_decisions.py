@@ -21,7 +21,9 @@ def _d(outcome: Outcome, test: str = "perf/t.py::x") -> Decision:
     [
         ([Outcome.OK, Outcome.NO_BASELINE, Outcome.IMPROVED], 0, ExitCode.OK),
         ([Outcome.REGRESSION, Outcome.INCONCLUSIVE, Outcome.UNSUPPORTED], 0, ExitCode.REGRESSION),
-        ([Outcome.DRIFT], 0, ExitCode.REGRESSION),
+        ([Outcome.DRIFT], 0, ExitCode.NUMERICS),
+        ([Outcome.DRIFT, Outcome.UNSUPPORTED, Outcome.INCONCLUSIVE], 0, ExitCode.NUMERICS),
+        ([Outcome.UNDECIDED, Outcome.OK], 0, ExitCode.OK),
         ([Outcome.GATE_FAILED], 0, ExitCode.REGRESSION),
         ([Outcome.INCONCLUSIVE, Outcome.UNSUPPORTED], 0, ExitCode.UNSUPPORTED),
         ([Outcome.INCONCLUSIVE, Outcome.OK], 0, ExitCode.INCONCLUSIVE),
@@ -54,11 +56,11 @@ def test_table_marks_failures() -> None:
         ([(Outcome.REGRESSION, "a")], {"a", "b"}, ExitCode.TESTS_FAILED),
         # a passing verdict does not excuse its test's failure
         ([(Outcome.OK, "a")], {"a"}, ExitCode.TESTS_FAILED),
-        # a loss drift recorded under the node id (the bf16 loss test) exits 10, not 1
+        # a loss drift recorded under the node id (the bf16 loss test) exits 13, not 1
         (
             [(Outcome.DRIFT, "perf/test_training.py::test_bf16_loss_tracks_fp32")],
             {"perf/test_training.py::test_bf16_loss_tracks_fp32"},
-            ExitCode.REGRESSION,
+            ExitCode.NUMERICS,
         ),
         ([(Outcome.UNSUPPORTED, "a"), (Outcome.INCONCLUSIVE, "b")], {"a", "b"}, 12),
         ([], set(), ExitCode.OK),

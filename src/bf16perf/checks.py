@@ -8,6 +8,8 @@ into decisions by :mod:`bf16perf.judge`.
 
 from __future__ import annotations
 
+import math
+import statistics
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +19,10 @@ from bf16perf.decisions import Decision, Outcome
 from bf16perf.machine import Machine
 from bf16perf.options import PerfOptions
 from bf16perf.runs import BF16, FP32, AbPairs, TrainingRuns
-from bf16perf.stats import Spread, bootstrap_ratio
+from bf16perf.stats import LogRatio, Spread, unpaired_log_ratio
 from bf16perf.store import BaselineStore
 from bf16perf.verdicts import GateVerdict
+from bf16perf.verdicts._common import interval_text
 from bf16perf.workload.config import RunResult
 from bf16perf.workload.proof import proof_lines
 
@@ -96,22 +99,37 @@ def release_gate(
     return decision, verdict
 
 
-def amx_notice(capped: RunResult, training_runs: TrainingRuns) -> str:
+def amx_notice(capped: list[RunResult], training_runs: TrainingRuns) -> str:
     """What AMX buys over AVX512-BF16 on this machine, and, where fp32 ran in this session,
-    what AVX512-BF16 alone buys over fp32 (figures of one run each, not gates: on Sapphire
+    what AVX512-BF16 alone buys over fp32: ratios of geometric means of run figures with a
+    95% t interval over runs, the unit of every verdict (figures, not gates: on Sapphire
     and Emerald Rapids AVX512-BF16 kernels are slower than fp32 ones, BENCHMARKS.md E)."""
-    bf16 = training_runs.runs_of(BF16, 1)[0]
-    ratio, low, high = bootstrap_ratio(bf16.images_per_second, capped.images_per_second)
+    bf16 = training_runs.runs[BF16.name] or training_runs.runs_of(BF16, 1)
+    amx = unpaired_log_ratio(judge.figures(bf16), judge.figures(capped), confidence=0.95)
     text = (
-        f"{capped.label}: {capped.median_images_per_second:.2f} images/s against"
-        f" {bf16.median_images_per_second:.2f} for bf16 on {(bf16.kernels or {}).get('isa')}:"
-        f" AMX/AVX512-BF16 = {ratio:.3f}x, steps' 95% CI [{low:.3f}, {high:.3f}] (one run each)"
+        f"{capped[0].label}: {_geomean(capped):.2f} images/s against {_geomean(bf16):.2f}"
+        f" for bf16 on {(bf16[0].kernels or {}).get('isa')} (geometric means of"
+        f" {_count(capped)} and {_count(bf16)}): AMX/AVX512-BF16 = {_ratio_text(amx)}"
     )
     fp32 = training_runs.runs[FP32.name]
     if fp32:
-        ratio, low, high = bootstrap_ratio(capped.images_per_second, fp32[0].images_per_second)
-        text += f"; AVX512-BF16/fp32 = {ratio:.3f}x, steps' 95% CI [{low:.3f}, {high:.3f}]"
+        alone = unpaired_log_ratio(judge.figures(capped), judge.figures(fp32), confidence=0.95)
+        text += f"; AVX512-BF16/fp32 = {_ratio_text(alone)} (against {_count(fp32)} of fp32)"
     return text
+
+
+def _geomean(runs: list[RunResult]) -> float:
+    return math.exp(statistics.fmean(math.log(x) for x in judge.figures(runs)))
+
+
+def _count(runs: list[RunResult]) -> str:
+    return f"{len(runs)} run{'s' if len(runs) != 1 else ''}"
+
+
+def _ratio_text(est: LogRatio) -> str:
+    if not est.spread.known:
+        return f"{est.ratio:.3f}x (no interval: one run each side; --perf-repeats 2 or more)"
+    return f"{est.ratio:.3f}x, 95% CI over runs {interval_text(est.low, est.high)}"
 
 
 @dataclass(frozen=True)

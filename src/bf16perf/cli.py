@@ -149,6 +149,10 @@ OPTIONS: tuple[Option, ...] = (
            parse=p.non_negative_int, default=2, metavar="N"),
     Option("--perf-alpha", "one-sided false-alarm rate of the throughput verdicts (default"
            " 0.01)", "alpha", parse=p.alpha, default=0.01, metavar="P"),
+    Option("--perf-release", "release mode: a throughput verdict must rule out a drop beyond"
+           " --perf-max-regression, else it is inconclusive (exit 11); without it (nightly"
+           " mode) only evidence of a drop fails, and 'cannot tell' is a notice",
+           "release", default=False),
     Option("--perf-bf16-loss-band", "largest mean |bf16 - fp32| loss difference within a run"
            " (default 0.5)", "bf16_loss_band", parse=p.positive_float, default=0.5,
            metavar="LOSS"),
@@ -178,13 +182,14 @@ OPTIONS: tuple[Option, ...] = (
 
 
 def addoptions(parser: pytest.Parser) -> None:
-    """Register the ``perf`` option group and its two ini defaults."""
+    """Register the ``perf`` option group and its ini defaults."""
     group = parser.getgroup("perf", "bf16perf: bf16 training performance")
     for option in OPTIONS:
         option.add_to(group)
     parser.addini(
         "perf_require_bf16", type="bool", default=False, help="default of --perf-require-bf16"
     )
+    parser.addini("perf_release", type="bool", default=False, help="default of --perf-release")
     parser.addini(
         "perf_min_bf16_speedup",
         default="",
@@ -208,6 +213,7 @@ def options_from_config(config: pytest.Config) -> PerfOptions:
     fields["workloads"] = tuple(fields["workloads"])
     require = values["perf_require_bf16"] or bool(config.getini("perf_require_bf16"))
     fields["require_bf16"] = require
+    fields["release"] = values["perf_release"] or bool(config.getini("perf_release"))
     fields["train"] = replace(PROFILES[fields["profile"]], **overrides)
     speedup = values["perf_min_bf16_speedup"]
     fields["min_bf16_speedup"] = _min_speedup(config, speedup, fields["profile"])

@@ -2,7 +2,7 @@
 the pinned daemons of a multi-host cluster (:mod:`bf16perf.hosts`).
 
     bf16perf history [PATH] [--page FILE] [--confirm N]
-    bf16perf compare A B
+    bf16perf compare A B [--release]
     bf16perf baselines [DIR]
     bf16perf master --host ADDR [--port 7077] --secret-file FILE [--state DIR]
     bf16perf worker --master spark://ADDR:PORT --host ADDR (--cpus LIST | --numa-node N)
@@ -21,6 +21,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from bf16perf.decisions import Outcome
 
 __all__ = ["main"]
 
@@ -91,14 +93,21 @@ def _compare(args: argparse.Namespace) -> int:
     shared = sorted(set(a) & set(b))
     if not shared:
         raise InputError(f"{args.a} and {args.b} share no workload key: nothing to compare")
-    worst = 0
+    codes = []
     for key in shared:
         verdict = baseline_rule(b[key], a[key], max_regression=args.threshold, alpha=args.alpha)
         print(f"{key}: {verdict.outcome.value}: {verdict.detail}")
-        worst = max(
-            worst, 10 if verdict.outcome.fails and verdict.outcome.value != "inconclusive" else 0
-        )
-    return worst
+        codes.append(_compare_code(verdict.outcome, args.release))
+    # a session's order: regression (10) before inconclusive (11)
+    return 10 if 10 in codes else max(codes, default=0)
+
+
+def _compare_code(outcome: Outcome, release: bool) -> int:
+    """A session's exit code for a throughput outcome: 10 a regression; inconclusive is
+    11 in the release mode and no failure in the nightly mode (as in ``pytest perf/``)."""
+    if outcome is Outcome.REGRESSION:
+        return 10
+    return 11 if outcome is Outcome.INCONCLUSIVE and release else 0
 
 
 def _baselines(args: argparse.Namespace) -> int:
@@ -162,6 +171,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("b", type=Path)
     c.add_argument("--threshold", type=float, default=0.05)
     c.add_argument("--alpha", type=float, default=0.01)
+    c.add_argument(
+        "--release",
+        action="store_true",
+        help="release mode: exit 11 when a drop beyond the threshold is not ruled out"
+        " (default, nightly: exit 10 only on evidence of a drop)",
+    )
     b = sub.add_parser("baselines", help="the stored baselines: machine, workload, runs, age")
     b.add_argument("dir", nargs="?", type=Path, default=Path("baselines"))
     m = sub.add_parser("master", help="a Spark standalone master for a multi-host cluster")

@@ -6,15 +6,18 @@ and then fails once, with an exit code that says what kind of trouble it was:
 ====  =========================================================================
 code  meaning
 ====  =========================================================================
-0     all good (notices such as "no baseline" do not fail)
+0     all good (notices such as "no baseline", and in the nightly mode a throughput
+      verdict that cannot tell within the threshold, do not fail)
 1     a test failed for a reason that is not a performance verdict (a crash, a bug)
-10    performance regression: throughput, loss-curve drift, or bf16 speedup below the
-      release minimum
-11    inconclusive: too noisy to decide (never a pass)
+10    performance regression: throughput, or bf16 speedup below the release minimum
+11    inconclusive: too noisy to decide (never a pass): the bf16 gate always, a
+      throughput verdict under ``--perf-release``
 12    unsupported hardware under ``--perf-require-bf16``
+13    numerics changed: a loss curve drifted from its baseline, from the reference
+      stack's, or bf16's from fp32's beyond the band
 ====  =========================================================================
 
-When several apply, the first in the order 1, 10, 12, 11 wins.
+When several apply, the first in the order 1, 10, 13, 12, 11 wins.
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ class Outcome(enum.Enum):
     DRIFT = "loss curve drifted"
     GATE_FAILED = "bf16 speedup below minimum"
     INCONCLUSIVE = "inconclusive"
+    #: nightly mode: a throughput drop beyond the threshold is neither shown nor ruled out;
+    #: a notice with the detectable drop, not a failure (``--perf-release`` fails it)
+    UNDECIDED = "cannot tell"
     UNSUPPORTED = "unsupported hardware"
 
     @property
@@ -61,6 +67,7 @@ class ExitCode(enum.IntEnum):
     REGRESSION = 10
     INCONCLUSIVE = 11
     UNSUPPORTED = 12
+    NUMERICS = 13
 
 
 @dataclass(frozen=True)
@@ -88,8 +95,10 @@ def session_exit_code(decisions: Sequence[Decision], other_failures: int) -> Exi
     if other_failures > 0:
         return ExitCode.TESTS_FAILED
     outcomes = {d.outcome for d in decisions}
-    if outcomes & {Outcome.REGRESSION, Outcome.DRIFT, Outcome.GATE_FAILED}:
+    if outcomes & {Outcome.REGRESSION, Outcome.GATE_FAILED}:
         return ExitCode.REGRESSION
+    if Outcome.DRIFT in outcomes:
+        return ExitCode.NUMERICS
     if Outcome.UNSUPPORTED in outcomes:
         return ExitCode.UNSUPPORTED
     if Outcome.INCONCLUSIVE in outcomes:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from bf16perf.baselines import Baseline
 from bf16perf.decisions import Decision, Outcome
 from bf16perf.options import PerfOptions
+from bf16perf.power import pairs_needed
 from bf16perf.stats import Spread, run_figure
 from bf16perf.verdicts import (
     GateVerdict,
@@ -38,6 +40,7 @@ __all__ = [
     "bf16_loss",
     "figures",
     "gate",
+    "judged",
     "no_baseline",
     "sanity_errors",
 ]
@@ -70,6 +73,36 @@ def sanity_errors(runs: Sequence[RunResult]) -> list[str]:
     return errors
 
 
+def judged(
+    outcome: Outcome, detail: str, options: PerfOptions, figures: dict[str, Any]
+) -> tuple[Outcome, str]:
+    """A throughput verdict's outcome in the session's mode.  Release (``--perf-release``):
+    as the rule says, so "cannot rule out a drop" is INCONCLUSIVE.  Nightly (the default):
+    only evidence of a drop fails; "cannot tell" is UNDECIDED, a notice that says what
+    would decide it."""
+    if outcome is not Outcome.INCONCLUSIVE or options.release:
+        return outcome, detail
+    ways = []
+    if figures.get("runs_needed"):
+        ways.append(f"{figures['runs_needed']} runs a session (--perf-repeats)")
+    elif "runs_needed" in figures and figures["runs_needed"] is None:
+        ways.append("a baseline of more runs (--perf-save-baseline with more --perf-repeats)")
+    sigma = figures.get("sigma")
+    if "baseline_runs" in figures and sigma:
+        # a pair's log ratio has about sqrt(2) times the between-run spread
+        pairs = pairs_needed(sigma * math.sqrt(2), options.max_regression, options.alpha)
+        if pairs:
+            ways.append(f"A/B with {pairs} pairs (--perf-reference-python)")
+    elif figures.get("pairs_needed"):
+        ways.append(f"{figures['pairs_needed']} pairs (--perf-pairs)")
+    if options.trend_confirm:
+        ways.append(f"a lasting drop shows in the trend after {options.trend_confirm} sessions")
+    return Outcome.UNDECIDED, (
+        f"{detail}; nightly mode: not a failure, since only evidence of a drop fails"
+        f" (--perf-release requires ruling it out); would decide: {'; or '.join(ways)}"
+    )
+
+
 def no_baseline(test: str, slug: str, key: str, options: PerfOptions) -> Decision:
     return Decision(
         test,
@@ -97,7 +130,8 @@ def against_baseline(
         prior=noise,
         baseline_path=str(baseline.path),
     )
-    out = [Decision(test, "throughput", verdict.outcome, verdict.detail, verdict.to_dict())]
+    outcome, detail = judged(verdict.outcome, verdict.detail, options, verdict.to_dict())
+    out = [Decision(test, "throughput", outcome, detail, verdict.to_dict())]
     if runs[0].config.data_dir is None:
         loss = loss_rule(
             runs[0].losses,
@@ -127,7 +161,8 @@ def against_reference(
         alpha=options.alpha,
         order=order,
     )
-    out = [Decision(test, "A/B throughput", verdict.outcome, verdict.detail, verdict.to_dict())]
+    outcome, detail = judged(verdict.outcome, verdict.detail, options, verdict.to_dict())
+    out = [Decision(test, "A/B throughput", outcome, detail, verdict.to_dict())]
     loss = bf16_loss_rule(
         candidate[0].losses,
         reference[0].losses,

@@ -45,10 +45,13 @@ class PerfOptions:
         min_bf16_speedup: the release gate's minimum bf16/fp32 throughput ratio (0: no
             gate, the smoke profile's default).
         repeats: runs per variant, the unit of every verdict and of a saved baseline;
-            fp32 and bf16 runs interleave (fp32, bf16, fp32, bf16, ...).
+            fp32 and bf16 runs interleave pair by pair, in balanced seeded order.
         extra_pairs: fp32/bf16 pairs added when the gate's first look is inconclusive (0:
             one look); with a second look both are made at half the error.
         alpha: one-sided false-alarm rate of the throughput rules (stored baseline, A/B).
+        release: the release mode: a throughput verdict must rule out a drop beyond
+            ``max_regression`` (else INCONCLUSIVE, exit 11); the nightly mode (default)
+            fails only on evidence of a drop, and "cannot tell" is a notice.
         reference_python: the interpreter of a reference stack for A/B runs (``None``:
             this one, where ``reference_env`` alone makes the difference).
         reference_env: environment of the reference runs, ``(name, value)`` pairs.
@@ -86,6 +89,7 @@ class PerfOptions:
     repeats: int = 3
     extra_pairs: int = 2
     alpha: float = 0.01
+    release: bool = False
     reference_python: str | None = None
     reference_env: tuple[tuple[str, str], ...] = ()
     pairs: int = 8

@@ -3,7 +3,8 @@
 This module owns the policy between the cluster and the verdicts: a kernel proof per
 variant and stack before its first run (a refused proof fails every later ask for that
 variant), fp32 and bf16 interleaved whenever both are wanted (drift hits both alike and the
-gate's pairs are neighbours), A/B pairs in balanced seeded order, and a notice for every
+gate's pairs are neighbours, in balanced seeded order within each pair), A/B pairs in
+balanced seeded order, and a notice for every
 worker whose CPUs were shared while it was measured.  It knows nothing of pytest: a failure
 is a :class:`RunFailed` that the fixture turns into a test failure.
 """
@@ -39,7 +40,7 @@ __all__ = ["BF16", "FP32", "AbPairs", "RunFailed", "TrainingRuns"]
 
 FP32 = VARIANTS["fp32"]
 BF16 = VARIANTS["bf16"]
-_GATE_PAIR = (FP32, BF16)  # what the gate compares, in the order it alternates them
+_GATE_PAIR = (FP32, BF16)  # what the gate compares (each pair's order: pair_order)
 
 
 class RunFailed(RuntimeError):
@@ -290,10 +291,9 @@ class TrainingRuns:
         """The first ``count`` runs of ``variant``, training what is missing; where the
         other precision of the gate's pair is wanted too, the two alternate."""
         while len(self.runs[variant.name]) < count:
-            partner = self._partner(variant)
-            for v in (FP32, BF16) if partner else (variant,):
-                mine = len(self.runs[variant.name])
-                if len(self.runs[v.name]) > mine or len(self.runs[v.name]) >= count:
+            pair = len(self.runs[variant.name])
+            for v in self.pair_order(pair) if self._partner(variant) else (variant,):
+                if len(self.runs[v.name]) > pair or len(self.runs[v.name]) >= count:
                     continue
                 try:
                     self.train(v)
@@ -303,11 +303,20 @@ class TrainingRuns:
                     # the partner's own test reports its failure; go on alone
         return self.runs[variant.name][:count]
 
+    def pair_order(self, pair: int) -> tuple[Variant, Variant]:
+        """Which precision runs first in fp32/bf16 pair ``pair`` (0-based): balanced in
+        blocks of two pairs (one fp32-first, one bf16-first), each block's order drawn by a
+        generator seeded with the session's seed, so drift within a pair cancels out of
+        the gate instead of biasing it, and a session can be repeated."""
+        block = balanced_order(2, f"{self.config.seed}-gate-{pair // 2}")
+        return _GATE_PAIR if block[pair % 2] == "reference" else _GATE_PAIR[::-1]
+
     def gate_pairs(self, count: int) -> tuple[list[RunResult], list[RunResult]]:
-        """``count`` interleaved (bf16, fp32) pairs, training the missing ones."""
-        while min(len(self.runs[FP32.name]), len(self.runs[BF16.name])) < count:
-            for v in (FP32, BF16):
-                if len(self.runs[v.name]) < count:
+        """``count`` neighbouring (bf16, fp32) pairs, training the missing ones, each pair
+        in :meth:`pair_order`."""
+        while (pair := min(len(self.runs[FP32.name]), len(self.runs[BF16.name]))) < count:
+            for v in self.pair_order(pair):
+                if len(self.runs[v.name]) <= pair:
                     self.train(v)
         return self.runs[BF16.name][:count], self.runs[FP32.name][:count]
 

@@ -40,7 +40,8 @@ def _table(header: list[str], rows: list[str]) -> str:
 def _verdicts(report: dict[str, Any]) -> str:
     rows = []
     for d in report["decisions"]:
-        cls = "fail" if d["fails"] else ("note" if d["outcome"] == "no baseline" else "ok")
+        notice = d["outcome"] in ("no baseline", "cannot tell")
+        cls = "fail" if d["fails"] else ("note" if notice else "ok")
         rows.append(
             f'<tr class="{cls} verdict"><td>{e(d["test"])}</td><td>{e(d["check"])}</td>'
             f"<td>{e(d['outcome'])}</td><td>{e(d['detail'])}</td></tr>"
