@@ -42,7 +42,7 @@ def test_training(
     session, options, test = bf16perf_session, bf16perf_session.options, request.node.nodeid
     key = training_runs.workload_key(variant)
     try:  # a bad baseline file costs no run
-        baseline, noise = checks.expected(options, machine, key)
+        baseline, noise, sessions = checks.expected(options, machine, key)
     except BaselineError as exc:
         pytest.fail(str(exc), pytrace=False)
     if baseline is not None:
@@ -64,6 +64,7 @@ def test_training(
         key=key,
         baseline=baseline,
         noise=noise,
+        sessions=sessions,
         pairs=pairs,
     )
     session.record(*decisions)

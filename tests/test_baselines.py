@@ -127,3 +127,25 @@ def test_noise_file_round_trip_and_refusals(tmp_path: Path) -> None:
         store.load_noise("m", "w", None)
     with pytest.raises(ValueError, match="at least two runs"):
         store.save_noise("m", "w", fingerprint=FP, figures=[1.0], command="noise")
+
+
+def test_noise_file_may_carry_the_between_session_spread(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    assert store.load_sessions("m", "w", "abc123") is None  # no file: the session prior
+    path, _ = store.save_noise(
+        "m", "w", fingerprint=FP, figures=[10.0, 10.3, 9.8, 10.1], command="noise"
+    )
+    assert store.load_sessions("m", "w", "abc123") is None  # runs only: the session prior
+    doc = json.loads(path.read_text())
+    path.write_text(json.dumps({**doc, "session_sigma": 0.021, "session_df": 11}))
+    sessions = store.load_sessions("m", "w", "abc123")
+    assert sessions is not None and (sessions.sigma, sessions.df) == (0.021, 11)
+    assert "12 A/A sessions" in sessions.source
+    path.write_text(json.dumps({**doc, "session_sigma": "x", "session_df": 11}))
+    before = path.read_bytes()
+    with pytest.raises(BaselineError, match=r"noise file .*: missing or bad field"):
+        store.load_sessions("m", "w", "abc123")
+    assert path.read_bytes() == before  # refused, never rewritten
+    path.write_text(json.dumps({**doc, "session_sigma": -1, "session_df": 11}))
+    with pytest.raises(BaselineError, match=r"session_sigma -1\.0, session_df 11 are not usable"):
+        store.load_sessions("m", "w", "abc123")

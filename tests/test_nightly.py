@@ -17,7 +17,7 @@ from bf16perf import checks, judge
 from bf16perf.decisions import Decision, ExitCode, Outcome, session_exit_code
 from bf16perf.options import PerfOptions
 from bf16perf.runs import BF16, FP32, TrainingRuns
-from bf16perf.verdicts import baseline_rule, gate_rule
+from bf16perf.verdicts import SESSION_PRIOR, baseline_rule, gate_rule
 from bf16perf.workload.config import PROFILES, VARIANTS, RunResult, Variant, WorkerResult
 
 
@@ -165,3 +165,38 @@ def _with_runs(bf16: list[RunResult]) -> _OrderOnly:
     runs = _OrderOnly()
     runs.runs["bf16"] = bf16
     return runs
+
+
+@pytest.mark.parametrize("tau", [0.044, 0.086])
+def test_stored_rule_keeps_its_false_alarm_rate_with_a_session_effect(tau: float) -> None:
+    """A/A nights against a baseline from another session: each session draws its own
+    level (sd ``tau``, the two session effects measured on the build VM), each run 5.7%
+    around it (BENCHMARKS V1), 3 runs a side.  Under the session prior the stored rule
+    says REGRESSION on at most 1% (its alpha) of unchanged nights; without the session
+    term it said so far more often."""
+    rng = np.random.default_rng(int(tau * 1000))
+    trials, with_prior, without = 2000, 0, 0
+    for _ in range(trials):
+        base, now = (np.exp(rng.normal(0, tau) + rng.normal(0, 0.057, 3)) for _ in range(2))
+        kwargs: dict[str, Any] = {"max_regression": 0.05, "alpha": 0.01}
+        with_prior += (
+            baseline_rule(list(now), list(base), session=SESSION_PRIOR, **kwargs).outcome
+            is Outcome.REGRESSION
+        )
+        without += baseline_rule(list(now), list(base), **kwargs).outcome is Outcome.REGRESSION
+    assert with_prior / trials <= 0.01
+    assert without / trials > 0.02  # what the session term is for
+
+
+def test_stored_rule_still_catches_a_large_drop_and_names_the_session_term() -> None:
+    v = baseline_rule(
+        [6.0, 6.1, 5.9], [10.0, 10.3, 9.8], max_regression=0.05, session=SESSION_PRIOR
+    )
+    assert v.outcome is Outcome.REGRESSION
+    assert "between-session spread 8.6% (prior: the build VM's session effect" in v.detail
+    assert v.to_dict()["session_sigma"] == 0.086
+    small = baseline_rule(
+        [9.3, 9.4, 9.2], [10.0, 10.3, 9.8], max_regression=0.05, session=SESSION_PRIOR
+    )  # 7% slower: within one session's draw of another's, so no evidence
+    assert small.outcome is Outcome.INCONCLUSIVE and small.runs_needed is None
+    assert "a session's own draw is no run's to average away" in small.detail

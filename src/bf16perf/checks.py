@@ -21,7 +21,7 @@ from bf16perf.options import PerfOptions
 from bf16perf.runs import BF16, FP32, AbPairs, TrainingRuns
 from bf16perf.stats import LogRatio, Spread, unpaired_log_ratio
 from bf16perf.store import BaselineStore
-from bf16perf.verdicts import GateVerdict
+from bf16perf.verdicts import SESSION_PRIOR, GateVerdict
 from bf16perf.verdicts._common import interval_text
 from bf16perf.workload.config import RunResult
 from bf16perf.workload.proof import proof_lines
@@ -38,15 +38,18 @@ __all__ = [
 
 def expected(
     options: PerfOptions, machine: Machine, key: str
-) -> tuple[Baseline | None, Spread | None]:
-    """The stored baseline and noise prior a test is judged against (``None`` in A/B mode or
-    when saving); raises :class:`~bf16perf.baselines.BaselineError` for a bad file, before
-    any run is spent."""
+) -> tuple[Baseline | None, Spread | None, Spread]:
+    """The stored baseline a test is judged against, the machine's between-run noise prior,
+    and its between-session spread (measured, else :data:`SESSION_PRIOR`; the baseline is
+    always another session's).  The baseline and noise are ``None`` in A/B mode or when
+    saving.  Raises :class:`~bf16perf.baselines.BaselineError` for a bad file, before any
+    run is spent."""
     if options.ab_mode or options.save_baseline:
-        return None, None
+        return None, None, SESSION_PRIOR
     store = BaselineStore(options.baselines_dir)
     slug, fid = machine.fingerprint.slug, machine.fingerprint.id
-    return store.load(slug, key, fid), store.load_noise(slug, key, fid)
+    sessions = store.load_sessions(slug, key, fid) or SESSION_PRIOR
+    return store.load(slug, key, fid), store.load_noise(slug, key, fid), sessions
 
 
 def training_verdicts(
@@ -60,6 +63,7 @@ def training_verdicts(
     baseline: Baseline | None,
     noise: Spread | None,
     pairs: AbPairs | None = None,
+    sessions: Spread = SESSION_PRIOR,
 ) -> tuple[list[Decision], list[str]]:
     """A variant's verdicts and notices: against the reference stack in A/B mode, else
     against the stored baseline; saving a baseline decides nothing and says where it went."""
@@ -82,7 +86,7 @@ def training_verdicts(
         return [], [f"{test}: baseline of {len(runs)} runs saved to {path}{kept}"]
     if baseline is None:
         return [judge.no_baseline(test, slug, key, options)], []
-    return judge.against_baseline(test, runs, baseline, options, noise), []
+    return judge.against_baseline(test, runs, baseline, options, noise, sessions), []
 
 
 def release_gate(

@@ -87,7 +87,7 @@ def _figures(report: dict[str, Any]) -> dict[str, list[float]]:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from bf16perf.verdicts import baseline_rule
+    from bf16perf.verdicts import SESSION_PRIOR, baseline_rule
 
     a, b = _figures(_report_json(args.a)), _figures(_report_json(args.b))
     shared = sorted(set(a) & set(b))
@@ -95,7 +95,9 @@ def _compare(args: argparse.Namespace) -> int:
         raise InputError(f"{args.a} and {args.b} share no workload key: nothing to compare")
     codes = []
     for key in shared:
-        verdict = baseline_rule(b[key], a[key], max_regression=args.threshold, alpha=args.alpha)
+        verdict = baseline_rule(
+            b[key], a[key], max_regression=args.threshold, alpha=args.alpha, session=SESSION_PRIOR
+        )
         print(f"{key}: {verdict.outcome.value}: {verdict.detail}")
         codes.append(_compare_code(verdict.outcome, args.release))
     # a session's order: regression (10) before inconclusive (11)

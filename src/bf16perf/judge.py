@@ -18,6 +18,7 @@ from bf16perf.options import PerfOptions
 from bf16perf.power import pairs_needed
 from bf16perf.stats import Spread, run_figure
 from bf16perf.verdicts import (
+    SESSION_PRIOR,
     GateVerdict,
     ab_rule,
     baseline_rule,
@@ -119,6 +120,7 @@ def against_baseline(
     baseline: Baseline,
     options: PerfOptions,
     noise: Spread | None = None,
+    sessions: Spread = SESSION_PRIOR,
 ) -> list[Decision]:
     """The throughput verdict (run figures against the baseline's), then, with synthetic
     data, the loss-curve verdict: both are recorded whatever the first says."""
@@ -128,6 +130,7 @@ def against_baseline(
         max_regression=options.max_regression,
         alpha=options.alpha,
         prior=noise,
+        session=sessions,  # the baseline is another session's
         baseline_path=str(baseline.path),
     )
     outcome, detail = judged(verdict.outcome, verdict.detail, options, verdict.to_dict())

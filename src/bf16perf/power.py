@@ -50,17 +50,25 @@ def runs_needed(
     alpha: float,
     *,
     prior_df: int = 0,
+    session_sigma: float = 0.0,
+    session_df: int = 0,
     limit: int = 100,
 ) -> int | None:
     """Current runs that bring the detectable drop against ``baseline_runs`` runs down to
-    ``threshold``; ``None`` when no number up to ``limit`` does (the baseline is the
-    bottleneck: save it with more runs)."""
+    ``threshold``; ``None`` when no number up to ``limit`` does (the baseline, or the
+    between-session spread ``session_sigma`` that no run of one session averages away, is
+    the bottleneck)."""
     if not math.isfinite(sigma):
         return None
 
     def ok(m: int) -> bool:
-        se = sigma * math.sqrt(1 / m + 1 / baseline_runs)
-        return detectable_drop(se, m + baseline_runs - 2 + prior_df, alpha) <= threshold
+        run_var = sigma**2 * (1 / m + 1 / baseline_runs)
+        df: float = m + baseline_runs - 2 + prior_df
+        session_var = 2 * session_sigma**2
+        if session_var > 0 and session_df > 0:  # Welch-Satterthwaite over the two terms
+            df = (run_var + session_var) ** 2 / (run_var**2 / df + session_var**2 / session_df)
+        se = math.sqrt(run_var + session_var)
+        return detectable_drop(se, max(1, math.floor(df)), alpha) <= threshold
 
     return _smallest(ok, 1, limit)
 

@@ -49,6 +49,7 @@ __all__ = [
     "run_figure",
     "signed_rank",
     "unpaired_log_ratio",
+    "with_sessions",
 ]
 
 
@@ -123,7 +124,8 @@ class LogRatio:
         ratio: the estimate (geometric mean ratio; 0.95 is 5% slower).
         low, high: the interval's bounds (0 and inf when the spread is unknown).
         confidence: the two-sided coverage of ``[low, high]``.
-        spread: the between-run spread behind the interval.
+        spread: the between-run spread behind the interval (``se`` and ``df`` also carry
+            a between-session term where the two sides came from different sessions).
         se: standard error of the log ratio (``nan`` when unknown).
         df: degrees of freedom of the t quantiles.
         p_less: one-sided p-value of "the ratio is below 1" (``nan`` when unknown).
@@ -154,8 +156,11 @@ def _p_less(estimate: float, se: float, df: int) -> float:
     return float(_scipy_stats().t.cdf(estimate / se, df))
 
 
-def _log_ratio(estimate: float, se: float, spread: Spread, confidence: float) -> LogRatio:
-    low, high = _interval(estimate, se, spread.df, confidence)
+def _log_ratio(
+    estimate: float, se: float, spread: Spread, confidence: float, df: int | None = None
+) -> LogRatio:
+    df = spread.df if df is None else df
+    low, high = _interval(estimate, se, df, confidence)
     return LogRatio(
         ratio=math.exp(estimate),
         low=low,
@@ -163,8 +168,8 @@ def _log_ratio(estimate: float, se: float, spread: Spread, confidence: float) ->
         confidence=confidence,
         spread=spread,
         se=se,
-        df=spread.df,
-        p_less=_p_less(estimate, se, spread.df),
+        df=df,
+        p_less=_p_less(estimate, se, df),
     )
 
 
@@ -174,17 +179,36 @@ def unpaired_log_ratio(
     *,
     confidence: float = 0.98,
     prior: Spread | None = None,
+    session: Spread | None = None,
 ) -> LogRatio:
     """``current`` run figures against ``baseline`` run figures.
 
     The estimate is the ratio of geometric means; its t interval uses the pooled
     between-run spread of both sides (plus ``prior``), so one run against one run with no
     prior has an unknown spread and an unbounded interval, as it should.
+
+    ``session`` is the between-session spread, where the two sides come from different
+    sessions (another cluster, hour and co-tenant): each side then carries its own
+    session's draw, so the variance of the difference gains ``2 * session.sigma**2`` and
+    the degrees of freedom come from Welch-Satterthwaite over the two terms.  ``None``:
+    both sides are from one session.
     """
     a, b = _logs(current, "current runs"), _logs(baseline, "baseline runs")
     spread = log_spread([current, baseline], prior, what="this session and the baseline")
     se = spread.sigma * math.sqrt(1 / a.size + 1 / b.size) if spread.known else math.nan
-    return _log_ratio(float(a.mean() - b.mean()), se, spread, confidence)
+    df = spread.df
+    if session is not None and session.known and spread.known:
+        se, df = with_sessions(se, spread, session)
+    return _log_ratio(float(a.mean() - b.mean()), se, spread, confidence, df)
+
+
+def with_sessions(se: float, runs: Spread, session: Spread) -> tuple[float, int]:
+    """A two-session comparison: the standard error ``se`` (from the runs' spread) plus
+    each side's session draw, and its Welch-Satterthwaite degrees of freedom."""
+    run_var, session_var = se**2, 2 * session.sigma**2
+    total = run_var + session_var
+    df = total**2 / (run_var**2 / runs.df + session_var**2 / session.df)
+    return math.sqrt(total), max(1, math.floor(df))
 
 
 def paired_log_ratio(

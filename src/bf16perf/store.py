@@ -211,3 +211,23 @@ class BaselineStore:
         if not (math.isfinite(sigma) and sigma >= 0 and df >= 1):
             raise BaselineError(f"noise file {path}: sigma {sigma}, df {df} are not usable")
         return Spread(sigma, df, f"the machine's noise file ({df + 1} A/A runs, {when})")
+
+    def load_sessions(self, slug: str, workload: str, fingerprint_id: str | None) -> Spread | None:
+        """The machine's measured between-session spread for ``workload`` (the noise file's
+        optional ``session_sigma`` and ``session_df``, from A/A sessions each on a fresh
+        cluster), or ``None`` where nothing measured it."""
+        if self.load_noise(slug, workload, fingerprint_id) is None:  # validates the file
+            return None
+        path = self.noise_path(slug, workload)
+        data = self._read(path)
+        if "session_sigma" not in data:
+            return None
+        try:
+            sigma, df = float(data["session_sigma"]), int(data["session_df"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BaselineError(f"noise file {path}: missing or bad field {exc}") from None
+        if not (math.isfinite(sigma) and sigma >= 0 and df >= 1):
+            raise BaselineError(
+                f"noise file {path}: session_sigma {sigma}, session_df {df} are not usable"
+            )
+        return Spread(sigma, df, f"the machine's noise file ({df + 1} A/A sessions)")

@@ -6,7 +6,9 @@ estimated from repeated runs; steps only describe a run.  Three rules:
 
 * :func:`baseline_rule`: this session's runs against a stored baseline's runs.  The effect
   is the ratio of geometric means with a t interval on log figures (the spread pooled from
-  both sides and, where saved, the machine's measured noise).  REGRESSION when the
+  both sides and, where saved, the machine's measured noise) and, since a baseline comes
+  from another session, the between-session spread (:data:`SESSION_PRIOR` until the
+  machine measured its own).  REGRESSION when the
   one-sided test at ``alpha`` says slower *and* the estimate is worse than the threshold;
   a pass when a drop beyond the threshold is ruled out (one-sided, at ``PASS_ALPHA``);
   INCONCLUSIVE otherwise.
@@ -25,13 +27,14 @@ the threshold, how many runs or pairs would bring it below.  :func:`loss_rule` a
 
 from bf16perf.verdicts._common import GATE_CONFIDENCE, PASS_ALPHA
 from bf16perf.verdicts.ab import AbVerdict, ab_rule, balanced_order
-from bf16perf.verdicts.baseline import ThroughputVerdict, baseline_rule
+from bf16perf.verdicts.baseline import SESSION_PRIOR, ThroughputVerdict, baseline_rule
 from bf16perf.verdicts.gate import GateVerdict, gate_confidence, gate_rule
 from bf16perf.verdicts.loss import LossVerdict, bf16_loss_rule, loss_rule
 
 __all__ = [
     "GATE_CONFIDENCE",
     "PASS_ALPHA",
+    "SESSION_PRIOR",
     "AbVerdict",
     "GateVerdict",
     "LossVerdict",

@@ -13,6 +13,15 @@ from bf16perf.power import detectable_drop, runs_needed
 from bf16perf.stats import LogRatio, Spread, unpaired_log_ratio
 from bf16perf.verdicts._common import PASS_ALPHA, interval_text, pct, t_quantile, three_way
 
+#: The between-session spread assumed where nothing on this machine measured one: the
+#: larger of the two session effects measured on the project's build VM (BENCHMARKS.md W4:
+#: 10 sessions of one run scattered 10.3% against 5.7% between runs within a session, so
+#: sqrt(10.3^2 - 5.7^2) = 8.6%; 4.4% without its one slow session), with that estimate's
+#: 9 degrees of freedom.  Conservative on purpose: a baseline keeps its own session's
+#: draw for every later night, and assuming zero made 43% of baselines raise a false
+#: regression within 30 nights.  A calibration of the machine replaces it.
+SESSION_PRIOR = Spread(0.086, 9, "prior: the build VM's session effect, BENCHMARKS.md W4")
+
 
 @dataclass(frozen=True)
 class ThroughputVerdict:
@@ -28,6 +37,8 @@ class ThroughputVerdict:
             no number would, the baseline must hold more runs; ``0``: already there).
         baseline_path: the file compared against.
         notes: what the data cannot tell, in words.
+        session: the between-session spread in the interval (``None``: both sides from
+            one session).
     """
 
     outcome: Outcome
@@ -40,6 +51,7 @@ class ThroughputVerdict:
     runs_needed: int | None
     baseline_path: str
     notes: list[str] = field(default_factory=list)
+    session: Spread | None = None
 
     @property
     def detail(self) -> str:
@@ -50,8 +62,10 @@ class ThroughputVerdict:
             f" ({len(self.baseline)} runs): ratio of geometric means {e.ratio:.3f}"
             f" ({e.ratio - 1:+.1%}), {e.confidence:.0%} CI {interval_text(e.low, e.high)},"
             f" between-run spread {pct(e.spread.sigma)} from {e.spread.source};"
-            f" detectable drop {pct(self.mde)} at alpha {self.alpha:g}, 80% power"
         )
+        if self.session is not None:
+            text += f" between-session spread {pct(self.session.sigma)} ({self.session.source});"
+        text += f" detectable drop {pct(self.mde)} at alpha {self.alpha:g}, 80% power"
         if self.mde > self.threshold:
             if self.runs_needed:
                 text += (
@@ -62,7 +76,12 @@ class ThroughputVerdict:
                 text += (
                     f" (above the {self.threshold:.0%} threshold whatever this session runs:"
                     " save the baseline with more runs, or measure the machine's noise with"
-                    " benchmarks/run.py noise)"
+                    " benchmarks/run.py noise"
+                    + (
+                        "; a session's own draw is no run's to average away)"
+                        if self.session
+                        else ")"
+                    )
                 )
         for note in self.notes:
             text += f"; {note}"
@@ -84,6 +103,8 @@ class ThroughputVerdict:
             "confidence": e.confidence,
             "sigma": e.spread.sigma if e.spread.known else None,
             "sigma_source": e.spread.source,
+            "session_sigma": self.session.sigma if self.session else None,
+            "session_source": self.session.source if self.session else None,
             "current_runs": self.current,
             "baseline_runs": self.baseline,
             "mde": self.mde if math.isfinite(self.mde) else None,
@@ -100,10 +121,15 @@ def baseline_rule(
     max_regression: float,
     alpha: float = 0.01,
     prior: Spread | None = None,
+    session: Spread | None = None,
     baseline_path: str = "",
 ) -> ThroughputVerdict:
-    """Judge this session's run figures against a baseline's (see the module docstring)."""
-    est = unpaired_log_ratio(current, baseline, confidence=1 - 2 * alpha, prior=prior)
+    """Judge this session's run figures against a baseline's (see the module docstring).
+    ``session``: the between-session spread, where the baseline comes from another session
+    (``None``: both sides from one session)."""
+    est = unpaired_log_ratio(
+        current, baseline, confidence=1 - 2 * alpha, prior=prior, session=session
+    )
     if est.spread.known:
         pass_low = math.exp(math.log(est.ratio) - est.se * t_quantile(1 - PASS_ALPHA, est.df))
         slower = est.p_less < alpha
@@ -124,7 +150,16 @@ def baseline_rule(
     if mde > max_regression:
         prior_df = prior.df if prior is not None and prior.known else 0
         sigma = est.spread.sigma if est.spread.known else math.nan
-        needed = runs_needed(sigma, len(baseline), max_regression, alpha, prior_df=prior_df)
+        sessions = session if session is not None and session.known else None
+        needed = runs_needed(
+            sigma,
+            len(baseline),
+            max_regression,
+            alpha,
+            prior_df=prior_df,
+            session_sigma=sessions.sigma if sessions else 0.0,
+            session_df=sessions.df if sessions else 0,
+        )
     return ThroughputVerdict(
         outcome=outcome,
         estimate=est,
@@ -136,4 +171,5 @@ def baseline_rule(
         runs_needed=needed,
         baseline_path=baseline_path,
         notes=notes,
+        session=session if session is not None and session.known else None,
     )
