@@ -91,6 +91,9 @@ class TrainConfig:
         inter_op_threads: TensorFlow inter-op threads per worker.
         onednn_max_isa: ``ONEDNN_MAX_CPU_ISA`` cap (``None``: no cap).
         step_timeout_s: a step (collective included) slower than this fails the run.
+        first_step_timeout_s: the least the first step has, whatever ``step_timeout_s``:
+            the interpreter, TensorFlow's import, the strategy and the first step's tracing
+            (10-42 s on 2 vCPUs, longer on one core) are no step to time out on.
         inject_slowdown: fraction of each measured step's time added as delay (self-test).
         bf16_allreduce: bf16 runs all-reduce their gradients in bf16 (half the bytes)
             instead of fp32, the reference recipe's choice; fp32 runs are not affected.
@@ -115,6 +118,7 @@ class TrainConfig:
     inter_op_threads: int = 1
     onednn_max_isa: str | None = None
     step_timeout_s: float = 600.0
+    first_step_timeout_s: float = 180.0
     inject_slowdown: float = 0.0
     bf16_allreduce: bool = False
     python: str | None = None

@@ -97,10 +97,6 @@ class _Pump:
 
 
 HOST_GONE = "the host or its network is gone"
-#: seconds a worker has for its first step whatever the step timeout: the interpreter,
-#: TensorFlow's import, the strategy and the first step's tracing (10-42 s on 2 vCPUs,
-#: longer on one core) are no step, and a short --perf-step-timeout must not fail on them
-FIRST_STEP_S = 180.0
 
 
 def silent_peers(addresses: list[str], me: int, timeout_s: float = 3.0) -> list[str]:
@@ -143,6 +139,7 @@ def _await_result(
     timeout: float,
     rank: int,
     addresses: list[str],
+    first_timeout: float = 0.0,
 ) -> None:
     """Return once ``out`` exists; raise naming this worker, and any peer that stopped
     answering, when the worker dies or stalls."""
@@ -155,7 +152,7 @@ def _await_result(
                 f"training process of {who} exited with code {code}"
                 f"{_peers_note(addresses, rank)}:\n" + "\n".join(tail)
             )
-        limit = timeout if pump.spoke else max(timeout, FIRST_STEP_S)
+        limit = timeout if pump.spoke else max(timeout, first_timeout)
         if time.monotonic() - pump.last > limit:
             raise RuntimeError(
                 f"{who}: no step finished within {limit:.0f} s (a hung collective or a lost"
@@ -184,7 +181,8 @@ def barrier_task(
     pump = _Pump(proc, progress_addr)
     try:
         timeout = float(config["step_timeout_s"])
-        _await_result(proc, pump, out, stderr, timeout, rank, addresses)
+        first = float(config.get("first_step_timeout_s", timeout))
+        _await_result(proc, pump, out, stderr, timeout, rank, addresses, first)
         result = json.loads(out.read_text())
         result["host"] = host  # the address the peers reached it at, not its host name
         result["notes"] = [
