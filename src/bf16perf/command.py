@@ -4,6 +4,7 @@ the pinned daemons of a multi-host cluster (:mod:`bf16perf.hosts`).
     bf16perf history [PATH] [--page FILE] [--confirm N]
     bf16perf compare A B [--release]
     bf16perf baselines [DIR]
+    bf16perf calibrate [--sessions 8] [--runs 3] [--state DIR] [-- PYTEST-PERF-OPTIONS]
     bf16perf master --host ADDR [--port 7077] --secret-file FILE [--state DIR]
     bf16perf worker --master spark://ADDR:PORT --host ADDR (--cpus LIST | --numa-node N)
                     --secret-file FILE [--memory 2g] [--state DIR]
@@ -179,6 +180,23 @@ def _parser() -> argparse.ArgumentParser:
         help="release mode: exit 11 when a drop beyond the threshold is not ruled out"
         " (default, nightly: exit 10 only on evidence of a drop)",
     )
+    cal = sub.add_parser(
+        "calibrate",
+        help="A/A sessions on fresh clusters: this machine's noise within and between"
+        " sessions, saved beside the baselines; resumable",
+    )
+    cal.add_argument("--sessions", type=int, default=8, help="A/A sessions (default 8)")
+    cal.add_argument("--runs", type=int, default=3, help="fp32 runs a session (default 3)")
+    cal.add_argument("--state", type=Path, default=Path("reports/calibration"))
+    cal.add_argument("--baselines", type=Path, default=Path("baselines"))
+    cal.add_argument("--threshold", type=float, default=0.05)
+    cal.add_argument("--alpha", type=float, default=0.01)
+    cal.add_argument("--no-save", dest="save", action="store_false", help="print, save nothing")
+    cal.add_argument(
+        "pytest_args",
+        nargs=argparse.REMAINDER,
+        help="after --: options of each pytest perf session, e.g. -- --perf-profile smoke",
+    )
     b = sub.add_parser("baselines", help="the stored baselines: machine, workload, runs, age")
     b.add_argument("dir", nargs="?", type=Path, default=Path("baselines"))
     m = sub.add_parser("master", help="a Spark standalone master for a multi-host cluster")
@@ -206,6 +224,58 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    """A/A sessions, the two spreads with intervals, the noise file, the detectable drops."""
+    from bf16perf.calibrate import calibrate, detectable_drops, estimate
+    from bf16perf.stats import Spread
+    from bf16perf.store import BaselineStore
+
+    if args.sessions < 2 or args.runs < 2:
+        raise InputError("--sessions and --runs must each be at least 2 (two spreads to tell)")
+    if not 0 < args.threshold < 1 or not 0 < args.alpha <= 0.5:
+        raise InputError("--threshold must lie in (0, 1) and --alpha in (0, 0.5]")
+    if not Path("perf/test_training.py").is_file():
+        raise InputError("run it from the checkout that holds perf/ (pytest perf/ runs there)")
+    state: Path = args.state
+    try:
+        extra = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
+        sessions = calibrate(state, args.sessions, args.runs, extra)
+    except RuntimeError as exc:
+        raise InputError(f"{exc}\n(the sessions finished so far are kept in {state})") from None
+    kept = [s for s in sessions if not s.disturbed]
+    for s in sessions:
+        if s.disturbed:
+            print(f"session {s.index} left out, disturbed: {s.disturbed}")
+    if len({(s.slug, s.workload) for s in sessions}) != 1:
+        raise InputError(f"the sessions in {state} differ in machine or workload: start afresh")
+    if len(kept) < 2:
+        raise InputError("fewer than 2 undisturbed sessions: run again on a quieter machine")
+    noise = estimate([s.figures for s in kept])
+    print(
+        f"\n{noise.sessions} sessions, {noise.runs} runs of {kept[0].workload} on {kept[0].slug}:"
+        f"\n  between runs within a session: {noise.sigma:.2%} (95% CI {noise.sigma_ci[0]:.2%}"
+        f" to {noise.sigma_ci[1]:.2%}, {noise.df} df)"
+        f"\n  between sessions: {noise.tau:.2%} (95% CI {noise.tau_ci[0]:.2%} to"
+        f" {noise.tau_ci[1]:.2%}, {noise.session_df} df)"
+    )
+    for line in detectable_drops(noise, args.runs, args.threshold, args.alpha):
+        print(f"  {line}")
+    if args.save:
+        path = BaselineStore(args.baselines).save_calibration(
+            kept[0].slug,
+            kept[0].workload,
+            fingerprint=kept[0].fingerprint,
+            sessions=[s.figures for s in kept],
+            spreads=(
+                Spread(noise.sigma, noise.df, "calibration"),
+                Spread(noise.tau, noise.session_df, "calibration"),
+            ),
+            command="bf16perf calibrate " + " ".join(sys.argv[2:]),
+        )
+        print(f"saved {path}: later stored verdicts on this machine use both spreads")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``bf16perf`` console script."""
     args = _parser().parse_args(argv)
@@ -215,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         "baselines": _baselines,
         "master": _daemon,
         "worker": _daemon,
+        "calibrate": _calibrate,
     }
     try:
         return commands[args.command](args)

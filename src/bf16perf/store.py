@@ -6,8 +6,8 @@ except by an explicit save, which keeps the previous file beside it
 run without figures, or was saved for another machine or workload raises
 :class:`~bf16perf.baselines.BaselineError` naming the file, which is never touched on that
 path.  Beside a baseline, ``<workload-key>.noise.json`` keeps the machine's measured
-between-run spread (written by ``benchmarks/run.py noise``); verdicts pool it with their
-own runs.
+between-run spread (``bf16perf calibrate``, ``benchmarks/run.py noise``), which verdicts pool
+with their own runs, and, after a calibration, its between-session spread.
 """
 
 from __future__ import annotations
@@ -183,6 +183,39 @@ class BaselineStore:
         )
         return path, spread
 
+    def save_calibration(
+        self,
+        slug: str,
+        workload: str,
+        *,
+        fingerprint: dict[str, Any],
+        sessions: Sequence[Sequence[float]],
+        spreads: tuple[Spread, Spread],
+        command: str,
+    ) -> Path:
+        """Keep a calibration's two spreads (between runs within a session, between
+        sessions) as the machine's noise file for ``workload``, replacing the old one."""
+        runs, between = spreads
+        path = self.noise_path(slug, workload)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_json(
+            path,
+            {
+                "schema_version": NOISE_SCHEMA_VERSION,
+                "workload": workload,
+                "fingerprint": fingerprint,
+                "figures": [x for session in sessions for x in session],
+                "sessions": [list(session) for session in sessions],
+                "sigma": runs.sigma,
+                "df": runs.df,
+                "session_sigma": between.sigma,
+                "session_df": between.df,
+                "command": command,
+                "datetime": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
+            },
+        )
+        return path
+
     def load_noise(self, slug: str, workload: str, fingerprint_id: str | None) -> Spread | None:
         """The machine's saved between-run spread for ``workload``, or ``None``."""
         path = self.noise_path(slug, workload)
@@ -194,7 +227,7 @@ class BaselineStore:
             if version != NOISE_SCHEMA_VERSION:
                 raise BaselineError(
                     f"noise file {path}: schema_version {version} is not"
-                    f" {NOISE_SCHEMA_VERSION}; measure again with benchmarks/run.py noise"
+                    f" {NOISE_SCHEMA_VERSION}; measure again with bf16perf calibrate"
                 )
             sigma, df = float(data["sigma"]), int(data["df"])
             saved_id = data["fingerprint"].get("id")
@@ -206,7 +239,7 @@ class BaselineStore:
         if fingerprint_id is not None and saved_id != fingerprint_id:
             raise BaselineError(
                 f"noise file {path} was measured on another machine (fingerprint {saved_id});"
-                " measure this one with benchmarks/run.py noise"
+                " measure this one with bf16perf calibrate"
             )
         if not (math.isfinite(sigma) and sigma >= 0 and df >= 1):
             raise BaselineError(f"noise file {path}: sigma {sigma}, df {df} are not usable")

@@ -76,7 +76,7 @@ class ThroughputVerdict:
                 text += (
                     f" (above the {self.threshold:.0%} threshold whatever this session runs:"
                     " save the baseline with more runs, or measure the machine's noise with"
-                    " benchmarks/run.py noise"
+                    " bf16perf calibrate"
                     + (
                         "; a session's own draw is no run's to average away)"
                         if self.session
@@ -145,7 +145,7 @@ def baseline_rule(
     if not est.spread.known:
         notes.append(
             "with one run on each side and no saved noise estimate nothing bounds the"
-            " between-run variance (--perf-repeats 3, or benchmarks/run.py noise)"
+            " between-run variance (--perf-repeats 3, or bf16perf calibrate)"
         )
     if mde > max_regression:
         prior_df = prior.df if prior is not None and prior.known else 0

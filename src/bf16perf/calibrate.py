@@ -1,0 +1,275 @@
+"""``bf16perf calibrate``: this machine's noise, within a session and between sessions.
+
+A baseline is another session's, so every stored verdict carries the between-session
+spread (:data:`bf16perf.verdicts.SESSION_PRIOR` until measured).  Calibration measures it:
+N A/A sessions of ``pytest perf/`` (fp32 training, each on a fresh local cluster, each
+taking the machine lock as any perf session does), r runs each.  Each finished session is
+kept as one JSON file under the state directory, so a killed calibration resumes where it
+stopped.  Sessions whose workers' CPUs were shared (:mod:`bf16perf.interference`) are
+named and left out.
+
+The estimate is the one-way random-effects model on log run figures,
+``log x_ij = mu + s_i + e_ij`` (run spread ``sigma``, session spread ``tau``): ``sigma``
+from the pooled within-session variance, ``tau`` from the spread of session means
+(``max(0, (MS_between - MS_within) / n0)``), each with a chi-square interval (``tau``'s by
+the Williams approximation).  The result goes into the machine's noise file
+(``sigma``/``df`` and ``session_sigma``/``session_df``), which every later stored verdict
+reads, and the detectable drops of each way of judging are printed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bf16perf.interference import DISTURBED_SHARE, CpuWindow
+from bf16perf.power import detectable_drop, pairs_needed, runs_needed
+
+__all__ = [
+    "Noise",
+    "SessionFigures",
+    "calibrate",
+    "detectable_drops",
+    "estimate",
+    "session_from_report",
+]
+
+PERF_TEST = "perf/test_training.py::test_training[fp32]"
+
+
+@dataclass(frozen=True)
+class SessionFigures:
+    """One A/A session: its run figures, workload key, machine and what disturbed it."""
+
+    index: int
+    figures: list[float]
+    workload: str
+    slug: str
+    fingerprint: dict[str, Any]
+    disturbed: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "figures": self.figures,
+            "workload": self.workload,
+            "slug": self.slug,
+            "fingerprint": self.fingerprint,
+            "disturbed": self.disturbed,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SessionFigures:
+        return cls(
+            int(d["index"]),
+            [float(x) for x in d["figures"]],
+            str(d["workload"]),
+            str(d["slug"]),
+            dict(d["fingerprint"]),
+            d["disturbed"],
+        )
+
+
+@dataclass(frozen=True)
+class Noise:
+    """The two spreads of log run figures, with 95% intervals.
+
+    Attributes:
+        sigma, sigma_ci, df: between runs within a session.
+        tau, tau_ci, session_df: between sessions (``tau`` may be 0: sessions agreed
+            within what their runs' spread explains).
+        sessions, runs: what they were estimated from.
+    """
+
+    sigma: float
+    sigma_ci: tuple[float, float]
+    df: int
+    tau: float
+    tau_ci: tuple[float, float]
+    session_df: int
+    sessions: int
+    runs: int
+
+
+def estimate(groups: Sequence[Sequence[float]]) -> Noise:
+    """The random-effects estimate from run figures grouped by session (at least 2
+    sessions of at least 2 runs)."""
+    from scipy import stats as sps
+
+    logs = [[math.log(x) for x in g] for g in groups]
+    if len(logs) < 2 or any(len(g) < 2 for g in logs):
+        raise ValueError("calibration needs at least 2 sessions of at least 2 runs each")
+    k, total = len(logs), sum(len(g) for g in logs)
+    means = [sum(g) / len(g) for g in logs]
+    grand = sum(sum(g) for g in logs) / total
+    ss_w = sum((x - m) ** 2 for g, m in zip(logs, means, strict=True) for x in g)
+    df_w, df_b = total - k, k - 1
+    ms_w = ss_w / df_w
+    ms_b = sum(len(g) * (m - grand) ** 2 for g, m in zip(logs, means, strict=True)) / df_b
+    n0 = (total - sum(len(g) ** 2 for g in logs) / total) / df_b
+    chi = sps.chi2.ppf
+
+    def tau_at(ms_between: float) -> float:
+        return math.sqrt(max(0.0, (ms_between - ms_w) / n0))
+
+    return Noise(
+        sigma=math.sqrt(ms_w),
+        sigma_ci=(
+            math.sqrt(ss_w / float(chi(0.975, df_w))),
+            math.sqrt(ss_w / float(chi(0.025, df_w))),
+        ),
+        df=df_w,
+        tau=tau_at(ms_b),
+        tau_ci=(
+            tau_at(ms_b * df_b / float(chi(0.975, df_b))),
+            tau_at(ms_b * df_b / float(chi(0.025, df_b))),
+        ),
+        session_df=df_b,
+        sessions=k,
+        runs=total,
+    )
+
+
+def detectable_drops(
+    noise: Noise, runs: int, threshold: float, alpha: float, pairs: int = 8
+) -> list[str]:
+    """What each way of judging can detect on this machine (one-sided ``alpha``, 80% power),
+    and what the threshold needs, in plain lines."""
+    sigma, tau = noise.sigma, noise.tau
+    run_var, session_var = sigma**2 * 2 / runs, 2 * tau**2
+    df = _satterthwaite(run_var, noise.df, session_var, noise.session_df)
+    nightly = detectable_drop(math.sqrt(run_var + session_var), df, alpha)
+    needed = runs_needed(
+        sigma, runs, threshold, alpha, session_sigma=tau, session_df=noise.session_df
+    )
+    session_sd = math.sqrt(tau**2 + sigma**2 / runs)
+    trend = detectable_drop(session_sd * math.sqrt(1 / 3 + 1 / 7), 8, alpha)
+    pair_sd = sigma * math.sqrt(2)
+    ab = detectable_drop(pair_sd / math.sqrt(pairs), pairs - 1, alpha)
+    ab_needed = pairs_needed(pair_sd, threshold, alpha)
+    from scipy import stats as sps
+
+    gate_half = float(sps.t.ppf(0.975, 2)) * pair_sd / math.sqrt(3)
+    lines = [
+        f"nightly, one session of {runs} runs against a baseline session of {runs}: detectable"
+        f" drop {nightly:.1%}"
+        + (
+            f" ({needed} runs a side bring it to {threshold:.0%})"
+            if needed
+            else f" (no number of runs brings it to {threshold:.0%}: the session draw stays)"
+        ),
+        f"a lasting drop over 3 nights of trend against 7 before: about {trend:.1%}",
+        f"A/B with {pairs} pairs: about {ab:.1%} (t approximation; {ab_needed or 'over 200'}"
+        f" pairs for {threshold:.0%})",
+        f"the bf16 gate at 3 pairs: the 95% interval is about x/ {math.exp(gate_half):.3f}"
+        " around the measured speedup (fp32 spread; bf16 pairs alike)",
+    ]
+    return lines
+
+
+def _satterthwaite(a: float, df_a: int, b: float, df_b: int) -> int:
+    if b <= 0:
+        return df_a
+    return max(1, math.floor((a + b) ** 2 / (a**2 / df_a + b**2 / df_b)))
+
+
+def session_from_report(index: int, report: dict[str, Any]) -> SessionFigures:
+    """One session's fp32 figures and disturbance from its ``report.json``."""
+    runs = [r for r in report["runs"] if r.get("precision") == "fp32"]
+    if not runs:
+        raise ValueError("the session's report holds no fp32 run")
+    keys = {r["workload_key"] for r in runs}
+    if len(keys) != 1:
+        raise ValueError(f"the session trained several workload keys: {sorted(keys)}")
+    disturbed = []
+    for i, run in enumerate(runs, 1):
+        for worker in run.get("workers", []):
+            window = worker.get("cpu_window")
+            if not window:
+                continue
+            w = CpuWindow.from_dict(window)
+            if max(w.foreign_share, w.steal_share) > DISTURBED_SHARE:
+                disturbed.append(
+                    f"run {i}, worker {worker.get('rank')}: {w.foreign_share:.0%} foreign,"
+                    f" {w.steal_share:.0%} stolen"
+                )
+    machine = report["fingerprint"]
+    return SessionFigures(
+        index,
+        [float(r["median_images_per_second"]) for r in runs],
+        keys.pop(),
+        str(machine["slug"]),
+        dict(machine),
+        "; ".join(disturbed) or None,
+    )
+
+
+def run_session(state: Path, index: int, runs: int, extra: Sequence[str]) -> SessionFigures:
+    """One A/A ``pytest perf/`` session of ``runs`` fp32 runs; its figures, kept in
+    ``state/sessions/NNN.json`` (written last, atomically: a killed session leaves none)."""
+    reports = state / "reports" / f"{index:03d}"
+    empty = state / "no-baselines"
+    empty.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable, "-m", "pytest", PERF_TEST, "-p", "no:cacheprovider", "-q",
+        "--perf-repeats", str(runs), "--perf-no-probe", "--perf-trend-confirm", "0",
+        "--perf-baselines", str(empty), "--perf-reports", str(reports),
+        "--perf-history", str(state / "history.jsonl"), *extra,
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"session {index} failed (exit {done.returncode}):\n{done.stdout[-2000:]}"
+        )
+    report = json.loads((reports / "latest" / "report.json").read_text())
+    session = session_from_report(index, report)
+    path = state / "sessions" / f"{index:03d}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(session.to_dict()))
+    os.replace(tmp, path)
+    return session
+
+
+def calibrate(
+    state: Path,
+    sessions: int,
+    runs: int,
+    extra: Sequence[str] = (),
+    run: Callable[[Path, int, int, Sequence[str]], SessionFigures] = run_session,
+    say: Callable[[str], None] = print,
+) -> list[SessionFigures]:
+    """Run the sessions not yet kept under ``state`` (resuming a killed calibration), with
+    progress and an ETA; return every session in order."""
+    done: dict[int, SessionFigures] = {}
+    for path in sorted((state / "sessions").glob("*.json")):
+        kept = SessionFigures.from_dict(json.loads(path.read_text()))
+        done[kept.index] = kept
+    if done:
+        say(f"resuming: {len(done)} of {sessions} sessions kept in {state / 'sessions'}")
+    spent: list[float] = []
+    for index in range(1, sessions + 1):
+        if index in done:
+            continue
+        left = sessions - len(done)
+        eta = f", about {statistics_mean(spent) * left / 60:.0f} min left" if spent else ""
+        say(f"[{'#' * len(done)}{'.' * left}] session {index}/{sessions}{eta}")
+        t0 = time.monotonic()
+        done[index] = run(state, index, runs, extra)
+        spent.append(time.monotonic() - t0)
+        figures = ", ".join(f"{x:.2f}" for x in done[index].figures)
+        note = f"; DISTURBED: {done[index].disturbed}" if done[index].disturbed else ""
+        say(f"session {index}: {figures} images/s{note}")
+    return [done[i] for i in sorted(done)]
+
+
+def statistics_mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
