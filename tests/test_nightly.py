@@ -114,6 +114,15 @@ def test_nightly_cannot_tell_is_a_notice_that_says_what_would_decide() -> None:
     assert session_exit_code([decision], 0) is ExitCode.OK
 
 
+def test_nightly_names_calibration_where_the_session_draw_is_the_limit() -> None:
+    v = baseline_rule(
+        [9.3, 9.4, 9.2], [10.0, 10.3, 9.8], max_regression=0.05, session=SESSION_PRIOR
+    )
+    outcome, detail = judge.judged(v.outcome, v.detail, PerfOptions(), v.to_dict())
+    assert outcome is Outcome.UNDECIDED and "bf16perf calibrate" in detail
+    assert "a baseline of more runs" not in detail
+
+
 def test_release_keeps_inconclusive_exit_11() -> None:
     outcome, detail, figures = _inconclusive()
     same = judge.judged(outcome, detail, PerfOptions(release=True), figures)

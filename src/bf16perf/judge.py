@@ -86,6 +86,11 @@ def judged(
     ways = []
     if figures.get("runs_needed"):
         ways.append(f"{figures['runs_needed']} runs a session (--perf-repeats)")
+    elif figures.get("session_sigma") is not None and figures.get("runs_needed") is None:
+        ways.append(
+            "no number of runs, against one session's draw: a calibration of this machine's"
+            " session spread (bf16perf calibrate), if its sessions agree better"
+        )
     elif "runs_needed" in figures and figures["runs_needed"] is None:
         ways.append("a baseline of more runs (--perf-save-baseline with more --perf-repeats)")
     sigma = figures.get("sigma")
