@@ -149,3 +149,23 @@ def test_noise_file_may_carry_the_between_session_spread(tmp_path: Path) -> None
     path.write_text(json.dumps({**doc, "session_sigma": -1, "session_df": 11}))
     with pytest.raises(BaselineError, match=r"session_sigma -1\.0, session_df 11 are not usable"):
         store.load_sessions("m", "w", "abc123")
+
+
+def test_a_calibration_is_saved_as_the_noise_file_both_spreads_read_back(tmp_path: Path) -> None:
+    from bf16perf.stats import Spread
+
+    store = BaselineStore(tmp_path)
+    path = store.save_calibration(
+        "m",
+        "w",
+        fingerprint=FP,
+        sessions=[[10.0, 10.2], [9.6, 9.7]],
+        spreads=(Spread(0.015, 2, "calibration"), Spread(0.03, 1, "calibration")),
+        command="calibrate",
+    )
+    doc = json.loads(path.read_text())
+    assert doc["sessions"] == [[10.0, 10.2], [9.6, 9.7]] and len(doc["figures"]) == 4
+    runs = store.load_noise("m", "w", "abc123")
+    sessions = store.load_sessions("m", "w", "abc123")
+    assert runs is not None and (runs.sigma, runs.df) == (0.015, 2)
+    assert sessions is not None and (sessions.sigma, sessions.df) == (0.03, 1)

@@ -166,20 +166,8 @@ class BaselineStore:
         if len(figures) < 2:
             raise ValueError("a noise estimate needs at least two runs")
         spread = log_spread([figures], what=command)
-        path = self.noise_path(slug, workload)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_json(
-            path,
-            {
-                "schema_version": NOISE_SCHEMA_VERSION,
-                "workload": workload,
-                "fingerprint": fingerprint,
-                "figures": list(figures),
-                "sigma": spread.sigma,
-                "df": spread.df,
-                "command": command,
-                "datetime": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
-            },
+        path = self._write_noise(
+            slug, workload, fingerprint, {"figures": list(figures)}, spread, None, command
         )
         return path, spread
 
@@ -195,25 +183,38 @@ class BaselineStore:
     ) -> Path:
         """Keep a calibration's two spreads (between runs within a session, between
         sessions) as the machine's noise file for ``workload``, replacing the old one."""
-        runs, between = spreads
+        figures = {
+            "figures": [x for session in sessions for x in session],
+            "sessions": [list(session) for session in sessions],
+        }
+        return self._write_noise(slug, workload, fingerprint, figures, *spreads, command)
+
+    def _write_noise(
+        self,
+        slug: str,
+        workload: str,
+        fingerprint: dict[str, Any],
+        figures: dict[str, Any],
+        runs: Spread,
+        sessions: Spread | None,
+        command: str,
+    ) -> Path:
+        """The one writer of noise files (atomic): the run spread, and where a calibration
+        measured one, the session spread."""
         path = self.noise_path(slug, workload)
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_json(
-            path,
-            {
-                "schema_version": NOISE_SCHEMA_VERSION,
-                "workload": workload,
-                "fingerprint": fingerprint,
-                "figures": [x for session in sessions for x in session],
-                "sessions": [list(session) for session in sessions],
-                "sigma": runs.sigma,
-                "df": runs.df,
-                "session_sigma": between.sigma,
-                "session_df": between.df,
-                "command": command,
-                "datetime": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
-            },
-        )
+        doc: dict[str, Any] = {
+            "schema_version": NOISE_SCHEMA_VERSION,
+            "workload": workload,
+            "fingerprint": fingerprint,
+            **figures,
+            "sigma": runs.sigma,
+            "df": runs.df,
+        }
+        if sessions is not None:
+            doc.update(session_sigma=sessions.sigma, session_df=sessions.df)
+        doc.update(command=command, datetime=datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
+        _atomic_json(path, doc)
         return path
 
     def load_noise(self, slug: str, workload: str, fingerprint_id: str | None) -> Spread | None:
