@@ -98,7 +98,8 @@ def _report(foreign: float) -> dict[str, Any]:
 def test_a_disturbed_session_is_named() -> None:
     assert session_from_report(1, _report(0.01)).disturbed is None
     loud = session_from_report(2, _report(0.2))
-    assert loud.disturbed and "run 1, worker 0: 20% foreign" in loud.disturbed
+    assert loud.disturbed
+    assert "run 1, worker 0: other processes used 20% of its 1 CPU(s)" in loud.disturbed
     assert loud.figures == [9.5, 9.5] and loud.workload == "k"
 
 

@@ -8,6 +8,7 @@ makes that bias cancel (the simulation below: a 2% drift from one run to the nex
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any, cast
 
 import numpy as np
@@ -27,7 +28,7 @@ class _OrderOnly(TrainingRuns):
     def __init__(self, seed: int = 0) -> None:
         options = PerfOptions()
         super().__init__(cast(Any, None), options)
-        self.config = self.config.__class__(**{**self.config.__dict__, "seed": seed})
+        self.config = replace(self.config, seed=seed)
         self.trained: list[str] = []
 
     def train(self, variant: Variant, *, reference: bool = False) -> Any:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
+import statistics
 import subprocess
 import sys
 import time
@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bf16perf.interference import DISTURBED_SHARE, CpuWindow
-from bf16perf.power import detectable_drop, pairs_needed, runs_needed
+from bf16perf.interference import CpuWindow, disturbance
+from bf16perf.power import detectable_drop, pairs_needed, runs_needed, two_sessions
+from bf16perf.store import atomic_json
 
 __all__ = [
     "Noise",
@@ -144,9 +145,8 @@ def detectable_drops(
     """What each way of judging can detect on this machine (one-sided ``alpha``, 80% power),
     and what the threshold needs, in plain lines."""
     sigma, tau = noise.sigma, noise.tau
-    run_var, session_var = sigma**2 * 2 / runs, 2 * tau**2
-    df = _satterthwaite(run_var, noise.df, session_var, noise.session_df)
-    nightly = detectable_drop(math.sqrt(run_var + session_var), df, alpha)
+    se, df = two_sessions(sigma**2 * 2 / runs, noise.df, tau, noise.session_df)
+    nightly = detectable_drop(se, df, alpha)
     needed = runs_needed(
         sigma, runs, threshold, alpha, session_sigma=tau, session_df=noise.session_df
     )
@@ -175,12 +175,6 @@ def detectable_drops(
     return lines
 
 
-def _satterthwaite(a: float, df_a: int, b: float, df_b: int) -> int:
-    if b <= 0:
-        return df_a
-    return max(1, math.floor((a + b) ** 2 / (a**2 / df_a + b**2 / df_b)))
-
-
 def session_from_report(index: int, report: dict[str, Any]) -> SessionFigures:
     """One session's fp32 figures and disturbance from its ``report.json``."""
     runs = [r for r in report["runs"] if r.get("precision") == "fp32"]
@@ -195,12 +189,10 @@ def session_from_report(index: int, report: dict[str, Any]) -> SessionFigures:
             window = worker.get("cpu_window")
             if not window:
                 continue
-            w = CpuWindow.from_dict(window)
-            if max(w.foreign_share, w.steal_share) > DISTURBED_SHARE:
-                disturbed.append(
-                    f"run {i}, worker {worker.get('rank')}: {w.foreign_share:.0%} foreign,"
-                    f" {w.steal_share:.0%} stolen"
-                )
+            # the local cluster's workers own their CPUs: foreign time is another program's
+            why = disturbance(CpuWindow.from_dict(window), exclusive=True)
+            if why:
+                disturbed.append(f"run {i}, worker {worker.get('rank')}: {why}")
     machine = report["fingerprint"]
     return SessionFigures(
         index,
@@ -233,9 +225,7 @@ def run_session(state: Path, index: int, runs: int, extra: Sequence[str]) -> Ses
     session = session_from_report(index, report)
     path = state / "sessions" / f"{index:03d}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(session.to_dict()))
-    os.replace(tmp, path)
+    atomic_json(path, session.to_dict())
     return session
 
 
@@ -260,7 +250,7 @@ def calibrate(
         if index in done:
             continue
         left = sessions - len(done)
-        eta = f", about {statistics_mean(spent) * left / 60:.0f} min left" if spent else ""
+        eta = f", about {statistics.fmean(spent) * left / 60:.0f} min left" if spent else ""
         say(f"[{'#' * len(done)}{'.' * left}] session {index}/{sessions}{eta}")
         t0 = time.monotonic()
         done[index] = run(state, index, runs, extra)
@@ -269,7 +259,3 @@ def calibrate(
         note = f"; DISTURBED: {done[index].disturbed}" if done[index].disturbed else ""
         say(f"session {index}: {figures} images/s{note}")
     return [done[i] for i in sorted(done)]
-
-
-def statistics_mean(values: Sequence[float]) -> float:
-    return sum(values) / len(values)

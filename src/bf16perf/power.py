@@ -10,7 +10,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-__all__ = ["POWER", "detectable_drop", "min_pairs_for", "pairs_needed", "runs_needed"]
+__all__ = [
+    "POWER",
+    "detectable_drop",
+    "min_pairs_for",
+    "pairs_needed",
+    "runs_needed",
+    "two_sessions",
+]
 
 #: The power at which the minimum detectable effect is stated.
 POWER = 0.8
@@ -27,6 +34,21 @@ def detectable_drop(se: float, df: int, alpha: float, power: float = POWER) -> f
         return math.inf
     shift = (float(sps.t.ppf(1 - alpha, df)) + float(sps.t.ppf(power, df))) * se
     return 1 - math.exp(-shift)
+
+
+def two_sessions(
+    run_var: float, run_df: float, session_sigma: float, session_df: int
+) -> tuple[float, int]:
+    """A comparison of two sessions: the standard error of the log ratio from the runs'
+    variance ``run_var`` (with ``run_df``) plus each side's session draw
+    (``2 * session_sigma**2``), and its Welch-Satterthwaite degrees of freedom.  Without a
+    session term (``session_sigma`` or ``session_df`` 0): the runs' own."""
+    session_var = 2 * session_sigma**2
+    if session_var <= 0 or session_df <= 0:
+        return math.sqrt(run_var), max(1, math.floor(run_df))
+    total = run_var + session_var
+    df = total**2 / (run_var**2 / run_df + session_var**2 / session_df)
+    return math.sqrt(total), max(1, math.floor(df))
 
 
 def _smallest(ok: Callable[[int], bool], start: int, limit: int) -> int | None:
@@ -63,12 +85,9 @@ def runs_needed(
 
     def ok(m: int) -> bool:
         run_var = sigma**2 * (1 / m + 1 / baseline_runs)
-        df: float = m + baseline_runs - 2 + prior_df
-        session_var = 2 * session_sigma**2
-        if session_var > 0 and session_df > 0:  # Welch-Satterthwaite over the two terms
-            df = (run_var + session_var) ** 2 / (run_var**2 / df + session_var**2 / session_df)
-        se = math.sqrt(run_var + session_var)
-        return detectable_drop(se, max(1, math.floor(df)), alpha) <= threshold
+        run_df = m + baseline_runs - 2 + prior_df
+        se, df = two_sessions(run_var, run_df, session_sigma, session_df)
+        return detectable_drop(se, df, alpha) <= threshold
 
     return _smallest(ok, 1, limit)
 

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from bf16perf.power import two_sessions
+
 
 def _scipy_stats() -> Any:
     """scipy.stats, imported on first use (seconds on a busy 2-vCPU machine): a session
@@ -49,7 +51,6 @@ __all__ = [
     "run_figure",
     "signed_rank",
     "unpaired_log_ratio",
-    "with_sessions",
 ]
 
 
@@ -198,17 +199,8 @@ def unpaired_log_ratio(
     se = spread.sigma * math.sqrt(1 / a.size + 1 / b.size) if spread.known else math.nan
     df = spread.df
     if session is not None and session.known and spread.known:
-        se, df = with_sessions(se, spread, session)
+        se, df = two_sessions(se**2, spread.df, session.sigma, session.df)
     return _log_ratio(float(a.mean() - b.mean()), se, spread, confidence, df)
-
-
-def with_sessions(se: float, runs: Spread, session: Spread) -> tuple[float, int]:
-    """A two-session comparison: the standard error ``se`` (from the runs' spread) plus
-    each side's session draw, and its Welch-Satterthwaite degrees of freedom."""
-    run_var, session_var = se**2, 2 * session.sigma**2
-    total = run_var + session_var
-    df = total**2 / (run_var**2 / runs.df + session_var**2 / session.df)
-    return math.sqrt(total), max(1, math.floor(df))
 
 
 def paired_log_ratio(

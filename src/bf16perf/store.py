@@ -31,10 +31,11 @@ from bf16perf.baselines import (
 )
 from bf16perf.stats import Spread, log_spread
 
-__all__ = ["BaselineStore"]
+__all__ = ["BaselineStore", "atomic_json"]
 
 
-def _atomic_json(path: Path, doc: dict[str, Any]) -> None:
+def atomic_json(path: Path, doc: dict[str, Any]) -> None:
+    """Write ``doc`` to ``path`` whole or not at all: a temp file beside it, fsync, rename."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
     try:
         with os.fdopen(fd, "w") as fh:
@@ -150,7 +151,7 @@ class BaselineStore:
         if path.exists():
             previous = path.with_name(f"{path.stem}.prev-{stamp}.json")
             os.link(path, previous)
-        _atomic_json(path, doc)
+        atomic_json(path, doc)
         return path, previous
 
     def save_noise(
@@ -214,7 +215,7 @@ class BaselineStore:
         if sessions is not None:
             doc.update(session_sigma=sessions.sigma, session_df=sessions.df)
         doc.update(command=command, datetime=datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
-        _atomic_json(path, doc)
+        atomic_json(path, doc)
         return path
 
     def load_noise(self, slug: str, workload: str, fingerprint_id: str | None) -> Spread | None:

@@ -127,6 +127,7 @@ def baseline_rule(
     """Judge this session's run figures against a baseline's (see the module docstring).
     ``session``: the between-session spread, where the baseline comes from another session
     (``None``: both sides from one session)."""
+    session = session if session is not None and session.known else None
     est = unpaired_log_ratio(
         current, baseline, confidence=1 - 2 * alpha, prior=prior, session=session
     )
@@ -150,15 +151,14 @@ def baseline_rule(
     if mde > max_regression:
         prior_df = prior.df if prior is not None and prior.known else 0
         sigma = est.spread.sigma if est.spread.known else math.nan
-        sessions = session if session is not None and session.known else None
         needed = runs_needed(
             sigma,
             len(baseline),
             max_regression,
             alpha,
             prior_df=prior_df,
-            session_sigma=sessions.sigma if sessions else 0.0,
-            session_df=sessions.df if sessions else 0,
+            session_sigma=session.sigma if session else 0.0,
+            session_df=session.df if session else 0,
         )
     return ThroughputVerdict(
         outcome=outcome,
@@ -171,5 +171,5 @@ def baseline_rule(
         runs_needed=needed,
         baseline_path=baseline_path,
         notes=notes,
-        session=session if session is not None and session.known else None,
+        session=session,
     )
