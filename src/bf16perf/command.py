@@ -193,6 +193,12 @@ def _parser() -> argparse.ArgumentParser:
     cal.add_argument("--alpha", type=float, default=0.01)
     cal.add_argument("--no-save", dest="save", action="store_false", help="print, save nothing")
     cal.add_argument(
+        "--bf16",
+        action="store_true",
+        help="also train as many bf16 runs, interleaved, and the release gate on them"
+        " (kept in each session's file; the noise estimate stays fp32's)",
+    )
+    cal.add_argument(
         "pytest_args",
         nargs=argparse.REMAINDER,
         help="after --: options of each pytest perf session, e.g. -- --perf-profile smoke",
@@ -239,7 +245,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     state: Path = args.state
     try:
         extra = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
-        sessions = calibrate(state, args.sessions, args.runs, extra)
+        sessions = calibrate(state, args.sessions, args.runs, extra, bf16=args.bf16)
     except RuntimeError as exc:
         raise InputError(f"{exc}\n(the sessions finished so far are kept in {state})") from None
     kept = [s for s in sessions if not s.disturbed]

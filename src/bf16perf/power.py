@@ -37,13 +37,18 @@ def detectable_drop(se: float, df: int, alpha: float, power: float = POWER) -> f
 
 
 def two_sessions(
-    run_var: float, run_df: float, session_sigma: float, session_df: int
+    run_var: float,
+    run_df: float,
+    session_sigma: float,
+    session_df: int,
+    baseline_sessions: int = 1,
 ) -> tuple[float, int]:
-    """A comparison of two sessions: the standard error of the log ratio from the runs'
-    variance ``run_var`` (with ``run_df``) plus each side's session draw
-    (``2 * session_sigma**2``), and its Welch-Satterthwaite degrees of freedom.  Without a
-    session term (``session_sigma`` or ``session_df`` 0): the runs' own."""
-    session_var = 2 * session_sigma**2
+    """A session against a baseline of ``baseline_sessions`` sessions: the standard error
+    of the log ratio from the runs' variance ``run_var`` (with ``run_df``) plus the session
+    draws (``session_sigma**2 * (1 + 1/m)``: today's, and the baseline's averaged over its
+    ``m`` sessions), and its Welch-Satterthwaite degrees of freedom.  Without a session
+    term (``session_sigma`` or ``session_df`` 0): the runs' own."""
+    session_var = session_sigma**2 * (1 + 1 / baseline_sessions)
     if session_var <= 0 or session_df <= 0:
         return math.sqrt(run_var), max(1, math.floor(run_df))
     total = run_var + session_var
@@ -74,19 +79,20 @@ def runs_needed(
     prior_df: int = 0,
     session_sigma: float = 0.0,
     session_df: int = 0,
+    baseline_sessions: int = 1,
     limit: int = 100,
 ) -> int | None:
     """Current runs that bring the detectable drop against ``baseline_runs`` runs down to
     ``threshold``; ``None`` when no number up to ``limit`` does (the baseline, or the
     between-session spread ``session_sigma`` that no run of one session averages away, is
-    the bottleneck)."""
+    the bottleneck); ``baseline_runs`` is the runs of each of ``baseline_sessions``."""
     if not math.isfinite(sigma):
         return None
 
     def ok(m: int) -> bool:
-        run_var = sigma**2 * (1 / m + 1 / baseline_runs)
-        run_df = m + baseline_runs - 2 + prior_df
-        se, df = two_sessions(run_var, run_df, session_sigma, session_df)
+        run_var = sigma**2 * (1 / m + 1 / (baseline_runs * baseline_sessions))
+        run_df = m + (baseline_runs - 1) * baseline_sessions - 1 + prior_df
+        se, df = two_sessions(run_var, run_df, session_sigma, session_df, baseline_sessions)
         return detectable_drop(se, df, alpha) <= threshold
 
     return _smallest(ok, 1, limit)

@@ -29,8 +29,6 @@ from typing import Any
 
 import numpy as np
 
-from bf16perf.power import two_sessions
-
 
 def _scipy_stats() -> Any:
     """scipy.stats, imported on first use (seconds on a busy 2-vCPU machine): a session
@@ -49,6 +47,7 @@ __all__ = [
     "loss_curve_violations",
     "paired_log_ratio",
     "run_figure",
+    "sessions_log_ratio",
     "signed_rank",
     "unpaired_log_ratio",
 ]
@@ -130,6 +129,7 @@ class LogRatio:
         se: standard error of the log ratio (``nan`` when unknown).
         df: degrees of freedom of the t quantiles.
         p_less: one-sided p-value of "the ratio is below 1" (``nan`` when unknown).
+        session: the between-session spread in ``se`` (``None``: one session).
     """
 
     ratio: float
@@ -140,6 +140,7 @@ class LogRatio:
     se: float
     df: int
     p_less: float
+    session: Spread | None = None
 
 
 def _interval(estimate: float, se: float, df: int, confidence: float) -> tuple[float, float]:
@@ -158,7 +159,12 @@ def _p_less(estimate: float, se: float, df: int) -> float:
 
 
 def _log_ratio(
-    estimate: float, se: float, spread: Spread, confidence: float, df: int | None = None
+    estimate: float,
+    se: float,
+    spread: Spread,
+    confidence: float,
+    df: int | None = None,
+    session: Spread | None = None,
 ) -> LogRatio:
     df = spread.df if df is None else df
     low, high = _interval(estimate, se, df, confidence)
@@ -171,6 +177,7 @@ def _log_ratio(
         se=se,
         df=df,
         p_less=_p_less(estimate, se, df),
+        session=session,
     )
 
 
@@ -194,13 +201,73 @@ def unpaired_log_ratio(
     the degrees of freedom come from Welch-Satterthwaite over the two terms.  ``None``:
     both sides are from one session.
     """
-    a, b = _logs(current, "current runs"), _logs(baseline, "baseline runs")
-    spread = log_spread([current, baseline], prior, what="this session and the baseline")
-    se = spread.sigma * math.sqrt(1 / a.size + 1 / b.size) if spread.known else math.nan
-    df = spread.df
-    if session is not None and session.known and spread.known:
-        se, df = two_sessions(se**2, spread.df, session.sigma, session.df)
-    return _log_ratio(float(a.mean() - b.mean()), se, spread, confidence, df)
+    return sessions_log_ratio(
+        current, [baseline], confidence=confidence, prior=prior, session=session
+    )
+
+
+def sessions_log_ratio(
+    current: Sequence[float],
+    sessions: Sequence[Sequence[float]],
+    *,
+    confidence: float = 0.98,
+    prior: Spread | None = None,
+    session: Spread | None = None,
+    calibrated: bool = False,
+) -> LogRatio:
+    """``current`` run figures (one session) against a baseline of several sessions' runs.
+
+    The model is ``log x = mu + s + e``: each session draws ``s`` (spread ``tau``), each run
+    ``e`` (spread ``sigma``, pooled within every session here, plus ``prior``).  The
+    baseline's level is the mean of its session means, so each session counts once
+    whatever its runs.  Where the baseline holds 3 or more sessions their own scatter
+    ``V`` (the variance of a session mean, ``m - 1`` df) gives the between-session term,
+    pooled with ``session`` by degrees of freedom when ``calibrated`` (this machine's
+    calibration, not a prior): the variance of today's mean against theirs is
+    ``V (1 + 1/m) + sigma^2 (1/n - h)`` with ``h`` the mean of ``1/n_i``, the prediction
+    interval of a new session.  With fewer sessions the term is ``session``'s
+    ``tau^2 (1 + 1/m)``; ``session`` ``None`` means every side is from one session.
+    Degrees of freedom come from Welch-Satterthwaite over the two terms.
+    """
+    if not sessions:
+        raise ValueError("a baseline needs at least one session")
+    a = _logs(current, "current runs")
+    logs = [_logs(s, "baseline runs") for s in sessions]
+    spread = log_spread([current, *sessions], prior, what="this session and the baseline")
+    m = len(logs)
+    means = np.array([g.mean() for g in logs])
+    h = float(np.mean([1 / g.size for g in logs]))
+    diff = float(a.mean() - means.mean())
+    if not spread.known:
+        return _log_ratio(diff, math.nan, spread, confidence)
+    run_var = spread.sigma**2
+    used = session if session is not None and session.known else None
+    if m >= 3:
+        own, own_df = float(np.var(means, ddof=1)), m - 1
+        source = f"{m} baseline sessions"
+        if calibrated and used is not None:
+            shared = used.sigma**2 + run_var * h
+            mean_var = (own * own_df + shared * used.df) / (own_df + used.df)
+            mean_df = own_df + used.df
+            source += f" + {used.source}"
+        else:
+            mean_var, mean_df = own, own_df
+        used = Spread(math.sqrt(max(0.0, mean_var - run_var * h)), mean_df, source)
+        terms = [(mean_var * (1 + 1 / m), mean_df), (run_var * (1 / a.size - h), spread.df)]
+        floor = run_var * (1 / a.size + h / m)  # never below what the runs alone give
+    elif used is not None:
+        terms = [
+            (run_var * (1 / a.size + h / m), spread.df),
+            (used.sigma**2 * (1 + 1 / m), used.df),
+        ]
+        floor = 0.0
+    else:
+        terms, floor = [(run_var * (1 / a.size + h / m), spread.df)], 0.0
+    total = max(sum(v for v, _ in terms), floor)
+    kept = [(v, d) for v, d in terms if v > 0 and d > 0]
+    df = total**2 / sum(v**2 / d for v, d in kept) if kept else spread.df
+    df_used = max(1, math.floor(df))
+    return _log_ratio(diff, math.sqrt(total), spread, confidence, df_used, used)
 
 
 def paired_log_ratio(

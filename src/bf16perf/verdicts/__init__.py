@@ -27,7 +27,13 @@ the threshold, how many runs or pairs would bring it below.  :func:`loss_rule` a
 
 from bf16perf.verdicts._common import GATE_CONFIDENCE, PASS_ALPHA
 from bf16perf.verdicts.ab import AbVerdict, ab_rule, balanced_order
-from bf16perf.verdicts.baseline import SESSION_PRIOR, ThroughputVerdict, baseline_rule
+from bf16perf.verdicts.baseline import (
+    SESSION_PRIOR,
+    ThroughputVerdict,
+    baseline_rule,
+    sessions_rule,
+)
+from bf16perf.verdicts.family import holm
 from bf16perf.verdicts.gate import GateVerdict, gate_confidence, gate_rule
 from bf16perf.verdicts.loss import LossVerdict, bf16_loss_rule, loss_rule
 
@@ -45,5 +51,7 @@ __all__ = [
     "bf16_loss_rule",
     "gate_confidence",
     "gate_rule",
+    "holm",
     "loss_rule",
+    "sessions_rule",
 ]

@@ -10,7 +10,7 @@ from typing import Any
 
 from bf16perf.decisions import Outcome
 from bf16perf.power import detectable_drop, runs_needed
-from bf16perf.stats import LogRatio, Spread, unpaired_log_ratio
+from bf16perf.stats import LogRatio, Spread, sessions_log_ratio
 from bf16perf.verdicts._common import PASS_ALPHA, interval_text, pct, t_quantile, three_way
 
 #: The between-session spread assumed where nothing on this machine measured one: the
@@ -39,6 +39,7 @@ class ThroughputVerdict:
         notes: what the data cannot tell, in words.
         session: the between-session spread in the interval (``None``: both sides from
             one session).
+        sessions: the baseline's run figures by session, oldest first.
     """
 
     outcome: Outcome
@@ -52,6 +53,7 @@ class ThroughputVerdict:
     baseline_path: str
     notes: list[str] = field(default_factory=list)
     session: Spread | None = None
+    sessions: list[list[float]] = field(default_factory=list)
 
     @property
     def detail(self) -> str:
@@ -124,13 +126,46 @@ def baseline_rule(
     session: Spread | None = None,
     baseline_path: str = "",
 ) -> ThroughputVerdict:
-    """Judge this session's run figures against a baseline's (see the module docstring).
-    ``session``: the between-session spread, where the baseline comes from another session
-    (``None``: both sides from one session)."""
-    session = session if session is not None and session.known else None
-    est = unpaired_log_ratio(
-        current, baseline, confidence=1 - 2 * alpha, prior=prior, session=session
+    """Judge this session's run figures against one baseline session's (see
+    :func:`sessions_rule`).  ``session``: the between-session spread, where the baseline
+    comes from another session (``None``: both sides from one session)."""
+    return sessions_rule(
+        current,
+        [baseline],
+        max_regression=max_regression,
+        alpha=alpha,
+        prior=prior,
+        session=session,
+        baseline_path=baseline_path,
     )
+
+
+def sessions_rule(
+    current: Sequence[float],
+    sessions: Sequence[Sequence[float]],
+    *,
+    max_regression: float,
+    alpha: float = 0.01,
+    prior: Spread | None = None,
+    session: Spread | None = None,
+    calibrated: bool = False,
+    baseline_path: str = "",
+) -> ThroughputVerdict:
+    """Judge this session's run figures against a baseline of one or more sessions'
+    (:func:`bf16perf.stats.sessions_log_ratio`: 3 or more sessions give their own
+    between-session spread, pooled with ``session`` when ``calibrated``; fewer take
+    ``session``'s)."""
+    session = session if session is not None and session.known else None
+    est = sessions_log_ratio(
+        current,
+        sessions,
+        confidence=1 - 2 * alpha,
+        prior=prior,
+        session=session,
+        calibrated=calibrated,
+    )
+    session = est.session
+    baseline = [x for s in sessions for x in s]
     if est.spread.known:
         pass_low = math.exp(math.log(est.ratio) - est.se * t_quantile(1 - PASS_ALPHA, est.df))
         slower = est.p_less < alpha
@@ -153,18 +188,19 @@ def baseline_rule(
         sigma = est.spread.sigma if est.spread.known else math.nan
         needed = runs_needed(
             sigma,
-            len(baseline),
+            max(1, round(len(baseline) / len(sessions))),
             max_regression,
             alpha,
             prior_df=prior_df,
             session_sigma=session.sigma if session else 0.0,
             session_df=session.df if session else 0,
+            baseline_sessions=len(sessions),
         )
     return ThroughputVerdict(
         outcome=outcome,
         estimate=est,
         current=list(current),
-        baseline=list(baseline),
+        baseline=baseline,
         threshold=max_regression,
         alpha=alpha,
         mde=mde,
@@ -172,4 +208,5 @@ def baseline_rule(
         baseline_path=baseline_path,
         notes=notes,
         session=session,
+        sessions=[list(s) for s in sessions],
     )
