@@ -62,7 +62,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bf16perf.calibrate import Noise, SessionFigures, estimate
+from bf16perf.calibrate import (
+    Noise,
+    SessionFigures,
+    estimate,
+    lasting_drop_line,
+    nightly_exit,
+)
 from bf16perf.decisions import Outcome
 from bf16perf.power import pairs_needed
 from bf16perf.stats import Spread
@@ -229,6 +235,35 @@ def detection(sessions: list[SessionFigures], session: Spread, calibrated: bool)
     print("  no lasting drop up to 40% is flagged within 3 nights in 90% of starts")
 
 
+def shipped(sessions: list[SessionFigures], noise: Noise) -> None:
+    """The nightly as the plugin runs it: the unchanged nights in time order, and the
+    line ``bf16perf calibrate`` prints (the same function, the same arguments)."""
+    series = [figures_of(s) for s in sessions]
+    series = [{k: v for k, v in f.items() if v} for f in series]
+    planned = 2 * len(series[0])  # the smoke profile sets no gate
+    tens = nights = 0
+    for i in range(1, len(series)):
+        nights += 1
+        tens += (
+            nightly_exit(
+                series[i],
+                series[max(0, i - K) : i],
+                session=SESSION_PRIOR,
+                calibrated=False,
+                threshold=THRESHOLD,
+                alpha=ALPHA,
+                planned=planned,
+            )
+            == 10
+        )
+    print(
+        f"  {nights} unchanged nights, no calibration: exit 10 on {tens} (95% upper bound"
+        f" {clopper_upper(tens, nights):.1%})"
+    )
+    line = lasting_drop_line(sessions, noise, THRESHOLD, ALPHA)
+    print(f"  bf16perf calibrate would print: {line}")
+
+
 def _simulated_session(
     rng: random.Random, sigma: float, tau: float, runs: int, bf16: bool
 ) -> dict[str, list[float]]:
@@ -358,6 +393,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     detection(kept, SESSION_PRIOR, False)
     print("a lasting drop, calibrated nightly:")
     detection(later, measured, True)
+    print("\nas shipped (added before any corpus figure was seen): each verdict at its share")
+    print("of the budget (Bonferroni over the planned verdicts, trend series included):")
+    shipped(kept, noise)
     print("\nmodel-based unchanged nights (the project's rule, Holm over fp32 and bf16):")
     simulate(noise, len(kept[0].figures), has_bf16)
     print("\nthe bf16 gate:")

@@ -26,6 +26,7 @@ from fixtures.training import PytestRuns
 VARIANT_PARAMS = [pytest.param(v, id=name) for name, v in VARIANTS.items()]
 
 
+@pytest.mark.perf_verdict
 @pytest.mark.benchmark(timer=STEP_TIMER, group="resnet50-training", min_rounds=1)
 @pytest.mark.parametrize("variant", VARIANT_PARAMS)
 def test_training(
@@ -39,7 +40,8 @@ def test_training(
     """Train the variant, check its runs are sane, then judge them: against the reference
     stack in A/B mode, else against this machine's stored baseline (or save one).  Variants
     the hardware lacks were skipped before setup (fixtures/machine.py)."""
-    session, options, test = bf16perf_session, bf16perf_session.options, request.node.nodeid
+    # every verdict is judged at its share of the session's error budget
+    session, options, test = bf16perf_session, bf16perf_session.verdict_options, request.node.nodeid
     key = training_runs.workload_key(variant)
     try:  # a bad baseline file costs no run
         baseline, noise, sessions = checks.expected(options, machine, key)
@@ -95,6 +97,7 @@ def test_bf16_loss_tracks_fp32(
     bf16perf_session.conclude(test)
 
 
+@pytest.mark.perf_verdict
 @pytest.mark.bf16
 def test_bf16_speedup(
     training_runs: PytestRuns,
@@ -106,7 +109,8 @@ def test_bf16_speedup(
     per-pair log ratios; one extension by ``--perf-extra-pairs`` when inconclusive, with
     both looks at half the error."""
     test = request.node.nodeid
-    decision, verdict = checks.release_gate(test, training_runs, bf16perf_session.options)
+    options = bf16perf_session.verdict_options  # alpha: the gate's share of the budget
+    decision, verdict = checks.release_gate(test, training_runs, options)
     if workload == bf16perf_session.workloads[0]:  # the report's plot: the first workload's
         bf16perf_session.gate = verdict
     bf16perf_session.record(decision)

@@ -35,19 +35,20 @@ def _doc(*levels: float) -> dict[str, object]:
 def test_saves_several_runs_atomically_and_keeps_previous(tmp_path: Path) -> None:
     store = BaselineStore(tmp_path)
     assert store.load("m", "w") is None
-    path, prev = store.save("m", "w", _doc(10.0, 11.0, 9.0))
-    assert prev is None
+    path, prev, held = store.save("m", "w", _doc(10.0, 11.0, 9.0))
+    assert prev is None and held == 1
     loaded = store.load("m", "w", fingerprint_id="abc123")
     assert loaded is not None and len(loaded.runs) == 3
     assert loaded.figures == pytest.approx([10.05, 11.055, 9.045])
     assert loaded.losses == [3.0, 2.5] and loaded.schema_version == SCHEMA_VERSION
     data = json.loads(path.read_text())
-    assert data["schema_version"] == 2 and len(data["benchmarks"]) == 3
+    assert data["schema_version"] == 3 and len(data["benchmarks"]) == 3
+    assert data["sessions"][0]["benchmarks"] == data["benchmarks"]
     window = data["benchmarks"][0]["extra_info"]["workers"][0]["cpu_window"]
     assert window["own_cpu_s"] == 1.9 and data["benchmarks"][0]["extra_info"]["kernels"]
     first = path.read_bytes()
-    path2, prev2 = store.save("m", "w", _doc(10.0))
-    assert path2 == path and prev2 is not None and prev2.read_bytes() == first
+    path2, prev2, held2 = store.save("m", "w", _doc(10.0))
+    assert path2 == path and prev2 is not None and prev2.read_bytes() == first and held2 == 2
     assert not list(tmp_path.glob("m/.tmp-*"))
 
 
@@ -65,7 +66,49 @@ def test_version_1_loads_as_one_run(tmp_path: Path) -> None:
     path.write_text(json.dumps(v1))
     loaded = store.load("m", "w", fingerprint_id="abc123")
     assert loaded is not None and loaded.schema_version == 1 and loaded.figures == [10.0]
+    assert loaded.session_figures == [[10.0]] and "single-session" in loaded.described
     assert json.loads(path.read_text()) == v1  # upgraded in memory only
+
+
+def test_saving_adds_a_session_and_keeps_the_last_k(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    for level in (10.0, 11.0, 12.0, 13.0):
+        _, _, held = store.save("m", "w", _doc(level, level), keep=3)
+    assert held == 3
+    loaded = store.load("m", "w", fingerprint_id="abc123")
+    assert loaded is not None and loaded.schema_version == SCHEMA_VERSION
+    figures = loaded.session_figures  # oldest first, the oldest dropped
+    assert [f[0] for f in figures] == pytest.approx([11.055, 12.06, 13.065])
+    assert loaded.figures == figures[-1] and loaded.described == "3 sessions, 6 runs"
+    assert all(s.saved_at for s in loaded.sessions)
+
+
+def test_a_version_2_baseline_becomes_the_first_of_several_sessions(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    path = store.path_for("m", "w")
+    path.parent.mkdir(parents=True)
+    doc = {"schema_version": 2, "workload": "w", "datetime": "20261125T000000Z", **_doc(9.0)}
+    path.write_text(json.dumps(doc))
+    old = store.load("m", "w")
+    assert old is not None and old.schema_version == 2 and len(old.session_figures) == 1
+    assert "single-session baseline of 1 runs (schema 2" in old.described
+    store.save("m", "w", _doc(10.0), keep=7)
+    both = store.load("m", "w")
+    assert both is not None and len(both.session_figures) == 2
+    assert both.sessions[0].saved_at == "20261125T000000Z"
+
+
+def test_an_unreadable_or_foreign_baseline_is_kept_aside_not_added_to(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    path = store.path_for("m", "w")
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    _, prev, held = store.save("m", "w", _doc(10.0))
+    assert held == 1 and prev is not None and prev.read_text() == "{not json"
+    foreign = _doc(10.0)
+    foreign["machine_info"] = {"bf16perf_fingerprint": {"id": "other", "slug": "m"}}
+    _, _, held = store.save("m", "w", foreign)
+    assert held == 1  # another machine's sessions are never mixed in
 
 
 @pytest.mark.parametrize(
@@ -92,11 +135,11 @@ def test_bad_baseline_is_a_clear_error_and_untouched(
 
 def test_empty_run_is_a_clear_error_not_a_zero_division(tmp_path: Path) -> None:
     store = BaselineStore(tmp_path)
-    path, _ = store.save("m", "w", _doc(10.0, 9.0))
+    path, _, _ = store.save("m", "w", _doc(10.0, 9.0))
     data = json.loads(path.read_text())
-    data["benchmarks"][1]["extra_info"]["images_per_second"] = []
+    data["sessions"][0]["benchmarks"][1]["extra_info"]["images_per_second"] = []
     path.write_text(json.dumps(data))
-    with pytest.raises(BaselineError, match="run 2 has no usable images_per_second"):
+    with pytest.raises(BaselineError, match="session 1, run 2 has no usable images_per_second"):
         store.load("m", "w")
 
 

@@ -6,14 +6,17 @@ This module owns the document's shape (:func:`baseline_document`), its typed rea
 files beside them are :mod:`bf16perf.store`'s.
 
 Schema history: version 1 held one run (``benchmarks[0]``); version 2 holds one entry of
-``benchmarks`` per run.  A version-1 file loads as a one-run baseline.
+``benchmarks`` per run; version 3 keeps several sessions (``sessions``: each with its save
+time, versions and cluster shape in ``metadata``, and its runs in ``benchmarks``, oldest
+first), the last of them also as the top-level ``benchmarks``.  A version-1 or -2 file loads
+as a single-session baseline, and says so.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +24,22 @@ from bf16perf.stats import run_figure
 from bf16perf.workload.config import RunResult
 
 __all__ = [
+    "DEFAULT_SESSIONS",
     "NOISE_SCHEMA_VERSION",
     "SCHEMA_VERSION",
     "Baseline",
     "BaselineError",
     "BaselineRun",
+    "BaselineSession",
+    "add_session",
     "baseline_document",
     "run_info",
     "upgrade",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+#: Sessions a baseline keeps by default (``--perf-baseline-sessions``).
+DEFAULT_SESSIONS = 7
 NOISE_SCHEMA_VERSION = 1
 
 
@@ -58,16 +66,36 @@ class BaselineRun:
 
 
 @dataclass(frozen=True)
+class BaselineSession:
+    """One accepted session: its runs, when it was saved and what it ran on.
+
+    Attributes:
+        runs: the session's runs, in the order they were measured.
+        saved_at: time of the save (``YYYYmmddTHHMMSSZ``).
+        metadata: versions, threading and cluster shape of the session.
+    """
+
+    runs: list[BaselineRun]
+    saved_at: str
+    metadata: dict[str, Any]
+
+    @property
+    def figures(self) -> list[float]:
+        return [r.figure for r in self.runs]
+
+
+@dataclass(frozen=True)
 class Baseline:
-    """Accepted runs of one workload on one machine.
+    """Accepted sessions of one workload on one machine.
 
     Attributes:
         path: the file it came from.
         fingerprint: the machine's fingerprint dict (with ``id`` and ``slug``).
         workload: the workload key it is valid for.
-        runs: the accepted runs, in the order they were measured.
-        saved_at: ISO time of the save.
-        schema_version: the version the file was written with (1: one run, upgraded).
+        runs: the latest session's runs, in the order they were measured.
+        saved_at: time of the latest save.
+        schema_version: the version the file was written with (1 and 2: one session).
+        sessions: every kept session, oldest first (the latest holds ``runs``).
     """
 
     path: Path
@@ -76,11 +104,29 @@ class Baseline:
     runs: list[BaselineRun]
     saved_at: str
     schema_version: int = SCHEMA_VERSION
+    sessions: list[BaselineSession] = field(default_factory=list)
 
     @property
     def figures(self) -> list[float]:
-        """Each run's figure (median images/s), the unit of the throughput verdict."""
+        """The latest session's run figures (median images/s)."""
         return [r.figure for r in self.runs]
+
+    @property
+    def session_figures(self) -> list[list[float]]:
+        """Each kept session's run figures, oldest first: the unit of the stored verdict."""
+        return [s.figures for s in self.sessions] or [self.figures]
+
+    @property
+    def described(self) -> str:
+        """What the baseline holds, in words, for a verdict."""
+        runs = sum(len(f) for f in self.session_figures)
+        if self.schema_version < 3:
+            return (
+                f"a single-session baseline of {runs} runs (schema {self.schema_version},"
+                " saved before baselines kept sessions)"
+            )
+        n = len(self.session_figures)
+        return f"{n} session{'s' if n != 1 else ''}, {runs} runs"
 
     @property
     def losses(self) -> list[float]:
@@ -98,7 +144,31 @@ def update_to_2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "schema_version": 2, "upgraded_from": 1}
 
 
-_UPGRADES = {1: update_to_2}
+def update_to_3(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 was one session: it becomes the only entry of ``sessions``."""
+    session = {
+        "saved_at": data.get("datetime", ""),
+        "metadata": (data.get("machine_info") or {}).get("bf16perf_metadata", {}),
+        "benchmarks": data.get("benchmarks", []),
+    }
+    return {**data, "schema_version": 3, "sessions": [session]}
+
+
+_UPGRADES = {1: update_to_2, 2: update_to_3}
+
+
+def add_session(
+    previous: dict[str, Any] | None, document: dict[str, Any], stamp: str, keep: int
+) -> dict[str, Any]:
+    """The baseline document after saving this session (``document``, from
+    :func:`baseline_document`): the previous document's sessions (already upgraded), then
+    this one, the last ``keep`` of them."""
+    if keep < 1:
+        raise ValueError(f"a baseline keeps at least 1 session, not {keep}")
+    metadata = document["machine_info"].get("bf16perf_metadata", {})
+    this = {"saved_at": stamp, "metadata": metadata, "benchmarks": document["benchmarks"]}
+    kept = list((previous or {}).get("sessions", []))
+    return {**document, "sessions": [*kept, this][-keep:]}
 
 
 def upgrade(data: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -112,8 +182,11 @@ def upgrade(data: dict[str, Any], path: Path) -> dict[str, Any]:
         )
     if version < 1:
         raise BaselineError(f"baseline {path}: schema_version {version} is unknown")
+    upgraded_from = version
     while data["schema_version"] < SCHEMA_VERSION:  # in memory only, never rewriting the file
         data = _UPGRADES[data["schema_version"]](data)
+    if upgraded_from < SCHEMA_VERSION:
+        data["upgraded_from"] = upgraded_from
     return data
 
 

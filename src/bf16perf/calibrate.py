@@ -25,14 +25,24 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bf16perf.baselines import DEFAULT_SESSIONS
+from bf16perf.decisions import Outcome
 from bf16perf.interference import CpuWindow, disturbance
-from bf16perf.power import detectable_drop, pairs_needed, runs_needed, two_sessions
+from bf16perf.power import (
+    detectable_drop,
+    runs_needed,
+    signed_rank_drop,
+    signed_rank_pairs,
+    two_sessions,
+)
+from bf16perf.stats import Spread
 from bf16perf.store import atomic_json
+from bf16perf.verdicts import sessions_rule
 
 __all__ = [
     "Noise",
@@ -40,6 +50,9 @@ __all__ = [
     "calibrate",
     "detectable_drops",
     "estimate",
+    "lasting_drop",
+    "lasting_drop_line",
+    "nightly_exit",
     "session_from_report",
 ]
 
@@ -159,6 +172,107 @@ def estimate(groups: Sequence[Sequence[float]]) -> Noise:
     )
 
 
+def nightly_exit(
+    current: Mapping[str, Sequence[float]],
+    baseline: Sequence[Mapping[str, Sequence[float]]],
+    *,
+    session: Spread,
+    calibrated: bool,
+    threshold: float,
+    alpha: float,
+    planned: int,
+) -> int:
+    """The exit code (10 or 0) a nightly session gets from its stored throughput verdicts:
+    each variant's runs in ``current`` against the baseline's sessions, each verdict at
+    ``alpha / planned``, the session's error budget shared as the plugin shares it."""
+    for variant, figures in current.items():
+        if not figures:
+            continue
+        verdict = sessions_rule(
+            figures,
+            [b[variant] for b in baseline],
+            max_regression=threshold,
+            alpha=alpha / planned,
+            session=session,
+            calibrated=calibrated,
+        )
+        if verdict.outcome is Outcome.REGRESSION:
+            return 10
+    return 0
+
+
+def lasting_drop(
+    sessions: Sequence[Mapping[str, Sequence[float]]],
+    *,
+    session: Spread,
+    calibrated: bool,
+    threshold: float,
+    alpha: float,
+    planned: int,
+    keep: int = DEFAULT_SESSIONS,
+    nights: int = 3,
+    share: float = 0.9,
+) -> tuple[float | None, int]:
+    """The smallest lasting drop (in 1% steps up to 40%) that a nightly flags within
+    ``nights`` nights in ``share`` of the possible starts, replayed over real A/A
+    ``sessions`` in time order: from each start ``j`` on, every run is slowed offline, and
+    nights ``j`` .. ``j + nights - 1`` are judged against the ``keep`` sessions before
+    ``j`` (starts with 3 or more).  Returns the drop (``None``: none up to 40%) and the
+    number of starts."""
+    starts = range(3, len(sessions) - nights + 1)
+    if not starts:
+        return None, 0
+
+    def flagged(drop: float, j: int) -> bool:
+        base = sessions[max(0, j - keep) : j]
+        return any(
+            nightly_exit(
+                {v: [x * (1 - drop) for x in f] for v, f in sessions[j + d].items()},
+                base,
+                session=session,
+                calibrated=calibrated,
+                threshold=threshold,
+                alpha=alpha,
+                planned=planned,
+            )
+            == 10
+            for d in range(nights)
+        )
+
+    for pct in range(1, 41):
+        if sum(flagged(pct / 100, j) for j in starts) >= share * len(starts):
+            return pct / 100, len(starts)
+    return None, len(starts)
+
+
+def lasting_drop_line(
+    sessions: Sequence[SessionFigures], noise: Noise, threshold: float, alpha: float
+) -> str:
+    """The lasting drop a default nightly flags within 3 nights, replayed over these
+    sessions (:func:`lasting_drop`) with this calibration, in one line.  The verdicts
+    share the budget as a nightly of the same tests would: each variant's throughput
+    verdict, the gate where one was set, and a trend series for each."""
+    series = [{"fp32": s.figures, **({"bf16": s.bf16} if s.bf16 else {})} for s in sessions]
+    gated = bool(sessions[0].gate and (sessions[0].gate.get("gate") or 0) > 0)
+    planned = 2 * (len(series[0]) + gated)
+    drop, starts = lasting_drop(
+        series,
+        session=Spread(noise.tau, noise.session_df, "calibration"),
+        calibrated=True,
+        threshold=threshold,
+        alpha=alpha,
+        planned=planned,
+    )
+    if not starts:
+        return "a lasting drop over 3 nights: too few sessions to replay (7 or more tell)"
+    found = f"{drop:.0%}" if drop is not None else "none up to 40%"
+    return (
+        f"a lasting drop flagged within 3 nights in 90% of {starts} starts replayed over these"
+        f" sessions (a baseline of the {DEFAULT_SESSIONS} sessions before, this calibration,"
+        f" alpha {alpha:g} shared by {planned} verdicts): {found}"
+    )
+
+
 def detectable_drops(
     noise: Noise, runs: int, threshold: float, alpha: float, pairs: int = 8
 ) -> list[str]:
@@ -170,11 +284,14 @@ def detectable_drops(
     needed = runs_needed(
         sigma, runs, threshold, alpha, session_sigma=tau, session_df=noise.session_df
     )
-    session_sd = math.sqrt(tau**2 + sigma**2 / runs)
-    trend = detectable_drop(session_sd * math.sqrt(1 / 3 + 1 / 7), 8, alpha)
+    week = DEFAULT_SESSIONS
+    se_week, df_week = two_sessions(
+        sigma**2 * (1 / runs + 1 / (runs * week)), noise.df, tau, noise.session_df, week
+    )
+    against_week = detectable_drop(se_week, df_week, alpha)
     pair_sd = sigma * math.sqrt(2)
-    ab = detectable_drop(pair_sd / math.sqrt(pairs), pairs - 1, alpha)
-    ab_needed = pairs_needed(pair_sd, threshold, alpha)
+    ab = signed_rank_drop(pair_sd, pairs, alpha)
+    ab_needed = signed_rank_pairs(pair_sd, threshold, alpha)
     from scipy import stats as sps
 
     gate_half = float(sps.t.ppf(0.975, 2)) * pair_sd / math.sqrt(3)
@@ -186,9 +303,9 @@ def detectable_drops(
             if needed
             else f" (no number of runs brings it to {threshold:.0%}: the session draw stays)"
         ),
-        f"a lasting drop over 3 nights of trend against 7 before: about {trend:.1%}",
-        f"A/B with {pairs} pairs: about {ab:.1%} (t approximation; {ab_needed or 'over 200'}"
-        f" pairs for {threshold:.0%})",
+        f"nightly against a baseline of {week} sessions of {runs} runs: {against_week:.1%}",
+        f"A/B with {pairs} pairs: {ab:.1%} (exact signed-rank test, simulated;"
+        f" {ab_needed or 'over 200'} pairs for {threshold:.0%})",
         f"the bf16 gate at 3 pairs: the 95% interval is about x/ {math.exp(gate_half):.3f}"
         " around the measured speedup (fp32 spread; bf16 pairs alike)",
     ]

@@ -81,9 +81,13 @@ def training_verdicts(
             name=name,
             fullname=test,
         )
-        path, previous = BaselineStore(options.baselines_dir).save(slug, key, doc)
+        store = BaselineStore(options.baselines_dir)
+        path, previous, held = store.save(slug, key, doc, keep=options.baseline_sessions)
         kept = f" (previous kept as {previous})" if previous else ""
-        return [], [f"{test}: baseline of {len(runs)} runs saved to {path}{kept}"]
+        return [], [
+            f"{test}: baseline of {len(runs)} runs saved to {path}, which now holds {held}"
+            f" session{'s' if held != 1 else ''}{kept}"
+        ]
     if baseline is None:
         return [judge.no_baseline(test, slug, key, options)], []
     return judge.against_baseline(test, runs, baseline, options, noise, sessions), []

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from bf16perf import parsers as p
+from bf16perf.baselines import DEFAULT_SESSIONS
 from bf16perf.options import PerfOptions
-from bf16perf.power import min_pairs_for
 from bf16perf.workload.config import PROFILES
 
 __all__ = ["OPTIONS", "Option", "addoptions", "options_from_config"]
@@ -134,8 +134,12 @@ OPTIONS: tuple[Option, ...] = (
     # verdicts
     Option("--perf-baselines", "baseline store (default: baselines/)", "baselines_dir",
            parse=Path, default=Path("baselines"), metavar="DIR"),
-    Option("--perf-save-baseline", "accept this run as the baseline (the previous one is"
-           " kept)", "save_baseline", default=False),
+    Option("--perf-save-baseline", "add this session to the baseline, which keeps the last"
+           " --perf-baseline-sessions sessions (the previous file is kept beside it)",
+           "save_baseline", default=False),
+    Option("--perf-baseline-sessions", "sessions a baseline keeps (default 7, ini"
+           " perf_baseline_sessions); with 3 or more their own scatter is the between-session"
+           " spread of the stored verdict", parse=p.positive_int, metavar="K"),
     Option("--perf-max-regression", "throughput drop that is a regression when significant"
            " (default 0.05)", "max_regression", parse=p.fraction, default=0.05,
            metavar="FRACTION"),
@@ -191,6 +195,11 @@ def addoptions(parser: pytest.Parser) -> None:
     )
     parser.addini("perf_release", type="bool", default=False, help="default of --perf-release")
     parser.addini(
+        "perf_baseline_sessions",
+        default="",
+        help=f"default of --perf-baseline-sessions (unset: {DEFAULT_SESSIONS})",
+    )
+    parser.addini(
         "perf_min_bf16_speedup",
         default="",
         help="default of --perf-min-bf16-speedup (unset: 1.0, and no gate in the smoke profile)",
@@ -214,12 +223,23 @@ def options_from_config(config: pytest.Config) -> PerfOptions:
     require = values["perf_require_bf16"] or bool(config.getini("perf_require_bf16"))
     fields["require_bf16"] = require
     fields["release"] = values["perf_release"] or bool(config.getini("perf_release"))
+    fields["baseline_sessions"] = _baseline_sessions(config, values["perf_baseline_sessions"])
     fields["train"] = replace(PROFILES[fields["profile"]], **overrides)
     speedup = values["perf_min_bf16_speedup"]
     fields["min_bf16_speedup"] = _min_speedup(config, speedup, fields["profile"])
     options = PerfOptions(**fields)
     _check_conflicts(options)
     return options
+
+
+def _baseline_sessions(config: pytest.Config, given: int | None) -> int:
+    ini = str(config.getini("perf_baseline_sessions")).strip()
+    if given is not None or not ini:
+        return DEFAULT_SESSIONS if given is None else given
+    try:
+        return p.positive_int(ini)
+    except argparse.ArgumentTypeError as exc:
+        raise pytest.UsageError(f"ini perf_baseline_sessions = {ini!r}: {exc}") from None
 
 
 def _min_speedup(config: pytest.Config, given: float | None, profile: str) -> float:
@@ -256,10 +276,4 @@ def _check_conflicts(options: PerfOptions) -> None:
         raise pytest.UsageError(
             "--perf-save-baseline saves this stack's runs; A/B mode (--perf-reference-python"
             " or --perf-reference-env) compares two stacks and saves nothing: drop one"
-        )
-    if options.ab_mode and 0.5**options.pairs > options.alpha:
-        raise pytest.UsageError(
-            f"--perf-pairs {options.pairs}: an exact signed-rank test on that many pairs"
-            f" cannot reach p < {options.alpha:g} (the smallest p is 1/2^pairs); use"
-            f" --perf-pairs {min_pairs_for(options.alpha)} or more, or a larger --perf-alpha"
         )

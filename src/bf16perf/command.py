@@ -232,7 +232,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _calibrate(args: argparse.Namespace) -> int:
     """A/A sessions, the two spreads with intervals, the noise file, the detectable drops."""
-    from bf16perf.calibrate import calibrate, detectable_drops, estimate
+    from bf16perf.calibrate import calibrate, detectable_drops, estimate, lasting_drop_line
     from bf16perf.stats import Spread
     from bf16perf.store import BaselineStore
 
@@ -266,6 +266,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     )
     for line in detectable_drops(noise, args.runs, args.threshold, args.alpha):
         print(f"  {line}")
+    print(f"  {lasting_drop_line(kept, noise, args.threshold, args.alpha)}")
     if args.save:
         path = BaselineStore(args.baselines).save_calibration(
             kept[0].slug,

@@ -15,16 +15,16 @@ from typing import Any
 from bf16perf.baselines import Baseline
 from bf16perf.decisions import Decision, Outcome
 from bf16perf.options import PerfOptions
-from bf16perf.power import pairs_needed
+from bf16perf.power import signed_rank_pairs
 from bf16perf.stats import Spread, run_figure
 from bf16perf.verdicts import (
     SESSION_PRIOR,
     GateVerdict,
     ab_rule,
-    baseline_rule,
     bf16_loss_rule,
     gate_rule,
     loss_rule,
+    sessions_rule,
 )
 from bf16perf.workload.config import RunResult
 
@@ -96,7 +96,7 @@ def judged(
     sigma = figures.get("sigma")
     if "baseline_runs" in figures and sigma:
         # a pair's log ratio has about sqrt(2) times the between-run spread
-        pairs = pairs_needed(sigma * math.sqrt(2), options.max_regression, options.alpha)
+        pairs = signed_rank_pairs(sigma * math.sqrt(2), options.max_regression, options.alpha)
         if pairs:
             ways.append(f"A/B with {pairs} pairs (--perf-reference-python)")
     elif figures.get("pairs_needed"):
@@ -129,14 +129,15 @@ def against_baseline(
 ) -> list[Decision]:
     """The throughput verdict (run figures against the baseline's), then, with synthetic
     data, the loss-curve verdict: both are recorded whatever the first says."""
-    verdict = baseline_rule(
+    verdict = sessions_rule(
         figures(runs),
-        baseline.figures,
+        baseline.session_figures,
         max_regression=options.max_regression,
         alpha=options.alpha,
         prior=noise,
-        session=sessions,  # the baseline is another session's
-        baseline_path=str(baseline.path),
+        session=sessions,  # the baseline is other sessions'
+        calibrated=sessions is not SESSION_PRIOR,
+        baseline_path=f"{baseline.path} ({baseline.described})",
     )
     outcome, detail = judged(verdict.outcome, verdict.detail, options, verdict.to_dict())
     out = [Decision(test, "throughput", outcome, detail, verdict.to_dict())]
@@ -191,7 +192,12 @@ def gate(
     """The release gate over interleaved pairs; the decision and the typed verdict."""
     emulated = any((r.kernels or {}).get("emulated") for r in bf16)
     verdict = gate_rule(
-        figures(bf16), figures(fp32), gate=options.min_bf16_speedup, looks=looks, emulated=emulated
+        figures(bf16),
+        figures(fp32),
+        gate=options.min_bf16_speedup,
+        looks=looks,
+        emulated=emulated,
+        fail_alpha=options.alpha,
     )
     if not emulated and any((r.kernels or {}).get("available") is False for r in bf16):
         verdict = verdict.without_proof()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bf16perf.baselines import DEFAULT_SESSIONS
 from bf16perf.plan import PinMode
 from bf16perf.workload.config import PROFILES, TrainConfig
 
@@ -39,7 +40,8 @@ class PerfOptions:
         workload_file: the TOML file with the user's workload definitions.
         profile: the ``--perf-profile`` it started from.
         baselines_dir: the baseline store.
-        save_baseline: accept this run as the new baseline (the old one is kept beside it).
+        save_baseline: add this session to the baseline (the old file is kept beside it).
+        baseline_sessions: the sessions a baseline keeps, the latest last.
         max_regression: throughput drop (fraction) that counts as a regression when
             significant.
         min_bf16_speedup: the release gate's minimum bf16/fp32 throughput ratio (0: no
@@ -84,6 +86,7 @@ class PerfOptions:
     profile: str = "default"
     baselines_dir: Path = Path("baselines")
     save_baseline: bool = False
+    baseline_sessions: int = DEFAULT_SESSIONS
     max_regression: float = 0.05
     min_bf16_speedup: float = 1.0
     repeats: int = 3

@@ -46,6 +46,11 @@ def pytest_configure(config: pytest.Config) -> None:
     _options(config)
     config.addinivalue_line("markers", "bf16: the test needs bf16 hardware (skipped without it)")
     config.addinivalue_line("markers", "amx: the test needs AMX (skipped without it)")
+    config.addinivalue_line(
+        "markers",
+        "perf_verdict: the test makes a verdict that can fail the session (exit 10); it"
+        " takes a share of the session's error budget (--perf-alpha)",
+    )
 
 
 def _options(config: pytest.Config) -> PerfOptions:
@@ -261,6 +266,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     report = _build_report(perf, session) if perf.options.report else None
     if report is not None and exitstatus in (0, 1) and perf.options.trend_confirm:
         _judge_trend(perf, report)  # its verdict counts in the exit code
+    perf.adjust()
     if exitstatus in (0, 1):  # interrupted, usage or internal errors keep pytest's code
         code = _exit_code(config, stats)
         if code is not ExitCode.OK:
@@ -308,7 +314,9 @@ def _judge_trend(perf: PerfSession, report: dict[str, Any]) -> None:
 
     line = history_line(report, perf.report_dir)
     history = read_history(perf.options.history_path)
-    decisions, notices = trend_decisions(history, line, confirm=perf.options.trend_confirm)
+    decisions, notices = trend_decisions(
+        history, line, confirm=perf.options.trend_confirm, alpha=perf.budget.share
+    )
     perf.record(*decisions)
     perf.notices.extend(notices)
 

@@ -8,7 +8,7 @@ recorded verdicts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +24,7 @@ from bf16perf.workload.definition import WorkloadDef
 if TYPE_CHECKING:  # numpy and scipy load only in perf sessions that write a report
     from bf16perf.baselines import Baseline
     from bf16perf.bringup import ClusterFacts
-    from bf16perf.verdicts import GateVerdict
+    from bf16perf.verdicts import ErrorBudget, GateVerdict
     from bf16perf.workload.config import RunResult
 
 __all__ = ["PerfSession"]
@@ -50,6 +50,8 @@ class PerfSession:
             where the gate ran; the report shows its figures as they were decided.
         reference: the reference stack's versions in A/B mode.
         workloads: the workloads this session trains (``--perf-workload``), in order.
+        verdicts: the verdicts planned that can fail the session with exit 10, counted
+            when its tests are collected; they share ``--perf-alpha``.
     """
 
     options: PerfOptions
@@ -65,6 +67,30 @@ class PerfSession:
     gate: GateVerdict | None = None
     reference: dict[str, str] | None = None
     workloads: list[WorkloadDef] = field(default_factory=list)
+    verdicts: int = 1
+
+    @property
+    def budget(self) -> ErrorBudget:
+        """The session's one error budget (:mod:`bf16perf.verdicts.family`)."""
+        from bf16perf.verdicts import ErrorBudget
+
+        return ErrorBudget(self.options.alpha, self.verdicts)
+
+    @property
+    def verdict_options(self) -> PerfOptions:
+        """The options a verdict is judged with: ``alpha`` is its share of the budget."""
+        return replace(self.options, alpha=self.budget.share)
+
+    def adjust(self) -> None:
+        """Every family verdict's raw p and Holm-adjusted p, into its figures (for the
+        report), once its tests have all run."""
+        from bf16perf.verdicts import holm
+
+        family = [d for d in self.decisions if d.figures.get("p") is not None]
+        adjusted = holm([float(d.figures["p"]) for d in family])
+        for d, p in zip(family, adjusted, strict=True):
+            d.figures["p_adjusted"] = p
+            d.figures["alpha_share"] = self.budget.share
 
     @property
     def report_dir(self) -> Path:

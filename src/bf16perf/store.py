@@ -1,9 +1,10 @@
 """The baseline store: ``baselines/<fingerprint-slug>/<workload-key>.json``.
 
-One accepted baseline per machine fingerprint x workload; atomic writes; no overwrite
-except by an explicit save, which keeps the previous file beside it
-(``*.prev-<timestamp>.json``).  A file that is corrupt, of an unknown schema version, has a
-run without figures, or was saved for another machine or workload raises
+One baseline per machine fingerprint x workload, holding the last K accepted sessions
+(``--perf-save-baseline`` adds one); atomic writes; no change except by an explicit save,
+which keeps the previous file beside it (``*.prev-<timestamp>.json``).  A file that is
+corrupt, of an unknown schema version, has a run without figures, or was saved for
+another machine or workload raises
 :class:`~bf16perf.baselines.BaselineError` naming the file, which is never touched on that
 path.  Beside a baseline, ``<workload-key>.noise.json`` keeps the machine's measured
 between-run spread (``bf16perf calibrate``, ``benchmarks/run.py noise``), which verdicts pool
@@ -27,6 +28,8 @@ from bf16perf.baselines import (
     Baseline,
     BaselineError,
     BaselineRun,
+    BaselineSession,
+    add_session,
     upgrade,
 )
 from bf16perf.stats import Spread, log_spread
@@ -46,6 +49,22 @@ def atomic_json(path: Path, doc: dict[str, Any]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _runs(path: Path, benchmarks: list[dict[str, Any]], where: str) -> list[BaselineRun]:
+    """The runs of one session's ``benchmarks`` entries, each with usable figures."""
+    runs = []
+    for i, bench in enumerate(benchmarks):
+        ips = [float(x) for x in bench["extra_info"]["images_per_second"]]
+        if not ips or not all(math.isfinite(x) and x > 0 for x in ips):
+            raise BaselineError(
+                f"baseline {path}: {where}run {i + 1} has no usable images_per_second"
+                f" ({ips}); save a new baseline with --perf-save-baseline"
+            )
+        runs.append(BaselineRun(ips, [float(x) for x in bench["extra_info"]["losses"]]))
+    if not runs:
+        raise BaselineError(f"baseline {path}: {where}no runs; save a new one")
+    return runs
 
 
 class BaselineStore:
@@ -103,17 +122,17 @@ class BaselineStore:
         try:
             fingerprint = data["machine_info"]["bf16perf_fingerprint"]
             saved_for = data["workload"]
-            runs = []
-            for i, bench in enumerate(data["benchmarks"]):
-                ips = [float(x) for x in bench["extra_info"]["images_per_second"]]
-                if not ips or not all(math.isfinite(x) and x > 0 for x in ips):
-                    raise BaselineError(
-                        f"baseline {path}: run {i + 1} has no usable images_per_second"
-                        f" ({ips}); save a new baseline with --perf-save-baseline"
-                    )
-                runs.append(BaselineRun(ips, [float(x) for x in bench["extra_info"]["losses"]]))
+            sessions = [
+                BaselineSession(
+                    _runs(path, s["benchmarks"], f"session {i + 1}, "),
+                    str(s["saved_at"]),
+                    dict(s.get("metadata") or {}),
+                )
+                for i, s in enumerate(data["sessions"])
+            ]
+            runs = sessions[-1].runs if sessions else []
             saved_at = data["datetime"]
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, BaselineError):
                 raise
             raise BaselineError(f"baseline {path}: missing or bad field {exc}") from None
@@ -138,21 +157,34 @@ class BaselineStore:
             runs=runs,
             saved_at=saved_at,
             schema_version=int(data.get("upgraded_from", SCHEMA_VERSION)),
+            sessions=sessions,
         )
 
-    def save(self, slug: str, workload: str, document: dict[str, Any]) -> tuple[Path, Path | None]:
-        """Write atomically; keep the previous file.  Returns ``(path, previous or None)``."""
+    def save(
+        self, slug: str, workload: str, document: dict[str, Any], keep: int = 1
+    ) -> tuple[Path, Path | None, int]:
+        """Add this session (``document``) to the baseline, keeping the last ``keep``
+        sessions; write atomically and keep the previous file beside it.  A previous file
+        that cannot be read, or was saved for another machine, is kept and not added to.
+        Returns ``(path, previous or None, sessions now held)``."""
         path = self.path_for(slug, workload)
         path.parent.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        doc = {"schema_version": SCHEMA_VERSION, "workload": workload, "datetime": stamp}
-        doc.update(document)
+        head = {"schema_version": SCHEMA_VERSION, "workload": workload, "datetime": stamp}
+        older: dict[str, Any] | None = None
         previous = None
         if path.exists():
+            fingerprint_id = document["machine_info"]["bf16perf_fingerprint"].get("id")
+            try:
+                if self.load(slug, workload, fingerprint_id) is not None:
+                    older = upgrade(self._read(path), path)
+            except BaselineError:
+                older = None  # kept as .prev below, never merged
             previous = path.with_name(f"{path.stem}.prev-{stamp}.json")
             os.link(path, previous)
+        doc = add_session(older, {**head, **document}, stamp, keep)
         atomic_json(path, doc)
-        return path, previous
+        return path, previous, len(doc["sessions"])
 
     def save_noise(
         self,

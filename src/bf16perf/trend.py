@@ -37,6 +37,11 @@ __all__ = [
 DIFF_FIELDS = ("kernel_isa", "tensorflow", "onednn", "pyspark", "java", "python", "bf16perf")
 
 
+#: The change points' level (BENCHMARKS.md W1: at most 1% false change points at the end
+#: of a stationary month, a 10% step found within 3 sessions in over 90%).
+MAX_P = 0.002
+
+
 @dataclass(frozen=True)
 class Point:
     """One session's figure in a series, with what it recorded about itself."""
@@ -158,7 +163,7 @@ def nightly_rule(
     confirm: int = 3,
     threshold: float = 0.05,
     horizon: int = 7,
-    max_p: float = 0.002,
+    max_p: float = MAX_P,
 ) -> TrendVerdict:
     """A drop of more than ``threshold`` at the last change point, with at least ``confirm``
     and at most ``confirm + horizon`` sessions after it, is a regression (it stays one for
@@ -190,11 +195,16 @@ def nightly_rule(
 
 
 def trend_decisions(
-    history: Sequence[dict[str, Any]], line: dict[str, Any], *, confirm: int
+    history: Sequence[dict[str, Any]],
+    line: dict[str, Any],
+    *,
+    confirm: int,
+    alpha: float = MAX_P,
 ) -> tuple[list[Decision], list[str]]:
     """The nightly rule on each series of this session's ``line`` (appended to
     ``history``): a regression is a failing decision of the test ``history``; a suspect
-    night is a notice."""
+    night is a notice.  A change point counts at ``min(MAX_P, alpha)``, ``alpha`` being a
+    series' share of the session's error budget."""
     found = series_of([*history, line])
     machine = line.get("fingerprint", "?")
     keys = [f"{machine} {w}" for w in line.get("series", {})]
@@ -204,7 +214,7 @@ def trend_decisions(
         series = found.get(key)
         if series is None or len(series.points) < 2 * confirm:
             continue
-        verdict = nightly_rule(series, confirm=confirm)
+        verdict = nightly_rule(series, confirm=confirm, max_p=min(MAX_P, alpha))
         if verdict.status == "regression":
             decisions.append(
                 Decision(

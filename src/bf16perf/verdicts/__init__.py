@@ -33,7 +33,7 @@ from bf16perf.verdicts.baseline import (
     baseline_rule,
     sessions_rule,
 )
-from bf16perf.verdicts.family import holm
+from bf16perf.verdicts.family import ErrorBudget, holm
 from bf16perf.verdicts.gate import GateVerdict, gate_confidence, gate_rule
 from bf16perf.verdicts.loss import LossVerdict, bf16_loss_rule, loss_rule
 
@@ -42,6 +42,7 @@ __all__ = [
     "PASS_ALPHA",
     "SESSION_PRIOR",
     "AbVerdict",
+    "ErrorBudget",
     "GateVerdict",
     "LossVerdict",
     "ThroughputVerdict",

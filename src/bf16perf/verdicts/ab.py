@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bf16perf.decisions import Outcome
-from bf16perf.power import detectable_drop, min_pairs_for, pairs_needed
+from bf16perf.power import min_pairs_for, signed_rank_drop, signed_rank_pairs
 from bf16perf.stats import SignedRank, signed_rank
 from bf16perf.verdicts._common import PASS_ALPHA, interval_text, pct, three_way
 
@@ -27,7 +27,9 @@ class AbVerdict:
         order: for each pair, which side ran first (``"reference"`` or ``"candidate"``).
         threshold, alpha: the rule's settings.
         sigma: the standard deviation of the per-pair log ratios.
-        mde: the smallest drop the pairs could detect (one-sided alpha, 80% power).
+        mde: the smallest drop the exact signed-rank test on these pairs detects with 80%
+            power at ``alpha`` (:func:`bf16perf.power.signed_rank_drop`, simulated with a
+            fixed seed).
         pairs_needed: pairs that would bring ``mde`` under ``threshold``.
     """
 
@@ -51,7 +53,8 @@ class AbVerdict:
             f" pairs: Hodges-Lehmann ratio {t.ratio:.3f} ({t.ratio - 1:+.1%}),"
             f" {t.confidence:.0%} CI {interval_text(t.low, t.high)}, one-sided Wilcoxon"
             f" signed-rank p={t.p_less:.4f}; pair spread {pct(self.sigma)}; detectable drop"
-            f" {pct(self.mde)} at alpha {self.alpha:g}, 80% power"
+            f" {pct(self.mde)} at alpha {self.alpha:g}, 80% power (exact signed-rank test,"
+            " simulated)"
         )
         if t.floor > self.alpha:
             text += (
@@ -75,6 +78,7 @@ class AbVerdict:
             "ci": [t.low, t.high if math.isfinite(t.high) else None],
             "confidence": t.confidence,
             "p_value": t.p_less,
+            "p": t.p_less,
             "candidate_runs": self.candidate,
             "reference_runs": self.reference,
             "order": self.order,
@@ -114,7 +118,7 @@ def ab_rule(
     pass_low = signed_rank(d, confidence=1 - 2 * PASS_ALPHA).low
     n = len(d)
     sigma = statistics.stdev(d) if n > 1 else math.nan
-    mde = math.inf if test.floor > alpha else detectable_drop(sigma / math.sqrt(n), n - 1, alpha)
+    mde = math.inf if test.floor > alpha else signed_rank_drop(sigma, n, alpha)
     outcome = three_way(
         test.p_less < alpha, faster.p_less < alpha, test.ratio, pass_low, max_regression
     )
@@ -128,5 +132,7 @@ def ab_rule(
         alpha=alpha,
         sigma=sigma,
         mde=mde,
-        pairs_needed=pairs_needed(sigma, max_regression, alpha) if mde > max_regression else 0,
+        pairs_needed=(
+            signed_rank_pairs(sigma, max_regression, alpha) if mde > max_regression else 0
+        ),
     )

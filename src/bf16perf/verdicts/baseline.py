@@ -101,6 +101,8 @@ class ThroughputVerdict:
         return {
             "rule": "stored baseline, run figures, t on logs",
             "ratio": e.ratio,
+            "p": e.p_less if math.isfinite(e.p_less) else None,
+            "baseline_sessions": self.sessions,
             "ci": [e.low, e.high if math.isfinite(e.high) else None],
             "confidence": e.confidence,
             "sigma": e.spread.sigma if e.spread.known else None,

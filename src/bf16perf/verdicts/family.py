@@ -1,19 +1,23 @@
 """One error budget per session: Holm's step-down adjustment of a session's verdicts.
 
-A session makes several verdicts that can each fail it (a stored verdict per variant,
-several workloads, the trend series).  Each at ``alpha`` alone, an unchanged night fails
-with probability up to ``k * alpha``.  Holm's step-down (Holm 1979) keeps the chance of
-any false failure at ``alpha`` under any dependence between the verdicts, and rejects
-everything Bonferroni rejects and more; it needs no model of how the verdicts correlate
-(fp32 and bf16 share each session's draw, so they do).
+A session makes several verdicts that can each fail it with exit 10 (a throughput verdict
+per variant and workload, the release gate, the trend series).  Each at ``alpha`` alone, an
+unchanged night fails with probability up to ``k * alpha``.  The session plans its ``k``
+verdicts when its tests are collected (:class:`ErrorBudget`) and each verdict fails only
+at ``alpha / k`` (Bonferroni): a pytest test decides when it runs and cannot un-fail, so
+the level must be fixed before the other verdicts' p-values exist.  At the end the report
+shows every verdict's raw p and its Holm-adjusted p (Holm 1979, step-down), which is never
+above Bonferroni's, so every failing verdict also has an adjusted p below ``alpha``.  Both
+hold under any dependence between the verdicts (fp32 and bf16 share each session's draw).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-__all__ = ["holm"]
+__all__ = ["ErrorBudget", "holm"]
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -29,3 +33,31 @@ def holm(p_values: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (k - j) * p))
         out[i] = running
     return out
+
+
+@dataclass(frozen=True)
+class ErrorBudget:
+    """The session's one false-failure budget and the verdicts that share it.
+
+    Attributes:
+        alpha: the session's budget (``--perf-alpha``): the chance that an unchanged night
+            exits 10.
+        verdicts: the verdicts planned that can fail the session with exit 10 (at least 1).
+    """
+
+    alpha: float
+    verdicts: int = 1
+
+    @property
+    def share(self) -> float:
+        """Each verdict's level: ``alpha / verdicts``."""
+        return self.alpha / max(1, self.verdicts)
+
+    def describe(self) -> str:
+        if self.verdicts <= 1:
+            return f"error budget: alpha {self.alpha:g}, one verdict"
+        return (
+            f"error budget: alpha {self.alpha:g} shared by the {self.verdicts} verdicts this"
+            f" session plans (throughput, gate and trend), each at {self.share:.3g}"
+            " (Bonferroni); the report holds each verdict's raw and Holm-adjusted p"
+        )

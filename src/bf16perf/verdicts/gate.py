@@ -29,6 +29,10 @@ class GateVerdict:
         emulated: bf16 ran without bf16 hardware (a self-test, never a figure).
         unproven: a command workload's bf16 kernels could not be proven (its program
             printed no oneDNN output); such a gate never passes.
+        p_below: one-sided p of "the speedup is at least the gate" (small: evidence that
+            it is below).
+        fail_alpha: the level ``p_below`` must clear for GATE_FAILED (the session's error
+            budget share, or the interval's own tail, whichever is smaller).
     """
 
     outcome: Outcome
@@ -41,6 +45,8 @@ class GateVerdict:
     pairs_needed: int | None
     emulated: bool = False
     unproven: bool = False
+    p_below: float = math.nan
+    fail_alpha: float = math.nan
 
     def without_proof(self) -> GateVerdict:
         """This verdict for bf16 runs whose kernels are unproven: a pass becomes
@@ -101,6 +107,8 @@ class GateVerdict:
             "resolution": self.resolution if math.isfinite(self.resolution) else None,
             "pairs_needed": self.pairs_needed,
             "emulated": self.emulated,
+            "p": self.p_below if math.isfinite(self.p_below) else None,
+            "alpha": self.fail_alpha if math.isfinite(self.fail_alpha) else None,
         }
 
 
@@ -116,18 +124,27 @@ def gate_rule(
     gate: float,
     looks: int = 1,
     emulated: bool = False,
+    fail_alpha: float = 1.0,
 ) -> GateVerdict:
     """Judge interleaved bf16/fp32 run figures against the minimum speedup ``gate``.
 
     ``looks`` is the number of looks the design allows (2 where an inconclusive first
     look may be extended); every look, the first included, is made at
-    :func:`gate_confidence` of it.
+    :func:`gate_confidence` of it.  It passes only when the interval's low end clears the
+    gate.  It fails (GATE_FAILED, exit 10) only on evidence at the smaller of the
+    interval's upper tail and ``fail_alpha`` (the session's error budget share): one-sided
+    p of "at least the gate" below it.  Between the two it is INCONCLUSIVE (exit 11):
+    the gate is strict, and a speedup not shown is no pass.
     """
     confidence = gate_confidence(looks)
     est = paired_log_ratio(bf16, fp32, confidence=confidence)
+    tail = min((1 - confidence) / 2, fail_alpha)
+    p_below = math.nan
+    if gate > 0 and est.spread.known:
+        p_below = (0.0 if est.ratio < gate else 1.0) if est.se == 0 else _p_at_least(est, gate)
     if gate == 0 or est.low >= gate:
         outcome = Outcome.OK
-    elif est.high < gate:
+    elif est.high < gate and p_below < tail:
         outcome = Outcome.GATE_FAILED
     else:
         outcome = Outcome.INCONCLUSIVE
@@ -147,4 +164,13 @@ def gate_rule(
         resolution=resolution,
         pairs_needed=needed,
         emulated=emulated,
+        p_below=p_below,
+        fail_alpha=tail,
     )
+
+
+def _p_at_least(est: LogRatio, gate: float) -> float:
+    """One-sided p of "the speedup is at least ``gate``" (t on the pairs' log ratios)."""
+    from scipy import stats as sps
+
+    return float(sps.t.cdf((math.log(est.ratio) - math.log(gate)) / est.se, est.df))
