@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/run.py distribution [--image-size 224 --batch 16 --steps 8
                                                      --repeats 3]
     .venv/bin/python benchmarks/run.py allreduce [--steps 8 --repeats 2]
-    .venv/bin/python benchmarks/run.py noise [--runs 40 --steps 8 --image-size 32 --out F]
+    .venv/bin/python benchmarks/run.py noise [--sessions 8 --runs 3 --steps 8 --image-size 32]
     .venv/bin/python benchmarks/run.py noise --from-json F   (re-analyse saved figures)
     .venv/bin/python benchmarks/run.py sensitivity [--tries 2 --pairs 8 --levels 0.05 0.10]
 
@@ -15,10 +15,11 @@ distribution: single-process TensorFlow against the Spark run on the same cores,
 global batch, per precision; cluster bring-up; time outside measured steps.
 allreduce: fp32, bf16, and bf16 with its gradients all-reduced in bf16, interleaved: what
 halving the all-reduce's bytes buys the bf16 speedup.
-noise: A/A runs of one workload on one cluster: their between-run spread (saved beside the
-baselines as <key>.noise.json, which later sessions pool into the stored-baseline rule), and
-the false alarms of the stored-baseline and A/B rules (bf16perf.verdicts, exactly as users
-get them) over disjoint and sliding groups of those runs.
+noise: `bf16perf calibrate` (A/A sessions on fresh clusters: the spread within and between
+sessions, saved beside the baselines as <key>.noise.json, which every stored verdict
+reads); with --from-json, the false alarms of the stored-baseline and A/B rules
+(bf16perf.verdicts, exactly as users get them) over disjoint and sliding groups of A/A
+runs measured before.
 sensitivity: A/B decisions of --pairs interleaved pairs whose candidate runs with
 --perf-inject-slowdown at each level: detection rate against the printed detectable drop.
 """
@@ -43,10 +44,8 @@ from trend_sim import changepoint_table
 from bf16perf.cluster import SparkStandaloneCluster
 from bf16perf.decisions import Outcome
 from bf16perf.lock import DEFAULT_LOCK_PATH, LockTimeout, MachineLock
-from bf16perf.machine import detect_machine
 from bf16perf.plan import make_plan, read_topology
-from bf16perf.stats import log_spread, run_figure
-from bf16perf.store import BaselineStore
+from bf16perf.stats import run_figure
 from bf16perf.verdicts import ab_rule, balanced_order
 from bf16perf.workload.config import PROFILES, Precision, RunResult, TrainConfig
 from bf16perf.workload.launch import run_training
@@ -154,44 +153,21 @@ def _config(args: argparse.Namespace) -> TrainConfig:
 
 
 def noise(args: argparse.Namespace) -> None:
-    """Back-to-back A/A runs: their between-run spread is saved beside the baselines (later
-    sessions pool it into the stored-baseline rule), and the rules users get are applied to
-    disjoint and sliding groups of them (``--from-json``: of runs measured before)."""
+    """This machine's noise is ``bf16perf calibrate``'s to measure (fresh-cluster A/A
+    sessions: the spread within a session and between sessions, saved beside the
+    baselines); ``--from-json``: the rules users get on A/A run figures measured before
+    (disjoint and sliding groups)."""
     if args.from_json:
         figures = json.loads(Path(args.from_json).read_text())["figures"]
         aa_tables(figures, repeats=args.repeats, pairs=args.pairs, threshold=args.threshold)
         return
-    config = _config(args)
-    cluster, spark, _ = _cluster()
-    workers = cluster.plan.workers
-    try:
-        runs = _runs(spark, config, workers, args.runs)
-    finally:
-        spark.stop()  # type: ignore[attr-defined]
-        cluster.stop()
-    figures = [run_figure(r.images_per_second) for r in runs]
-    key = config.workload_key(workers, cluster.plan.cores_per_worker)
-    machine = detect_machine(Path("/proc/cpuinfo"))
-    if args.out:
-        Path(args.out).write_text(json.dumps({"workload": key, "figures": figures}, indent=1))
-    if args.save:
-        path, spread = BaselineStore(Path(args.baselines)).save_noise(
-            machine.fingerprint.slug,
-            key,
-            fingerprint=machine.fingerprint.to_dict(),
-            figures=figures,
-            command=" ".join(sys.argv[1:]),
-        )
-        print(f"\nsaved {path}: between-run spread {spread.sigma:.2%} ({spread.df} df)")
-    cvs = [statistics.stdev(r.step_times_s) / statistics.mean(r.step_times_s) for r in runs]
-    print(
-        f"\n{len(runs)} A/A runs, {config.image_size}x{config.image_size},"
-        f" {config.measured_steps} measured steps each, {machine.fingerprint.slug}: run figures"
-        f" {statistics.median(figures):.3f} ({min(figures):.3f}..{max(figures):.3f}),"
-        f" between-run spread {log_spread([figures]).sigma:.2%}, step-time CV (median)"
-        f" {statistics.median(cvs):.3f}\n"
-    )
-    aa_tables(figures, repeats=args.repeats, pairs=args.pairs, threshold=args.threshold)
+    from bf16perf.command import main as bf16perf
+
+    argv = ["calibrate", "--sessions", str(args.sessions), "--runs", str(args.runs)]
+    argv += ["--baselines", args.baselines, *([] if args.save else ["--no-save"])]
+    argv += ["--", "--perf-profile", "smoke", "--perf-image-size", str(args.image_size)]
+    argv += ["--perf-steps", str(args.steps)]
+    raise SystemExit(bf16perf(argv))
 
 
 def sensitivity(args: argparse.Namespace) -> None:
@@ -290,11 +266,11 @@ def main() -> None:
         p.add_argument("--pairs", type=int, default=8, help="A/B pairs per decision")
         p.add_argument("--threshold", type=float, default=0.05)
     n = sub.choices["noise"]
-    n.add_argument("--runs", type=int, default=40)
+    n.add_argument("--sessions", type=int, default=8, help="A/A sessions (bf16perf calibrate)")
+    n.add_argument("--runs", type=int, default=3, help="runs a session")
     n.add_argument("--repeats", type=int, default=3, help="runs per side, stored rule")
     n.add_argument("--baselines", default="baselines", help="where the noise file goes")
     n.add_argument("--no-save", dest="save", action="store_false")
-    n.add_argument("--out", default=None, help="also write the run figures to this JSON file")
     n.add_argument("--from-json", default=None, help="analyse saved figures, run nothing")
     s = sub.choices["sensitivity"]
     s.add_argument("--tries", type=int, default=2)
@@ -308,7 +284,7 @@ def main() -> None:
         "noise": noise,
         "sensitivity": sensitivity,
     }
-    if args.what == "changepoints" or (args.what == "noise" and args.from_json):
+    if args.what == "changepoints" or args.what == "noise":  # calibrate takes the lock
         commands[args.what](args)  # arithmetic only: no measurement, no lock
         return
     # the same lock as a perf session: never measure beside another session or benchmark

@@ -91,7 +91,7 @@ def test_a_version_2_baseline_becomes_the_first_of_several_sessions(tmp_path: Pa
     path.write_text(json.dumps(doc))
     old = store.load("m", "w")
     assert old is not None and old.schema_version == 2 and len(old.session_figures) == 1
-    assert "single-session baseline of 1 runs (schema 2" in old.described
+    assert "single-session baseline of 1 run (schema 2" in old.described
     store.save("m", "w", _doc(10.0), keep=7)
     both = store.load("m", "w")
     assert both is not None and len(both.session_figures) == 2

@@ -54,7 +54,8 @@ def test_detectable_drops_name_every_way_of_judging() -> None:
     noise = estimate(_sessions(np.random.default_rng(6), 40, 3, tau=0.044, sigma=0.057))
     lines = detectable_drops(noise, runs=3, threshold=0.05, alpha=0.01)
     assert lines[0].startswith("nightly, one session of 3 runs") and "no number of runs" in lines[0]
-    assert "3 nights of trend" in lines[1] and lines[2].startswith("A/B with 8 pairs")
+    assert "against a baseline of 7 sessions" in lines[1]
+    assert lines[2].startswith("A/B with 8 pairs") and "exact signed-rank" in lines[2]
     assert "bf16 gate at 3 pairs" in lines[3]
 
 

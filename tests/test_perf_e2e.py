@@ -77,16 +77,17 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
         assert window["cpus"] == len(w["cpus"]) and window["window_s"] > 0, window
         assert 0 < window["own_cpu_s"] <= window["busy_s"] + 0.05 * window["window_s"], window
     doc = json.loads(baseline.read_text())
-    assert doc["schema_version"] == 2 and len(doc["benchmarks"]) == 2
+    assert doc["schema_version"] == 3 and len(doc["benchmarks"]) == 2
+    assert len(doc["sessions"]) == 1 and "which now holds 1 session" in saved.stdout
 
     # A baseline 4x faster than this machine: a regression beyond any drift here, and the
     # loss verdict of the same test is still reported (both verdicts, one failure).  (CI
     # time: no session against the unchanged baseline; on this VM it may be inconclusive
     # either way, and the A/A behaviour of the rule is a rate, BENCHMARKS.md V.)
-    for bench_run in doc["benchmarks"]:
+    for bench_run in doc["sessions"][0]["benchmarks"]:  # the session the verdict reads
         info = bench_run["extra_info"]
         info["images_per_second"] = [x * 4.0 for x in info["images_per_second"]]
-    doc["benchmarks"][0]["extra_info"]["losses"][3] += 1.0
+    doc["sessions"][0]["benchmarks"][0]["extra_info"]["losses"][3] += 1.0
     baseline.write_text(json.dumps(doc))
     slower = run_perf(
         "--perf-baselines", str(store), "--perf-reports", str(reports), "--perf-no-probe", *runs
@@ -98,7 +99,7 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     assert "bf16perf verdict: exit code 10 (REGRESSION)" in slower.stdout
     # the header's probe ran in the first session; the kernel proof of each run still runs
     assert "ratio of geometric means" in slower.stdout and str(baseline) in slower.stdout
-    assert "(2 runs)" in slower.stdout and "detectable drop" in slower.stdout
+    assert "(1 session, 2 runs)" in slower.stdout and "detectable drop" in slower.stdout
     assert "[fp32] step 10/10 (measured)" in slower.stdout  # live progress
     # the report directory of each session: the four kinds of file (logs only when failing)
     report_dirs = sorted(p for p in reports.iterdir() if p.is_dir() and not p.is_symlink())
@@ -152,6 +153,8 @@ def test_ab_mode_flags_an_injected_slowdown(tmp_path: Path) -> None:
         "--perf-no-probe",
         "--perf-inject-slowdown",
         "0.5",
+        "--perf-trend-confirm",  # one verdict, the whole budget: 4 pairs can reach p < 0.1
+        "0",
         "--perf-reports",
         str(tmp_path),
         tests=(FP32,),  # fp32 alone on every host: 4 reference and 4 candidate runs

@@ -352,3 +352,37 @@ def test_reference_stack_without_tensorflow_fails_fast_naming_it(
     assert "lacks 'numpy'" in errors[0] and "pip install numpy" in errors[0]
     result = _run(perf_tree, "--perf-no-probe", "--perf-reference-python", "/no/such/python")
     result.stderr.fnmatch_lines(["ERROR: --perf-reference-python /no/such/python: no such file"])
+
+
+BUDGET_TEST = """
+import os
+
+import pytest
+
+@pytest.mark.perf_verdict
+@pytest.mark.parametrize("x", [1, 2])
+def test_verdict(x, bf16perf_session):
+    assert bf16perf_session.verdicts == int(os.environ["EXPECT_VERDICTS"])
+    assert bf16perf_session.verdict_options.alpha == pytest.approx(
+        0.01 / int(os.environ["EXPECT_VERDICTS"])
+    )
+
+def test_no_verdict(bf16perf_session):
+    pass
+"""
+
+
+@pytest.mark.parametrize(("args", "verdicts"), [((), 4), (("--perf-trend-confirm", "0"), 2)])
+def test_the_session_plans_its_error_budget_from_the_selected_tests(
+    perf_tree: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+    verdicts: int,
+) -> None:
+    """Two verdict tests (and a trend series each, unless the trend is off) share
+    --perf-alpha; a test without the marker takes no share."""
+    perf_tree.makepyfile(test_budget=BUDGET_TEST)
+    monkeypatch.setenv("EXPECT_VERDICTS", str(verdicts))
+    result = _run(perf_tree, "--perf-no-probe", "-k", "verdict", *args)
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines([f"*alpha 0.01 shared by the {verdicts} verdicts*"])

@@ -113,7 +113,7 @@ def test_history_command_reports_corrupt_lines_and_writes_the_page(
     history.write_text("\n".join(lines) + "\n")
     before = history.read_bytes()
     t0 = time.monotonic()
-    assert main(["history", str(history)]) == 0
+    assert main(["history", str(history)]) == 10  # it reports a lasting regression
     elapsed = time.monotonic() - t0
     out, err = capsys.readouterr()
     print(f"bf16perf history on 5,000 lines: {elapsed:.2f} s")
@@ -144,7 +144,7 @@ def test_history_page_in_a_real_browser_offline(tmp_path: Path) -> None:
             json.dumps(_line(i, f if i < 20 else f * 0.8)) + "\n" for i, f in enumerate(figures)
         )
     )
-    assert main(["history", str(history)]) == 0
+    assert main(["history", str(history)]) in (0, 10)  # 10: a drop within its horizon
     assert CHROMIUM is not None
     proc = subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",

@@ -120,13 +120,14 @@ class Baseline:
     def described(self) -> str:
         """What the baseline holds, in words, for a verdict."""
         runs = sum(len(f) for f in self.session_figures)
+        plural = "s" if runs != 1 else ""
         if self.schema_version < 3:
             return (
-                f"a single-session baseline of {runs} runs (schema {self.schema_version},"
-                " saved before baselines kept sessions)"
+                f"a single-session baseline of {runs} run{plural} (schema"
+                f" {self.schema_version}, saved before baselines kept sessions)"
             )
         n = len(self.session_figures)
-        return f"{n} session{'s' if n != 1 else ''}, {runs} runs"
+        return f"{n} session{'s' if n != 1 else ''}, {runs} run{plural}"
 
     @property
     def losses(self) -> list[float]:
@@ -146,9 +147,10 @@ def update_to_2(data: dict[str, Any]) -> dict[str, Any]:
 
 def update_to_3(data: dict[str, Any]) -> dict[str, Any]:
     """Version 2 was one session: it becomes the only entry of ``sessions``."""
+    info = data.get("machine_info")
     session = {
         "saved_at": data.get("datetime", ""),
-        "metadata": (data.get("machine_info") or {}).get("bf16perf_metadata", {}),
+        "metadata": info.get("bf16perf_metadata", {}) if isinstance(info, dict) else {},
         "benchmarks": data.get("benchmarks", []),
     }
     return {**data, "schema_version": 3, "sessions": [session]}

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bf16perf.atomic import atomic_json
 from bf16perf.baselines import DEFAULT_SESSIONS
 from bf16perf.decisions import Outcome
 from bf16perf.interference import CpuWindow, disturbance
@@ -41,7 +42,6 @@ from bf16perf.power import (
     two_sessions,
 )
 from bf16perf.stats import Spread
-from bf16perf.store import atomic_json
 from bf16perf.verdicts import sessions_rule
 
 __all__ = [
@@ -252,7 +252,8 @@ def lasting_drop_line(
     sessions (:func:`lasting_drop`) with this calibration, in one line.  The verdicts
     share the budget as a nightly of the same tests would: each variant's throughput
     verdict, the gate where one was set, and a trend series for each."""
-    series = [{"fp32": s.figures, **({"bf16": s.bf16} if s.bf16 else {})} for s in sessions]
+    bf16 = all(s.bf16 for s in sessions)  # judged where every session has it
+    series = [{"fp32": s.figures, **({"bf16": s.bf16} if bf16 else {})} for s in sessions]
     gated = bool(sessions[0].gate and (sessions[0].gate.get("gate") or 0) > 0)
     planned = 2 * (len(series[0]) + gated)
     drop, starts = lasting_drop(

@@ -17,15 +17,38 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bf16perf import parsers as p
+from bf16perf.atomic import atomic_write
 from bf16perf.decisions import Outcome
 
 __all__ = ["main"]
+
+
+#: Skipped history lines named one by one; the rest are counted.
+PROBLEMS_SHOWN = 10
+
+EXIT_CODES = """exit codes (the same as a pytest perf/ session's):
+  0   all good, or nothing shown (nightly: "cannot tell" is no failure)
+  2   a usage error or a bad input, named on stderr; nothing is written
+  10  a regression: compare shows a drop beyond the threshold; history reports a new
+      lasting drop in a series
+  11  compare --release: a drop beyond the threshold is not ruled out"""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bf16perf")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 class InputError(Exception):
@@ -43,55 +66,122 @@ def _history(args: argparse.Namespace) -> int:
         raise InputError(
             f"{path}: no such history file (a perf session writes reports/history.jsonl)"
         )
-    lines, problems = read_history_checked(path)
-    for problem in problems:
+    page: Path = args.page or path.with_name("history.html")
+    _refuse_overwriting(page, [path])  # before any work: a usage error writes nothing
+    try:
+        lines, problems = read_history_checked(path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+    for problem in problems[:PROBLEMS_SHOWN]:
         print(f"bf16perf history: {problem}", file=sys.stderr)
+    if len(problems) > PROBLEMS_SHOWN:
+        print(
+            f"bf16perf history: ... and {len(problems) - PROBLEMS_SHOWN} more lines skipped"
+            f" ({len(problems)} in all)",
+            file=sys.stderr,
+        )
     all_series = series_of(lines)
     found = {key: changes(s, min_size=args.confirm) for key, s in all_series.items()}
+    regressions = 0
     for key, series in sorted(all_series.items()):
         last = series.points[-1]
         verdict = nightly_rule(series, confirm=args.confirm)
+        regressions += verdict.status == "regression"
         print(
             f"{key}: {len(series.points)} sessions, last {last.figure:.4g} ({last.started});"
             f" {verdict.status}"
         )
         for change in found[key]:
             print(f"  change point: {change.describe()}")
-    page: Path = args.page or path.with_name("history.html")
-    page.write_text(render_history_page(all_series, found, page, path))
+    atomic_write(page, render_history_page(all_series, found, page, path))
     print(f"history page: {page} ({len(lines)} lines, {time.monotonic() - t0:.2f} s)")
-    return 0
+    return 10 if regressions else 0
+
+
+def _refuse_overwriting(output: Path, inputs: list[Path]) -> None:
+    """An output path that is one of the inputs (after resolving symlinks and ``..``, or a
+    hard link to the same inode), a directory, or in a missing directory is a usage error:
+    a command never writes over what it reads."""
+    if output.is_dir():
+        raise InputError(f"{output}: is a directory; give a file path for the output")
+    if not output.parent.is_dir():
+        raise InputError(f"{output}: its directory {output.parent} does not exist")
+    for given in inputs:
+        same = output.resolve() == given.resolve()
+        if not same and output.exists() and given.exists():
+            same = output.samefile(given)
+        if same:
+            raise InputError(
+                f"{output} is the input {given}: writing it would destroy the input;"
+                " give another output path"
+            )
 
 
 def _report_json(directory: Path) -> dict[str, Any]:
     path = directory / "report.json" if directory.is_dir() else directory
+    if not path.exists():
+        raise InputError(f"{path}: no such report (give a report directory or its report.json)")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file (a report is a report.json)")
     try:
         data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(
-            f"{path}: no such report (give a report directory or its report.json)"
-        ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise InputError(f"{path}: not a readable report ({exc})") from None
     if not isinstance(data, dict) or "runs" not in data:
         raise InputError(f"{path}: not a bf16perf report.json (no 'runs')")
     return data
 
 
-def _figures(report: dict[str, Any]) -> dict[str, list[float]]:
-    """Candidate run figures by workload key."""
+def _figures(report: dict[str, Any], path: Path) -> dict[str, list[float]]:
+    """Candidate run figures by workload key; a run without a key or a usable figure is a
+    bad input, named."""
     out: dict[str, list[float]] = {}
-    for run in report["runs"]:
-        if run.get("stack", "candidate") == "candidate":
-            out.setdefault(run["workload_key"], []).append(run["median_images_per_second"])
+    runs = report["runs"]
+    if not isinstance(runs, list):
+        raise InputError(f"{path}: field runs: expected a list, got {type(runs).__name__}")
+    for i, run in enumerate(runs, 1):
+        if not isinstance(run, dict):
+            raise InputError(f"{path}: run {i}: expected an object, got {run!r:.60}")
+        if run.get("stack", "candidate") != "candidate":
+            continue
+        key, figure = run.get("workload_key"), run.get("median_images_per_second")
+        if not isinstance(key, str) or not key:
+            raise InputError(f"{path}: run {i}: field workload_key: expected a name, got {key!r}")
+        if (
+            not isinstance(figure, int | float)
+            or isinstance(figure, bool)
+            or not math.isfinite(figure)
+            or figure <= 0
+        ):
+            raise InputError(
+                f"{path}: run {i}: field median_images_per_second: expected a positive"
+                f" number, got {figure!r:.60}"
+            )
+        out.setdefault(key, []).append(float(figure))
     return out
 
 
 def _compare(args: argparse.Namespace) -> int:
     from bf16perf.verdicts import SESSION_PRIOR, baseline_rule
 
-    a, b = _figures(_report_json(args.a)), _figures(_report_json(args.b))
+    report_a, report_b = _report_json(args.a), _report_json(args.b)
+    prints = [r.get("fingerprint") for r in (report_a, report_b)]
+    if not all(isinstance(f, dict) for f in prints):
+        raise InputError(f"{args.a} or {args.b}: field fingerprint: expected an object")
+    machines = [(r.get("fingerprint") or {}).get("id") for r in (report_a, report_b)]
+    if machines[0] != machines[1] and not args.allow_other_machine:
+        slugs = [(r.get("fingerprint") or {}).get("slug") for r in (report_a, report_b)]
+        raise InputError(
+            f"A ({args.a}) ran on {slugs[0]!r} and B ({args.b}) on {slugs[1]!r}: another"
+            " machine's figures say nothing about this one's speed; --allow-other-machine"
+            " compares them anyway"
+        )
+    a, b = _figures(report_a, args.a), _figures(report_b, args.b)
     shared = sorted(set(a) & set(b))
+    print(f"A (the baseline): {args.a}\nB (judged against A): {args.b}")
+    for side, only in (("A", set(a) - set(b)), ("B", set(b) - set(a))):
+        for key in sorted(only):
+            print(f"{key}: only in {side}, not compared")
     if not shared:
         raise InputError(f"{args.a} and {args.b} share no workload key: nothing to compare")
     codes = []
@@ -114,35 +204,58 @@ def _compare_code(outcome: Outcome, release: bool) -> int:
 
 
 def _baselines(args: argparse.Namespace) -> int:
+    """Each machine's baselines and noise files, read as a session reads them: an unusable
+    file is named with why on stderr, and the command exits 2."""
+    from bf16perf.baselines import BaselineError
+    from bf16perf.store import BaselineStore
+
     root: Path = args.dir
     if not root.is_dir():
         raise InputError(f"{root}: no such baseline store")
-    now = datetime.now(UTC)
-    rows = 0
+    if any(root.glob("*.json")) and not any(root.glob("*/*.json")):
+        raise InputError(
+            f"{root} holds the files of one machine: give the store above it ({root.parent})"
+        )
+    store, now = BaselineStore(root), datetime.now(UTC)
+    rows = bad = 0
     for path in sorted(root.glob("*/*.json")):
         if ".prev-" in path.name:
             continue
+        slug, noise = path.parent.name, path.name.endswith(".noise.json")
+        key = path.name.removesuffix(".noise.json" if noise else ".json")
         try:
-            data = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            print(f"{path}: unreadable ({exc})", file=sys.stderr)
+            if noise:
+                spread = store.load_noise(slug, key, None)
+                what = f"noise file, spread {spread.sigma:.1%} ({spread.source})" if spread else ""
+            else:
+                baseline = store.load(slug, key)
+                if baseline is None:
+                    continue
+                saved_on = baseline.fingerprint.get("slug")
+                if saved_on != slug:
+                    raise BaselineError(
+                        f"baseline {path} was saved on machine {saved_on!r} but is kept under"
+                        f" {slug!r}: move it back under {saved_on}"
+                    )
+                age = _age(now, baseline.saved_at)
+                what = f"{baseline.described}, last saved {baseline.saved_at} ({age})"
+        except BaselineError as exc:
+            print(f"bf16perf baselines: {exc}", file=sys.stderr)
+            bad += 1
             continue
-        if path.name.endswith(".noise.json"):
-            runs, sigma = len(data.get("figures", [])), data.get("sigma", 0.0)
-            what = f"noise file, {runs} A/A runs, spread {sigma:.1%}"
-        else:
-            runs = len(data.get("benchmarks", [])) or 1
-            saved = data.get("datetime", "")
-            try:
-                age = f"{(now - datetime.fromisoformat(saved)).days} days old"
-            except (TypeError, ValueError):
-                age = "age unknown"
-            what = f"{runs} runs, saved {saved} ({age})"
-        print(f"{path.parent.name}  {path.name.removesuffix('.json')}  {what}")
+        print(f"{slug}  {key}  {what}")
         rows += 1
-    if not rows:
+    if not rows and not bad:
         print(f"{root}: no baselines yet (save one with pytest perf/ --perf-save-baseline)")
-    return 0
+    return 2 if bad else 0
+
+
+def _age(now: datetime, saved: str) -> str:
+    try:
+        when = datetime.strptime(saved, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        return "age unknown"
+    return f"{(now - when).days} days old"
 
 
 def _daemon(args: argparse.Namespace) -> int:
@@ -162,18 +275,42 @@ def _daemon(args: argparse.Namespace) -> int:
     return run(spec)
 
 
+def _like_the_plugin(parser: argparse.ArgumentParser, name: str, flag: str) -> None:
+    """Add ``name`` with the parser, default and help of the plugin's ``flag`` (one table,
+    :data:`bf16perf.cli.OPTIONS`, for both front ends)."""
+    from bf16perf.cli import OPTIONS
+
+    (option,) = [o for o in OPTIONS if o.flag == flag]
+    if option.parse is None:
+        raise TypeError(f"{flag} is a switch, not a value")
+    parser.add_argument(
+        name, type=option.parse, default=option.default, help=f"as {flag}: {option.help}"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bf16perf", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="bf16perf",
+        description=__doc__.split("\n\n")[0].replace("``", "").replace(":mod:", ""),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"bf16perf {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     h = sub.add_parser("history", help="series, change points and the history page")
     h.add_argument("path", nargs="?", type=Path, default=Path("reports/history.jsonl"))
     h.add_argument("--page", type=Path, default=None, help="default: history.html beside it")
-    h.add_argument("--confirm", type=int, default=3, help="sessions that confirm a drop")
+    h.add_argument("--confirm", type=p.positive_int, default=3, help="sessions that confirm a drop")
     c = sub.add_parser("compare", help="B's runs against A's, with the stored-baseline rule")
     c.add_argument("a", type=Path)
     c.add_argument("b", type=Path)
-    c.add_argument("--threshold", type=float, default=0.05)
-    c.add_argument("--alpha", type=float, default=0.01)
+    for name, flag in (("--threshold", "--perf-max-regression"), ("--alpha", "--perf-alpha")):
+        _like_the_plugin(c, name, flag)
+    c.add_argument(
+        "--allow-other-machine",
+        action="store_true",
+        help="compare reports from machines with different fingerprints",
+    )
     c.add_argument(
         "--release",
         action="store_true",
@@ -189,8 +326,8 @@ def _parser() -> argparse.ArgumentParser:
     cal.add_argument("--runs", type=int, default=3, help="fp32 runs a session (default 3)")
     cal.add_argument("--state", type=Path, default=Path("reports/calibration"))
     cal.add_argument("--baselines", type=Path, default=Path("baselines"))
-    cal.add_argument("--threshold", type=float, default=0.05)
-    cal.add_argument("--alpha", type=float, default=0.01)
+    for name, flag in (("--threshold", "--perf-max-regression"), ("--alpha", "--perf-alpha")):
+        _like_the_plugin(cal, name, flag)
     cal.add_argument("--no-save", dest="save", action="store_false", help="print, save nothing")
     cal.add_argument(
         "--bf16",

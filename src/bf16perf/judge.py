@@ -137,7 +137,8 @@ def against_baseline(
         prior=noise,
         session=sessions,  # the baseline is other sessions'
         calibrated=sessions is not SESSION_PRIOR,
-        baseline_path=f"{baseline.path} ({baseline.described})",
+        baseline_path=str(baseline.path),
+        described=baseline.described,
     )
     outcome, detail = judged(verdict.outcome, verdict.detail, options, verdict.to_dict())
     out = [Decision(test, "throughput", outcome, detail, verdict.to_dict())]

@@ -7,6 +7,7 @@ INCONCLUSIVE says what would make it conclusive.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -125,17 +126,43 @@ def min_pairs_for(alpha: float) -> int:
 def _critical_count(pairs: int, alpha: float) -> int:
     """The largest ``c`` whose exact one-sided signed-rank tail ``P(W+ <= c)`` is at most
     ``alpha`` (-1 where even ``W+ = 0`` is more likely than ``alpha``)."""
-    counts = [1.0] + [0.0] * (pairs * (pairs + 1) // 2)
-    for r in range(1, pairs + 1):
-        for w in range(len(counts) - 1, r - 1, -1):
-            counts[w] += counts[w - r]
-    total, tail, c = 2.0**pairs, 0.0, -1
-    for w, k in enumerate(counts):
-        tail += k / total
-        if tail > alpha + 1e-12:
-            break
-        c = w
-    return c
+    import numpy as np
+
+    from bf16perf.stats import signed_rank_null
+
+    tail = np.cumsum(signed_rank_null(pairs))
+    within = np.nonzero(tail <= alpha + 1e-12)[0]
+    return int(within[-1]) if within.size else -1
+
+
+@functools.lru_cache(maxsize=256)
+def _signed_rank_shift(pairs: int, alpha: float, power: float) -> float:
+    """The standardized shift (in units of the pairs' spread) at which the exact one-sided
+    signed-rank test on ``pairs`` pairs at ``alpha`` rejects with ``power``: the test sees
+    only signs and ranks, so this one number per ``(pairs, alpha)`` serves every spread.
+    ``inf`` where nothing is detectable."""
+    import numpy as np
+
+    c = _critical_count(pairs, alpha)
+    if c < 0:
+        return math.inf
+    noise = np.random.default_rng(SIGNED_RANK_SEED).normal(0.0, 1.0, size=(_DRAWS, pairs))
+
+    def rejects(shift: float) -> float:
+        d = noise - shift
+        ranks = np.abs(d).argsort(axis=1).argsort(axis=1) + 1
+        return float(np.mean(np.where(d > 0, ranks, 0).sum(axis=1) <= c))
+
+    lo, hi = 0.0, 16.0
+    if rejects(hi) < power:
+        return math.inf
+    for _ in range(24):
+        mid = (lo + hi) / 2
+        if rejects(mid) >= power:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def signed_rank_drop(sigma: float, pairs: int, alpha: float, power: float = POWER) -> float:
@@ -145,41 +172,29 @@ def signed_rank_drop(sigma: float, pairs: int, alpha: float, power: float = POWE
     t approximation overstates this test's power at few pairs (at 8 pairs and alpha 0.78%,
     68% at the t figure, not 80%).  ``inf`` where no drop is detectable (too few pairs
     for ``alpha``, or ``sigma`` unknown)."""
-    import numpy as np
-
-    c = _critical_count(pairs, alpha)
-    if c < 0 or not math.isfinite(sigma) or pairs < 1:
+    if pairs < 1 or not math.isfinite(sigma):
         return math.inf
-    noise = np.random.default_rng(SIGNED_RANK_SEED).normal(0.0, 1.0, size=(_DRAWS, pairs))
-
-    def detects(shift: float) -> float:
-        d = shift + sigma * noise
-        r = np.abs(d).argsort(axis=1).argsort(axis=1) + 1
-        w_plus = np.where(d > 0, r, 0).sum(axis=1)
-        return float(np.mean(w_plus <= c))
-
-    if sigma == 0:
-        return 0.0
-    lo, hi = 0.0, 12 * sigma
-    if detects(-hi) < power:
+    shift = _signed_rank_shift(pairs, alpha, power)
+    if not math.isfinite(shift):
         return math.inf
-    for _ in range(40):
-        mid = (lo + hi) / 2
-        if detects(-mid) >= power:
-            hi = mid
-        else:
-            lo = mid
-    return 1 - math.exp(-hi)
+    return 1 - math.exp(-shift * sigma)
 
 
 def signed_rank_pairs(
     sigma: float, threshold: float, alpha: float, *, limit: int = 200
 ) -> int | None:
-    """The fewest pairs whose :func:`signed_rank_drop` is at most ``threshold``."""
+    """The fewest pairs whose :func:`signed_rank_drop` is at most ``threshold`` (searched
+    upward by doubling, so a handful of pairs costs a handful of simulations)."""
     if not math.isfinite(sigma):
         return None
-    return _smallest(
-        lambda n: signed_rank_drop(sigma, n, alpha) <= threshold,
-        max(2, min_pairs_for(alpha)),
-        limit,
-    )
+
+    def ok(n: int) -> bool:
+        return signed_rank_drop(sigma, n, alpha) <= threshold
+
+    lo = max(2, min_pairs_for(alpha))
+    hi = lo
+    while not ok(hi):
+        if hi >= limit:
+            return None
+        lo, hi = hi + 1, min(limit, hi * 2)
+    return _smallest(ok, lo, hi)

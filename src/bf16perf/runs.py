@@ -322,12 +322,24 @@ class TrainingRuns:
 
     def ab_pairs(self, variant: Variant, pairs: int) -> AbPairs:
         """``pairs`` reference/candidate pairs of ``variant``, each pair in the balanced,
-        seeded random order of :func:`balanced_order`."""
+        seeded random order of :func:`balanced_order`.  Where the other precision of the
+        gate's pair is wanted too, pair ``i`` of each is trained in one block (in
+        :meth:`pair_order`), so the gate's candidate fp32 and bf16 runs are neighbours."""
+        partner = self._partner(variant)
+        for i in range(pairs):
+            for v in self.pair_order(i) if partner else (variant,):
+                try:
+                    self._ab_pair(v, i, pairs)
+                except RunFailed:
+                    if v is variant:
+                        raise
+                    # the partner's own test reports its failure; go on alone
         order = balanced_order(pairs, f"{self.config.seed}-{variant.name}")
-        for i, first in enumerate(order):
-            sides = (True, False) if first == "reference" else (False, True)
-            for reference in sides:
-                kept = self.reference if reference else self.runs
-                if len(kept[variant.name]) <= i:
-                    self.train(variant, reference=reference)
         return AbPairs(self.runs[variant.name][:pairs], self.reference[variant.name][:pairs], order)
+
+    def _ab_pair(self, variant: Variant, i: int, pairs: int) -> None:
+        first = balanced_order(pairs, f"{self.config.seed}-{variant.name}")[i]
+        for reference in (True, False) if first == "reference" else (False, True):
+            kept = self.reference if reference else self.runs
+            if len(kept[variant.name]) <= i:
+                self.train(variant, reference=reference)

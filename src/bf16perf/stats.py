@@ -49,6 +49,7 @@ __all__ = [
     "run_figure",
     "sessions_log_ratio",
     "signed_rank",
+    "signed_rank_null",
     "unpaired_log_ratio",
 ]
 
@@ -254,18 +255,21 @@ def sessions_log_ratio(
             mean_var, mean_df = own, own_df
         used = Spread(math.sqrt(max(0.0, mean_var - run_var * h)), mean_df, source)
         terms = [(mean_var * (1 + 1 / m), mean_df), (run_var * (1 / a.size - h), spread.df)]
-        floor = run_var * (1 / a.size + h / m)  # never below what the runs alone give
+        if sum(v for v, _ in terms) <= 0:  # fewer runs today than the baseline's, and
+            # their sessions agreed by chance: the runs' own variance, never zero
+            terms = [(run_var * (1 / a.size + h / m), spread.df)]
     elif used is not None:
         terms = [
             (run_var * (1 / a.size + h / m), spread.df),
             (used.sigma**2 * (1 + 1 / m), used.df),
         ]
-        floor = 0.0
     else:
-        terms, floor = [(run_var * (1 / a.size + h / m), spread.df)], 0.0
-    total = max(sum(v for v, _ in terms), floor)
-    kept = [(v, d) for v, d in terms if v > 0 and d > 0]
-    df = total**2 / sum(v**2 / d for v, d in kept) if kept else spread.df
+        terms = [(run_var * (1 / a.size + h / m), spread.df)]
+    total = sum(v for v, _ in terms)
+    # Welch-Satterthwaite over the positive terms; a negative correction (fewer runs today
+    # than in the baseline's sessions) lowers the variance and, with it, the df
+    positive = [(v, d) for v, d in terms if v > 0 and d > 0]
+    df = total**2 / sum(v**2 / d for v, d in positive)
     df_used = max(1, math.floor(df))
     return _log_ratio(diff, math.sqrt(total), spread, confidence, df_used, used)
 
@@ -289,7 +293,7 @@ def paired_log_ratio(
     return _log_ratio(float(d.mean()), se, spread, confidence)
 
 
-def _signed_rank_null(n: int) -> np.ndarray:
+def signed_rank_null(n: int) -> np.ndarray:
     """Exact null distribution of the signed-rank statistic W+ for ``n`` pairs (no ties)."""
     counts = np.zeros(n * (n + 1) // 2 + 1)
     counts[0] = 1.0
@@ -329,7 +333,7 @@ def signed_rank(log_ratios: Sequence[float], *, confidence: float = 0.98) -> Sig
     n = d.size
     if n == 0:
         raise ValueError("signed_rank needs at least one pair")
-    null = _signed_rank_null(n)
+    null = signed_rank_null(n)
     cdf = np.cumsum(null)
     ranks = _scipy_stats().rankdata(np.abs(d))
     w_plus = float(ranks[d > 0].sum())

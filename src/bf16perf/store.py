@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bf16perf.atomic import atomic_json
 from bf16perf.baselines import (
+    DEFAULT_SESSIONS,
     NOISE_SCHEMA_VERSION,
     SCHEMA_VERSION,
     Baseline,
@@ -34,21 +35,7 @@ from bf16perf.baselines import (
 )
 from bf16perf.stats import Spread, log_spread
 
-__all__ = ["BaselineStore", "atomic_json"]
-
-
-def atomic_json(path: Path, doc: dict[str, Any]) -> None:
-    """Write ``doc`` to ``path`` whole or not at all: a temp file beside it, fsync, rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(doc, fh, indent=1, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+__all__ = ["BaselineStore"]
 
 
 def _runs(path: Path, benchmarks: list[dict[str, Any]], where: str) -> list[BaselineRun]:
@@ -80,9 +67,11 @@ class BaselineStore:
         return self.root / slug / f"{workload}.noise.json"
 
     def _read(self, path: Path) -> dict[str, Any]:
+        if not path.is_file():
+            raise BaselineError(f"{path} is not a regular file; move it away or delete it")
         try:
             data = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise BaselineError(
                 f"{path} is not valid JSON ({exc}); restore it from version control"
                 " or delete it and save a new one"
@@ -121,6 +110,8 @@ class BaselineStore:
         data = upgrade(self._read(path), path)
         try:
             fingerprint = data["machine_info"]["bf16perf_fingerprint"]
+            if not isinstance(fingerprint, dict):
+                raise TypeError("machine_info.bf16perf_fingerprint is not an object")
             saved_for = data["workload"]
             sessions = [
                 BaselineSession(
@@ -132,7 +123,7 @@ class BaselineStore:
             ]
             runs = sessions[-1].runs if sessions else []
             saved_at = data["datetime"]
-        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             if isinstance(exc, BaselineError):
                 raise
             raise BaselineError(f"baseline {path}: missing or bad field {exc}") from None
@@ -161,7 +152,7 @@ class BaselineStore:
         )
 
     def save(
-        self, slug: str, workload: str, document: dict[str, Any], keep: int = 1
+        self, slug: str, workload: str, document: dict[str, Any], keep: int = DEFAULT_SESSIONS
     ) -> tuple[Path, Path | None, int]:
         """Add this session (``document``) to the baseline, keeping the last ``keep``
         sessions; write atomically and keep the previous file beside it.  A previous file
@@ -181,6 +172,10 @@ class BaselineStore:
             except BaselineError:
                 older = None  # kept as .prev below, never merged
             previous = path.with_name(f"{path.stem}.prev-{stamp}.json")
+            n = 1
+            while previous.exists():  # two saves within one second keep both
+                n += 1
+                previous = path.with_name(f"{path.stem}.prev-{stamp}-{n}.json")
             os.link(path, previous)
         doc = add_session(older, {**head, **document}, stamp, keep)
         atomic_json(path, doc)
@@ -266,7 +261,7 @@ class BaselineStore:
             sigma, df = float(data["sigma"]), int(data["df"])
             saved_id = data["fingerprint"].get("id")
             when = data["datetime"]
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             if isinstance(exc, BaselineError):
                 raise
             raise BaselineError(f"noise file {path}: missing or bad field {exc}") from None
@@ -291,7 +286,7 @@ class BaselineStore:
             return None
         try:
             sigma, df = float(data["session_sigma"]), int(data["session_df"])
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise BaselineError(f"noise file {path}: missing or bad field {exc}") from None
         if not (math.isfinite(sigma) and sigma >= 0 and df >= 1):
             raise BaselineError(

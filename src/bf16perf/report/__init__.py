@@ -13,10 +13,10 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from bf16perf.atomic import atomic_write
 from bf16perf.report.data import REPORT_SCHEMA_VERSION, build_report, history_line
 from bf16perf.report.history import append_history, read_history
 from bf16perf.report.html import render_html
@@ -34,13 +34,6 @@ __all__ = [
 ]
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def write_history_page(history: list[dict[str, Any]], history_path: Path) -> Path:
     """``history.html`` beside the history file: every series and its change points."""
     from bf16perf.report.history_page import render_history_page
@@ -49,7 +42,7 @@ def write_history_page(history: list[dict[str, Any]], history_path: Path) -> Pat
     page = history_path.with_name("history.html")
     all_series = series_of(history)
     found = {key: changes(s) for key, s in all_series.items()}
-    _atomic_write(page, render_history_page(all_series, found, page, history_path))
+    atomic_write(page, render_history_page(all_series, found, page, history_path))
     return page
 
 
@@ -58,13 +51,13 @@ def write_report(
 ) -> Path:
     """Write report.json and report.html, copy logs, append history, point ``latest``."""
     report_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(report_dir / "report.json", json.dumps(report, indent=1, sort_keys=True))
+    atomic_write(report_dir / "report.json", json.dumps(report, indent=1, sort_keys=True))
     line = history_line(report, report_dir)
     append_history(history_path, line)
     history = read_history(history_path)
     page = write_history_page(history, history_path)
     link = os.path.relpath(page, report_dir)
-    _atomic_write(report_dir / "report.html", render_html(report, plots(report, history), link))
+    atomic_write(report_dir / "report.html", render_html(report, plots(report, history), link))
     if logs:
         dest = report_dir / "logs"
         dest.mkdir(exist_ok=True)

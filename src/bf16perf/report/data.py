@@ -82,6 +82,8 @@ def build_report(
                 "path": str(b.path),
                 "images_per_second": b.images_per_second,
                 "run_figures": b.figures,
+                "session_figures": b.session_figures,
+                "described": b.described,
                 "losses": b.losses,
                 "saved_at": b.saved_at,
             }

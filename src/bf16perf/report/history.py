@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HISTORY_SCHEMA_VERSION", "append_history", "read_history", "read_history_checked"]
+__all__ = [
+    "HISTORY_SCHEMA_VERSION",
+    "append_history",
+    "line_problem",
+    "read_history",
+    "read_history_checked",
+]
 
 #: Version 2 keeps run figures per workload key, versions, labels; version 1 lines (no
 #: ``schema_version``) kept one median per variant.
@@ -49,11 +56,54 @@ def read_history_checked(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
         except json.JSONDecodeError as exc:
             problems.append(f"{path} line {number}: not JSON ({exc.msg}); skipped")
             continue
+        except RecursionError:
+            problems.append(f"{path} line {number}: nested too deep to read; skipped")
+            continue
         if not isinstance(item, dict) or "started" not in item:
             problems.append(f"{path} line {number}: not a history line; skipped")
             continue
+        wrong = line_problem(item)
+        if wrong:
+            problems.append(f"{path} line {number}: {wrong}; skipped")
+            continue
         lines.append(item)
     return lines, problems
+
+
+def _figure(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
+
+
+def line_problem(item: dict[str, Any]) -> str | None:
+    """What is wrong with a history line's fields (field, what was expected, what was
+    found), or ``None``: every field a reader uses has its type."""
+    version = item.get("schema_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool):
+        return f"field schema_version: expected a whole number, got {version!r}"
+    if version > HISTORY_SCHEMA_VERSION:
+        return f"schema_version {version} is newer than this bf16perf reads"
+    if not isinstance(item.get("report") or "", str):
+        return f"field report: expected a path, got {item['report']!r}"
+    for name in ("started", "fingerprint"):
+        if not isinstance(item.get(name, ""), str):
+            return f"field {name}: expected a string, got {item[name]!r}"
+    for name in ("versions", "labels", "ratios", "images_per_second", "series"):
+        if not isinstance(item.get(name) or {}, dict):
+            return f"field {name}: expected an object, got {item[name]!r}"
+    for key, entry in (item.get("series") or {}).items():
+        figures = entry.get("run_figures") if isinstance(entry, dict) else None
+        if not isinstance(figures, list) or not all(_figure(f) for f in figures):
+            return f"field series.{key}.run_figures: expected positive numbers, got {figures!r}"
+    for name in ("ratios", "images_per_second"):
+        for key, value in (item.get(name) or {}).items():
+            if value is not None and not _figure(value):
+                return f"field {name}.{key}: expected a positive number, got {value!r}"
+    return None
 
 
 def read_history(path: Path) -> list[dict[str, Any]]:

@@ -40,6 +40,7 @@ class ThroughputVerdict:
         session: the between-session spread in the interval (``None``: both sides from
             one session).
         sessions: the baseline's run figures by session, oldest first.
+        described: what the baseline holds, in words (sessions, runs, an old schema).
     """
 
     outcome: Outcome
@@ -54,14 +55,17 @@ class ThroughputVerdict:
     notes: list[str] = field(default_factory=list)
     session: Spread | None = None
     sessions: list[list[float]] = field(default_factory=list)
+    described: str = ""
 
     @property
     def detail(self) -> str:
         e = self.estimate
         text = (
-            f"{statistics.median(self.current):.2f} images/s now ({len(self.current)} runs) vs"
-            f" {statistics.median(self.baseline):.2f} in baseline {self.baseline_path}"
-            f" ({len(self.baseline)} runs): ratio of geometric means {e.ratio:.3f}"
+            f"{_geomean(self.current):.2f} images/s now (geometric mean of"
+            f" {len(self.current)} run{'s' if len(self.current) != 1 else ''}) vs"
+            f" {_geomean(self.baseline):.2f} in baseline {self.baseline_path}"
+            f" ({self.described or f'{len(self.baseline)} runs'}): ratio of geometric means"
+            f" {e.ratio:.3f}"
             f" ({e.ratio - 1:+.1%}), {e.confidence:.0%} CI {interval_text(e.low, e.high)},"
             f" between-run spread {pct(e.spread.sigma)} from {e.spread.source};"
         )
@@ -118,6 +122,11 @@ class ThroughputVerdict:
         }
 
 
+def _geomean(figures: Sequence[float]) -> float:
+    """The statistic the rule judges: the geometric mean of run figures."""
+    return math.exp(statistics.fmean(math.log(x) for x in figures))
+
+
 def baseline_rule(
     current: Sequence[float],
     baseline: Sequence[float],
@@ -152,6 +161,7 @@ def sessions_rule(
     session: Spread | None = None,
     calibrated: bool = False,
     baseline_path: str = "",
+    described: str = "",
 ) -> ThroughputVerdict:
     """Judge this session's run figures against a baseline of one or more sessions'
     (:func:`bf16perf.stats.sessions_log_ratio`: 3 or more sessions give their own
@@ -211,4 +221,5 @@ def sessions_rule(
         notes=notes,
         session=session,
         sessions=[list(s) for s in sessions],
+        described=described,
     )

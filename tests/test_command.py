@@ -1,0 +1,157 @@
+"""The ``bf16perf`` command as CI uses it: it never writes over its input, its exit codes
+gate, and its options are the plugin's validating parsers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from bf16perf.command import PROBLEMS_SHOWN, main
+
+
+def _line(i: int, figure: float) -> dict[str, Any]:
+    return {
+        "schema_version": 2,
+        "started": f"2026-11-{i % 28 + 1:02d}T01:00:00Z",
+        "fingerprint": "m",
+        "series": {"w-fp32": {"run_figures": [figure, figure * 1.01]}},
+        "ratios": {},
+    }
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Path:
+    path = tmp_path / "history.jsonl"
+    path.write_text("".join(json.dumps(_line(i, 10.0 + i % 3 * 0.01)) + "\n" for i in range(12)))
+    return path
+
+
+def test_the_page_never_overwrites_the_history(
+    history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = history.read_bytes()
+    link = tmp_path / "hard.jsonl"
+    os.link(history, link)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    for page in (history, tmp_path / "sub" / ".." / "history.jsonl", link):
+        assert main(["history", str(history), "--page", str(page)]) == 2
+    assert main(["history", str(history), "--page", str(sub)]) == 2  # a directory
+    assert main(["history", str(history), "--page", str(tmp_path / "no" / "p.html")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 5 and "would destroy the input" in err[0] and "is a directory" in err[3]
+    assert "does not exist" in err[4]
+    assert history.read_bytes() == before
+    assert main(["history", str(history)]) == 0  # a stationary history: no regression
+    assert (tmp_path / "history.html").is_file() and not list(tmp_path.glob(".tmp-*"))
+
+
+def test_skipped_lines_are_named_up_to_ten_then_counted(
+    history: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with history.open("a") as fh:
+        fh.write("not json\n" * 30)
+    assert main(["history", str(history)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == PROBLEMS_SHOWN + 1 and "20 more lines skipped (30 in all)" in err[-1]
+
+
+def _report(path: Path, machine: str, figures: dict[str, list[float]]) -> Path:
+    runs = [
+        {"workload_key": key, "median_images_per_second": x, "stack": "candidate"}
+        for key, xs in figures.items()
+        for x in xs
+    ]
+    path.mkdir()
+    doc = {"fingerprint": {"id": machine, "slug": f"slug-{machine}"}, "runs": runs}
+    (path / "report.json").write_text(json.dumps(doc))
+    return path
+
+
+def test_compare_names_its_sides_and_refuses_another_machine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = _report(tmp_path / "a", "m1", {"k": [10.0, 10.1, 9.9], "only-a": [1.0, 1.1]})
+    b = _report(tmp_path / "b", "m1", {"k": [6.0, 6.1, 5.9], "only-b": [1.0, 1.1]})
+    other = _report(tmp_path / "o", "m2", {"k": [10.0, 10.1, 9.9]})
+    assert main(["compare", str(a), str(b)]) == 10  # 40% slower on the same machine
+    out = capsys.readouterr().out
+    assert f"A (the baseline): {a}" in out and f"B (judged against A): {b}" in out
+    assert "only-a: only in A, not compared" in out and "only-b: only in B" in out
+    assert main(["compare", str(a), str(other)]) == 2
+    assert "'slug-m1' and B" in capsys.readouterr().err
+    assert main(["compare", str(a), str(other), "--allow-other-machine"]) == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["compare", "a", "b", "--threshold", "5"],
+        ["compare", "a", "b", "--alpha", "1"],
+        ["history", "h", "--confirm", "0"],
+        ["calibrate", "--alpha", "0.7"],
+    ],
+)
+def test_options_are_validated_by_the_plugins_parsers(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2 and "must be" in capsys.readouterr().err
+
+
+def test_help_lists_the_exit_codes_and_version_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "exit codes" in text and "10  a regression" in text and "``" not in text
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.startswith("bf16perf ")
+
+
+def test_baselines_lists_sessions_and_names_unusable_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bf16perf.baselines import baseline_document
+    from bf16perf.store import BaselineStore
+    from tests.test_baselines import _run
+
+    store = BaselineStore(tmp_path)
+    doc = baseline_document(
+        [_run(10.0), _run(11.0)], fingerprint={"id": "i", "slug": "m"}, metadata={}, name="t",
+        fullname="p::t",
+    )  # fmt: skip
+    store.save("m", "w", doc, keep=7)
+    store.save("m", "w", doc, keep=7)
+    assert main(["baselines", str(tmp_path)]) == 0
+    assert "m  w  2 sessions, 4 runs, last saved" in capsys.readouterr().out
+    (tmp_path / "m" / "future.json").write_text('{"schema_version": 99}')
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "w.json").write_bytes((tmp_path / "m" / "w.json").read_bytes())
+    assert main(["baselines", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "schema_version 99 is newer" in err and "saved on machine 'm' but is kept under" in err
+    assert main(["baselines", str(tmp_path / "m")]) == 2
+    assert "holds the files of one machine" in capsys.readouterr().err
+
+
+def test_the_commands_options_are_the_plugins() -> None:
+    """One table: the command's --threshold and --alpha take the plugin's parser and
+    default (so a value the plugin refuses, the command refuses)."""
+    from bf16perf.cli import OPTIONS
+    from bf16perf.command import _parser
+
+    table = {o.flag: o for o in OPTIONS}
+    sub = next(a for a in _parser()._actions if a.dest == "command")
+    commands = cast(dict[str, argparse.ArgumentParser], sub.choices)
+    for command in ("compare", "calibrate"):
+        actions = {a.dest: a for a in commands[command]._actions}
+        for dest, flag in (("threshold", "--perf-max-regression"), ("alpha", "--perf-alpha")):
+            assert actions[dest].type is table[flag].parse
+            assert actions[dest].default == table[flag].default
