@@ -124,14 +124,14 @@ def min_pairs_for(alpha: float) -> int:
 
 
 def _critical_count(pairs: int, alpha: float) -> int:
-    """The largest ``c`` whose exact one-sided signed-rank tail ``P(W+ <= c)`` is at most
-    ``alpha`` (-1 where even ``W+ = 0`` is more likely than ``alpha``)."""
+    """The largest ``c`` whose exact one-sided signed-rank tail ``P(W+ <= c)`` is below
+    ``alpha``, as the A/B rule rejects (``p < alpha``); -1 where even ``W+ = 0`` is not."""
     import numpy as np
 
     from bf16perf.stats import signed_rank_null
 
     tail = np.cumsum(signed_rank_null(pairs))
-    within = np.nonzero(tail <= alpha + 1e-12)[0]
+    within = np.nonzero(tail < alpha - 1e-15)[0]
     return int(within[-1]) if within.size else -1
 
 

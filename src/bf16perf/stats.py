@@ -226,7 +226,9 @@ def sessions_log_ratio(
     pooled with ``session`` by degrees of freedom when ``calibrated`` (this machine's
     calibration, not a prior): the variance of today's mean against theirs is
     ``V (1 + 1/m) + sigma^2 (1/n - h)`` with ``h`` the mean of ``1/n_i``, the prediction
-    interval of a new session.  With fewer sessions the term is ``session``'s
+    interval of a new session; ``V`` is held at least at the runs' own share
+    ``sigma^2 h`` (a session mean cannot scatter less than its runs), at ``V``'s own
+    degrees of freedom.  With fewer sessions the term is ``session``'s
     ``tau^2 (1 + 1/m)``; ``session`` ``None`` means every side is from one session.
     Degrees of freedom come from Welch-Satterthwaite over the two terms.
     """
@@ -253,11 +255,11 @@ def sessions_log_ratio(
             source += f" + {used.source}"
         else:
             mean_var, mean_df = own, own_df
-        used = Spread(math.sqrt(max(0.0, mean_var - run_var * h)), mean_df, source)
+        # a session mean scatters at least by its runs' noise (tau^2 >= 0): sessions that
+        # agree better than that by chance are held to it, at their own df (conservative)
+        mean_var = max(mean_var, run_var * h)
+        used = Spread(math.sqrt(mean_var - run_var * h), mean_df, source)
         terms = [(mean_var * (1 + 1 / m), mean_df), (run_var * (1 / a.size - h), spread.df)]
-        if sum(v for v, _ in terms) <= 0:  # fewer runs today than the baseline's, and
-            # their sessions agreed by chance: the runs' own variance, never zero
-            terms = [(run_var * (1 / a.size + h / m), spread.df)]
     elif used is not None:
         terms = [
             (run_var * (1 / a.size + h / m), spread.df),
