@@ -265,7 +265,7 @@ def lasting_drop_line(
         planned=planned,
     )
     if not starts:
-        return "a lasting drop over 3 nights: too few sessions to replay (7 or more tell)"
+        return "a lasting drop over 3 nights: too few sessions to replay (6 or more tell)"
     found = f"{drop:.0%}" if drop is not None else "none up to 40%"
     return (
         f"a lasting drop flagged within 3 nights in 90% of {starts} starts replayed over these"
