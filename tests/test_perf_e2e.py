@@ -181,16 +181,19 @@ def test_gate_fails_with_the_measured_speedup_and_its_interval(tmp_path: Path) -
     """The gate end to end, with --perf-min-bf16-speedup 100: it must fail, exit code 10,
     with the measured speedup and its interval, on every host (2 pairs give a t interval
     on 1 df, 12.7 standard errors wide each way: a gate of 10 was within reach of a noisy
-    bf16 host's interval, which then read INCONCLUSIVE).  Where the harness sees no
+    bf16 host's interval, which then read INCONCLUSIVE; and a failure must clear the
+    session's error budget, p < alpha, which 1 df rarely allows).  Where the harness sees no
     bf16 hardware the bf16 runs are emulated (--perf-allow-emulated-bf16, a self-test of
     the machinery) and marked so; where it does, they must be proven bf16 kernels."""
     result = run_perf(
-        "--perf-repeats",
-        "2",
+        "--perf-repeats",  # 3 pairs: a failure needs p < alpha on 2 df, not 1 (t 7, not 32)
+        "3",
         "--perf-allow-emulated-bf16",
         "--perf-min-bf16-speedup",
         "100",
-        "--perf-extra-pairs",  # one look: 2 pairs, whatever the noise (CI time)
+        "--perf-extra-pairs",  # one look, whatever the noise (CI time)
+        "0",
+        "--perf-trend-confirm",  # the gate alone holds the error budget
         "0",
         "--perf-reports",
         str(tmp_path / "reports"),
@@ -210,9 +213,9 @@ def test_gate_fails_with_the_measured_speedup_and_its_interval(tmp_path: Path) -
         "fp32",
         "bf16",
     }
-    assert report["speedup"]["pairs"] == 2  # the gate's own figures: 2 interleaved pairs
+    assert report["speedup"]["pairs"] == 3  # the gate's own figures: 3 interleaved pairs
     bf16_runs = [r for r in report["runs"] if r["variant"] == "bf16"]
-    assert len(bf16_runs) == 2
+    assert len(bf16_runs) == 3
     for bf16 in bf16_runs:  # a run without proven bf16 kernels is marked emulated, anywhere
         assert bf16["kernels"]["bf16_ran"] or bf16["kernels"]["emulated"], bf16["kernels"]
     if host_has_bf16():  # real bf16 kernels, proven, and not marked emulated
