@@ -204,21 +204,21 @@ def _store_reads(root: Path, name: str) -> object:
     return main(["baselines", str(root)])
 
 
-@given(content=mutated(_baseline()))
-def test_the_store_and_baselines_read_any_baseline(content: bytes | str) -> None:
+def _store_file(name: str, content: bytes | str) -> None:
+    """One mutated store file ``m/<name>``, read by the store and by ``bf16perf baselines``."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "m" / "w.json"
+        path = Path(tmp) / "m" / name
         path.parent.mkdir()
         before = _place(path, content)
         code = _check(lambda: _store_reads(Path(tmp), path.name), path, before)
         assert code in (0, 2)
+
+
+@given(content=mutated(_baseline()))
+def test_the_store_and_baselines_read_any_baseline(content: bytes | str) -> None:
+    _store_file("w.json", content)
 
 
 @given(content=mutated(NOISE))
 def test_the_store_and_baselines_read_any_noise_file(content: bytes | str) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "m" / "w.noise.json"
-        path.parent.mkdir()
-        before = _place(path, content)
-        code = _check(lambda: _store_reads(Path(tmp), path.name), path, before)
-        assert code in (0, 2)
+    _store_file("w.noise.json", content)
