@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bf16perf import parsers as p
 from bf16perf.atomic import atomic_write
@@ -135,6 +134,8 @@ def _report_json(directory: Path) -> dict[str, Any]:
 def _figures(report: dict[str, Any], path: Path) -> dict[str, list[float]]:
     """Candidate run figures by workload key; a run without a key or a usable figure is a
     bad input, named."""
+    from bf16perf.report.history import is_figure
+
     out: dict[str, list[float]] = {}
     runs = report["runs"]
     if not isinstance(runs, list):
@@ -147,17 +148,12 @@ def _figures(report: dict[str, Any], path: Path) -> dict[str, list[float]]:
         key, figure = run.get("workload_key"), run.get("median_images_per_second")
         if not isinstance(key, str) or not key:
             raise InputError(f"{path}: run {i}: field workload_key: expected a name, got {key!r}")
-        if (
-            not isinstance(figure, int | float)
-            or isinstance(figure, bool)
-            or not math.isfinite(figure)
-            or figure <= 0
-        ):
+        if not is_figure(figure):
             raise InputError(
                 f"{path}: run {i}: field median_images_per_second: expected a positive"
                 f" number, got {figure!r:.60}"
             )
-        out.setdefault(key, []).append(float(figure))
+        out.setdefault(key, []).append(float(cast(float, figure)))
     return out
 
 

@@ -17,6 +17,7 @@ from typing import Any
 __all__ = [
     "HISTORY_SCHEMA_VERSION",
     "append_history",
+    "is_figure",
     "line_problem",
     "read_history",
     "read_history_checked",
@@ -70,7 +71,8 @@ def read_history_checked(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
     return lines, problems
 
 
-def _figure(value: object) -> bool:
+def is_figure(value: object) -> bool:
+    """A usable throughput figure: a finite positive number (not a bool)."""
     return (
         isinstance(value, int | float)
         and not isinstance(value, bool)
@@ -97,11 +99,11 @@ def line_problem(item: dict[str, Any]) -> str | None:
             return f"field {name}: expected an object, got {item[name]!r}"
     for key, entry in (item.get("series") or {}).items():
         figures = entry.get("run_figures") if isinstance(entry, dict) else None
-        if not isinstance(figures, list) or not all(_figure(f) for f in figures):
+        if not isinstance(figures, list) or not all(is_figure(f) for f in figures):
             return f"field series.{key}.run_figures: expected positive numbers, got {figures!r}"
     for name in ("ratios", "images_per_second"):
         for key, value in (item.get(name) or {}).items():
-            if value is not None and not _figure(value):
+            if value is not None and not is_figure(value):
                 return f"field {name}.{key}: expected a positive number, got {value!r}"
     return None
 
