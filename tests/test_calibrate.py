@@ -104,20 +104,47 @@ def test_a_disturbed_session_is_named() -> None:
     assert loud.figures == [9.5, 9.5] and loud.workload == "k"
 
 
+
+def test_disturbed_sessions_are_refused_unless_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three sessions already kept, two of them disturbed: without ``--keep-disturbed`` one is
+    too few and the refusal names the flag; with it all three make the estimate."""
+    from bf16perf.command import main
+
+    for index, disturbed in ((1, "steal 9%"), (2, None), (3, "steal 7%")):
+        figures = [10.0 + index / 10, 10.1 + index / 10]
+        session = SessionFigures(index, figures, "w", "m", {"id": "f"}, disturbed)
+        path = tmp_path / "state" / "sessions" / f"{index:03d}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(session.to_dict()))
+    monkeypatch.chdir(ROOT)
+    args = ["calibrate", "--sessions", "3", "--runs", "2", "--state", str(tmp_path / "state"),
+            "--no-save"]  # fmt: skip
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert "session 1 left out, disturbed: steal 9%" in out and "--keep-disturbed" in err
+    assert main([*args, "--keep-disturbed"]) == 0
+    out, _ = capsys.readouterr()
+    assert "session 3 kept (--keep-disturbed), disturbed: steal 7%" in out
+    assert "3 sessions, 6 runs of w on m" in out
+
 @pytest.mark.slow
 def test_calibrate_command_on_two_real_sessions(tmp_path: Path) -> None:
     """Two A/A smoke sessions of 2 short runs, each its own cluster: the spreads, the
-    detectable drops, and a noise file that the stored verdicts then read."""
+    detectable drops, and a noise file that the stored verdicts then read.  A shared CI host
+    disturbs some sessions (steal, co-tenants), so the disturbed are kept, and named."""
     baselines = tmp_path / "baselines"
     command = [
         sys.executable, "-m", "bf16perf.command", "calibrate", "--sessions", "2", "--runs", "2",
-        "--state", str(tmp_path / "state"), "--baselines", str(baselines), "--",
-        "--perf-profile", "smoke", "--perf-warmup-steps", "1", "--perf-steps", "3",
+        "--keep-disturbed", "--state", str(tmp_path / "state"), "--baselines", str(baselines), "--",
+        "--perf-profile", "smoke", "--perf-warmup-steps", "1", "--perf-steps", "3", "--perf-no-probe",
     ]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=540)
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-3000:]
     assert "session 2/2" in out and "between sessions:" in out and "nightly, one session" in out
+    assert "left out" not in out and out.count("DISTURBED") == out.count("kept (--keep-disturbed)")
     (noise,) = baselines.glob("*/*.noise.json")
     doc = json.loads(noise.read_text())
     assert len(doc["sessions"]) == 2 and all(len(s) == 2 for s in doc["sessions"])

@@ -326,6 +326,12 @@ def _parser() -> argparse.ArgumentParser:
         _like_the_plugin(cal, name, flag)
     cal.add_argument("--no-save", dest="save", action="store_false", help="print, save nothing")
     cal.add_argument(
+        "--keep-disturbed",
+        action="store_true",
+        help="keep sessions whose runs other processes or the hypervisor disturbed (on a"
+        " shared host where most are: the spreads then include the co-tenants, as nights will)",
+    )
+    cal.add_argument(
         "--bf16",
         action="store_true",
         help="also train as many bf16 runs, interleaved, and the release gate on them"
@@ -381,14 +387,18 @@ def _calibrate(args: argparse.Namespace) -> int:
         sessions = calibrate(state, args.sessions, args.runs, extra, bf16=args.bf16)
     except RuntimeError as exc:
         raise InputError(f"{exc}\n(the sessions finished so far are kept in {state})") from None
-    kept = [s for s in sessions if not s.disturbed]
+    kept = [s for s in sessions if args.keep_disturbed or not s.disturbed]
     for s in sessions:
         if s.disturbed:
-            print(f"session {s.index} left out, disturbed: {s.disturbed}")
+            fate = "kept (--keep-disturbed)" if args.keep_disturbed else "left out"
+            print(f"session {s.index} {fate}, disturbed: {s.disturbed}")
     if len({(s.slug, s.workload) for s in sessions}) != 1:
         raise InputError(f"the sessions in {state} differ in machine or workload: start afresh")
     if len(kept) < 2:
-        raise InputError("fewer than 2 undisturbed sessions: run again on a quieter machine")
+        raise InputError(
+            "fewer than 2 undisturbed sessions: run again on a quieter machine, or keep them"
+            " with --keep-disturbed (the spreads then include what disturbed them)"
+        )
     noise = estimate([s.figures for s in kept])
     print(
         f"\n{noise.sessions} sessions, {noise.runs} runs of {kept[0].workload} on {kept[0].slug}:"
