@@ -104,7 +104,6 @@ def test_a_disturbed_session_is_named() -> None:
     assert loud.figures == [9.5, 9.5] and loud.workload == "k"
 
 
-
 def test_disturbed_sessions_are_refused_unless_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -128,6 +127,7 @@ def test_disturbed_sessions_are_refused_unless_kept(
     out, _ = capsys.readouterr()
     assert "session 3 kept (--keep-disturbed), disturbed: steal 7%" in out
     assert "3 sessions, 6 runs of w on m" in out
+
 
 @pytest.mark.slow
 def test_calibrate_command_on_two_real_sessions(tmp_path: Path) -> None:

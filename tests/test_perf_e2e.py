@@ -28,9 +28,11 @@ import sys
 import time
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from bf16perf.cpu import Capability
+from bf16perf.formats import schema
 from bf16perf.hygiene import pids_with_env
 from tests.hostview import hardware_capability, host_has_bf16
 from tests.perfrun import (
@@ -114,8 +116,7 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     assert report["runs"][0]["workers"][0]["losses"] == report["runs"][0]["losses"]
     (throughput,) = [d for d in report["decisions"] if d["check"] == "throughput"]
     assert len(throughput["figures"]["current_runs"]) == 2
-    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is a dev dependency")
-    jsonschema.validate(report, json.loads((ROOT / "schemas" / "report.schema.json").read_text()))
+    jsonschema.validate(report, schema("report"))
     failed_run = (reports / "latest").resolve()
     assert list((failed_run / "logs").glob("*.log")), "a failing run carries its Spark logs"
     html = (failed_run / "report.html").read_text()

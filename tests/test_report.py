@@ -11,9 +11,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from bf16perf.decisions import Decision, Outcome
+from bf16perf.formats import schema
 from bf16perf.machine import detect_machine
 from bf16perf.report import append_history, build_report, read_history, write_report
 from bf16perf.report.plots import trend_series
@@ -84,15 +86,14 @@ def _report(exit_code: int = 0, stopped: str | None = None) -> dict[str, Any]:
 
 
 def test_report_json_validates_against_the_schema(tmp_path: Path) -> None:
-    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is a dev dependency")
-    schema = json.loads((ROOT / "schemas" / "report.schema.json").read_text())
+    report_schema = schema("report")
     out = write_report(tmp_path / "r1", _report(10), tmp_path / "history.jsonl", [])
     data = json.loads((out / "report.json").read_text())
-    jsonschema.validate(data, schema)
+    jsonschema.validate(data, report_schema)
     assert data["speedup"]["ratio"] == pytest.approx(13.0 / 7.5, rel=0.05)
     broken = dict(data, schema_version=2)
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(broken, schema)
+        jsonschema.validate(broken, report_schema)
 
 
 def test_two_runs_two_history_lines_and_latest(tmp_path: Path) -> None:
@@ -242,6 +243,5 @@ def test_a_run_proved_on_several_hosts_lists_each_host(tmp_path: Path) -> None:
     out = write_report(tmp_path / "r", report, tmp_path / "h.jsonl", [])
     html = (out / "report.html").read_text()
     assert "10.0.0.2: fp32: 9 oneDNN primitives (avx2 x9)<br>10.0.0.3: fp32: 9" in html
-    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is a dev dependency")
-    schema = json.loads((ROOT / "schemas" / "report.schema.json").read_text())
-    jsonschema.validate(json.loads((out / "report.json").read_text()), schema)
+    report_schema = schema("report")
+    jsonschema.validate(json.loads((out / "report.json").read_text()), report_schema)

@@ -1,15 +1,10 @@
 """The baseline document: a machine's accepted runs of one workload, and its schema.
 
-This module owns the document's shape (:func:`baseline_document`), its typed reading
-(:class:`Baseline`, several runs each, the unit of every throughput verdict) and the
-``schema_version`` upgrade path.  Where baselines live, how they are written and the noise
-files beside them are :mod:`bf16perf.store`'s.
-
-Schema history: version 1 held one run (``benchmarks[0]``); version 2 holds one entry of
-``benchmarks`` per run; version 3 keeps several sessions (``sessions``: each with its save
-time, versions and cluster shape in ``metadata``, and its runs in ``benchmarks``, oldest
-first), the last of them also as the top-level ``benchmarks``.  A version-1 or -2 file loads
-as a single-session baseline, and says so.
+This module owns the document's shape (:func:`baseline_document`) and its typed reading
+(:class:`Baseline`, several runs each, the unit of every throughput verdict).  Its schema,
+versions and migrations are :mod:`bf16perf.formats`'s (a version-1 or -2 file loads as a
+single-session baseline, and says so); where baselines live, how they are written and the
+noise files beside them are :mod:`bf16perf.store`'s.
 """
 
 from __future__ import annotations
@@ -20,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bf16perf.formats import BASELINE_VERSION, NOISE_VERSION, FormatError, migrate_baseline
 from bf16perf.stats import run_figure
 from bf16perf.workload.config import RunResult
 
@@ -37,10 +33,10 @@ __all__ = [
     "upgrade",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = BASELINE_VERSION
 #: Sessions a baseline keeps by default (``--perf-baseline-sessions``).
 DEFAULT_SESSIONS = 7
-NOISE_SCHEMA_VERSION = 1
+NOISE_SCHEMA_VERSION = NOISE_VERSION
 
 
 class BaselineError(ValueError):
@@ -140,25 +136,6 @@ class Baseline:
         return [x for r in self.runs for x in r.images_per_second]
 
 
-def update_to_2(data: dict[str, Any]) -> dict[str, Any]:
-    """Version 1 had one run in ``benchmarks[0]``; version 2 has one entry per run."""
-    return {**data, "schema_version": 2, "upgraded_from": 1}
-
-
-def update_to_3(data: dict[str, Any]) -> dict[str, Any]:
-    """Version 2 was one session: it becomes the only entry of ``sessions``."""
-    info = data.get("machine_info")
-    session = {
-        "saved_at": data.get("datetime", ""),
-        "metadata": info.get("bf16perf_metadata", {}) if isinstance(info, dict) else {},
-        "benchmarks": data.get("benchmarks", []),
-    }
-    return {**data, "schema_version": 3, "sessions": [session]}
-
-
-_UPGRADES = {1: update_to_2, 2: update_to_3}
-
-
 def add_session(
     previous: dict[str, Any] | None, document: dict[str, Any], stamp: str, keep: int
 ) -> dict[str, Any]:
@@ -174,22 +151,15 @@ def add_session(
 
 
 def upgrade(data: dict[str, Any], path: Path) -> dict[str, Any]:
-    version = data.get("schema_version")
-    if not isinstance(version, int):
-        raise BaselineError(f"baseline {path}: no integer schema_version; restore or delete it")
-    if version > SCHEMA_VERSION:
+    """``data`` as the current version, checked (:func:`bf16perf.formats.migrate_baseline`);
+    a problem is a :class:`BaselineError` naming the file and the fix."""
+    try:
+        return migrate_baseline(data)
+    except FormatError as exc:
         raise BaselineError(
-            f"baseline {path}: schema_version {version} is newer than this bf16perf reads"
-            f" ({SCHEMA_VERSION}); upgrade bf16perf"
-        )
-    if version < 1:
-        raise BaselineError(f"baseline {path}: schema_version {version} is unknown")
-    upgraded_from = version
-    while data["schema_version"] < SCHEMA_VERSION:  # in memory only, never rewriting the file
-        data = _UPGRADES[data["schema_version"]](data)
-    if upgraded_from < SCHEMA_VERSION:
-        data["upgraded_from"] = upgraded_from
-    return data
+            f"baseline {path}: {exc}; restore it, or delete it and save a new one with"
+            " --perf-save-baseline"
+        ) from None
 
 
 def run_info(run: RunResult) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from typing import Any
 from bf16perf.atomic import atomic_json
 from bf16perf.baselines import DEFAULT_SESSIONS
 from bf16perf.decisions import Outcome
+from bf16perf.formats import SESSION_VERSION, problem
 from bf16perf.interference import CpuWindow, disturbance
 from bf16perf.power import (
     detectable_drop,
@@ -84,6 +85,7 @@ class SessionFigures:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "schema_version": SESSION_VERSION,
             "index": self.index,
             "figures": self.figures,
             "workload": self.workload,
@@ -380,6 +382,23 @@ def run_session(
     return session
 
 
+def read_session(path: Path) -> SessionFigures:
+    """A kept session's file, checked against :mod:`bf16perf.formats`' session schema; a bad
+    one raises :class:`RuntimeError` naming the file and the fix."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        data, wrong = None, f"not readable JSON ({exc})"
+    else:
+        wrong = problem("session", data)
+    if wrong:
+        raise RuntimeError(
+            f"calibration session {path}: {wrong}; delete it and calibrate again (that session"
+            " reruns)"
+        )
+    return SessionFigures.from_dict(data)
+
+
 def calibrate(
     state: Path,
     sessions: int,
@@ -394,7 +413,7 @@ def calibrate(
     too (``run`` is then called with ``bf16=True``)."""
     done: dict[int, SessionFigures] = {}
     for path in sorted((state / "sessions").glob("*.json")):
-        kept = SessionFigures.from_dict(json.loads(path.read_text()))
+        kept = read_session(path)
         done[kept.index] = kept
     if done:
         say(f"resuming: {len(done)} of {sessions} sessions kept in {state / 'sessions'}")

@@ -33,6 +33,7 @@ from bf16perf.baselines import (
     add_session,
     upgrade,
 )
+from bf16perf.formats import problem
 from bf16perf.stats import Spread, log_spread
 
 __all__ = ["BaselineStore"]
@@ -251,13 +252,18 @@ class BaselineStore:
         if not path.exists():
             return None
         data = self._read(path)
+        version = data.get("schema_version")
+        if version != NOISE_SCHEMA_VERSION:
+            raise BaselineError(
+                f"noise file {path}: schema_version {version!r:.20} is not"
+                f" {NOISE_SCHEMA_VERSION}; measure again with bf16perf calibrate"
+            )
+        wrong = problem("noise", data)
+        if wrong:
+            raise BaselineError(
+                f"noise file {path}: {wrong}; measure again with bf16perf calibrate"
+            )
         try:
-            version = data["schema_version"]
-            if version != NOISE_SCHEMA_VERSION:
-                raise BaselineError(
-                    f"noise file {path}: schema_version {version} is not"
-                    f" {NOISE_SCHEMA_VERSION}; measure again with bf16perf calibrate"
-                )
             sigma, df = float(data["sigma"]), int(data["df"])
             saved_id = data["fingerprint"].get("id")
             when = data["datetime"]

@@ -1,7 +1,8 @@
 """The report's data: the session's typed values as one JSON-ready dict, and its history line.
 
-``report.json`` follows ``schemas/report.schema.json`` (kept in the repo).  Everything the
-page shows is computed here once; the plots and the HTML only render it.
+``report.json`` follows ``src/bf16perf/schemas/report.schema.json`` (versions:
+:mod:`bf16perf.formats`).  Everything the page shows is computed here once; the plots and
+the HTML only render it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from bf16perf.baselines import Baseline
 from bf16perf.decisions import Decision
+from bf16perf.formats import REPORT_VERSION
 from bf16perf.machine import Machine
 from bf16perf.report.history import HISTORY_SCHEMA_VERSION
 from bf16perf.stats import bootstrap_ratio
@@ -19,7 +21,7 @@ from bf16perf.workload.config import RunResult, WorkerResult
 
 __all__ = ["REPORT_SCHEMA_VERSION", "build_report", "decision_dicts", "history_line"]
 
-REPORT_SCHEMA_VERSION = 1
+REPORT_SCHEMA_VERSION = REPORT_VERSION
 
 
 def _worker_dict(worker: WorkerResult) -> dict[str, Any]:

@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bf16perf.formats import HISTORY_VERSION, problem
+
 __all__ = [
     "HISTORY_SCHEMA_VERSION",
     "append_history",
@@ -23,9 +25,8 @@ __all__ = [
     "read_history_checked",
 ]
 
-#: Version 2 keeps run figures per workload key, versions, labels; version 1 lines (no
-#: ``schema_version``) kept one median per variant.
-HISTORY_SCHEMA_VERSION = 2
+#: The version written (its history: :mod:`bf16perf.formats`).
+HISTORY_SCHEMA_VERSION = HISTORY_VERSION
 
 
 def append_history(path: Path, line: dict[str, Any]) -> None:
@@ -82,30 +83,12 @@ def is_figure(value: object) -> bool:
 
 
 def line_problem(item: dict[str, Any]) -> str | None:
-    """What is wrong with a history line's fields (field, what was expected, what was
-    found), or ``None``: every field a reader uses has its type."""
+    """What is wrong with a history line (field, what was expected, what was found), or
+    ``None``: the line follows :mod:`bf16perf.formats`' history schema."""
     version = item.get("schema_version", 1)
-    if not isinstance(version, int) or isinstance(version, bool):
-        return f"field schema_version: expected a whole number, got {version!r}"
-    if version > HISTORY_SCHEMA_VERSION:
+    if is_figure(version) and isinstance(version, int) and version > HISTORY_SCHEMA_VERSION:
         return f"schema_version {version} is newer than this bf16perf reads"
-    if not isinstance(item.get("report") or "", str):
-        return f"field report: expected a path, got {item['report']!r}"
-    for name in ("started", "fingerprint"):
-        if not isinstance(item.get(name, ""), str):
-            return f"field {name}: expected a string, got {item[name]!r}"
-    for name in ("versions", "labels", "ratios", "images_per_second", "series"):
-        if not isinstance(item.get(name) or {}, dict):
-            return f"field {name}: expected an object, got {item[name]!r}"
-    for key, entry in (item.get("series") or {}).items():
-        figures = entry.get("run_figures") if isinstance(entry, dict) else None
-        if not isinstance(figures, list) or not all(is_figure(f) for f in figures):
-            return f"field series.{key}.run_figures: expected positive numbers, got {figures!r}"
-    for name in ("ratios", "images_per_second"):
-        for key, value in (item.get(name) or {}).items():
-            if value is not None and not is_figure(value):
-                return f"field {name}.{key}: expected a positive number, got {value!r}"
-    return None
+    return problem("history", item)
 
 
 def read_history(path: Path) -> list[dict[str, Any]]:
