@@ -54,12 +54,39 @@ def test_worker_is_pinned_and_offers_exactly_its_cores(tmp_path: Path) -> None:
     nodes = tmp_path / "sys" / "node" / "node1"
     nodes.mkdir(parents=True)
     (nodes / "cpulist").write_text("2-5\n")
+    with pytest.raises(DaemonError, match="--numa-node 7: no such node"):
+        worker_spec("spark://m:7077", "h", SECRET, tmp_path, numa_node=7, sys_root=tmp_path)
+
+
+def test_numa_pinning_needs_numactl_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With numactl on PATH the worker is pinned by it; without, ``--numa-node`` is one line
+    naming the missing program and the --cpus that would do, before anything starts."""
+    nodes = tmp_path / "sys" / "node" / "node1"
+    nodes.mkdir(parents=True)
+    (nodes / "cpulist").write_text("2-5\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    numactl = bin_dir / "numactl"
+    numactl.write_text("#!/bin/sh\nexit 0\n")
+    numactl.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
     spec = worker_spec("spark://m:7077", "h", SECRET, tmp_path, numa_node=1,
                        sys_root=tmp_path / "sys")  # fmt: skip
     assert spec.argv[:3] == ["numactl", "--cpunodebind=1", "--membind=1"]
     assert spec.argv[spec.argv.index("--cores") + 1] == "4"
-    with pytest.raises(DaemonError, match="--numa-node 7: no such node"):
-        worker_spec("spark://m:7077", "h", SECRET, tmp_path, numa_node=7, sys_root=tmp_path)
+    numactl.unlink()
+    with pytest.raises(DaemonError, match=r"--numa-node 1: numactl is not installed") as exc:
+        worker_spec("spark://m:7077", "h", SECRET, tmp_path, numa_node=1,
+                    sys_root=tmp_path / "sys")  # fmt: skip
+    assert "or pin with --cpus 2-5" in str(exc.value)
+    secret = str(secret_file(tmp_path))
+    code = main(["worker", "--master", "spark://m:7077", "--host", "h", "--numa-node", "0",
+                 "--secret-file", secret, "--state", str(tmp_path / "s")])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 2 and "bf16perf: " not in out  # refused before "started" is printed
+    assert "numactl is not installed" in err or "no such node" in err
 
 
 def test_command_line_errors_are_one_line(

@@ -46,6 +46,14 @@ def test_examples_load_and_builtins_are_there() -> None:
 
 def test_select_default_and_unknown(tmp_path: Path) -> None:
     assert [w.name for w in select_workloads(tmp_path / "none.toml", ())] == [DEFAULT_WORKLOAD]
+    # a file the user named must exist, be a file, and define workloads: a typo is an error
+    with pytest.raises(WorkloadError, match=r"--perf-workload-file .*none\.toml: no such file"):
+        select_workloads(tmp_path / "none.toml", (), given=True)
+    with pytest.raises(WorkloadError, match="not a regular file"):
+        select_workloads(tmp_path, (), given=True)
+    (tmp_path / "empty.toml").write_text("[tool.other]\nx = 1\n")
+    with pytest.raises(WorkloadError, match=r"empty\.toml: defines no \[tool\.bf16perf"):
+        select_workloads(tmp_path / "empty.toml", (), given=True)
     with pytest.raises(WorkloadError, match="--perf-workload nope: not defined in"):
         select_workloads(EXAMPLES, ("nope",))
     chosen = select_workloads(EXAMPLES, ("keras-cnn", "resnet50-torch", "keras-cnn"))

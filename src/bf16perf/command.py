@@ -266,9 +266,9 @@ def _daemon(args: argparse.Namespace) -> int:
             spec = worker_spec(
                 args.master, args.host, secret, state, args.cpus, args.numa_node, args.memory
             )
+        return run(spec)
     except DaemonError as exc:
         raise InputError(str(exc)) from None
-    return run(spec)
 
 
 def _like_the_plugin(parser: argparse.ArgumentParser, name: str, flag: str) -> None:

@@ -15,6 +15,7 @@ addresses).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -147,6 +148,13 @@ def worker_spec(
                 f" (this host offers {format_cpu_list(sorted(allowed))})"
             )
         prefix = ["taskset", "-c", format_cpu_list(chosen)]
+    if shutil.which(prefix[0]) is None:
+        how = f"--numa-node {numa_node}" if numa_node is not None else f"--cpus {cpus}"
+        other = f"; or pin with --cpus {format_cpu_list(chosen)}" if numa_node is not None else ""
+        raise DaemonError(
+            f"{how}: {prefix[0]} is not installed on this host, so the worker cannot be pinned"
+            f" (apt-get install {'numactl' if numa_node is not None else 'util-linux'}{other})"
+        )
     conf = write_conf(state / "conf", conf_lines(secret, host, state / "local"))
     argv = [
         *prefix,
@@ -165,8 +173,11 @@ def worker_spec(
 
 def run(spec: DaemonSpec) -> int:
     """Run the daemon in the foreground until it exits or this process is told to stop."""
+    try:
+        proc = subprocess.Popen(spec.argv, env=spec.env, preexec_fn=pdeathsig_preexec)
+    except OSError as exc:
+        raise DaemonError(f"cannot start {spec.argv[0]}: {exc.strerror}") from None
     print(f"bf16perf: {spec.description}", flush=True)
-    proc = subprocess.Popen(spec.argv, env=spec.env, preexec_fn=pdeathsig_preexec)
 
     def stop(signum: int, _: FrameType | None) -> None:
         proc.terminate()

@@ -114,7 +114,8 @@ def _workloads(options: PerfOptions) -> list[WorkloadDef]:
     """The selected workloads; a usage error for a bad definition, an unknown name, or a
     workload this environment cannot run."""
     try:
-        chosen = select_workloads(options.workload_file, options.workloads)
+        given = options.workload_file != PerfOptions().workload_file
+        chosen = select_workloads(options.workload_file, options.workloads, given)
     except WorkloadError as exc:
         raise pytest.UsageError(str(exc)) from None
     for workload in chosen:

@@ -311,19 +311,30 @@ def _parse_one(name: str, table: Any, source: str) -> WorkloadDef:
     )
 
 
-def load_workloads(path: Path) -> dict[str, WorkloadDef]:
-    """The built-in workloads and those ``path`` defines (a missing ``pyproject.toml``, or
-    one without the table, defines none)."""
+def load_workloads(path: Path, given: bool = False) -> dict[str, WorkloadDef]:
+    """The built-in workloads and those ``path`` defines.  The default file (``given``
+    false: ``pyproject.toml``) may be missing or define none; a file the user named
+    (``--perf-workload-file``) must exist and define at least one, so that a mistyped path
+    is an error, not an empty file."""
     found = dict(BUILTIN)
+    flag = f"--perf-workload-file {path}"
     if not path.exists():
+        if given:
+            raise WorkloadError(f"{flag}: no such file; check the path")
         return found
+    if not path.is_file():
+        raise WorkloadError(f"{flag}: not a regular file; give the TOML file itself")
     try:
         doc = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
         raise WorkloadError(f"{path}: not valid TOML: {exc}") from None
     tables = doc.get("tool", {}).get("bf16perf", {}).get("workloads", {})
     if not isinstance(tables, dict):
         raise WorkloadError(f"{path}: [tool.bf16perf.workloads] must be a table of tables")
+    if given and not tables:
+        raise WorkloadError(
+            f"{flag}: defines no [tool.bf16perf.workloads.<name>] table; is it the right file?"
+        )
     for name, table in tables.items():
         if name in BUILTIN:
             raise WorkloadError(
@@ -333,9 +344,12 @@ def load_workloads(path: Path) -> dict[str, WorkloadDef]:
     return found
 
 
-def select_workloads(path: Path, names: tuple[str, ...]) -> list[WorkloadDef]:
-    """The workloads ``names`` asks for (the default workload when none), in that order."""
-    known = load_workloads(path)
+def select_workloads(
+    path: Path, names: tuple[str, ...], given: bool = False
+) -> list[WorkloadDef]:
+    """The workloads ``names`` asks for (the default workload when none), in that order;
+    ``given``: the user named ``path`` (see :func:`load_workloads`)."""
+    known = load_workloads(path, given)
     chosen = []
     for name in names or (DEFAULT_WORKLOAD,):
         if name not in known:
