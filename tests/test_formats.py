@@ -48,6 +48,7 @@ def test_every_writer_writes_what_its_schema_reads(tmp_path: Path) -> None:
     assert problem("report", json.loads((out / "report.json").read_text())) is None
     (line,) = [json.loads(x) for x in (tmp_path / "history.jsonl").read_text().splitlines()]
     assert line["schema_version"] == formats.HISTORY_VERSION and problem("history", line) is None
+    assert "torch" in line["versions"]  # a PyTorch upgrade is a recorded difference too
     session = SessionFigures(1, [10.0, 9.9], "w", "m", dict(FP), None, [15.0], ["fp32", "bf16"])
     assert problem("session", session.to_dict()) is None
 

@@ -168,6 +168,7 @@ class Metadata:
     java: str | None
     threading_env: dict[str, str]
     affinity: list[int] | None
+    torch: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready."""
@@ -229,4 +230,5 @@ def collect_metadata(
         java=java_version()[0],
         threading_env={k: v for k, v in sorted(env.items()) if is_threading_knob(k)},
         affinity=affinity,
+        torch=collect_package_version("torch"),  # the PyTorch workload's framework
     )

@@ -94,8 +94,8 @@ class Machine:
                 " this host's"
             )
         lines.append(
-            f"bf16perf versions: TensorFlow {md.tensorflow or 'missing'}, oneDNN"
-            f" {md.onednn or '?'}, Spark"
+            f"bf16perf versions: TensorFlow {md.tensorflow or 'missing'},"
+            f"{f' PyTorch {md.torch},' if md.torch else ''} oneDNN {md.onednn or '?'}, Spark"
             f" {md.pyspark or 'missing'}, Java {md.java or 'missing'}, Python {md.python}"
         )
         return lines

@@ -156,6 +156,7 @@ def history_line(report: dict[str, Any], report_dir: Path) -> dict[str, Any]:
         "speedup": speedup["ratio"] if speedup else None,
         "versions": {
             "tensorflow": md.get("tensorflow"),
+            "torch": md.get("torch"),
             "onednn": md.get("onednn"),
             "pyspark": md.get("pyspark"),
             "java": md.get("java"),
