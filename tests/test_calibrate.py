@@ -139,7 +139,6 @@ def test_calibrate_command_on_two_real_sessions(tmp_path: Path) -> None:
         sys.executable, "-m", "bf16perf.command", "calibrate", "--sessions", "2", "--runs", "2",
         "--keep-disturbed", "--state", str(tmp_path / "state"), "--baselines", str(baselines), "--",
         "--perf-profile", "smoke", "--perf-warmup-steps", "1", "--perf-steps", "3",
-        "--perf-no-probe",
     ]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=540)
     out = done.stdout + done.stderr

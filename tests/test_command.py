@@ -88,6 +88,21 @@ def test_compare_names_its_sides_and_refuses_another_machine(
     assert main(["compare", str(a), str(other), "--allow-other-machine"]) == 0
 
 
+
+def test_compare_words_its_own_advice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The rule is the session's; the advice is the command's: it names what to rerun with
+    pytest perf/, never a bare flag the command does not have."""
+    a = _report(tmp_path / "a", "m1", {"k": [10.0, 10.1, 9.9]})
+    b = _report(tmp_path / "b", "m1", {"k": [16.0, 16.1, 15.9]})
+    single = _report(tmp_path / "s", "m1", {"k": [10.0]})
+    assert main(["compare", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "improved" in out and "save its stack's session with pytest perf/" in out
+    main(["compare", str(single), str(single)])
+    out = capsys.readouterr().out
+    assert "rerun both sessions with 3 runs or more" in out
+    assert "(--perf-" not in out and "with --perf-" not in out
+
 @pytest.mark.parametrize(
     "args",
     [

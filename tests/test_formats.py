@@ -82,9 +82,7 @@ def test_old_baselines_migrate_in_memory_to_one_session() -> None:
         ("x" * 500, "got 'xxxxxxxx"),
     ],
 )
-def test_a_bad_figure_is_one_line_naming_field_expected_and_found(
-    figure: Any, words: str
-) -> None:
+def test_a_bad_figure_is_one_line_naming_field_expected_and_found(figure: Any, words: str) -> None:
     with pytest.raises(FormatError) as exc:
         migrate_baseline(_v1(figure))
     message = str(exc.value)

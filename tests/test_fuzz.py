@@ -222,3 +222,79 @@ def test_the_store_and_baselines_read_any_baseline(content: bytes | str) -> None
 @given(content=mutated(NOISE))
 def test_the_store_and_baselines_read_any_noise_file(content: bytes | str) -> None:
     _store_file("w.noise.json", content)
+
+
+SESSION: dict[str, Any] = {
+    "schema_version": 1,
+    "index": 2,
+    "figures": [10.0, 10.2],
+    "workload": "w",
+    "slug": "m",
+    "fingerprint": FP,
+    "disturbed": None,
+    "bf16": [15.0, 15.1],
+    "order": ["fp32", "bf16", "bf16", "fp32"],
+    "gate": None,
+    "started": "2026-12-01T00:00:00Z",
+}
+
+
+class _WouldTrain(Exception):
+    """A session file that reads but names another index: calibrate would train it."""
+
+
+def _calibrate_reads(state: Path) -> object:
+    from bf16perf.calibrate import calibrate
+
+    def forbid(*_: object, **__: object) -> Any:
+        raise _WouldTrain
+
+    try:
+        return calibrate(state, 2, 2, run=forbid, say=lambda _: None)
+    except (RuntimeError, _WouldTrain):
+        return None
+
+
+@given(content=mutated(SESSION))
+def test_calibrate_resumes_from_any_session_file(content: bytes | str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        sessions = Path(tmp) / "sessions"
+        sessions.mkdir()
+        (sessions / "001.json").write_text(json.dumps({**SESSION, "index": 1}))
+        path = sessions / "002.json"
+        before = _place(path, content)
+        _check(lambda: _calibrate_reads(Path(tmp)), path, before)
+
+
+WORKLOADS = (Path(__file__).parent.parent / "examples" / "workloads.toml").read_text()
+
+
+@st.composite
+def mutated_toml(draw: st.DrawFn) -> bytes | str:
+    """The example workload file, truncated, with bytes spliced in, empty, or a special
+    file kind."""
+    kind = draw(st.sampled_from(["truncate", "splice", "empty", "dir", "fifo"]))
+    if kind == "truncate":
+        return WORKLOADS[: draw(st.integers(0, len(WORKLOADS) - 1))]
+    if kind == "splice":
+        at = draw(st.integers(0, len(WORKLOADS)))
+        return WORKLOADS.encode()[:at] + draw(st.binary(max_size=40)) + WORKLOADS.encode()[at:]
+    return b"" if kind == "empty" else kind
+
+
+@given(content=mutated_toml())
+def test_any_workload_file_is_read_or_refused_in_one_line(content: bytes | str) -> None:
+    from bf16perf.workload.definition import WorkloadError, select_workloads
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "workloads.toml"
+        before = _place(path, content)
+
+        def read() -> object:
+            try:
+                return select_workloads(path, (), given=True)
+            except WorkloadError as exc:
+                assert "\n" not in str(exc).strip() or "key" in str(exc)
+                return None
+
+        _check(read, path, before)

@@ -159,6 +159,7 @@ def _figures(report: dict[str, Any], path: Path) -> dict[str, list[float]]:
 
 def _compare(args: argparse.Namespace) -> int:
     from bf16perf.verdicts import SESSION_PRIOR, baseline_rule
+    from bf16perf.verdicts.words import COMMAND
 
     report_a, report_b = _report_json(args.a), _report_json(args.b)
     prints = [r.get("fingerprint") for r in (report_a, report_b)]
@@ -183,7 +184,12 @@ def _compare(args: argparse.Namespace) -> int:
     codes = []
     for key in shared:
         verdict = baseline_rule(
-            b[key], a[key], max_regression=args.threshold, alpha=args.alpha, session=SESSION_PRIOR
+            b[key],
+            a[key],
+            max_regression=args.threshold,
+            alpha=args.alpha,
+            session=SESSION_PRIOR,
+            remedies=COMMAND,
         )
         print(f"{key}: {verdict.outcome.value}: {verdict.detail}")
         codes.append(_compare_code(verdict.outcome, args.release))

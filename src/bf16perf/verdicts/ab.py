@@ -13,6 +13,7 @@ from bf16perf.decisions import Outcome
 from bf16perf.power import min_pairs_for, signed_rank_drop, signed_rank_pairs
 from bf16perf.stats import SignedRank, signed_rank
 from bf16perf.verdicts._common import PASS_ALPHA, interval_text, pct, three_way
+from bf16perf.verdicts.words import SESSION
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,12 @@ class AbVerdict:
         if t.floor > self.alpha:
             text += (
                 f" ({t.pairs} pairs cannot reach p < {self.alpha:g}: at least"
-                f" {min_pairs_for(self.alpha)} are needed, --perf-pairs)"
+                f" {min_pairs_for(self.alpha)} are needed, {SESSION.more_pairs})"
             )
         elif self.mde > self.threshold and self.pairs_needed:
             text += (
                 f" (above the {self.threshold:.0%} threshold: {self.pairs_needed} pairs would"
-                " bring it below, --perf-pairs)"
+                f" bring it below, {SESSION.more_pairs})"
             )
         if self.outcome is Outcome.INCONCLUSIVE:
             text += f"; a drop beyond {self.threshold:.0%} is neither shown nor ruled out"

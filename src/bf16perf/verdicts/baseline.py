@@ -12,6 +12,7 @@ from bf16perf.decisions import Outcome
 from bf16perf.power import detectable_drop, runs_needed
 from bf16perf.stats import LogRatio, Spread, sessions_log_ratio
 from bf16perf.verdicts._common import PASS_ALPHA, interval_text, pct, t_quantile, three_way
+from bf16perf.verdicts.words import SESSION, Remedies
 
 #: The between-session spread assumed where nothing on this machine measured one: the
 #: larger of the two session effects measured on the project's build VM (BENCHMARKS.md W4:
@@ -41,6 +42,7 @@ class ThroughputVerdict:
             one session).
         sessions: the baseline's run figures by session, oldest first.
         described: what the baseline holds, in words (sessions, runs, an old schema).
+        remedies: the front end's words for what would resolve it.
     """
 
     outcome: Outcome
@@ -56,6 +58,7 @@ class ThroughputVerdict:
     session: Spread | None = None
     sessions: list[list[float]] = field(default_factory=list)
     described: str = ""
+    remedies: Remedies = SESSION
 
     @property
     def detail(self) -> str:
@@ -76,7 +79,7 @@ class ThroughputVerdict:
             if self.runs_needed:
                 text += (
                     f" (above the {self.threshold:.0%} threshold: {self.runs_needed} runs"
-                    " per session would bring it below, --perf-repeats)"
+                    f" per session would bring it below, {self.remedies.more_runs})"
                 )
             else:
                 text += (
@@ -92,7 +95,7 @@ class ThroughputVerdict:
         for note in self.notes:
             text += f"; {note}"
         if self.outcome is Outcome.IMPROVED:
-            text += "; accept it with --perf-save-baseline"
+            text += f"; {self.remedies.accept}"
         elif self.outcome is Outcome.INCONCLUSIVE:
             text += (
                 f"; a drop beyond {self.threshold:.0%} is neither shown nor ruled out:"
@@ -136,6 +139,7 @@ def baseline_rule(
     prior: Spread | None = None,
     session: Spread | None = None,
     baseline_path: str = "",
+    remedies: Remedies = SESSION,
 ) -> ThroughputVerdict:
     """Judge this session's run figures against one baseline session's (see
     :func:`sessions_rule`).  ``session``: the between-session spread, where the baseline
@@ -148,6 +152,7 @@ def baseline_rule(
         prior=prior,
         session=session,
         baseline_path=baseline_path,
+        remedies=remedies,
     )
 
 
@@ -162,11 +167,12 @@ def sessions_rule(
     calibrated: bool = False,
     baseline_path: str = "",
     described: str = "",
+    remedies: Remedies = SESSION,
 ) -> ThroughputVerdict:
     """Judge this session's run figures against a baseline of one or more sessions'
     (:func:`bf16perf.stats.sessions_log_ratio`: 3 or more sessions give their own
     between-session spread, pooled with ``session`` when ``calibrated``; fewer take
-    ``session``'s)."""
+    ``session``'s).  ``remedies``: the front end's words for what would resolve it."""
     session = session if session is not None and session.known else None
     est = sessions_log_ratio(
         current,
@@ -193,7 +199,7 @@ def sessions_rule(
     if not est.spread.known:
         notes.append(
             "with one run on each side and no saved noise estimate nothing bounds the"
-            " between-run variance (--perf-repeats 3, or bf16perf calibrate)"
+            f" between-run variance ({remedies.unbounded})"
         )
     if mde > max_regression:
         prior_df = prior.df if prior is not None and prior.known else 0
@@ -222,4 +228,5 @@ def sessions_rule(
         session=session,
         sessions=[list(s) for s in sessions],
         described=described,
+        remedies=remedies,
     )

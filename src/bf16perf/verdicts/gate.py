@@ -11,6 +11,7 @@ from bf16perf.decisions import Outcome
 from bf16perf.power import detectable_drop, pairs_needed
 from bf16perf.stats import LogRatio, paired_log_ratio
 from bf16perf.verdicts._common import GATE_CONFIDENCE, interval_text, pct
+from bf16perf.verdicts.words import SESSION
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class GateVerdict:
             )
         text += f"; resolves a distance from the gate of {pct(self.resolution)} at 80% power)"
         if len(self.bf16) == 1:
-            text += "; 1 pair: between-run variance unknown (--perf-repeats 3)"
+            text += f"; 1 pair: between-run variance unknown ({SESSION.one_pair})"
         if self.emulated:
             text = "EMULATED bf16, no bf16 hardware (harness self-test, not a figure): " + text
         if self.unproven:
@@ -88,7 +89,7 @@ class GateVerdict:
         if self.gate == 0:
             text += (
                 "; no gate in the smoke profile (32x32 is overhead-bound, bf16 is no faster"
-                " there): gate with --perf-min-bf16-speedup"
+                f" there): {SESSION.set_gate}"
             )
         return text
 

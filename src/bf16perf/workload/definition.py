@@ -344,9 +344,7 @@ def load_workloads(path: Path, given: bool = False) -> dict[str, WorkloadDef]:
     return found
 
 
-def select_workloads(
-    path: Path, names: tuple[str, ...], given: bool = False
-) -> list[WorkloadDef]:
+def select_workloads(path: Path, names: tuple[str, ...], given: bool = False) -> list[WorkloadDef]:
     """The workloads ``names`` asks for (the default workload when none), in that order;
     ``given``: the user named ``path`` (see :func:`load_workloads`)."""
     known = load_workloads(path, given)
