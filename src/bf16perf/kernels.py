@@ -10,6 +10,7 @@ evidence lines.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -64,6 +65,7 @@ class Primitive:
         dtypes: data type per memory argument (``{"src": "bf16", "wei": "bf16", ...}``).
         phase: the probe phase it ran in (``fp32``/``bf16``), ``""`` outside a probe.
         line: the verbose line itself, kept as evidence.
+        time_ms: its execution time, oneDNN's last field (``None`` where not printed).
     """
 
     kind: str
@@ -73,6 +75,7 @@ class Primitive:
     dtypes: tuple[tuple[str, str], ...]
     phase: str
     line: str
+    time_ms: float | None = None
 
     @property
     def in_bf16_hardware(self) -> bool:
@@ -206,7 +209,13 @@ def _parse_exec(fields: list[str], i: int, phase: str, line: str) -> Primitive |
     isa_token = impl.rsplit(":", 1)[-1]
     isa = isa_token if ":" in impl and _ISA.match(isa_token) else None
     dtypes = tuple((m.group(1), m.group(2)) for m in _MD.finditer(mds + " "))
-    return Primitive(kind, impl, isa, prop_kind, dtypes, phase, line)
+    try:
+        time_ms: float | None = float(fields[-1])
+    except ValueError:
+        time_ms = None
+    if time_ms is not None and not (math.isfinite(time_ms) and time_ms >= 0):
+        time_ms = None
+    return Primitive(kind, impl, isa, prop_kind, dtypes, phase, line, time_ms)
 
 
 def parse_verbose(text: str) -> KernelSummary:

@@ -1,0 +1,85 @@
+"""Where a step's time goes, from captured oneDNN verbose output (tests/data/onednn): parts,
+counts and implementations; the step decomposed; the bf16 speedup explained."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bf16perf.kernels import parse_verbose
+from bf16perf.profile import PARTS, Profile, decompose, explain_speedup, part_of, profile_of
+
+DATA = Path(__file__).parent / "data" / "onednn"
+
+
+def _profile(name: str, step_s: float | None = None) -> Profile:
+    return profile_of(parse_verbose((DATA / name).read_text()).primitives, step_s=step_s)
+
+
+def test_a_resnet50_step_splits_into_its_parts_with_every_primitive_timed() -> None:
+    summary = parse_verbose((DATA / "linux-zen4-resnet50-bf16-step.txt").read_text())
+    profile = profile_of(summary.primitives)
+    assert profile.timed == (427, 427) and profile.available
+    total_ms = sum(p.time_ms or 0 for p in summary.primitives)
+    assert profile.compute_s == pytest.approx(total_ms / 1000)  # nothing lost or counted twice
+    counts = {p.name: p.count for p in profile.parts}
+    assert counts["convolution forward"] == 53 and counts["convolution backward data"] == 52
+    assert counts["convolution backward weights"] == 53 and counts["batch norm"] == 106
+    assert counts["matmul"] == 3  # matmul and inner_product
+    assert [p.name for p in profile.parts] == [n for n in PARTS if n in counts]  # shown in order
+    weights = profile.part("convolution backward weights")
+    assert weights is not None and weights.main_impl.endswith("avx512_core_bf16")
+    assert profile.lines()[0].startswith("reorder: 119.1 ms (55%), 158x, jit:uni")
+
+
+def test_amx_and_avx512_parts_name_their_isa() -> None:
+    amx = _profile("linux-emeraldrapids-torch-bf16.txt")
+    fp32 = _profile("linux-emeraldrapids-torch-fp32.txt")
+    forward = amx.part("convolution forward")
+    assert forward is not None and forward.main_impl == "brg_conv_fwd:avx10_1_512_amx"
+    assert fp32.part("convolution forward") is not None
+    assert fp32.part("matmul") is None  # that capture ran no matmul in fp32
+
+
+def test_sgemm_api_calls_are_matmul_and_untimed_output_is_no_profile() -> None:
+    probe = _profile("linux-zen4-avx512-bf16-probe.txt")
+    matmul = probe.part("matmul")
+    assert matmul is not None and "gemm_api" in matmul.impls and probe.part("other") is None
+    assert part_of("convolution", "backward_weights") == "convolution backward weights"
+    assert part_of("deconvolution", "forward_inference") == "convolution forward"
+    assert part_of("softmax", "forward_training") == "other"
+    empty = profile_of(parse_verbose("no oneDNN here\n").primitives)
+    assert not empty.available and empty.lines()[0].startswith("profile not available")
+    assert decompose(1.0, empty) is None
+    assert Profile.from_dict(probe.to_dict()) == probe
+
+
+def _lone(compute_s: float, step_s: float) -> Profile:
+    from bf16perf.profile import Part
+
+    return Profile((Part("convolution forward", compute_s * 1000, 1, {"x": 1}),), step_s, (1, 1))
+
+
+def test_decomposition_adds_up_and_names_what_it_cannot_explain() -> None:
+    parts = decompose(2.0, _lone(compute_s=0.8, step_s=1.2))
+    assert parts is not None
+    assert (parts.compute_s, parts.comm_s, parts.rest_s) == pytest.approx((0.8, 0.8, 0.4))
+    assert parts.compute_s + parts.comm_s + parts.rest_s == pytest.approx(parts.step_s)
+    assert parts.unexplained_s == 0 and "communication 0.800 s (40%)" in parts.line()
+    slow_lone = decompose(1.0, _lone(compute_s=0.6, step_s=1.2))  # the lone step was slower
+    assert slow_lone is not None and slow_lone.unexplained_s == pytest.approx(0.2)
+    assert slow_lone.compute_s + slow_lone.rest_s == pytest.approx(1.0)
+    assert "(unexplained)" in slow_lone.line()
+
+
+def test_the_speedup_is_explained_part_by_part_with_its_amdahl_bound() -> None:
+    fp32 = decompose(2.0, _lone(compute_s=1.0, step_s=1.15))
+    bf16 = decompose(1.4, _lone(compute_s=0.4, step_s=0.55))
+    assert fp32 is not None and bf16 is not None
+    sentence = explain_speedup(fp32, bf16)
+    assert "bf16 compute is 2.50x faster" in sentence
+    assert "communication 1.00x (0.850 s, 61% of a bf16 step)" in sentence
+    assert "end to end 1.43x" in sentence
+    # Amdahl: the 0.85 s all-reduce and 0.15 s rest stay: 2.0 / 1.0 at best
+    assert sentence.endswith("were bf16 compute free: 2.00x")
