@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 from bf16perf.kernels import parse_verbose
-from bf16perf.profile import PARTS, Profile, decompose, explain_speedup, part_of, profile_of
+from bf16perf.profile import (
+    PARTS,
+    Profile,
+    decompose,
+    explain_speedup,
+    part_of,
+    profile_of,
+    run_decomposition,
+    summary_lines,
+)
 
 DATA = Path(__file__).parent / "data" / "onednn"
 
@@ -83,3 +92,22 @@ def test_the_speedup_is_explained_part_by_part_with_its_amdahl_bound() -> None:
     assert "end to end 1.43x" in sentence
     # Amdahl: the 0.85 s all-reduce and 0.15 s rest stay: 2.0 / 1.0 at best
     assert sentence.endswith("were bf16 compute free: 2.00x")
+
+
+def test_session_lines_show_each_variant_and_explain_the_speedup() -> None:
+    def kernels(compute_s: float, lone_s: float) -> dict[str, object]:
+        return {"profile": {**_lone(compute_s, lone_s).to_dict(), "cost_s": 12.0}}
+
+    runs = [
+        ("fp32", [2.0, 2.1, 1.9], kernels(1.0, 1.15)),
+        ("bf16", [1.4, 1.5, 1.3], kernels(0.4, 0.55)),
+        ("fp32", [2.0], None),  # a later run: its steps count, its proof is the first's
+        ("keras-cnn:fp32", [0.5], {"message": "not available"}),  # no profile: no lines
+    ]
+    lines = summary_lines(runs)
+    assert lines[0] == "bf16perf profile fp32 (one lone step, 12 s to take):"
+    assert any(line.startswith("  step 2.000 s = compute 1.000 s (50%)") for line in lines)
+    assert lines[-1].startswith("bf16perf speedup explained (bf16): bf16 compute is 2.50x")
+    assert not any("keras-cnn" in line for line in lines)
+    assert run_decomposition([2.0], runs[0][2]) == decompose(2.0, _lone(1.0, 1.15))
+    assert run_decomposition([2.0], None) is None

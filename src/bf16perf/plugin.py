@@ -27,6 +27,7 @@ from bf16perf.lock import DEFAULT_LOCK_PATH, LockTimeout, MachineLock
 from bf16perf.machine import detect_machine, machine_fingerprint
 from bf16perf.options import PerfOptions
 from bf16perf.plan import default_pin, read_topology
+from bf16perf.profile import summary_lines
 from bf16perf.session import PerfSession
 from bf16perf.workload.definition import WorkloadDef, WorkloadError, select_workloads
 
@@ -237,6 +238,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     terminalreporter.section("bf16perf")
     for line in session.notices:
+        terminalreporter.write_line(line)
+    for line in summary_lines(
+        [(r.label, r.step_times_s, r.kernels) for r, _ in session.runs if r.stack != "reference"]
+    ):
         terminalreporter.write_line(line)
     if session.decisions:
         terminalreporter.write_line("")

@@ -22,8 +22,9 @@ The parts add up to ``max(T, S)``; where the lone step is slower than the measur
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,8 @@ __all__ = [
     "explain_speedup",
     "part_of",
     "profile_of",
+    "run_decomposition",
+    "summary_lines",
 ]
 
 #: The parts of a step's oneDNN work, in the order they are shown.
@@ -254,3 +257,55 @@ def explain_speedup(fp32: Decomposition, bf16: Decomposition) -> str:
         f" {ratio(fp32.step_s, bf16.step_s)}; best possible on this cluster shape, were bf16"
         f" compute free: {best:.2f}x"
     )
+
+
+def run_decomposition(
+    step_times_s: Sequence[float], kernels: Mapping[str, Any] | None
+) -> Decomposition | None:
+    """A run's median step decomposed with the profile kept in its kernel proof, or
+    ``None`` where the run has no (available) profile."""
+    stored = (kernels or {}).get("profile")
+    if not isinstance(stored, Mapping) or not step_times_s:
+        return None
+    return decompose(statistics.median(step_times_s), Profile.from_dict(stored))
+
+
+def summary_lines(
+    runs: Sequence[tuple[str, Sequence[float], Mapping[str, Any] | None]],
+) -> list[str]:
+    """The terminal's lines for a session's runs, each ``(variant label, step times,
+    kernels)``: per variant (its first run's profile, every run's steps), the profile's
+    parts and the decomposition of the median step; then the bf16 speedup explained."""
+    seen: dict[str, tuple[Profile, Decomposition | None]] = {}
+    steps: dict[str, list[float]] = {}
+    for label, times, kernels in runs:
+        steps.setdefault(label, []).extend(times)
+        stored = (kernels or {}).get("profile")
+        if label not in seen and isinstance(stored, Mapping):
+            seen[label] = (Profile.from_dict(stored), None)
+    lines: list[str] = []
+    parts: dict[str, Decomposition] = {}
+    for label, (profile, _) in seen.items():
+        cost = runs_cost(runs, label) or 0.0
+        lines.append(f"bf16perf profile {label} (one lone step, {cost:.0f} s to take):")
+        lines += [f"  {line}" for line in profile.lines()[:6]]
+        split = decompose(statistics.median(steps[label]), profile)
+        if split is not None:
+            parts[label] = split
+            lines.append(f"  {split.line()}")
+    for label, split in parts.items():
+        if label.endswith("bf16") and label.replace("bf16", "fp32") in parts:
+            fp32 = parts[label.replace("bf16", "fp32")]
+            lines.append(f"bf16perf speedup explained ({label}): {explain_speedup(fp32, split)}")
+    return lines
+
+
+def runs_cost(
+    runs: Sequence[tuple[str, Sequence[float], Mapping[str, Any] | None]], label: str
+) -> float | None:
+    """What the profiled step of ``label`` cost, in seconds (kept with its profile)."""
+    for name, _, kernels in runs:
+        stored = (kernels or {}).get("profile")
+        if name == label and isinstance(stored, Mapping) and "cost_s" in stored:
+            return float(stored["cost_s"])
+    return None

@@ -33,7 +33,13 @@ from bf16perf.workload.command import (
 from bf16perf.workload.config import VARIANTS, Precision, RunResult, TrainConfig, Variant
 from bf16perf.workload.definition import BUILTIN, DEFAULT_WORKLOAD, WorkloadDef
 from bf16perf.workload.launch import TrainingError, run_training
-from bf16perf.workload.proof import HostProof, prove_kernels, prove_on_executors, refusal
+from bf16perf.workload.proof import (
+    HostProof,
+    prove_and_profile,
+    prove_kernels,
+    prove_on_executors,
+    refusal,
+)
 from bf16perf.workload.task import HOST_GONE, unreachable_hosts
 
 __all__ = ["BF16", "FP32", "AbPairs", "RunFailed", "TrainingRuns"]
@@ -129,8 +135,13 @@ class TrainingRuns:
     def _prove_builtin(self, variant: Variant, config: TrainConfig, name: str) -> dict[str, Any]:
         """The built-in workload's proof: on the driver's host for the local cluster (its
         executors' host), on every executor's own host for an external cluster."""
+        profile: dict[str, Any] | None = None
         try:
-            if self.cluster.hosts is None:
+            if self.cluster.hosts is None and self.options.profile:
+                summary, lone, cost = prove_and_profile(config, self.cluster.cores_per_worker)
+                proofs = [HostProof("", summary)]
+                profile = {**lone.to_dict(), "cost_s": cost}
+            elif self.cluster.hosts is None:
                 proofs = [HostProof("", prove_kernels(config))]
             else:
                 proofs = prove_on_executors(self.cluster.spark, config, self.cluster.workers)
@@ -155,6 +166,8 @@ class TrainingRuns:
         )
         if self.cluster.hosts is not None:
             kept["hosts"] = [p.to_dict(variant.precision.value) for p in proofs]
+        if profile is not None:
+            kept["profile"] = profile
         return kept
 
     def _prove_command(self, variant: Variant, config: TrainConfig, name: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from bf16perf.baselines import Baseline
 from bf16perf.decisions import Decision
 from bf16perf.formats import REPORT_VERSION
 from bf16perf.machine import Machine
+from bf16perf.profile import run_decomposition
 from bf16perf.report.history import HISTORY_SCHEMA_VERSION
 from bf16perf.stats import bootstrap_ratio
 from bf16perf.workload.config import RunResult, WorkerResult
@@ -36,6 +37,7 @@ def _run_dict(run: RunResult, workload_key: str) -> dict[str, Any]:
     ips = run.images_per_second
     # the median's interval: a bootstrap of the ratio to a constant 1.0
     median, low, high = bootstrap_ratio(ips, [1.0]) if ips else (0.0, 0.0, 0.0)
+    split = run_decomposition(run.step_times_s, run.kernels)
     return {
         "variant": run.label,
         "stack": run.stack,
@@ -49,6 +51,7 @@ def _run_dict(run: RunResult, workload_key: str) -> dict[str, Any]:
         "losses": run.losses,
         "wall_s": run.wall_s,
         "kernels": run.kernels,
+        "decomposition": split.to_dict() if split else None,
         "workers": [_worker_dict(w) for w in run.workers],
     }
 

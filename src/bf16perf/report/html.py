@@ -18,6 +18,8 @@ table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:
 font-size:14px;text-align:left;vertical-align:top}.fail{background:#fdd}.ok{background:#dfd}
 .note{background:#ffd}img{max-width:100%;display:block;margin:1em 0}code{font-size:13px}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
+.bar{display:flex;width:600px;height:18px;border:1px solid #999}.bar span{height:100%}
+.compute{background:#4a7}.communication{background:#d84}.rest{background:#88a}
 """
 # After load: count the plots that really decoded, for the browser test and for people.
 _CHECK = """
@@ -75,6 +77,41 @@ def _runs(report: dict[str, Any]) -> str:
     ]
     header = ["variant", "stack", "median images/s", "95% CI", "steps", "workers", "proof"]
     return _table(header, rows)
+
+
+def _steps(report: dict[str, Any]) -> str:
+    """Where each variant's step goes (its first run with a decomposition): a stacked bar of
+    compute, communication and the rest, and the profile's parts; "not available" where
+    the variant has no profile (never an empty bar)."""
+    rows, seen = [], set()
+    for r in report["runs"]:
+        label = str(r.get("variant", r["precision"]))
+        if label in seen or r.get("stack", "candidate") != "candidate":
+            continue
+        seen.add(label)
+        split = r.get("decomposition")
+        if not split:
+            rows.append(f"<tr><td>{e(label)}</td><td>profile not available</td><td></td></tr>")
+            continue
+        step = split["step_s"] or 1.0
+        bar = "".join(
+            f'<span class="{name}" style="width:{100 * split[key] / step:.1f}%"'
+            f' title="{name} {split[key]:.3f} s"></span>'
+            for name, key in (("compute", "compute_s"), ("communication", "comm_s"),
+                              ("rest", "rest_s"))
+        )  # fmt: skip
+        parts = ((r.get("kernels") or {}).get("profile") or {}).get("parts", [])
+        top = sorted(parts, key=lambda p: -p["ms"])[:4]
+        words = "; ".join(f"{p['name']} {p['ms']:.0f} ms" for p in top)
+        text = (
+            f"step {split['step_s']:.3f} s: compute {split['compute_s']:.3f}, communication"
+            f" {split['comm_s']:.3f}, the rest {split['rest_s']:.3f}"
+        )
+        rows.append(
+            f'<tr><td>{e(label)}</td><td><div class="bar">{bar}</div>{e(text)}</td>'
+            f"<td>{e(words)}</td></tr>"
+        )
+    return _table(["variant", "the median step", "oneDNN's largest parts (lone step)"], rows)
 
 
 def _workloads(report: dict[str, Any]) -> str:
@@ -201,6 +238,7 @@ def render_html(
 <h2>Verdicts</h2>{_verdicts(report)}
 <p>{e(_speedup_text(report))}</p>
 <h2>Runs</h2>{_runs(report)}
+<h2>Where the step goes</h2>{_steps(report)}
 <h2>Workloads</h2>{_workloads(report)}
 <h2>Workers</h2>
 <p>Each worker of each run: its median synchronous step, its own CPU time in a step, and

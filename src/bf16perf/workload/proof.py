@@ -13,8 +13,10 @@ barrier task per executor, on each executor's host, and names the host of each p
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import partial
@@ -23,11 +25,20 @@ from typing import Any
 
 from bf16perf.hostfacts import barrier_stage, task_host
 from bf16perf.kernels import KernelSummary, ProbeError, capture_verbose, parse_verbose
+from bf16perf.profile import Profile, profile_of
 from bf16perf.workload.config import Precision, TrainConfig, Variant
 from bf16perf.workload.launch import summarize
 from bf16perf.workload.stack import stack_env
+from bf16perf.workload.worker import STEP_MARKS
 
-__all__ = ["HostProof", "proof_lines", "prove_kernels", "prove_on_executors", "refusal"]
+__all__ = [
+    "HostProof",
+    "proof_lines",
+    "prove_and_profile",
+    "prove_kernels",
+    "prove_on_executors",
+    "refusal",
+]
 
 
 def refusal(
@@ -59,38 +70,64 @@ def refusal(
 
 def prove_kernels(config: TrainConfig, timeout_s: float = 600.0) -> KernelSummary:
     """Run one step of ``config`` (batch 2, synthetic data) under ``ONEDNN_VERBOSE=1``."""
-    return parse_verbose(_proof_output(config, timeout_s))
+    return parse_verbose(_proof_output(config, timeout_s)[0])
 
 
-def _proof_output(config: TrainConfig, timeout_s: float) -> str:
+def prove_and_profile(
+    config: TrainConfig, cores: int, timeout_s: float = 600.0
+) -> tuple[KernelSummary, Profile, float]:
+    """The kernel proof and the profile of one step (:mod:`bf16perf.profile`): a warm-up
+    step and a profiled one at the run's batch, one worker alone, pinned to the first
+    ``cores`` CPUs this process may use (the local cluster's first worker's), under oneDNN's
+    verbose timing.  Returns the proof (both steps), the profile (the second step, with its
+    wall time) and what it cost in seconds."""
+    t0 = time.monotonic()
+    text, step_s = _proof_output(config, timeout_s, cores)
+    summary = parse_verbose(text)
+    profile = profile_of(summary.primitives, phase="step-2", step_s=step_s)
+    return summary, profile, time.monotonic() - t0
+
+
+def _proof_output(
+    config: TrainConfig, timeout_s: float, cores: int = 0
+) -> tuple[str, float | None]:
+    """What the proof step printed, and the profiled step's wall time (``cores`` > 0: two
+    steps at the run's batch, pinned to ``cores`` CPUs, marked by step; else one step of
+    batch 2, unpinned, ``None``)."""
+    profiled = cores > 0
     one_step = replace(
         config,
-        warmup_steps=0,
+        warmup_steps=1 if profiled else 0,
         measured_steps=1,
-        batch_per_worker=2,
+        batch_per_worker=config.batch_per_worker if profiled else 2,
         data_dir=None,
         inject_slowdown=0.0,
     )
     with tempfile.TemporaryDirectory(prefix="bf16perf-proof-") as tmp:
         # the run's own stack and environment (A/B: the reference's), verbose on top
         env = stack_env({}, config.python, config.env, Path(tmp))
-        env.update({"TF_CONFIG": "{}", "OMP_NUM_THREADS": "1"})
+        env.update({"TF_CONFIG": "{}", "OMP_NUM_THREADS": str(max(cores, 1))})
         if config.onednn_max_isa:
             env["ONEDNN_MAX_CPU_ISA"] = config.onednn_max_isa
-        cfg = Path(tmp, "config.json")
+        prefix: list[str] = []
+        if profiled:
+            env[STEP_MARKS] = "1"
+            cpus = sorted(os.sched_getaffinity(0))[:cores]
+            prefix = ["taskset", "-c", ",".join(str(c) for c in cpus)]
+        cfg, out = Path(tmp, "config.json"), Path(tmp, "out.json")
         cfg.write_text(one_step.to_json())
-        return capture_verbose(
-            [
-                config.python or sys.executable,
-                "-m",
-                "bf16perf.workload.worker",
-                str(cfg),
-                str(Path(tmp, "out.json")),
-            ],
+        text = capture_verbose(
+            [*prefix, config.python or sys.executable, "-m", "bf16perf.workload.worker",
+             str(cfg), str(out)],
             what=f"the {config.precision.value} kernel proof step",
             env=env,
             timeout_s=timeout_s,
-        )
+        )  # fmt: skip
+        step_s = None
+        if profiled and out.is_file():
+            times = json.loads(out.read_text()).get("step_times_s") or []
+            step_s = float(times[0]) if times else None
+        return text, step_s
 
 
 @dataclass(frozen=True)
@@ -114,7 +151,7 @@ def _proof_task(config_json: str, timeout_s: float, _: Iterator[Any]) -> Iterato
 
     host = task_host(BarrierTaskContext.get())
     try:
-        text = _proof_output(TrainConfig.from_json(config_json), timeout_s)
+        text = _proof_output(TrainConfig.from_json(config_json), timeout_s)[0]
     except ProbeError as exc:
         yield json.dumps({"host": host, "error": str(exc)})
         return
