@@ -117,6 +117,16 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     (throughput,) = [d for d in report["decisions"] if d["check"] == "throughput"]
     assert len(throughput["figures"]["current_runs"]) == 2
     jsonschema.validate(report, schema("report"))
+    # where the step goes: the fp32 proof was a profiled lone step, each run decomposed
+    fp32_run = report["runs"][0]
+    profile = fp32_run["kernels"]["profile"]
+    assert profile["available"] and profile["step_s"] > 0 and profile["cost_s"] > 0, profile
+    assert {p["name"] for p in profile["parts"]} >= {"convolution forward", "reorder"}, profile
+    split = fp32_run["decomposition"]
+    parts = split["compute_s"] + split["comm_s"] + split["rest_s"]
+    assert parts == pytest.approx(split["step_s"]) and split["compute_s"] > 0, split
+    assert "bf16perf profile fp32 (one lone step" in slower.stdout
+    assert "Where the step goes" in (report_dirs[-1] / "report.html").read_text()
     failed_run = (reports / "latest").resolve()
     assert list((failed_run / "logs").glob("*.log")), "a failing run carries its Spark logs"
     html = (failed_run / "report.html").read_text()
