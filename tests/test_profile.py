@@ -11,6 +11,7 @@ from bf16perf.kernels import parse_verbose
 from bf16perf.profile import (
     PARTS,
     Profile,
+    changed_parts,
     decompose,
     explain_speedup,
     part_of,
@@ -111,3 +112,13 @@ def test_session_lines_show_each_variant_and_explain_the_speedup() -> None:
     assert not any("keras-cnn" in line for line in lines)
     assert run_decomposition([2.0], runs[0][2]) == decompose(2.0, _lone(1.0, 1.15))
     assert run_decomposition([2.0], None) is None
+
+
+def test_what_grew_names_the_part_and_the_implementation_that_changed() -> None:
+    amx = _profile("linux-emeraldrapids-torch-bf16.txt")
+    avx512 = _profile("linux-emeraldrapids-torch-bf16-avx512.txt")
+    grown = changed_parts(amx, avx512)
+    assert grown, (amx.lines(), avx512.lines())
+    assert any("avx10_1_512_amx -> " in line for line in grown), grown
+    assert changed_parts(amx, amx) == []  # nothing grew, nothing switched
+    assert changed_parts(amx, profile_of([])) == []  # no profile on one side: nothing said

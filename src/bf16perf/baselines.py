@@ -50,10 +50,13 @@ class BaselineRun:
     Attributes:
         images_per_second: per measured step.
         losses: the loss curve, warm-up steps first.
+        kernels: the kernel proof it was measured under, with its variant's profile where
+            one was taken (``None`` in files saved before proofs were kept).
     """
 
     images_per_second: list[float]
     losses: list[float]
+    kernels: dict[str, Any] | None = None
 
     @property
     def figure(self) -> float:

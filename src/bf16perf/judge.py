@@ -16,6 +16,7 @@ from bf16perf.baselines import Baseline
 from bf16perf.decisions import Decision, Outcome
 from bf16perf.options import PerfOptions
 from bf16perf.power import signed_rank_pairs
+from bf16perf.profile import Profile, changed_parts
 from bf16perf.stats import Spread, run_figure
 from bf16perf.verdicts import (
     SESSION_PRIOR,
@@ -141,6 +142,8 @@ def against_baseline(
         described=baseline.described,
     )
     outcome, detail = judged(verdict.outcome, verdict.detail, options, verdict.to_dict())
+    if verdict.outcome is Outcome.REGRESSION:
+        detail += _what_changed(runs[0].kernels, baseline.runs[0].kernels)
     out = [Decision(test, "throughput", outcome, detail, verdict.to_dict())]
     if runs[0].config.data_dir is None:
         loss = loss_rule(
@@ -152,6 +155,18 @@ def against_baseline(
         )
         out.append(Decision(test, "loss curve", loss.outcome, loss.detail))
     return out
+
+
+def _what_changed(now: dict[str, Any] | None, before: dict[str, Any] | None) -> str:
+    """The parts of the step that grew most against the baseline's profile, as a clause
+    (empty where either side has no profile)."""
+    profiles = [(k or {}).get("profile") for k in (now, before)]
+    if not all(isinstance(p, dict) for p in profiles):
+        return ""
+    grown = changed_parts(Profile.from_dict(profiles[1]), Profile.from_dict(profiles[0]))
+    if not grown:
+        return "; the lone step's oneDNN parts did not grow: look beyond the kernels"
+    return "; what grew in the lone step against the baseline's: " + ", ".join(grown)
 
 
 def against_reference(

@@ -35,6 +35,7 @@ __all__ = [
     "Decomposition",
     "Part",
     "Profile",
+    "changed_parts",
     "decompose",
     "explain_speedup",
     "part_of",
@@ -309,3 +310,26 @@ def runs_cost(
         if name == label and isinstance(stored, Mapping) and "cost_s" in stored:
             return float(stored["cost_s"])
     return None
+
+
+def changed_parts(before: Profile, now: Profile, top: int = 3) -> list[str]:
+    """The parts whose lone-step time grew most from ``before`` (the baseline's profile)
+    to ``now``, each with its change per step and any change of main implementation (its
+    ISA in the name), e.g. ``convolution backward weights +41.0 ms/step (+38%):
+    jit:avx512_core_amx -> gemm:jit``; parts that did not grow are left out."""
+    if not (before.available and now.available):
+        return []
+    grown = []
+    for name in PARTS:
+        old, new = before.part(name), now.part(name)
+        if new is None:
+            continue
+        was = old.ms if old else 0.0
+        delta = new.ms - was
+        switched = old is not None and old.main_impl != new.main_impl
+        if delta <= 0 and not switched:
+            continue
+        share = f" ({delta / was:+.0%})" if was > 0 else " (new)"
+        impl = f": {old.main_impl} -> {new.main_impl}" if switched and old else ""
+        grown.append((delta, f"{name} {delta:+.1f} ms/step{share}{impl}"))
+    return [text for _, text in sorted(grown, key=lambda g: -g[0])[:top]]

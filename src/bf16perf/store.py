@@ -49,7 +49,14 @@ def _runs(path: Path, benchmarks: list[dict[str, Any]], where: str) -> list[Base
                 f"baseline {path}: {where}run {i + 1} has no usable images_per_second"
                 f" ({ips}); save a new baseline with --perf-save-baseline"
             )
-        runs.append(BaselineRun(ips, [float(x) for x in bench["extra_info"]["losses"]]))
+        kernels = bench["extra_info"].get("kernels")
+        runs.append(
+            BaselineRun(
+                ips,
+                [float(x) for x in bench["extra_info"]["losses"]],
+                kernels if isinstance(kernels, dict) else None,
+            )
+        )
     if not runs:
         raise BaselineError(f"baseline {path}: {where}no runs; save a new one")
     return runs
