@@ -1,7 +1,9 @@
 """Nothing a user stores can crash the tool or be changed by it: valid documents of every
 kind, mutated (truncated, a field's type swapped, NaN and Infinity, huge and deeply nested
 values, binary bytes, empty files, directories, FIFOs), fed to every reader and to every
-``bf16perf`` subcommand that reads them.
+``bf16perf`` subcommand that reads them: history lines, reports (``compare``), baselines
+and noise files (the store, ``baselines``), calibration session files (a resumed
+``calibrate``) and workload files (TOML, truncated or with bytes spliced in).
 
 Each example must end in an exit code the command documents (0, 2 or 10), or a
 :class:`~bf16perf.baselines.BaselineError` from the store (a session turns it into one
