@@ -116,7 +116,7 @@ def test_an_unreadable_or_foreign_baseline_is_kept_aside_not_added_to(tmp_path: 
     [
         ("{not json", "is not valid JSON"),
         ('{"schema_version": 999}', "schema_version 999 is newer"),
-        ('{"schema_version": 1}', "missing or bad field"),
+        ('{"schema_version": 1}', "missing field workload; restore it"),
         ("[]", "not a JSON object"),
     ],
 )
@@ -139,7 +139,11 @@ def test_empty_run_is_a_clear_error_not_a_zero_division(tmp_path: Path) -> None:
     data = json.loads(path.read_text())
     data["sessions"][0]["benchmarks"][1]["extra_info"]["images_per_second"] = []
     path.write_text(json.dumps(data))
-    with pytest.raises(BaselineError, match="session 1, run 2 has no usable images_per_second"):
+    with pytest.raises(
+        BaselineError,
+        match=r"field sessions\[0\]\.benchmarks\[1\]\.extra_info\.images_per_second: expected"
+        r" at least 1 item\(s\), got \[\]",
+    ):
         store.load("m", "w")
 
 
@@ -166,7 +170,7 @@ def test_noise_file_round_trip_and_refusals(tmp_path: Path) -> None:
     with pytest.raises(BaselineError, match="another machine"):
         store.load_noise("m", "w", "other")
     path.write_text('{"schema_version": 1, "sigma": "x"}')
-    with pytest.raises(BaselineError, match="missing or bad field"):
+    with pytest.raises(BaselineError, match=r"noise file .*: missing field workload"):
         store.load_noise("m", "w", None)
     with pytest.raises(ValueError, match="at least two runs"):
         store.save_noise("m", "w", fingerprint=FP, figures=[1.0], command="noise")
@@ -186,11 +190,11 @@ def test_noise_file_may_carry_the_between_session_spread(tmp_path: Path) -> None
     assert "12 A/A sessions" in sessions.source
     path.write_text(json.dumps({**doc, "session_sigma": "x", "session_df": 11}))
     before = path.read_bytes()
-    with pytest.raises(BaselineError, match=r"noise file .*: missing or bad field"):
+    with pytest.raises(BaselineError, match=r"noise file .*: field session_sigma: expected a num"):
         store.load_sessions("m", "w", "abc123")
     assert path.read_bytes() == before  # refused, never rewritten
     path.write_text(json.dumps({**doc, "session_sigma": -1, "session_df": 11}))
-    with pytest.raises(BaselineError, match=r"session_sigma -1\.0, session_df 11 are not usable"):
+    with pytest.raises(BaselineError, match=r"field session_sigma: expected a number >= 0, got -1"):
         store.load_sessions("m", "w", "abc123")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ def test_every_writer_writes_what_its_schema_reads(tmp_path: Path) -> None:
 def _v1(figure: Any) -> dict[str, Any]:
     run = {"extra_info": {"images_per_second": [figure, 10.0], "losses": [2.0, float("nan")]}}
     return {"schema_version": 1, "workload": "w", "datetime": "20261101T000000Z",
-            "machine_info": {"bf16perf_fingerprint": FP}, "benchmarks": [run]}  # fmt: skip
+            "machine_info": {"bf16perf_fingerprint": dict(FP)}, "benchmarks": [run]}  # fmt: skip
 
 
 def test_old_baselines_migrate_in_memory_to_one_session() -> None:
@@ -85,8 +86,10 @@ def test_old_baselines_migrate_in_memory_to_one_session() -> None:
 def test_a_bad_figure_is_one_line_naming_field_expected_and_found(figure: Any, words: str) -> None:
     with pytest.raises(FormatError) as exc:
         migrate_baseline(_v1(figure))
-    message = str(exc.value)
-    assert message.startswith("field sessions[0].benchmarks[0].extra_info.images_per_second[0]:")
+    message = str(exc.value)  # the file's own top-level copy of its last session, or that
+    assert re.match(
+        r"field (sessions\[0\]\.)?benchmarks\[0\]\.extra_info\.images_per_second\[0\]:", message
+    )
     assert words in message and "\n" not in message and len(message) < 200
 
 

@@ -107,7 +107,7 @@ def test_session_lines_show_each_variant_and_explain_the_speedup() -> None:
     ]
     lines = summary_lines(runs)
     assert lines[0] == "bf16perf profile fp32 (one lone step, 12 s to take):"
-    assert any(line.startswith("  step 2.000 s = compute 1.000 s (50%)") for line in lines)
+    assert any(line.startswith("  step 2.000 s = oneDNN compute 1.000 s (50%)") for line in lines)
     assert lines[-1].startswith("bf16perf speedup explained (bf16): bf16 compute is 2.50x")
     assert not any("keras-cnn" in line for line in lines)
     assert run_decomposition([2.0], runs[0][2]) == decompose(2.0, _lone(1.0, 1.15))

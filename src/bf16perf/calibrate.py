@@ -385,12 +385,16 @@ def run_session(
 def read_session(path: Path) -> SessionFigures:
     """A kept session's file, checked against :mod:`bf16perf.formats`' session schema; a bad
     one raises :class:`RuntimeError` naming the file and the fix."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        data, wrong = None, f"not readable JSON ({exc})"
+    data: Any = None
+    if not path.is_file():  # a FIFO would block the read, a directory fail it
+        wrong = "not a regular file"
     else:
-        wrong = problem("session", data)
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            wrong = f"not readable JSON ({exc})"
+        else:
+            wrong = problem("session", data)
     if wrong:
         raise RuntimeError(
             f"calibration session {path}: {wrong}; delete it and calibrate again (that session"

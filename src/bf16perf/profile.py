@@ -14,7 +14,9 @@ worker alone on the same cores (wall ``S``, of which oneDNN executed ``C``):
 - compute = ``C``: the oneDNN primitives (convolutions, matmuls, batch norm, reorders, ...);
 - communication and synchronisation = ``max(0, T - S)``: what a multi-worker step spends
   beyond the same step alone (the all-reduce, waiting for a straggler);
-- the rest = ``S - C``: the framework's own ops, the input pipeline, Python.
+- the rest = ``S - C``: the framework's own kernels (TensorFlow's Eigen convolutions
+  where oneDNN does not run them: on an AVX2-only CPU oneDNN serves only their sgemm
+  calls), the input pipeline, Python.
 
 The parts add up to ``max(T, S)``; where the lone step is slower than the measured one
 (``S > T``, noise or a cold cache), the gap is reported as unexplained, never hidden.
@@ -202,9 +204,10 @@ class Decomposition:
     def line(self) -> str:
         s = self.shares
         text = (
-            f"step {self.step_s:.3f} s = compute {self.compute_s:.3f} s ({s['compute']:.0%})"
-            f" + communication {self.comm_s:.3f} s ({s['communication']:.0%})"
-            f" + the rest {self.rest_s:.3f} s ({s['rest']:.0%})"
+            f"step {self.step_s:.3f} s = oneDNN compute {self.compute_s:.3f} s"
+            f" ({s['compute']:.0%}) + communication {self.comm_s:.3f} s"
+            f" ({s['communication']:.0%}) + the rest {self.rest_s:.3f} s ({s['rest']:.0%},"
+            " the framework's own kernels, input, Python)"
         )
         if self.unexplained_s > 0:
             text += (
