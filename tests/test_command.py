@@ -88,7 +88,6 @@ def test_compare_names_its_sides_and_refuses_another_machine(
     assert main(["compare", str(a), str(other), "--allow-other-machine"]) == 0
 
 
-
 def test_compare_words_its_own_advice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The rule is the session's; the advice is the command's: it names what to rerun with
     pytest perf/, never a bare flag the command does not have."""
@@ -102,6 +101,7 @@ def test_compare_words_its_own_advice(tmp_path: Path, capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     assert "rerun both sessions with 3 runs or more" in out
     assert "(--perf-" not in out and "with --perf-" not in out
+
 
 @pytest.mark.parametrize(
     "args",
