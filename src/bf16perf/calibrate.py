@@ -386,6 +386,7 @@ def read_session(path: Path) -> SessionFigures:
     """A kept session's file, checked against :mod:`bf16perf.formats`' session schema; a bad
     one raises :class:`RuntimeError` naming the file and the fix."""
     data: Any = None
+    wrong: str | None
     if not path.is_file():  # a FIFO would block the read, a directory fail it
         wrong = "not a regular file"
     else:

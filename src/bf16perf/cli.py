@@ -80,9 +80,9 @@ OPTIONS: tuple[Option, ...] = (
            " anyway, marked emulated", "allow_emulated_bf16", default=False),
     Option("--perf-no-probe", "do not run the oneDNN kernel probe for the session header",
            "probe", default=False, negate=True),
-    Option("--perf-no-profile", "prove kernels with one small step instead of profiling a"
-           " lone step at the run's batch (no decomposition of the step, no explained"
-           " speedup)", "profile", default=False, negate=True),
+    Option("--perf-no-step-profile", "prove kernels with one small step instead of"
+           " profiling a lone step at the run's batch (no decomposition of the step, no"
+           " explained speedup)", "step_profile", default=False, negate=True),
     # the cluster
     Option("--perf-workers", "local Spark workers (default: one per physical core group)",
            "workers", parse=p.positive_int, metavar="N"),

@@ -160,10 +160,10 @@ def against_baseline(
 def _what_changed(now: dict[str, Any] | None, before: dict[str, Any] | None) -> str:
     """The parts of the step that grew most against the baseline's profile, as a clause
     (empty where either side has no profile)."""
-    profiles = [(k or {}).get("profile") for k in (now, before)]
-    if not all(isinstance(p, dict) for p in profiles):
+    new, old = ((k or {}).get("profile") for k in (now, before))
+    if not (isinstance(new, dict) and isinstance(old, dict)):
         return ""
-    grown = changed_parts(Profile.from_dict(profiles[1]), Profile.from_dict(profiles[0]))
+    grown = changed_parts(Profile.from_dict(old), Profile.from_dict(new))
     if not grown:
         return "; the lone step's oneDNN parts did not grow: look beyond the kernels"
     return "; what grew in the lone step against the baseline's: " + ", ".join(grown)

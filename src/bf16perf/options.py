@@ -24,7 +24,7 @@ class PerfOptions:
         allow_emulated_bf16: self-test of the harness on machines without bf16: run the
             bf16 tests anyway, marked emulated; their figures are never performance data.
         probe: run the oneDNN kernel probe for the session header.
-        profile: take each variant's kernel proof as a profiled step (two steps at the
+        step_profile: take each variant's kernel proof as a profiled step (two steps at the
             run's batch, one worker alone, pinned, under oneDNN's verbose timing) and split
             the measured step into compute, communication and the rest.
         workers: local Spark workers (``None``: derived from the machine); with
@@ -74,7 +74,7 @@ class PerfOptions:
     require_bf16: bool = False
     allow_emulated_bf16: bool = False
     probe: bool = True
-    profile: bool = True
+    step_profile: bool = True
     workers: int | None = None
     cores_per_worker: int | None = None
     pin: PinMode | None = None

@@ -137,7 +137,7 @@ class TrainingRuns:
         executors' host), on every executor's own host for an external cluster."""
         profile: dict[str, Any] | None = None
         try:
-            if self.cluster.hosts is None and self.options.profile:
+            if self.cluster.hosts is None and self.options.step_profile:
                 summary, lone, cost = prove_and_profile(config, self.cluster.cores_per_worker)
                 proofs = [HostProof("", summary)]
                 profile = {**lone.to_dict(), "cost_s": cost}
