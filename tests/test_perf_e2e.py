@@ -121,7 +121,10 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     fp32_run = report["runs"][0]
     profile = fp32_run["kernels"]["profile"]
     assert profile["available"] and profile["step_s"] > 0 and profile["cost_s"] > 0, profile
-    assert {p["name"] for p in profile["parts"]} >= {"convolution forward", "reorder"}, profile
+    names = {p["name"] for p in profile["parts"]}
+    assert names and all(p["count"] > 0 for p in profile["parts"]), profile
+    # with AVX-512 oneDNN runs the convolutions; on AVX2 only TensorFlow's sgemm calls
+    assert ("convolution forward" if host_has_bf16() else "matmul") in names, profile
     split = fp32_run["decomposition"]
     parts = split["compute_s"] + split["comm_s"] + split["rest_s"]
     assert parts == pytest.approx(split["step_s"]) and split["compute_s"] > 0, split

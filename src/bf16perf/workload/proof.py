@@ -101,7 +101,8 @@ def _proof_output(
         measured_steps=1,
         batch_per_worker=config.batch_per_worker if profiled else 2,
         data_dir=None,
-        inject_slowdown=0.0,
+        # the profiled step is the stack's own, slowdown included: it lands in "the rest"
+        inject_slowdown=config.inject_slowdown if profiled else 0.0,
     )
     with tempfile.TemporaryDirectory(prefix="bf16perf-proof-") as tmp:
         # the run's own stack and environment (A/B: the reference's), verbose on top
