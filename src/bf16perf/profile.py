@@ -280,17 +280,16 @@ def summary_lines(
     """The terminal's lines for a session's runs, each ``(variant label, step times,
     kernels)``: per variant (its first run's profile, every run's steps), the profile's
     parts and the decomposition of the median step; then the bf16 speedup explained."""
-    seen: dict[str, tuple[Profile, Decomposition | None]] = {}
+    seen: dict[str, tuple[Profile, float]] = {}  # the first profile of a variant, its cost
     steps: dict[str, list[float]] = {}
     for label, times, kernels in runs:
         steps.setdefault(label, []).extend(times)
         stored = (kernels or {}).get("profile")
         if label not in seen and isinstance(stored, Mapping):
-            seen[label] = (Profile.from_dict(stored), None)
+            seen[label] = (Profile.from_dict(stored), float(stored.get("cost_s", 0.0)))
     lines: list[str] = []
     parts: dict[str, Decomposition] = {}
-    for label, (profile, _) in seen.items():
-        cost = runs_cost(runs, label) or 0.0
+    for label, (profile, cost) in seen.items():
         lines.append(f"bf16perf profile {label} (one lone step, {cost:.0f} s to take):")
         lines += [f"  {line}" for line in profile.lines()[:6]]
         split = decompose(statistics.median(steps[label]), profile)
@@ -302,17 +301,6 @@ def summary_lines(
             fp32 = parts[label.replace("bf16", "fp32")]
             lines.append(f"bf16perf speedup explained ({label}): {explain_speedup(fp32, split)}")
     return lines
-
-
-def runs_cost(
-    runs: Sequence[tuple[str, Sequence[float], Mapping[str, Any] | None]], label: str
-) -> float | None:
-    """What the profiled step of ``label`` cost, in seconds (kept with its profile)."""
-    for name, _, kernels in runs:
-        stored = (kernels or {}).get("profile")
-        if name == label and isinstance(stored, Mapping) and "cost_s" in stored:
-            return float(stored["cost_s"])
-    return None
 
 
 def changed_parts(before: Profile, now: Profile, top: int = 3) -> list[str]:

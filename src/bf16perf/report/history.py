@@ -86,7 +86,7 @@ def line_problem(item: dict[str, Any]) -> str | None:
     """What is wrong with a history line (field, what was expected, what was found), or
     ``None``: the line follows :mod:`bf16perf.formats`' history schema."""
     version = item.get("schema_version", 1)
-    if is_figure(version) and isinstance(version, int) and version > HISTORY_SCHEMA_VERSION:
+    if type(version) is int and version > HISTORY_SCHEMA_VERSION:  # not a bool
         return f"schema_version {version} is newer than this bf16perf reads"
     return problem("history", item)
 
