@@ -46,7 +46,17 @@ What it prints (fixed before collection):
    the measured pair spread with the measured position effect, in the harness's own
    balanced pair order;
 6. A/B at a real slowdown (``--ab``): disjoint decisions of the pairs ``calibrate``
-   recommends for 10%, and the spread of the pairs against the A/A pair spread.
+   recommends for 10%, and the spread of the pairs against the A/A pair spread;
+7. the two-session rule (added after BENCHMARKS.md Y2, before the corpus it is validated
+   on was collected): the shipped nightly (each verdict at its share of the budget, a
+   drop failing only when the night before confirms it, :mod:`bf16perf.replay`) beside
+   the single-session rule it replaces, over the unchanged nights in time order, with the
+   prior and with a calibration of the first 12 sessions replayed over the rest; a
+   lasting drop (share of starts flagged within 3 nights at 10%, the smallest at 90%);
+   and model-based rates (seed 20261204, 5,000 nights each, each night with the night
+   before it against one baseline) at the measured spreads, at the upper end of the
+   between-session interval, and with a heavy tail: one session in 16 drawn 20% slow,
+   as the Zen 3 corpus of Y2 had.
 """
 
 from __future__ import annotations
@@ -62,15 +72,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bf16perf.calibrate import (
-    Noise,
-    SessionFigures,
-    estimate,
-    lasting_drop_line,
-    nightly_exit,
-)
+from bf16perf.calibrate import Noise, SessionFigures, estimate
 from bf16perf.decisions import Outcome
 from bf16perf.power import pairs_needed
+from bf16perf.replay import flagged_starts, lasting_drop_line, nightly_exit, replayed_exits
 from bf16perf.stats import Spread
 from bf16perf.verdicts import (
     SESSION_PRIOR,
@@ -88,6 +93,8 @@ CALIBRATION_SESSIONS = 12
 SIM_SEED = 20261202
 GATE_SEED = 20261203
 SIM_NIGHTS = 30_000
+CONFIRM_SEED = 20261204
+CONFIRM_NIGHTS = 5_000
 
 
 def load(args: argparse.Namespace) -> tuple[list[SessionFigures], dict[str, Any] | None]:
@@ -235,33 +242,119 @@ def detection(sessions: list[SessionFigures], session: Spread, calibrated: bool)
     print("  no lasting drop up to 40% is flagged within 3 nights in 90% of starts")
 
 
+def single_exit(
+    current: dict[str, list[float]],
+    baseline: list[dict[str, list[float]]],
+    session: Spread,
+    calibrated: bool,
+    planned: int,
+) -> int:
+    """A night's exit code under the single-session rule shipped before the two-session
+    one (BENCHMARKS.md Y2): any verdict at its share of the budget fails the night."""
+    for variant, figures in current.items():
+        verdict = sessions_rule(
+            figures,
+            [b[variant] for b in baseline],
+            max_regression=THRESHOLD,
+            alpha=ALPHA / planned,
+            session=session,
+            calibrated=calibrated,
+        )
+        if verdict.outcome is Outcome.REGRESSION:
+            return 10
+    return 0
+
+
 def shipped(sessions: list[SessionFigures], noise: Noise) -> None:
-    """The nightly as the plugin runs it: the unchanged nights in time order, and the
-    line ``bf16perf calibrate`` prints (the same function, the same arguments)."""
+    """The nightly as the plugin runs it: the unchanged nights in time order under the
+    single-session rule and the two-session rule, a lasting drop, and the line
+    ``bf16perf calibrate`` prints (the same function, the same arguments)."""
     series = [figures_of(s) for s in sessions]
     series = [{k: v for k, v in f.items() if v} for f in series]
     planned = 2 * len(series[0])  # the smoke profile sets no gate
-    tens = nights = 0
-    for i in range(1, len(series)):
-        nights += 1
-        tens += (
-            nightly_exit(
-                series[i],
-                series[max(0, i - K) : i],
-                session=SESSION_PRIOR,
-                calibrated=False,
-                threshold=THRESHOLD,
-                alpha=ALPHA,
-                planned=planned,
-            )
-            == 10
+    calibration = estimate([s.figures for s in sessions[:CALIBRATION_SESSIONS]])
+    measured = Spread(calibration.tau, calibration.session_df, "calibration")
+    for label, spread, calibrated, nights in (
+        ("no calibration", SESSION_PRIOR, False, series),
+        (f"calibrated on the first {CALIBRATION_SESSIONS}", measured, True, series[12:]),
+    ):
+        if len(nights) < 2:
+            continue
+        single = [
+            single_exit(nights[i], nights[max(0, i - K) : i], spread, calibrated, planned)
+            for i in range(1, len(nights))
+        ]
+        two = replayed_exits(
+            nights,
+            session=spread,
+            calibrated=calibrated,
+            threshold=THRESHOLD,
+            alpha=ALPHA,
+            planned=planned,
         )
-    print(
-        f"  {nights} unchanged nights, no calibration: exit 10 on {tens} (95% upper bound"
-        f" {clopper_upper(tens, nights):.1%})"
-    )
+        n = len(two)
+        print(
+            f"  {label}, {n} unchanged nights: single-session rule exit 10 on"
+            f" {single.count(10)}; two-session rule exit 10 on {two.count(10)} (95% upper"
+            f" bound {clopper_upper(two.count(10), n):.1%}), nights that are two-session"
+            f" exits: {[i + 1 for i, c in enumerate(two) if c == 10]}"
+        )
+        hits, starts = flagged_starts(
+            nights,
+            0.10,
+            session=spread,
+            calibrated=calibrated,
+            threshold=THRESHOLD,
+            alpha=ALPHA,
+            planned=planned,
+        )
+        print(f"    a lasting 10% drop flagged within 3 nights in {hits} of {starts} starts")
     line = lasting_drop_line(sessions, noise, THRESHOLD, ALPHA)
     print(f"  bf16perf calibrate would print: {line}")
+
+
+def simulate_confirmed(noise: Noise, runs: int, bf16: bool) -> None:
+    """Model-based exit 10 rate of the two-session rule: each simulated night is judged
+    with the night before it, both against one baseline of ``m`` sessions."""
+    rng = random.Random(CONFIRM_SEED)
+    planned = 4 if bf16 else 2
+    n = CONFIRM_NIGHTS
+    scenarios = (
+        ("measured", noise.tau, 0.0),
+        ("upper 95% of tau", noise.tau_ci[1], 0.0),
+        ("measured, 1 session in 16 drawn 20% slow", noise.tau, 1 / 16),
+    )
+    for label, tau, tail in scenarios:
+        for m in (7, 3):
+            tens = 0
+
+            def draw(tau: float = tau, tail: float = tail) -> dict[str, list[float]]:
+                night = _simulated_session(rng, noise.sigma, tau, runs, bf16)
+                if rng.random() < tail:
+                    night = {k: [x * 0.8 for x in v] for k, v in night.items()}
+                return {k: v for k, v in night.items() if v}
+
+            for _ in range(n):
+                base = [draw() for _ in range(m)]
+                before, today = draw(), draw()
+                tens += (
+                    nightly_exit(
+                        today,
+                        base,
+                        previous=before,
+                        previous_baseline=base,
+                        session=SESSION_PRIOR,
+                        calibrated=False,
+                        threshold=THRESHOLD,
+                        alpha=ALPHA,
+                        planned=planned,
+                    )
+                    == 10
+                )
+            print(
+                f"  {label} ({noise.sigma:.2%} runs, {tau:.2%} sessions), {m} baseline"
+                f" sessions: exit 10 on {tens / n:.2%} of {n} nights"
+            )
 
 
 def _simulated_session(
@@ -393,11 +486,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     detection(kept, SESSION_PRIOR, False)
     print("a lasting drop, calibrated nightly:")
     detection(later, measured, True)
-    print("\nas shipped (added before any corpus figure was seen): each verdict at its share")
-    print("of the budget (Bonferroni over the planned verdicts, trend series included):")
+    print("\nas shipped: each verdict at its share of the budget (Bonferroni over the planned")
+    print("verdicts, trend series included), single-session against two-session rule:")
     shipped(kept, noise)
     print("\nmodel-based unchanged nights (the project's rule, Holm over fp32 and bf16):")
     simulate(noise, len(kept[0].figures), has_bf16)
+    print("\nthe two-session rule, model-based (the prior, no calibration file):")
+    simulate_confirmed(noise, len(kept[0].figures), has_bf16)
     print("\nthe bf16 gate:")
     gate(kept, slope)
     if ab_data:

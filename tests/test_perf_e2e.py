@@ -26,6 +26,7 @@ import re
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jsonschema
@@ -91,6 +92,15 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
         info["images_per_second"] = [x * 4.0 for x in info["images_per_second"]]
     doc["sessions"][0]["benchmarks"][0]["extra_info"]["losses"][3] += 1.0
     baseline.write_text(json.dumps(doc))
+    # The nightly fails a drop only when the session before confirms it: a session of
+    # this machine after the baseline's save, its runs as slow (the saving session's own
+    # history line, started later, is one).
+    history = reports / "history.jsonl"
+    (first_line,) = [json.loads(x) for x in history.read_text().splitlines()]
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    first_line["started"] = later.strftime("%Y-%m-%dT%H:%M:%SZ")
+    with history.open("a") as out:
+        out.write(json.dumps(first_line) + "\n")
     slower = run_perf(
         "--perf-baselines", str(store), "--perf-reports", str(reports), "--perf-no-probe", *runs
     )
@@ -99,6 +109,7 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     assert "loss curve drifted: " in slower.stdout and "first at step 3" in slower.stdout
     assert "perf/test_training.py::test_training[fp32]  throughput" in slower.stdout
     assert "bf16perf verdict: exit code 10 (REGRESSION)" in slower.stdout
+    assert f"confirmed by the previous session ({first_line['started']}" in slower.stdout
     # the header's probe ran in the first session; the kernel proof of each run still runs
     assert "ratio of geometric means" in slower.stdout and str(baseline) in slower.stdout
     assert "(1 session, 2 runs)" in slower.stdout and "detectable drop" in slower.stdout
@@ -109,7 +120,7 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     for run_dir in report_dirs:
         assert {"report.json", "report.html", "junit.xml"} <= {p.name for p in run_dir.iterdir()}
     assert (reports / "latest").resolve() == report_dirs[-1].resolve()
-    assert len((reports / "history.jsonl").read_text().splitlines()) == 2
+    assert len(history.read_text().splitlines()) == 3
     junit = (report_dirs[-1] / "junit.xml").read_text()
     assert 'name="median_images_per_second"' in junit and 'name="run_figures"' in junit
     report = json.loads((report_dirs[-1] / "report.json").read_text())

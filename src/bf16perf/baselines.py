@@ -115,6 +115,17 @@ class Baseline:
         """Each kept session's run figures, oldest first: the unit of the stored verdict."""
         return [s.figures for s in self.sessions] or [self.figures]
 
+    def figures_before(self, started: str) -> list[list[float]]:
+        """The run figures of the kept sessions saved before ``started`` (a session's
+        start, ``YYYY-mm-ddTHH:MM:SSZ`` or compact): the baseline a session that started
+        then was judged against, without its own runs where it was saved into it."""
+
+        def second(stamp: str) -> str:  # compact to the second: 20261202T225442
+            return stamp.replace("-", "").replace(":", "")[:15]
+
+        kept = self.sessions or [BaselineSession(self.runs, self.saved_at, {})]
+        return [s.figures for s in kept if second(s.saved_at) < second(started)]
+
     @property
     def described(self) -> str:
         """What the baseline holds, in words, for a verdict."""

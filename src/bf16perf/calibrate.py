@@ -25,14 +25,13 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bf16perf.atomic import atomic_json
 from bf16perf.baselines import DEFAULT_SESSIONS
-from bf16perf.decisions import Outcome
 from bf16perf.formats import SESSION_VERSION, problem
 from bf16perf.interference import CpuWindow, disturbance
 from bf16perf.power import (
@@ -42,8 +41,6 @@ from bf16perf.power import (
     signed_rank_pairs,
     two_sessions,
 )
-from bf16perf.stats import Spread
-from bf16perf.verdicts import sessions_rule
 
 __all__ = [
     "Noise",
@@ -51,9 +48,6 @@ __all__ = [
     "calibrate",
     "detectable_drops",
     "estimate",
-    "lasting_drop",
-    "lasting_drop_line",
-    "nightly_exit",
     "session_from_report",
 ]
 
@@ -171,108 +165,6 @@ def estimate(groups: Sequence[Sequence[float]]) -> Noise:
         session_df=df_b,
         sessions=k,
         runs=total,
-    )
-
-
-def nightly_exit(
-    current: Mapping[str, Sequence[float]],
-    baseline: Sequence[Mapping[str, Sequence[float]]],
-    *,
-    session: Spread,
-    calibrated: bool,
-    threshold: float,
-    alpha: float,
-    planned: int,
-) -> int:
-    """The exit code (10 or 0) a nightly session gets from its stored throughput verdicts:
-    each variant's runs in ``current`` against the baseline's sessions, each verdict at
-    ``alpha / planned``, the session's error budget shared as the plugin shares it."""
-    for variant, figures in current.items():
-        if not figures:
-            continue
-        verdict = sessions_rule(
-            figures,
-            [b[variant] for b in baseline],
-            max_regression=threshold,
-            alpha=alpha / planned,
-            session=session,
-            calibrated=calibrated,
-        )
-        if verdict.outcome is Outcome.REGRESSION:
-            return 10
-    return 0
-
-
-def lasting_drop(
-    sessions: Sequence[Mapping[str, Sequence[float]]],
-    *,
-    session: Spread,
-    calibrated: bool,
-    threshold: float,
-    alpha: float,
-    planned: int,
-    keep: int = DEFAULT_SESSIONS,
-    nights: int = 3,
-    share: float = 0.9,
-) -> tuple[float | None, int]:
-    """The smallest lasting drop (in 1% steps up to 40%) that a nightly flags within
-    ``nights`` nights in ``share`` of the possible starts, replayed over real A/A
-    ``sessions`` in time order: from each start ``j`` on, every run is slowed offline, and
-    nights ``j`` .. ``j + nights - 1`` are judged against the ``keep`` sessions before
-    ``j`` (starts with 3 or more).  Returns the drop (``None``: none up to 40%) and the
-    number of starts."""
-    starts = range(3, len(sessions) - nights + 1)
-    if not starts:
-        return None, 0
-
-    def flagged(drop: float, j: int) -> bool:
-        base = sessions[max(0, j - keep) : j]
-        return any(
-            nightly_exit(
-                {v: [x * (1 - drop) for x in f] for v, f in sessions[j + d].items()},
-                base,
-                session=session,
-                calibrated=calibrated,
-                threshold=threshold,
-                alpha=alpha,
-                planned=planned,
-            )
-            == 10
-            for d in range(nights)
-        )
-
-    for pct in range(1, 41):
-        if sum(flagged(pct / 100, j) for j in starts) >= share * len(starts):
-            return pct / 100, len(starts)
-    return None, len(starts)
-
-
-def lasting_drop_line(
-    sessions: Sequence[SessionFigures], noise: Noise, threshold: float, alpha: float
-) -> str:
-    """The lasting drop a default nightly flags within 3 nights, replayed over these
-    sessions (:func:`lasting_drop`) with this calibration, in one line.  The verdicts
-    share the budget as a nightly of the same tests would: each variant's throughput
-    verdict, the gate where one was set, and a trend series for each."""
-    bf16 = all(s.bf16 for s in sessions)  # judged where every session has it
-    series = [{"fp32": s.figures, **({"bf16": s.bf16} if bf16 else {})} for s in sessions]
-    gated = bool(sessions[0].gate and (sessions[0].gate.get("gate") or 0) > 0)
-    planned = 2 * (len(series[0]) + gated)
-    drop, starts = lasting_drop(
-        series,
-        session=Spread(noise.tau, noise.session_df, "calibration"),
-        calibrated=True,
-        threshold=threshold,
-        alpha=alpha,
-        planned=planned,
-    )
-    if not starts:
-        return "a lasting drop over 3 nights: too few sessions to replay (6 or more tell)"
-    found = f"{drop:.0%}" if drop is not None else "none up to 40%"
-    return (
-        f"a lasting drop flagged within 3 nights in 90% of {starts} starts replayed over these"
-        f" sessions (a baseline of the {DEFAULT_SESSIONS} sessions before, this calibration,"
-        f" alpha {alpha:g} shared by {planned} verdicts): {found}"
     )
 
 

@@ -18,9 +18,11 @@ from bf16perf.baselines import Baseline, baseline_document, run_info
 from bf16perf.decisions import Decision, Outcome
 from bf16perf.machine import Machine
 from bf16perf.options import PerfOptions
+from bf16perf.report.history import read_history
 from bf16perf.runs import BF16, FP32, AbPairs, TrainingRuns
 from bf16perf.stats import LogRatio, Spread, unpaired_log_ratio
 from bf16perf.store import BaselineStore
+from bf16perf.trend import previous_session
 from bf16perf.verdicts import SESSION_PRIOR, GateVerdict
 from bf16perf.verdicts._common import interval_text
 from bf16perf.workload.config import RunResult
@@ -90,7 +92,10 @@ def training_verdicts(
         ]
     if baseline is None:
         return [judge.no_baseline(test, slug, key, options)], []
-    return judge.against_baseline(test, runs, baseline, options, noise, sessions), []
+    before = None
+    if not options.release:  # the nightly's two-session rule reads the session before
+        before = previous_session(read_history(options.history_path), slug, key)
+    return judge.against_baseline(test, runs, baseline, options, noise, sessions, before), []
 
 
 def release_gate(

@@ -377,7 +377,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _calibrate(args: argparse.Namespace) -> int:
     """A/A sessions, the two spreads with intervals, the noise file, the detectable drops."""
-    from bf16perf.calibrate import calibrate, detectable_drops, estimate, lasting_drop_line
+    from bf16perf.calibrate import calibrate, detectable_drops, estimate
+    from bf16perf.replay import lasting_drop_line
     from bf16perf.stats import Spread
     from bf16perf.store import BaselineStore
 

@@ -7,7 +7,8 @@ and then fails once, with an exit code that says what kind of trouble it was:
 code  meaning
 ====  =========================================================================
 0     all good (notices such as "no baseline", and in the nightly mode a throughput
-      verdict that cannot tell within the threshold, do not fail)
+      verdict that cannot tell within the threshold, or one session's drop that the
+      session before it does not confirm, do not fail)
 1     a test failed for a reason that is not a performance verdict (a crash, a bug)
 10    performance regression: throughput, or bf16 speedup below the release minimum
 11    inconclusive: too noisy to decide (never a pass): the bf16 gate always, a
@@ -43,6 +44,10 @@ class Outcome(enum.Enum):
     #: nightly mode: a throughput drop beyond the threshold is neither shown nor ruled out;
     #: a notice with the detectable drop, not a failure (``--perf-release`` fails it)
     UNDECIDED = "cannot tell"
+    #: nightly mode: this session is below its baseline but the one before it is not (or
+    #: there is none): one session's draw, a notice that the next session confirms or
+    #: clears (:mod:`bf16perf.verdicts.confirm`)
+    SUSPECT = "suspect, unconfirmed"
     UNSUPPORTED = "unsupported hardware"
 
     @property

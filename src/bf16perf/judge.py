@@ -18,15 +18,18 @@ from bf16perf.options import PerfOptions
 from bf16perf.power import signed_rank_pairs
 from bf16perf.profile import Profile, changed_parts
 from bf16perf.stats import Spread, run_figure
+from bf16perf.trend import PreviousSession
 from bf16perf.verdicts import (
     SESSION_PRIOR,
     GateVerdict,
+    ThroughputVerdict,
     ab_rule,
     bf16_loss_rule,
     gate_rule,
     loss_rule,
     sessions_rule,
 )
+from bf16perf.verdicts.confirm import CONFIRM_ALPHA, Confirmation, confirm
 from bf16perf.workload.config import RunResult
 
 # The loss curve of a synthetic-data run is deterministic (fixed seeds): the tolerance only
@@ -127,24 +130,42 @@ def against_baseline(
     options: PerfOptions,
     noise: Spread | None = None,
     sessions: Spread = SESSION_PRIOR,
+    previous: PreviousSession | None = None,
 ) -> list[Decision]:
     """The throughput verdict (run figures against the baseline's), then, with synthetic
-    data, the loss-curve verdict: both are recorded whatever the first says."""
-    verdict = sessions_rule(
-        figures(runs),
-        baseline.session_figures,
-        max_regression=options.max_regression,
-        alpha=options.alpha,
-        prior=noise,
-        session=sessions,  # the baseline is other sessions'
-        calibrated=sessions is not SESSION_PRIOR,
-        baseline_path=str(baseline.path),
-        described=baseline.described,
-    )
-    outcome, detail = judged(verdict.outcome, verdict.detail, options, verdict.to_dict())
-    if verdict.outcome is Outcome.REGRESSION:
+    data, the loss-curve verdict: both are recorded whatever the first says.  In the
+    nightly mode a drop is a regression only when ``previous`` (the session before this one
+    in the history) confirms it (:mod:`bf16perf.verdicts.confirm`)."""
+
+    def rule(current: Sequence[float], kept: Sequence[Sequence[float]]) -> ThroughputVerdict:
+        return sessions_rule(
+            current,
+            kept,
+            max_regression=options.max_regression,
+            alpha=options.alpha,
+            prior=noise,
+            session=sessions,  # the baseline is other sessions'
+            calibrated=sessions is not SESSION_PRIOR,
+            baseline_path=str(baseline.path),
+            described=baseline.described,
+        )
+
+    verdict = rule(figures(runs), baseline.session_figures)
+    found = verdict.to_dict()
+    confirmation = None
+    if not options.release:
+        before, started = None, None
+        if previous is not None and (earlier := baseline.figures_before(previous.started)):
+            before, started = rule(previous.figures, earlier), previous.started
+        confirmation = confirm(verdict, before, started)
+    if confirmation is None:
+        outcome, detail = judged(verdict.outcome, verdict.detail, options, found)
+    else:
+        outcome, detail = confirmation.outcome, verdict.detail + _confirmed_text(confirmation)
+        found["confirmation"] = confirmation.to_dict()
+    if Outcome.REGRESSION in (verdict.outcome, outcome):
         detail += _what_changed(runs[0].kernels, baseline.runs[0].kernels)
-    out = [Decision(test, "throughput", outcome, detail, verdict.to_dict())]
+    out = [Decision(test, "throughput", outcome, detail, found)]
     if runs[0].config.data_dir is None:
         loss = loss_rule(
             runs[0].losses,
@@ -155,6 +176,32 @@ def against_baseline(
         )
         out.append(Decision(test, "loss curve", loss.outcome, loss.detail))
     return out
+
+
+def _confirmed_text(c: Confirmation) -> str:
+    """The two-session rule's clause for a nightly throughput verdict."""
+    prev = c.previous
+    then = (
+        f"the previous session ({c.started}: x{prev.estimate.ratio:.3f},"
+        f" p={prev.estimate.p_less:.2g} against the baseline sessions saved before it)"
+        if prev is not None
+        else ""
+    )
+    if c.reason == "confirmed":
+        return f"; confirmed by {then}, below at {CONFIRM_ALPHA:g} too: a lasting drop"
+    if c.reason == "confirms-previous":
+        return f"; below at {CONFIRM_ALPHA:g}, which confirms the drop of {then}: a lasting drop"
+    why = (
+        f"{then} was not below"
+        if prev is not None
+        else "no earlier session of this workload on this machine since the baseline was"
+        " saved is in the history (--perf-history) to confirm it"
+    )
+    return (
+        f"; nightly mode: one session below, not yet a regression: {why}; one session's"
+        " draw can be this slow (BENCHMARKS.md Y2), so the next session confirms or clears"
+        " it (run pytest perf/ again to decide now)"
+    )
 
 
 def _what_changed(now: dict[str, Any] | None, before: dict[str, Any] | None) -> str:

@@ -25,10 +25,12 @@ from bf16perf.decisions import Decision, Outcome
 __all__ = [
     "Change",
     "Point",
+    "PreviousSession",
     "Series",
     "TrendVerdict",
     "changes",
     "nightly_rule",
+    "previous_session",
     "series_of",
     "trend_decisions",
 ]
@@ -65,6 +67,30 @@ class Series:
     @property
     def figures(self) -> list[float]:
         return [p.figure for p in self.points]
+
+
+@dataclass(frozen=True)
+class PreviousSession:
+    """The last session in the history of one machine and workload key: what confirms or
+    clears a stored regression (:mod:`bf16perf.verdicts.confirm`)."""
+
+    started: str
+    figures: list[float]
+
+
+def previous_session(
+    lines: Sequence[dict[str, Any]], machine: str, key: str
+) -> PreviousSession | None:
+    """The newest history line (``lines`` oldest first, this session's not among them) of
+    ``machine`` (fingerprint slug) with run figures for workload ``key``; ``None``: none."""
+    for line in reversed(lines):
+        if line.get("fingerprint") != machine or line.get("schema_version", 1) < 2:
+            continue
+        entry = (line.get("series") or {}).get(key) or {}
+        figures = [float(f) for f in entry.get("run_figures", []) if f and f > 0]
+        if figures:
+            return PreviousSession(str(line["started"]), figures)
+    return None
 
 
 def _geomean(values: Sequence[float]) -> float:

@@ -42,7 +42,7 @@ def _table(header: list[str], rows: list[str]) -> str:
 def _verdicts(report: dict[str, Any]) -> str:
     rows = []
     for d in report["decisions"]:
-        notice = d["outcome"] in ("no baseline", "cannot tell")
+        notice = d["outcome"] in ("no baseline", "cannot tell", "suspect, unconfirmed")
         cls = "fail" if d["fails"] else ("note" if notice else "ok")
         rows.append(
             f'<tr class="{cls} verdict"><td>{e(d["test"])}</td><td>{e(d["check"])}</td>'

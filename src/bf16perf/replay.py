@@ -1,0 +1,213 @@
+"""The nightly replayed over real A/A sessions, as the plugin judges it.
+
+``bf16perf calibrate`` and ``benchmarks/corpus.py`` replay a nightly over sessions measured
+in time order: each night's run figures against a baseline of the sessions before it, with
+the two-session rule (:mod:`bf16perf.verdicts.confirm`: a drop fails only when the session
+before confirms it), each verdict at its share of the session's error budget.  The same
+functions answer both questions a user asks of a nightly: how often does an unchanged night
+fail (:func:`nightly_exit` over the sessions as they are), and which lasting drop is
+flagged within 3 nights (:func:`lasting_drop`, every run slowed offline from a start on).
+Nothing here reads files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from bf16perf.baselines import DEFAULT_SESSIONS
+from bf16perf.decisions import Outcome
+from bf16perf.stats import Spread
+from bf16perf.verdicts import ThroughputVerdict, sessions_rule
+from bf16perf.verdicts.confirm import confirm
+
+if TYPE_CHECKING:
+    from bf16perf.calibrate import Noise, SessionFigures
+
+__all__ = [
+    "flagged_starts",
+    "lasting_drop",
+    "lasting_drop_line",
+    "nightly_exit",
+    "replayed_exits",
+]
+
+#: One session's run figures by variant (``fp32``, ``bf16``).
+Night = Mapping[str, Sequence[float]]
+
+
+def nightly_exit(
+    current: Night,
+    baseline: Sequence[Night],
+    *,
+    previous: Night | None = None,
+    previous_baseline: Sequence[Night] = (),
+    session: Spread,
+    calibrated: bool,
+    threshold: float,
+    alpha: float,
+    planned: int,
+) -> int:
+    """The exit code (10 or 0) a nightly session gets from its stored throughput verdicts:
+    each variant's runs in ``current`` against the baseline's sessions, each verdict at
+    ``alpha / planned`` (the session's error budget shared as the plugin shares it), a drop
+    failing only where ``previous`` (the session before, judged against
+    ``previous_baseline``: the baseline sessions saved before it) confirms it."""
+    for variant, figures in current.items():
+        if not figures:
+            continue
+
+        def rule(now: Sequence[float], kept: Sequence[Sequence[float]]) -> ThroughputVerdict:
+            return sessions_rule(
+                now,
+                kept,
+                max_regression=threshold,
+                alpha=alpha / planned,
+                session=session,
+                calibrated=calibrated,
+            )
+
+        tonight = rule(figures, [b[variant] for b in baseline])
+        before = None
+        if previous is not None and previous.get(variant) and previous_baseline:
+            before = rule(previous[variant], [b[variant] for b in previous_baseline])
+        found = confirm(tonight, before)
+        if found is not None and found.outcome is Outcome.REGRESSION:
+            return 10
+    return 0
+
+
+def replayed_exits(
+    sessions: Sequence[Night],
+    *,
+    session: Spread,
+    calibrated: bool,
+    threshold: float,
+    alpha: float,
+    planned: int,
+    keep: int = DEFAULT_SESSIONS,
+) -> list[int]:
+    """Each unchanged night's exit code, nights 1 on, in time order: night ``i`` against
+    the ``keep`` sessions before it, confirmed by night ``i - 1`` against those saved
+    before that one."""
+    return [
+        nightly_exit(
+            sessions[i],
+            sessions[max(0, i - keep) : i],
+            previous=sessions[i - 1],
+            previous_baseline=sessions[max(0, i - keep) : i - 1],
+            session=session,
+            calibrated=calibrated,
+            threshold=threshold,
+            alpha=alpha,
+            planned=planned,
+        )
+        for i in range(1, len(sessions))
+    ]
+
+
+def lasting_drop(
+    sessions: Sequence[Night],
+    *,
+    session: Spread,
+    calibrated: bool,
+    threshold: float,
+    alpha: float,
+    planned: int,
+    keep: int = DEFAULT_SESSIONS,
+    nights: int = 3,
+    share: float = 0.9,
+) -> tuple[float | None, int]:
+    """The smallest lasting drop (in 1% steps up to 40%) that a nightly flags within
+    ``nights`` nights in ``share`` of the possible starts, replayed over real A/A
+    ``sessions`` in time order: from each start ``j`` on, every run is slowed offline, and
+    nights ``j`` .. ``j + nights - 1`` are judged against the ``keep`` sessions before
+    ``j`` (starts with 3 or more), each confirmed by the night before it (the first by
+    the last unchanged session, against the baseline sessions before that one).  Returns
+    the drop (``None``: none up to 40%) and the number of starts."""
+    starts = range(3, len(sessions) - nights + 1)
+    if not starts:
+        return None, 0
+    for pct in range(1, 41):
+        hits, _ = flagged_starts(
+            sessions,
+            pct / 100,
+            session=session,
+            calibrated=calibrated,
+            threshold=threshold,
+            alpha=alpha,
+            planned=planned,
+            keep=keep,
+            nights=nights,
+        )
+        if hits >= share * len(starts):
+            return pct / 100, len(starts)
+    return None, len(starts)
+
+
+def flagged_starts(
+    sessions: Sequence[Night],
+    drop: float,
+    *,
+    session: Spread,
+    calibrated: bool,
+    threshold: float,
+    alpha: float,
+    planned: int,
+    keep: int = DEFAULT_SESSIONS,
+    nights: int = 3,
+) -> tuple[int, int]:
+    """Of the starts :func:`lasting_drop` replays, how many flag a lasting ``drop``
+    within ``nights`` nights, and how many starts there are."""
+    starts = range(3, len(sessions) - nights + 1)
+    slowed = [{v: [x * (1 - drop) for x in f] for v, f in s.items()} for s in sessions]
+
+    def flagged(j: int) -> bool:
+        base = sessions[max(0, j - keep) : j]
+        return any(
+            nightly_exit(
+                slowed[j + d],
+                base,
+                previous=slowed[j + d - 1] if d else sessions[j - 1],
+                previous_baseline=base if d else base[:-1],
+                session=session,
+                calibrated=calibrated,
+                threshold=threshold,
+                alpha=alpha,
+                planned=planned,
+            )
+            == 10
+            for d in range(nights)
+        )
+
+    return sum(flagged(j) for j in starts), len(starts)
+
+
+def lasting_drop_line(
+    sessions: Sequence[SessionFigures], noise: Noise, threshold: float, alpha: float
+) -> str:
+    """The lasting drop a default nightly flags within 3 nights, replayed over these
+    sessions (:func:`lasting_drop`) with this calibration, in one line.  The verdicts
+    share the budget as a nightly of the same tests would: each variant's throughput
+    verdict, the gate where one was set, and a trend series for each."""
+    bf16 = all(s.bf16 for s in sessions)  # judged where every session has it
+    series = [{"fp32": s.figures, **({"bf16": s.bf16} if bf16 else {})} for s in sessions]
+    gated = bool(sessions[0].gate and (sessions[0].gate.get("gate") or 0) > 0)
+    planned = 2 * (len(series[0]) + gated)
+    drop, starts = lasting_drop(
+        series,
+        session=Spread(noise.tau, noise.session_df, "calibration"),
+        calibrated=True,
+        threshold=threshold,
+        alpha=alpha,
+        planned=planned,
+    )
+    if not starts:
+        return "a lasting drop over 3 nights: too few sessions to replay (6 or more tell)"
+    found = f"{drop:.0%}" if drop is not None else "none up to 40%"
+    return (
+        f"a lasting drop flagged within 3 nights in 90% of {starts} starts replayed over these"
+        f" sessions (a baseline of the {DEFAULT_SESSIONS} sessions before, this calibration,"
+        f" alpha {alpha:g} shared by {planned} verdicts, a drop confirmed by the night"
+        f" before it): {found}"
+    )
