@@ -30,6 +30,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check src fixtures perf tests benchmarks examples conftest.py
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean-venv:
 	rm -rf $(VENV)

@@ -161,7 +161,7 @@ def noise(args: argparse.Namespace) -> None:
         figures = json.loads(Path(args.from_json).read_text())["figures"]
         aa_tables(figures, repeats=args.repeats, pairs=args.pairs, threshold=args.threshold)
         return
-    from bf16perf.command import main as bf16perf
+    from bf16perf.console import main as bf16perf
 
     argv = ["calibrate", "--sessions", str(args.sessions), "--runs", str(args.runs)]
     argv += ["--baselines", args.baselines, *([] if args.save else ["--no-save"])]

@@ -5,10 +5,10 @@
 #
 # Keeps reports, the history and the baselines on persistent storage ($BF16PERF_STATE),
 # requires bf16 hardware (a nightly job must never pass by skipping), and exits with
-# pytest's code: 0 all good (a throughput verdict that cannot tell is a notice), 1 a test
-# broke, 10 performance regression, 11 inconclusive (the bf16 gate), 12 unsupported hardware,
-# 13 numerics changed (a loss curve drifted).  The last line printed is the path of the HTML
-# report.
+# pytest's code: 0 all good (a throughput verdict that cannot tell, or one night's drop the
+# night before does not confirm, is a notice), 1 a test broke, 10 performance regression,
+# 11 inconclusive (the bf16 gate), 12 unsupported hardware, 13 numerics changed (a loss
+# curve drifted).  The last line printed is the path of the HTML report.
 #
 # cron (02:30 every night, as the user owning the checkout):
 #   30 2 * * * cd /opt/bf16perf && BF16PERF_STATE=/srv/bf16perf scripts/nightly.sh >> /srv/bf16perf/nightly.log 2>&1

@@ -156,7 +156,7 @@ def spark_hosts(hosts: Hosts, tmp: Path, env: dict[str, str], port: int = 7077) 
     secret = tmp / "secret"
     secret.write_text("namespace-cluster-secret-" + os.urandom(8).hex())
     secret.chmod(0o600)
-    bf16perf = [sys.executable, "-m", "bf16perf.command"]
+    bf16perf = [sys.executable, "-m", "bf16perf.console"]
     master = hosts.add("m", 1)
     url = f"spark://{master}:{port}"
     hosts.spawn(

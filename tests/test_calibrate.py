@@ -18,10 +18,10 @@ import pytest
 from bf16perf.calibrate import (
     SessionFigures,
     calibrate,
-    detectable_drops,
     estimate,
     session_from_report,
 )
+from bf16perf.replay import detectable_drops
 from bf16perf.store import BaselineStore
 from tests.perfrun import ROOT
 
@@ -109,7 +109,7 @@ def test_disturbed_sessions_are_refused_unless_kept(
 ) -> None:
     """Three sessions already kept, two of them disturbed: without ``--keep-disturbed`` one is
     too few and the refusal names the flag; with it all three make the estimate."""
-    from bf16perf.command import main
+    from bf16perf.console import main
 
     for index, disturbed in ((1, "steal 9%"), (2, None), (3, "steal 7%")):
         figures = [10.0 + index / 10, 10.1 + index / 10]
@@ -136,7 +136,7 @@ def test_calibrate_command_on_two_real_sessions(tmp_path: Path) -> None:
     disturbs some sessions (steal, co-tenants), so the disturbed are kept, and named."""
     baselines = tmp_path / "baselines"
     command = [
-        sys.executable, "-m", "bf16perf.command", "calibrate", "--sessions", "2", "--runs", "2",
+        sys.executable, "-m", "bf16perf.console", "calibrate", "--sessions", "2", "--runs", "2",
         "--keep-disturbed", "--state", str(tmp_path / "state"), "--baselines", str(baselines), "--",
         "--perf-profile", "smoke", "--perf-warmup-steps", "1", "--perf-steps", "3",
     ]  # fmt: skip

@@ -11,7 +11,8 @@ from typing import Any, cast
 
 import pytest
 
-from bf16perf.command import PROBLEMS_SHOWN, main
+from bf16perf.console import main
+from bf16perf.console._common import PROBLEMS_SHOWN
 
 
 def _line(i: int, figure: float) -> dict[str, Any]:
@@ -160,13 +161,47 @@ def test_the_commands_options_are_the_plugins() -> None:
     """One table: the command's --threshold and --alpha take the plugin's parser and
     default (so a value the plugin refuses, the command refuses)."""
     from bf16perf.cli import OPTIONS
-    from bf16perf.command import _parser
+    from bf16perf.console import parser
 
     table = {o.flag: o for o in OPTIONS}
-    sub = next(a for a in _parser()._actions if a.dest == "command")
+    sub = next(a for a in parser()._actions if a.dest == "command")
     commands = cast(dict[str, argparse.ArgumentParser], sub.choices)
     for command in ("compare", "calibrate"):
         actions = {a.dest: a for a in commands[command]._actions}
         for dest, flag in (("threshold", "--perf-max-regression"), ("alpha", "--perf-alpha")):
             assert actions[dest].type is table[flag].parse
             assert actions[dest].default == table[flag].default
+
+
+def _profiled(path: Path, conv_ms: float, impl: str) -> Path:
+    """A report of one key with a lone-step profile kept in its first run's proof."""
+    profile = {
+        "parts": [
+            {"name": "convolution forward", "ms": conv_ms, "count": 53, "impls": {impl: 53}},
+            {"name": "reorder", "ms": 5.0, "count": 10, "impls": {"simple:any": 10}},
+        ],
+        "step_s": 1.0,
+        "timed": [63, 63],
+    }
+    runs = [
+        {"workload_key": "k", "median_images_per_second": x, "stack": "candidate"}
+        for x in (10.0, 10.1, 9.9)
+    ]
+    runs[0]["kernels"] = {"profile": profile}
+    path.mkdir()
+    doc = {"fingerprint": {"id": "m", "slug": "slug-m"}, "runs": runs}
+    (path / "report.json").write_text(json.dumps(doc))
+    return path
+
+
+def test_compare_names_what_grew_in_the_lone_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = _profiled(tmp_path / "a", 100.0, "brg_conv_fwd:avx512_core_amx")
+    b = _profiled(tmp_path / "b", 141.0, "jit:avx2")
+    assert main(["compare", str(a), str(b)]) == 0  # same throughput: nothing to fail
+    out = capsys.readouterr().out
+    assert "what grew in the lone step, A to B: convolution forward +41.0 ms/step (+41%):" in out
+    assert "brg_conv_fwd:avx512_core_amx -> jit:avx2" in out
+    assert main(["compare", str(a), str(a)]) == 0
+    assert "no oneDNN part; look beyond the kernels" in capsys.readouterr().out

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bf16perf.baselines import BaselineError, baseline_document
-from bf16perf.command import main
+from bf16perf.console import main
 from bf16perf.store import BaselineStore
 from tests.test_baselines import _run
 
@@ -286,7 +286,8 @@ def mutated_toml(draw: st.DrawFn) -> bytes | str:
 
 @given(content=mutated_toml())
 def test_any_workload_file_is_read_or_refused_in_one_line(content: bytes | str) -> None:
-    from bf16perf.workload.definition import WorkloadError, select_workloads
+    from bf16perf.workload.definition import WorkloadError
+    from bf16perf.workload.tables import select_workloads
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "workloads.toml"

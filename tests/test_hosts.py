@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bf16perf.command import main
+from bf16perf.console import main
 from bf16perf.hosts import DaemonError, master_spec, read_secret, worker_spec
 
 SECRET = "a-secret-of-enough-length"

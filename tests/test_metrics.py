@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bf16perf.workload.metrics import (
+from bf16perf.program.metrics import (
     MetricsError,
     StepMetric,
     check_regex,

@@ -7,18 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bf16perf.decomposition import decompose, explain_speedup, run_decomposition, summary_lines
 from bf16perf.kernels import parse_verbose
-from bf16perf.profile import (
-    PARTS,
-    Profile,
-    changed_parts,
-    decompose,
-    explain_speedup,
-    part_of,
-    profile_of,
-    run_decomposition,
-    summary_lines,
-)
+from bf16perf.profile import PARTS, Profile, changed_parts, part_of, profile_of
 
 DATA = Path(__file__).parent / "data" / "onednn"
 

@@ -8,16 +8,16 @@ import pytest
 from scipy.stats import mannwhitneyu, wilcoxon
 
 from bf16perf.power import detectable_drop, min_pairs_for, pairs_needed, runs_needed
+from bf16perf.ranks import signed_rank
+from bf16perf.report.data import bootstrap_ratio
 from bf16perf.stats import (
     Spread,
-    bootstrap_ratio,
     log_spread,
-    loss_curve_violations,
     paired_log_ratio,
     run_figure,
-    signed_rank,
     unpaired_log_ratio,
 )
+from bf16perf.verdicts.loss import loss_curve_violations
 
 
 def drifting_runs(

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from bf16perf.changepoints import ar1_series, detect
-from bf16perf.command import main
+from bf16perf.console import main
 from bf16perf.trend import nightly_rule, series_of
 
 # BENCHMARKS.md V: single smoke runs scatter by 5.7% (log sd) with no lag-1 correlation

@@ -1,5 +1,5 @@
 """Workload definitions (bf16perf.workload.definition) and a command's records becoming a
-run (bf16perf.workload.command.to_run), without a cluster."""
+run (bf16perf.program.launch.to_run), without a cluster."""
 
 from __future__ import annotations
 
@@ -11,16 +11,10 @@ from typing import Any
 
 import pytest
 
-from bf16perf.workload.command import CommandFailed, field_values, to_run
+from bf16perf.program.launch import CommandFailed, field_values, to_run
 from bf16perf.workload.config import PROFILES, Precision
-from bf16perf.workload.definition import (
-    BUILTIN,
-    DEFAULT_WORKLOAD,
-    WorkloadDef,
-    WorkloadError,
-    load_workloads,
-    select_workloads,
-)
+from bf16perf.workload.definition import BUILTIN, DEFAULT_WORKLOAD, WorkloadDef, WorkloadError
+from bf16perf.workload.tables import load_workloads, select_workloads
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = ROOT / "examples" / "workloads.toml"
@@ -179,7 +173,7 @@ def test_to_run_uses_the_program_s_warmup_flags_and_notes_silent_ranks() -> None
 
 
 def test_watch_streams_lines_and_reports_the_exit_code(tmp_path: Path) -> None:
-    from bf16perf.workload.command_task import tail, watch
+    from bf16perf.program.task import tail, watch
 
     seen: list[str] = []
     code = "print('one'); print('two', flush=True); raise SystemExit(3)"
@@ -198,7 +192,7 @@ def test_watch_streams_lines_and_reports_the_exit_code(tmp_path: Path) -> None:
 
 
 def test_watch_kills_a_silent_program_and_names_it(tmp_path: Path) -> None:
-    from bf16perf.workload.command_task import watch
+    from bf16perf.program.task import watch
 
     start = time.monotonic()
     with pytest.raises(RuntimeError, match=r"(?s)rank 1 on h: printed nothing for 1 s.*hello"):

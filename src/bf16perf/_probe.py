@@ -1,5 +1,5 @@
 """The kernel probe's subprocess: a tiny fp32 and bf16 convolution + matmul, forward and
-backward, under ``ONEDNN_VERBOSE=1`` (set by :func:`bf16perf.kernels.run_probe`).
+backward, under ``ONEDNN_VERBOSE=1`` (set by :func:`bf16perf.probe.run_probe`).
 
 It prints a ``BF16PERF_PHASE <precision>`` marker before each phase so that the parser can
 tell which primitives belong to which precision.  It imports nothing from pytest or Spark.

@@ -22,7 +22,7 @@ from bf16perf.cluster import SparkStandaloneCluster
 from bf16perf.driver import ClusterError, spark_session
 from bf16perf.hostfacts import HostFacts, gather, mixed
 from bf16perf.options import PerfOptions
-from bf16perf.plan import ClusterPlan, format_cpu_list, make_plan, read_topology
+from bf16perf.plan import ClusterPlan, format_cpu_list, local_plan
 
 __all__ = ["ClusterFacts", "SparkCluster", "external_driver_env", "open_cluster"]
 
@@ -228,9 +228,7 @@ def open_cluster(
             if reason and not options.allow_mixed_hosts:
                 raise ClusterError(reason)
         else:
-            plan = make_plan(
-                read_topology(), options.workers, options.cores_per_worker, options.pin
-            )
+            plan = local_plan(options.workers, options.cores_per_worker, options.pin)
             local = SparkStandaloneCluster(plan, run_dir)
             if on_local is not None:
                 on_local(local)

@@ -158,7 +158,9 @@ OPTIONS: tuple[Option, ...] = (
            " 0.01)", "alpha", parse=p.alpha, default=0.01, metavar="P"),
     Option("--perf-release", "release mode: a throughput verdict must rule out a drop beyond"
            " --perf-max-regression, else it is inconclusive (exit 11); without it (nightly"
-           " mode) only evidence of a drop fails, and 'cannot tell' is a notice",
+           " mode) only evidence of a drop fails: two sessions in a row below the baseline"
+           " (this one and the history's previous), and 'cannot tell' or one session"
+           " below ('suspect') is a notice",
            "release", default=False),
     Option("--perf-bf16-loss-band", "largest mean |bf16 - fp32| loss difference within a run"
            " (default 0.5)", "bf16_loss_band", parse=p.positive_float, default=0.5,

@@ -22,7 +22,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DISTURBED_SHARE", "CpuSample", "CpuWindow", "disturbance", "parse_stat", "sample"]
+__all__ = [
+    "DISTURBED_SHARE",
+    "CpuSample",
+    "CpuWindow",
+    "disturbance",
+    "disturbance_notices",
+    "parse_stat",
+    "sample",
+]
 
 #: Foreign or steal time above this share of the CPUs' time marks a run as disturbed.
 DISTURBED_SHARE = 0.05
@@ -162,3 +170,21 @@ def sample(cpus: Iterable[int] | None = None) -> CpuSample | None:
         return None
     t = os.times()
     return CpuSample(time.monotonic(), t.user + t.system, busy, steal, chosen)
+
+
+def disturbance_notices(
+    workers: Iterable[tuple[int, list[int], CpuWindow | None]], which: str, exclusive: bool
+) -> list[str]:
+    """One notice for each worker ``(rank, CPUs, window)`` of run ``which`` whose CPUs
+    were shared while it was measured (:func:`disturbance`)."""
+    from bf16perf.plan import format_cpu_list
+
+    out = []
+    for rank, cpus, window in workers:
+        what = disturbance(window, exclusive) if window else None
+        if what:
+            out.append(
+                f"{which}, worker {rank} (CPUs {format_cpu_list(cpus)}): {what}; its images/s"
+                " may be low (BENCHMARKS.md Z5)"
+            )
+    return out

@@ -2,33 +2,24 @@
 
 TensorFlow falls back silently: with oneDNN off, bf16 runs in slow generic kernels and no
 error is raised.  This module owns the evidence.  :func:`parse_verbose` is a pure function
-from ``ONEDNN_VERBOSE=1`` text to a typed :class:`KernelSummary`; :func:`run_probe` runs a
-tiny fp32 and bf16 convolution + matmul in a fresh subprocess (:mod:`bf16perf._probe`) and
-parses what it printed; :meth:`KernelSummary.verdict` turns it into a sentence with the
-evidence lines.
+from ``ONEDNN_VERBOSE=1`` text to a typed :class:`KernelSummary`, and
+:meth:`KernelSummary.verdict` turns it into a sentence with the evidence lines; running a
+program to get that text (the probe, a proof step) is :mod:`bf16perf.probe`'s.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import re
-import subprocess
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
-
-from bf16perf.hygiene import pdeathsig_preexec
 
 __all__ = [
     "KernelSummary",
     "KernelVerdict",
     "Primitive",
     "ProbeError",
-    "capture_verbose",
     "parse_verbose",
-    "run_probe",
-    "run_verbose",
     "verbose_lines",
 ]
 
@@ -265,72 +256,3 @@ def verbose_lines(text: str) -> str:
         or any(marker in line for marker in _FALLBACK_NOTES)
     ]
     return "\n".join(keep)
-
-
-def capture_verbose(
-    argv: list[str],
-    *,
-    what: str,
-    env: dict[str, str] | None = None,
-    timeout_s: float = 120.0,
-    cwd: str | None = None,
-) -> str:
-    """Run ``argv`` (in ``cwd``) with ``ONEDNN_VERBOSE=1``; return what it printed that
-    :func:`parse_verbose` reads.
-
-    ``env`` overrides are applied on top of the current environment.  ``what`` names the
-    program in errors (:class:`ProbeError`).
-    """
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    full_env["ONEDNN_VERBOSE"] = "1"
-    full_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        proc = subprocess.run(
-            argv,
-            env=full_env,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=False,
-            cwd=cwd,
-            preexec_fn=pdeathsig_preexec,  # never outlive a killed pytest
-        )
-    except subprocess.TimeoutExpired:
-        raise ProbeError(f"{what} did not finish within {timeout_s:.0f} s") from None
-    except OSError as exc:
-        raise ProbeError(f"{what} could not start: {exc}") from None
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise ProbeError(f"{what} failed (exit {proc.returncode}): {' | '.join(tail)}")
-    return verbose_lines(proc.stdout + "\n" + proc.stderr)
-
-
-def run_verbose(
-    argv: list[str],
-    *,
-    what: str,
-    env: dict[str, str] | None = None,
-    timeout_s: float = 120.0,
-    cwd: str | None = None,
-) -> KernelSummary:
-    """:func:`capture_verbose`, parsed."""
-    return parse_verbose(capture_verbose(argv, what=what, env=env, timeout_s=timeout_s, cwd=cwd))
-
-
-def run_probe(
-    env: dict[str, str] | None = None,
-    timeout_s: float = 120.0,
-    python: str = sys.executable,
-) -> KernelSummary:
-    """Run the tiny fp32 + bf16 probe in a fresh interpreter and parse its oneDNN output.
-
-    ``env`` overrides are applied on top of the current environment (for example
-    ``{"TF_ENABLE_ONEDNN_OPTS": "0"}`` to see the fallback).
-    """
-    return run_verbose(
-        [python, "-m", "bf16perf._probe"],
-        what="the oneDNN kernel probe",
-        env=env,
-        timeout_s=timeout_s,
-    )

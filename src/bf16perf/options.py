@@ -56,7 +56,8 @@ class PerfOptions:
         alpha: one-sided false-alarm rate of the throughput rules (stored baseline, A/B).
         release: the release mode: a throughput verdict must rule out a drop beyond
             ``max_regression`` (else INCONCLUSIVE, exit 11); the nightly mode (default)
-            fails only on evidence of a drop, and "cannot tell" is a notice.
+            fails only on evidence of a drop (against a stored baseline: two sessions in
+            a row, :mod:`bf16perf.verdicts.confirm`), and "cannot tell" is a notice.
         reference_python: the interpreter of a reference stack for A/B runs (``None``:
             this one, where ``reference_env`` alone makes the difference).
         reference_env: environment of the reference runs, ``(name, value)`` pairs.

@@ -20,6 +20,7 @@ __all__ = [
     "PlanError",
     "Topology",
     "format_cpu_list",
+    "local_plan",
     "make_plan",
     "parse_cpu_list",
     "read_topology",
@@ -193,3 +194,11 @@ def make_plan(
         for i in range(workers):
             sets.append(tuple(c for core in cores[i * wanted : (i + 1) * wanted] for c in core))
     return ClusterPlan(tuple(sets), pin or default_pin(topology))
+
+
+def local_plan(
+    workers: int | None, cores_per_worker: int | None, pin: PinMode | None
+) -> ClusterPlan:
+    """This machine's plan for a local cluster: what the cluster starts and what the
+    session's header shows (one call, so the two cannot disagree)."""
+    return make_plan(read_topology(), workers, cores_per_worker, pin)

@@ -9,27 +9,23 @@ calls :func:`activate`), so the harness's own unit tests pay nothing for it.
 
 from __future__ import annotations
 
-import importlib.util
-import time
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bf16perf import finish, inputs
 from bf16perf.cli import addoptions, options_from_config
 from bf16perf.cpu import DEFAULT_CPUINFO, CpuInfoError, read_cpuinfo, resolve_cpuinfo_path
 from bf16perf.decisions import ExitCode, exit_code_for, format_table
-from bf16perf.fingerprint import Fingerprint
-from bf16perf.java import JavaError, check_java
-from bf16perf.kernels import KernelSummary, ProbeError, run_probe
+from bf16perf.decomposition import summary_lines
+from bf16perf.kernels import KernelSummary, ProbeError
 from bf16perf.lock import DEFAULT_LOCK_PATH, LockTimeout, MachineLock
 from bf16perf.machine import detect_machine, machine_fingerprint
 from bf16perf.options import PerfOptions
-from bf16perf.plan import default_pin, read_topology
-from bf16perf.profile import summary_lines
+from bf16perf.plan import PlanError, local_plan
+from bf16perf.probe import run_probe
 from bf16perf.session import PerfSession
-from bf16perf.workload.definition import WorkloadDef, WorkloadError, select_workloads
 
 __all__ = ["PerfSession", "activate", "is_active", "perf_session"]
 
@@ -81,8 +77,11 @@ def activate(config: pytest.Config) -> PerfSession:
     except CpuInfoError as exc:
         raise pytest.UsageError(str(exc)) from None
     fingerprint = machine_fingerprint(cpu, path != DEFAULT_CPUINFO)
-    workloads = _workloads(options)  # the tests are parametrized by them: even to collect
-    reference = _check_inputs(options, fingerprint, workloads) if measuring else None
+    try:
+        workloads = inputs.workloads(options)  # the tests are parametrized by them
+        reference = inputs.checked(options, fingerprint, workloads) if measuring else None
+    except inputs.InputError as exc:
+        raise pytest.UsageError(str(exc)) from None
     probe: KernelSummary | None = None
     probe_error: str | None = None
     lock: MachineLock | None = None
@@ -109,79 +108,6 @@ def activate(config: pytest.Config) -> PerfSession:
         # junitxml plugin configures: perf/conftest.py's hook is tryfirst)
         config.option.xmlpath = str(session.report_dir / "junit.xml")
     return session
-
-
-def _workloads(options: PerfOptions) -> list[WorkloadDef]:
-    """The selected workloads; a usage error for a bad definition, an unknown name, or a
-    workload this environment cannot run."""
-    try:
-        given = options.workload_file != PerfOptions().workload_file
-        chosen = select_workloads(options.workload_file, options.workloads, given)
-    except WorkloadError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    for workload in chosen:
-        if workload.command and options.train.inject_slowdown:
-            raise pytest.UsageError(
-                f"--perf-inject-slowdown reaches only into the built-in TensorFlow workload,"
-                f" not into workload {workload.name}'s program: drop one of them"
-            )
-        if workload.name == "resnet50-torch" and importlib.util.find_spec("torch") is None:
-            raise pytest.UsageError(
-                "--perf-workload resnet50-torch needs PyTorch: pip install 'bf16perf[torch]'"
-                " (torch==2.13.0, a CPU build)"
-            )
-    return chosen
-
-
-def _check_inputs(
-    options: PerfOptions, fingerprint: Fingerprint, workloads: list[WorkloadDef]
-) -> dict[str, str] | None:
-    """Inputs a measuring session needs, checked before any wait; returns the reference
-    stack's versions in A/B mode."""
-    errors = options.input_errors()
-    if not (errors or options.ab_mode or options.save_baseline):
-        from bf16perf.store import BaselineStore  # numpy: only for a measuring session
-
-        store = BaselineStore(options.baselines_dir)
-        errors += store.problems(fingerprint.slug, fingerprint.id)
-    try:
-        check_java()  # the driver needs it, whichever cluster the session uses
-    except JavaError as exc:
-        errors.append(str(exc))
-    if errors:
-        raise pytest.UsageError("\n".join(errors))
-    return _reference_stack(options, workloads) if options.ab_mode else None
-
-
-def _reference_stack(options: PerfOptions, workloads: list[WorkloadDef]) -> dict[str, str]:
-    """The reference stack's versions; a one-line usage error where it lacks what the
-    session's built-in workloads import (a command workload's program is its own business)."""
-    import sys
-    import tempfile
-
-    from bf16perf.workload.stack import (
-        TORCH_NEEDS,
-        WORKER_NEEDS,
-        StackError,
-        check_reference_stack,
-    )
-
-    needs: dict[str, str] = {}
-    for workload in workloads:
-        if workload.builtin_tf:
-            needs.update(WORKER_NEEDS)
-        elif workload.name == "resnet50-torch":
-            needs.update(TORCH_NEEDS)
-
-    python = options.reference_python or sys.executable
-    with tempfile.TemporaryDirectory(prefix="bf16perf-stack-") as tmp:
-        try:
-            versions = check_reference_stack(python, options.reference_env, Path(tmp), needs=needs)
-        except StackError as exc:
-            raise pytest.UsageError(str(exc)) from None
-    versions["interpreter"] = python
-    versions.update({f"env {k}": v for k, v in options.reference_env})
-    return versions
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -217,8 +143,11 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
             " executor(s): pinning is the cluster's business"
         )
     else:
-        pin = options.pin or default_pin(read_topology())
-        cluster = f"bf16perf cluster: local standalone on 127.0.0.1, pinned by {pin.value}"
+        try:
+            plan = local_plan(options.workers, options.cores_per_worker, options.pin).describe()
+        except PlanError as exc:
+            plan = f"no plan: {exc}"
+        cluster = f"bf16perf cluster: local standalone on 127.0.0.1, {plan}"
     lines = [*session.machine.header_lines(), cluster]
     if session.reference is not None:
         ref = ", ".join(f"{k} {v}" for k, v in session.reference.items())
@@ -269,9 +198,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     stats = reporter.stats if reporter is not None else {}
     perf = config.stash[_SESSION]
     # the report's figures are made once; its verdicts and exit code are filled in below
-    report = _build_report(perf, session) if perf.options.report else None
+    report = finish.build(perf, int(session.exitstatus)) if perf.options.report else None
     if report is not None and exitstatus in (0, 1) and perf.options.trend_confirm:
-        _judge_trend(perf, report)  # its verdict counts in the exit code
+        finish.judge_trend(perf, report)  # its verdict counts in the exit code
     perf.adjust()
     if exitstatus in (0, 1):  # interrupted, usage or internal errors keep pytest's code
         code = _exit_code(config, stats)
@@ -292,61 +221,15 @@ def _stopped_because(session: pytest.Session, stats: dict[str, list[Any]]) -> st
     return None
 
 
-def _build_report(perf: PerfSession, session: pytest.Session) -> dict[str, Any]:
-    from bf16perf.report import build_report
-
-    return build_report(
-        started=perf.started,
-        machine=perf.machine,
-        runs=perf.runs,
-        decisions=perf.decisions,
-        baselines=perf.baselines,
-        cluster=perf.cluster.to_dict() if perf.cluster else {},
-        gate=perf.gate.to_dict() if perf.gate else None,
-        reference=perf.reference,
-        exit_code=int(session.exitstatus),
-        stopped_because=None,
-        labels=dict(perf.options.labels),
-        workloads=[w.to_dict() for w in perf.workloads],
-    )
-
-
-def _judge_trend(perf: PerfSession, report: dict[str, Any]) -> None:
-    """The history with this session's line at its end: a new lasting drop is a
-    REGRESSION of the session; one slow night is a notice."""
-    from bf16perf.report import read_history
-    from bf16perf.report.data import history_line
-    from bf16perf.trend import trend_decisions
-
-    line = history_line(report, perf.report_dir)
-    history = read_history(perf.options.history_path)
-    decisions, notices = trend_decisions(
-        history, line, confirm=perf.options.trend_confirm, alpha=perf.budget.share
-    )
-    perf.record(*decisions)
-    perf.notices.extend(notices)
-
-
 def _write_report(
     perf: PerfSession,
     session: pytest.Session,
     stats: dict[str, list[Any]],
     report: dict[str, Any],
 ) -> None:
-    from bf16perf.report import write_report
-    from bf16perf.report.data import decision_dicts
-
-    stopped = _stopped_because(session, stats)
-    report.update(
-        exit_code=int(session.exitstatus),
-        stopped_because=stopped,
-        decisions=decision_dicts(perf.decisions),
+    path, seconds = finish.write(
+        perf, report, int(session.exitstatus), _stopped_because(session, stats)
     )
-    logs = perf.logs if stopped else []
-    t0 = time.monotonic()
-    path = write_report(perf.report_dir, report, perf.options.history_path, logs)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
-        reporter.write_line(
-            f"bf16perf report: {path / 'report.html'} ({time.monotonic() - t0:.1f} s)"
-        )
+        reporter.write_line(f"bf16perf report: {path / 'report.html'} ({seconds:.1f} s)")

@@ -128,7 +128,7 @@ def _critical_count(pairs: int, alpha: float) -> int:
     ``alpha``, as the A/B rule rejects (``p < alpha``); -1 where even ``W+ = 0`` is not."""
     import numpy as np
 
-    from bf16perf.stats import signed_rank_null
+    from bf16perf.ranks import signed_rank_null
 
     tail = np.cumsum(signed_rank_null(pairs))
     within = np.nonzero(tail < alpha - 1e-15)[0]

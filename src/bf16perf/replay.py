@@ -7,16 +7,25 @@ before confirms it), each verdict at its share of the session's error budget.  T
 functions answer both questions a user asks of a nightly: how often does an unchanged night
 fail (:func:`nightly_exit` over the sessions as they are), and which lasting drop is
 flagged within 3 nights (:func:`lasting_drop`, every run slowed offline from a start on).
+:func:`detectable_drops` says the same from a calibration's two spreads, by arithmetic.
 Nothing here reads files.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from bf16perf.baselines import DEFAULT_SESSIONS
 from bf16perf.decisions import Outcome
+from bf16perf.power import (
+    detectable_drop,
+    runs_needed,
+    signed_rank_drop,
+    signed_rank_pairs,
+    two_sessions,
+)
 from bf16perf.stats import Spread
 from bf16perf.verdicts import ThroughputVerdict, sessions_rule
 from bf16perf.verdicts.confirm import confirm
@@ -25,6 +34,7 @@ if TYPE_CHECKING:
     from bf16perf.calibrate import Noise, SessionFigures
 
 __all__ = [
+    "detectable_drops",
     "flagged_starts",
     "lasting_drop",
     "lasting_drop_line",
@@ -211,3 +221,42 @@ def lasting_drop_line(
         f" alpha {alpha:g} shared by {planned} verdicts, a drop confirmed by the night"
         f" before it): {found}"
     )
+
+
+def detectable_drops(
+    noise: Noise, runs: int, threshold: float, alpha: float, pairs: int = 8
+) -> list[str]:
+    """What each way of judging can detect on this machine (one-sided ``alpha``, 80% power),
+    and what the threshold needs, in plain lines."""
+    sigma, tau = noise.sigma, noise.tau
+    se, df = two_sessions(sigma**2 * 2 / runs, noise.df, tau, noise.session_df)
+    nightly = detectable_drop(se, df, alpha)
+    needed = runs_needed(
+        sigma, runs, threshold, alpha, session_sigma=tau, session_df=noise.session_df
+    )
+    week = DEFAULT_SESSIONS
+    se_week, df_week = two_sessions(
+        sigma**2 * (1 / runs + 1 / (runs * week)), noise.df, tau, noise.session_df, week
+    )
+    against_week = detectable_drop(se_week, df_week, alpha)
+    pair_sd = sigma * math.sqrt(2)
+    ab = signed_rank_drop(pair_sd, pairs, alpha)
+    ab_needed = signed_rank_pairs(pair_sd, threshold, alpha)
+    from scipy import stats as sps
+
+    gate_half = float(sps.t.ppf(0.975, 2)) * pair_sd / math.sqrt(3)
+    lines = [
+        f"nightly, one session of {runs} runs against a baseline session of {runs}: detectable"
+        f" drop {nightly:.1%}"
+        + (
+            f" ({needed} runs a side bring it to {threshold:.0%})"
+            if needed
+            else f" (no number of runs brings it to {threshold:.0%}: the session draw stays)"
+        ),
+        f"nightly against a baseline of {week} sessions of {runs} runs: {against_week:.1%}",
+        f"A/B with {pairs} pairs: {ab:.1%} (exact signed-rank test, simulated;"
+        f" {ab_needed or 'over 200'} pairs for {threshold:.0%})",
+        f"the bf16 gate at 3 pairs: the 95% interval is about x/ {math.exp(gate_half):.3f}"
+        " around the measured speedup (fp32 spread; bf16 pairs alike)",
+    ]
+    return lines

@@ -18,28 +18,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bf16perf.bringup import SparkCluster
-from bf16perf.interference import disturbance
-from bf16perf.kernels import ProbeError
+from bf16perf.interference import disturbance_notices
 from bf16perf.options import PerfOptions
-from bf16perf.plan import PinMode, format_cpu_list
+from bf16perf.plan import PinMode
+from bf16perf.program.launch import run_program
+from bf16perf.program.proof import program_proof
 from bf16perf.verdicts import balanced_order
-from bf16perf.workload.command import (
-    proof_dict,
-    prove_command,
-    run_driver_mode,
-    run_per_worker,
-    unavailable_proof,
-)
-from bf16perf.workload.config import VARIANTS, Precision, RunResult, TrainConfig, Variant
+from bf16perf.workload.config import VARIANTS, RunResult, TrainConfig, Variant
 from bf16perf.workload.definition import BUILTIN, DEFAULT_WORKLOAD, WorkloadDef
 from bf16perf.workload.launch import TrainingError, run_training
-from bf16perf.workload.proof import (
-    HostProof,
-    prove_and_profile,
-    prove_kernels,
-    prove_on_executors,
-    refusal,
-)
+from bf16perf.workload.proof import ProofRefused, variant_proof
 from bf16perf.workload.task import HOST_GONE, unreachable_hosts
 
 __all__ = ["BF16", "FP32", "AbPairs", "RunFailed", "TrainingRuns"]
@@ -76,7 +64,7 @@ class TrainingRuns:
             for the reference stack's runs).
         notices: where the disturbance notices go.
         workload: what trains (default: the built-in TensorFlow ResNet-50); a command
-            workload runs through :mod:`bf16perf.workload.command`.
+            workload runs through :mod:`bf16perf.program.launch`.
     """
 
     def __init__(
@@ -135,67 +123,37 @@ class TrainingRuns:
     def _prove_builtin(self, variant: Variant, config: TrainConfig, name: str) -> dict[str, Any]:
         """The built-in workload's proof: on the driver's host for the local cluster (its
         executors' host), on every executor's own host for an external cluster."""
-        profile: dict[str, Any] | None = None
+        cluster = self.cluster
         try:
-            if self.cluster.hosts is None and self.options.step_profile:
-                summary, lone, cost = prove_and_profile(config, self.cluster.cores_per_worker)
-                proofs = [HostProof("", summary)]
-                profile = {**lone.to_dict(), "cost_s": cost}
-            elif self.cluster.hosts is None:
-                proofs = [HostProof("", prove_kernels(config))]
-            else:
-                proofs = prove_on_executors(self.cluster.spark, config, self.cluster.workers)
-        except ProbeError as exc:
-            cap = (
-                f" (under ONEDNN_MAX_CPU_ISA={config.onednn_max_isa}: oneDNN may have no"
-                f" {variant.precision.value} kernels at or below that ISA)"
-                if config.onednn_max_isa
-                else ""
+            return variant_proof(
+                variant,
+                config,
+                name,
+                spark=cluster.spark if cluster.hosts is not None else None,
+                workers=cluster.workers,
+                cores=cluster.cores_per_worker,
+                step_profile=self.options.step_profile,
+                allow_emulated=self.options.allow_emulated_bf16,
             )
-            raise self._fail(name, f"{name} kernel proof failed{cap}: {exc}") from None
-        emulated = self.options.allow_emulated_bf16
-        for proof in proofs:
-            refused = refusal(variant, proof.summary, config.onednn_max_isa, emulated)
-            if refused:
-                where = f" on {proof.host}" if proof.host else ""
-                raise self._fail(name, f"{name}{where}: {refused}")
-        bf16 = variant.precision is Precision.BF16
-        kept = proofs[0].summary.to_dict(variant.precision.value)
-        kept["emulated"] = bf16 and not all(
-            p.summary.verdict(kinds=("convolution",)).bf16_ran for p in proofs
-        )
-        if self.cluster.hosts is not None:
-            kept["hosts"] = [p.to_dict(variant.precision.value) for p in proofs]
-        if profile is not None:
-            kept["profile"] = profile
-        return kept
+        except ProofRefused as exc:
+            raise self._fail(name, str(exc)) from None
 
     def _prove_command(self, variant: Variant, config: TrainConfig, name: str) -> dict[str, Any]:
         """A command workload's proof: its own step under oneDNN verbose, or "not
         available" where it prints none (never "passed"); refusals as for the built-in."""
-        bf16 = variant.precision is Precision.BF16
-        allow_emulated = self.options.allow_emulated_bf16
-        if not self.workload.proof:
-            proof = unavailable_proof(f"workload {self.workload.name} sets proof = false")
-        else:
-            try:
-                summary = prove_command(self.workload, config, self.cluster.cores_per_worker)
-            except ProbeError as exc:
-                raise self._fail(name, f"{name} kernel proof failed: {exc}") from None
-            proof = proof_dict(summary, variant.precision.value)
-            if proof["available"]:
-                refused = refusal(
-                    variant, summary, config.onednn_max_isa, allow_emulated=allow_emulated
-                )
-                if refused:
-                    raise self._fail(name, f"workload {self.workload.name}: {refused}")
-                proof["emulated"] = bf16 and not proof["bf16_ran"]
-                return proof
-            note = f"workload {self.workload.name}, {name}: kernel proof {proof['message']}"
-            if note not in self.notices:
-                self.notices.append(note)
-        # under the self-test flag an unproven bf16 run is as good as emulated
-        proof["emulated"] = bf16 and allow_emulated
+        try:
+            proof, note = program_proof(
+                variant,
+                config,
+                name,
+                self.workload,
+                cores=self.cluster.cores_per_worker,
+                allow_emulated=self.options.allow_emulated_bf16,
+            )
+        except ProofRefused as exc:
+            raise self._fail(name, str(exc)) from None
+        if note is not None and note not in self.notices:
+            self.notices.append(note)
         return proof
 
     def _run(self, config: TrainConfig) -> RunResult:
@@ -203,26 +161,7 @@ class TrainingRuns:
         cluster, workload = self.cluster, self.workload
         if not config.is_command:
             return run_training(cluster.spark, config, cluster.workers, self._step)
-        if workload.mode == "per-worker":
-            return run_per_worker(
-                cluster.spark,
-                workload,
-                config,
-                cluster.workers,
-                cluster.cores_per_worker,
-                cluster.master_url,
-                self._step,
-            )
-        with cluster.released() as env:  # the program is the cluster's application now
-            return run_driver_mode(
-                workload,
-                config,
-                cluster.workers,
-                cluster.cores_per_worker,
-                cluster.master_url,
-                env,
-                self._step,
-            )
+        return run_program(cluster, workload, config, self._step)
 
     def _name(self, variant: Variant, reference: bool = False) -> str:
         """How messages and progress name a variant's runs (a command workload's first)."""
@@ -284,14 +223,8 @@ class TrainingRuns:
         """A notice for each worker whose CPUs were shared while it was measured."""
         plan = self.cluster.plan
         exclusive = plan is not None and plan.pin is not PinMode.NONE
-        for worker in run.workers:
-            window = worker.window
-            what = disturbance(window, exclusive) if window else None
-            if what:
-                self.notices.append(
-                    f"{which}, worker {worker.rank} (CPUs {format_cpu_list(worker.cpus)}):"
-                    f" {what}; its images/s may be low (BENCHMARKS.md Z5)"
-                )
+        workers = [(w.rank, w.cpus, w.window) for w in run.workers]
+        self.notices.extend(disturbance_notices(workers, which, exclusive))
 
     def _partner(self, variant: Variant) -> Variant | None:
         if variant not in _GATE_PAIR:

@@ -12,11 +12,8 @@ significance; nothing here does that.
   with a t interval on log figures (the stored-baseline rule).
 * :func:`paired_log_ratio`: per-pair log ratios of interleaved runs: mean ratio with a
   t interval (the bf16 gate).
-* :func:`signed_rank`: exact one-sided Wilcoxon signed-rank p-value with the Hodges-Lehmann
-  estimate and its exact interval (A/B against a reference stack).
+* The exact Wilcoxon signed-rank test of A/B pairs: :mod:`bf16perf.ranks`.
 * The minimum detectable effect and the runs or pairs needed: :mod:`bf16perf.power`.
-* :func:`bootstrap_ratio`: ratio of medians of steps (descriptive figures only, never a verdict).
-* :func:`loss_curve_violations`: steps where a loss curve leaves ``atol + rtol*|baseline|``.
 """
 
 from __future__ import annotations
@@ -40,16 +37,11 @@ def _scipy_stats() -> Any:
 
 __all__ = [
     "LogRatio",
-    "SignedRank",
     "Spread",
-    "bootstrap_ratio",
     "log_spread",
-    "loss_curve_violations",
     "paired_log_ratio",
     "run_figure",
     "sessions_log_ratio",
-    "signed_rank",
-    "signed_rank_null",
     "unpaired_log_ratio",
 ]
 
@@ -246,20 +238,8 @@ def sessions_log_ratio(
     run_var = spread.sigma**2
     used = session if session is not None and session.known else None
     if m >= 3:
-        own, own_df = float(np.var(means, ddof=1)), m - 1
-        source = f"{m} baseline sessions"
-        if calibrated and used is not None:
-            shared = used.sigma**2 + run_var * h
-            mean_var = (own * own_df + shared * used.df) / (own_df + used.df)
-            mean_df = own_df + used.df
-            source += f" + {used.source}"
-        else:
-            mean_var, mean_df = own, own_df
-        # a session mean scatters at least by its runs' noise (tau^2 >= 0): sessions that
-        # agree better than that by chance are held to it, at their own df (conservative)
-        mean_var = max(mean_var, run_var * h)
-        used = Spread(math.sqrt(mean_var - run_var * h), mean_df, source)
-        terms = [(mean_var * (1 + 1 / m), mean_df), (run_var * (1 / a.size - h), spread.df)]
+        mean_var, used = _session_means_spread(means, run_var * h, used if calibrated else None)
+        terms = [(mean_var * (1 + 1 / m), used.df), (run_var * (1 / a.size - h), spread.df)]
     elif used is not None:
         terms = [
             (run_var * (1 / a.size + h / m), spread.df),
@@ -274,6 +254,28 @@ def sessions_log_ratio(
     df = total**2 / sum(v**2 / d for v, d in positive)
     df_used = max(1, math.floor(df))
     return _log_ratio(diff, math.sqrt(total), spread, confidence, df_used, used)
+
+
+def _session_means_spread(
+    means: np.ndarray, runs_share: float, calibration: Spread | None
+) -> tuple[float, Spread]:
+    """The variance of a session mean from 3 or more baseline sessions' ``means`` (pooled
+    by degrees of freedom with this machine's ``calibration`` of the session spread, where
+    given), held at least at ``runs_share`` (a session mean scatters at least by its runs'
+    noise: sessions that agree better than that by chance are held to it, at their own df,
+    conservatively); and the between-session spread it implies."""
+    m = len(means)
+    own, own_df = float(np.var(means, ddof=1)), m - 1
+    source = f"{m} baseline sessions"
+    if calibration is not None:
+        shared = calibration.sigma**2 + runs_share
+        mean_var = (own * own_df + shared * calibration.df) / (own_df + calibration.df)
+        mean_df = own_df + calibration.df
+        source += f" + {calibration.source}"
+    else:
+        mean_var, mean_df = own, own_df
+    mean_var = max(mean_var, runs_share)
+    return mean_var, Spread(math.sqrt(mean_var - runs_share), mean_df, source)
 
 
 def paired_log_ratio(
@@ -293,109 +295,3 @@ def paired_log_ratio(
     spread = Spread(sigma, n - 1, f"{n} pairs") if n > 1 else Spread(math.nan, 0, "unknown")
     se = sigma / math.sqrt(n) if n > 1 else math.nan
     return _log_ratio(float(d.mean()), se, spread, confidence)
-
-
-def signed_rank_null(n: int) -> np.ndarray:
-    """Exact null distribution of the signed-rank statistic W+ for ``n`` pairs (no ties)."""
-    counts = np.zeros(n * (n + 1) // 2 + 1)
-    counts[0] = 1.0
-    for r in range(1, n + 1):
-        counts[r:] = counts[r:] + counts[:-r].copy()
-    dist: np.ndarray = counts / counts.sum()
-    return dist
-
-
-@dataclass(frozen=True)
-class SignedRank:
-    """A one-sided Wilcoxon signed-rank test on per-pair log ratios, with its estimate.
-
-    Attributes:
-        ratio: the Hodges-Lehmann estimate (median of the Walsh averages), as a ratio.
-        low, high: its exact distribution-free interval (0 and inf where ``n`` pairs are
-            too few for the coverage).
-        confidence: the two-sided coverage asked for.
-        p_less: exact one-sided p-value of "the candidate is slower".
-        pairs: how many pairs.
-        floor: the smallest p-value ``pairs`` can give (``1/2**pairs``).
-    """
-
-    ratio: float
-    low: float
-    high: float
-    confidence: float
-    p_less: float
-    pairs: int
-    floor: float
-
-
-def signed_rank(log_ratios: Sequence[float], *, confidence: float = 0.98) -> SignedRank:
-    """Exact Wilcoxon signed-rank test (alternative: the log ratios are below 0) with the
-    Hodges-Lehmann estimate and interval (Hollander and Wolfe, ch. 3)."""
-    d = np.asarray(log_ratios, float)
-    n = d.size
-    if n == 0:
-        raise ValueError("signed_rank needs at least one pair")
-    null = signed_rank_null(n)
-    cdf = np.cumsum(null)
-    ranks = _scipy_stats().rankdata(np.abs(d))
-    w_plus = float(ranks[d > 0].sum())
-    # P(W+ <= observed) under the null; ties in |d| (rare on real timings) use the midranks
-    p_less = float(cdf[min(math.floor(w_plus + 1e-9), cdf.size - 1)])
-    walsh = np.sort((d[:, None] + d[None, :])[np.triu_indices(n)] / 2)
-    estimate = float(np.median(walsh))
-    tail = (1 - confidence) / 2
-    # [walsh[c-1], walsh[N-c]] (1-based c) covers with 1 - 2 P(W+ <= c-1)
-    allowed = np.nonzero(cdf <= tail + 1e-12)[0]
-    if allowed.size:
-        c = int(allowed[-1]) + 1
-        low, high = math.exp(walsh[c - 1]), math.exp(walsh[walsh.size - c])
-    else:
-        low, high = 0.0, math.inf
-    return SignedRank(
-        ratio=math.exp(estimate),
-        low=low,
-        high=high,
-        confidence=confidence,
-        p_less=p_less,
-        pairs=n,
-        floor=float(null[0]),
-    )
-
-
-def bootstrap_ratio(
-    numerator: Sequence[float],
-    denominator: Sequence[float],
-    *,
-    confidence: float = 0.95,
-    resamples: int = 5000,
-    seed: int = 0,
-) -> tuple[float, float, float]:
-    """Ratio of medians of steps and its percentile bootstrap interval ``(ratio, low, high)``.
-
-    Descriptive only (the spread of one run's steps, shown in reports); it says nothing
-    about run-to-run drift and no verdict uses it.
-    """
-    a, b = np.asarray(numerator, float), np.asarray(denominator, float)
-    if a.size == 0 or b.size == 0:
-        raise ValueError("bootstrap_ratio needs at least one sample on each side")
-    rng = np.random.default_rng(seed)
-    ra = np.median(rng.choice(a, size=(resamples, a.size)), axis=1)
-    rb = np.median(rng.choice(b, size=(resamples, b.size)), axis=1)
-    ratios = ra / rb
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(ratios, [alpha, 1 - alpha])
-    return float(np.median(a) / np.median(b)), float(low), float(high)
-
-
-def loss_curve_violations(
-    current: Sequence[float], baseline: Sequence[float], *, atol: float, rtol: float
-) -> list[tuple[int, float, float]]:
-    """Steps ``(index, current, baseline)`` where ``|current - baseline| > atol + rtol*|baseline|``.
-
-    Curves of different lengths are compared over the shorter one.
-    """
-    return [
-        (i, c, b)
-        for i, (c, b) in enumerate(zip(current, baseline, strict=False))
-        if abs(c - b) > atol + rtol * abs(b)
-    ]

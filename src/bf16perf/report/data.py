@@ -7,20 +7,28 @@ the HTML only render it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bf16perf.baselines import Baseline
 from bf16perf.decisions import Decision
+from bf16perf.decomposition import run_decomposition
 from bf16perf.formats import REPORT_VERSION
 from bf16perf.machine import Machine
-from bf16perf.profile import run_decomposition
 from bf16perf.report.history import HISTORY_SCHEMA_VERSION
-from bf16perf.stats import bootstrap_ratio
 from bf16perf.workload.config import RunResult, WorkerResult
 
-__all__ = ["REPORT_SCHEMA_VERSION", "build_report", "decision_dicts", "history_line"]
+__all__ = [
+    "REPORT_SCHEMA_VERSION",
+    "bootstrap_ratio",
+    "build_report",
+    "decision_dicts",
+    "history_line",
+]
 
 REPORT_SCHEMA_VERSION = REPORT_VERSION
 
@@ -171,3 +179,28 @@ def history_line(report: dict[str, Any], report_dir: Path) -> dict[str, Any]:
         "verdicts": sorted({d["outcome"] for d in report["decisions"]}),
         "report": str(report_dir),
     }
+
+
+def bootstrap_ratio(
+    numerator: Sequence[float],
+    denominator: Sequence[float],
+    *,
+    confidence: float = 0.95,
+    resamples: int = 5000,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Ratio of medians of steps and its percentile bootstrap interval ``(ratio, low, high)``.
+
+    Descriptive only (the spread of one run's steps, shown in reports); it says nothing
+    about run-to-run drift and no verdict uses it.
+    """
+    a, b = np.asarray(numerator, float), np.asarray(denominator, float)
+    if a.size == 0 or b.size == 0:
+        raise ValueError("bootstrap_ratio needs at least one sample on each side")
+    rng = np.random.default_rng(seed)
+    ra = np.median(rng.choice(a, size=(resamples, a.size)), axis=1)
+    rb = np.median(rng.choice(b, size=(resamples, b.size)), axis=1)
+    ratios = ra / rb
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(ratios, [alpha, 1 - alpha])
+    return float(np.median(a) / np.median(b)), float(low), float(high)

@@ -11,7 +11,7 @@ from typing import Any
 
 from bf16perf.decisions import Outcome
 from bf16perf.power import min_pairs_for, signed_rank_drop, signed_rank_pairs
-from bf16perf.stats import SignedRank, signed_rank
+from bf16perf.ranks import SignedRank, signed_rank
 from bf16perf.verdicts._common import PASS_ALPHA, interval_text, pct, three_way
 from bf16perf.verdicts.words import SESSION
 

@@ -192,7 +192,6 @@ def sessions_rule(
         pass_low, slower, faster = 0.0, False, False
     outcome = three_way(slower, faster, est.ratio, pass_low, max_regression)
     mde = detectable_drop(est.se, est.df, alpha)
-    needed: int | None = 0
     notes: list[str] = []
     if len(baseline) == 1 and (prior is None or not prior.known):
         notes.append("1 baseline run: between-run variance unknown")
@@ -201,19 +200,10 @@ def sessions_rule(
             "with one run on each side and no saved noise estimate nothing bounds the"
             f" between-run variance ({remedies.unbounded})"
         )
+    needed: int | None = 0
     if mde > max_regression:
-        prior_df = prior.df if prior is not None and prior.known else 0
-        sigma = est.spread.sigma if est.spread.known else math.nan
-        needed = runs_needed(
-            sigma,
-            max(1, round(len(baseline) / len(sessions))),
-            max_regression,
-            alpha,
-            prior_df=prior_df,
-            session_sigma=session.sigma if session else 0.0,
-            session_df=session.df if session else 0,
-            baseline_sessions=len(sessions),
-        )
+        per_session = max(1, round(len(baseline) / len(sessions)))
+        needed = _runs_needed(est, prior, per_session, len(sessions), max_regression, alpha)
     return ThroughputVerdict(
         outcome=outcome,
         estimate=est,
@@ -229,4 +219,27 @@ def sessions_rule(
         sessions=[list(s) for s in sessions],
         described=described,
         remedies=remedies,
+    )
+
+
+def _runs_needed(
+    est: LogRatio,
+    prior: Spread | None,
+    per_session: int,
+    sessions: int,
+    max_regression: float,
+    alpha: float,
+) -> int | None:
+    """Runs a session that would bring the detectable drop under ``max_regression``
+    against a baseline of ``sessions`` of ``per_session`` runs (``None``: no number)."""
+    session = est.session
+    return runs_needed(
+        est.spread.sigma if est.spread.known else math.nan,
+        per_session,
+        max_regression,
+        alpha,
+        prior_df=prior.df if prior is not None and prior.known else 0,
+        session_sigma=session.sigma if session else 0.0,
+        session_df=session.df if session else 0,
+        baseline_sessions=sessions,
     )

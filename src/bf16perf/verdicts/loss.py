@@ -7,9 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bf16perf.decisions import Outcome
-from bf16perf.stats import (
-    loss_curve_violations,
-)
 
 
 @dataclass(frozen=True)
@@ -64,3 +61,17 @@ def bf16_loss_rule(
     return LossVerdict(
         outcome, f"mean |{a} - {b}| = {diff:.3f} over {len(fp32)} steps (band {band})"
     )
+
+
+def loss_curve_violations(
+    current: Sequence[float], baseline: Sequence[float], *, atol: float, rtol: float
+) -> list[tuple[int, float, float]]:
+    """Steps ``(index, current, baseline)`` where ``|current - baseline| > atol + rtol*|baseline|``.
+
+    Curves of different lengths are compared over the shorter one.
+    """
+    return [
+        (i, c, b)
+        for i, (c, b) in enumerate(zip(current, baseline, strict=False))
+        if abs(c - b) > atol + rtol * abs(b)
+    ]

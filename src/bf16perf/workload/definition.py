@@ -8,26 +8,25 @@ their repository (``pyproject.toml`` by default, ``--perf-workload-file`` for an
     [tool.bf16perf.workloads.my-resnet]
     command = ["{python}", "train.py", "--steps", "{total_steps}", "--bf16={bf16}"]
     mode = "per-worker"        # one process per Spark barrier task; or "driver"
-    format = "jsonl"           # how to read its metrics: see bf16perf.workload.metrics
+    format = "jsonl"           # how to read its metrics: see bf16perf.program.metrics
     env = { KMP_BLOCKTIME = "1" }
     env_bf16 = { MY_BF16 = "1" }
 
-This module owns the schema (:data:`KEYS`, :data:`FIELDS`), the checks (every mistake is
-one line naming the file and the key), the built-in workloads (:data:`BUILTIN`), and the
-command line of one run (:meth:`WorkloadDef.argv`).  It runs nothing.
+This module owns the schema (:data:`KEYS`, :data:`FIELDS`), the built-in workloads
+(:data:`BUILTIN`), and the command line of one run (:meth:`WorkloadDef.argv`); reading the
+user's tables, where every mistake is one line naming the file and the key, is
+:mod:`bf16perf.workload.tables`'s.  It runs nothing.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import string
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bf16perf.workload.metrics import FORMATS, MetricsError, check_regex
+from bf16perf.program.metrics import FORMATS
 
 __all__ = [
     "BUILTIN",
@@ -37,8 +36,7 @@ __all__ = [
     "MODES",
     "WorkloadDef",
     "WorkloadError",
-    "load_workloads",
-    "select_workloads",
+    "where_defined",
 ]
 
 
@@ -139,13 +137,13 @@ class WorkloadDef:
         not when its file loads: a file may define workloads for other machines)."""
         out = []
         if self.cwd is not None and not Path(self.cwd).is_dir():
-            out.append(f"{_where(self.source, self.name, 'cwd')}: no directory {self.cwd}")
+            out.append(f"{where_defined(self.source, self.name, 'cwd')}: no directory {self.cwd}")
         program = self.command[0] if self.command else "{python}"
         if "{" not in program:
             where = Path(self.cwd or ".") / program
             if not (shutil.which(program) or (os.sep in program and where.exists())):
                 out.append(
-                    f"{_where(self.source, self.name, 'command')}: program {program!r} not"
+                    f"{where_defined(self.source, self.name, 'command')}: program {program!r} not"
                     " found (not on PATH, nor a path relative to cwd)"
                 )
         return out
@@ -162,6 +160,12 @@ class WorkloadDef:
         }
 
 
+def where_defined(source: str, name: str, key: str | None = None) -> str:
+    """Where a workload (and one of its keys) is defined, for an error message."""
+    table = f"[tool.bf16perf.workloads.{name}]"
+    return f"{source}: {table}" + (f" key '{key}'" if key else "")
+
+
 DEFAULT_WORKLOAD = "resnet50-tf"
 
 #: Workloads every session knows.
@@ -175,7 +179,7 @@ BUILTIN: dict[str, WorkloadDef] = {
         command=(
             "{python}",
             "-m",
-            "bf16perf.workload.torch_resnet",
+            "bf16perf.program.torch_resnet",
             "--precision",
             "{precision}",
             "--batch",
@@ -194,170 +198,3 @@ BUILTIN: dict[str, WorkloadDef] = {
         " for bf16 (needs the torch extra)",
     ),
 }
-
-
-def _where(source: str, name: str, key: str | None = None) -> str:
-    table = f"[tool.bf16perf.workloads.{name}]"
-    return f"{source}: {table}" + (f" key '{key}'" if key else "")
-
-
-def _env_table(value: Any, where: str) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, dict) or not all(
-        isinstance(v, str | int | float) and not isinstance(v, bool) for v in value.values()
-    ):
-        raise WorkloadError(f'{where}: a table of strings is expected, like {{ NAME = "1" }}')
-    return tuple((str(k), str(v)) for k, v in value.items())
-
-
-def _string_list(value: Any, where: str, required: bool = False) -> list[str]:
-    if value is None and not required:
-        return []
-    if not (isinstance(value, list) and all(isinstance(c, str) for c in value)) or (
-        required and not value
-    ):
-        raise WorkloadError(
-            f"{where}: a{' non-empty' if required else ''} list of strings is required,"
-            ' like ["{python}", "train.py", "--steps", "{total_steps}"]'
-        )
-    return value
-
-
-def _check_fields(command: list[str], where: str) -> None:
-    for part in command:
-        try:
-            parsed = list(string.Formatter().parse(part))
-        except ValueError as exc:
-            raise WorkloadError(f"{where}: {part!r}: {exc} (write {{{{ for a brace)") from None
-        for _, name, spec, conv in parsed:
-            if name is None:
-                continue
-            if name not in FIELDS or spec or conv:
-                raise WorkloadError(
-                    f"{where}: unknown field {{{name}}} in {part!r}; known fields:"
-                    f" {', '.join(sorted(FIELDS))}"
-                )
-
-
-def _parse_one(name: str, table: Any, source: str) -> WorkloadDef:
-    if not isinstance(table, dict):
-        raise WorkloadError(f"{_where(source, name)} must be a table")
-    unknown = sorted(set(table) - set(KEYS))
-    if unknown:
-        raise WorkloadError(
-            f"{_where(source, name, unknown[0])}: unknown key; known keys: {', '.join(KEYS)}"
-        )
-    command = _string_list(table.get("command"), _where(source, name, "command"), True)
-    _check_fields(command, _where(source, name, "command"))
-    per_precision = {}
-    for key in ("args_fp32", "args_bf16"):
-        per_precision[key] = _string_list(table.get(key), _where(source, name, key))
-        _check_fields(per_precision[key], _where(source, name, key))
-    mode = table.get("mode", "per-worker")
-    if mode not in MODES:
-        raise WorkloadError(f"{_where(source, name, 'mode')}: {mode!r}; use one of {MODES}")
-    fmt = table.get("format", "jsonl")
-    if fmt not in FORMATS:
-        raise WorkloadError(
-            f"{_where(source, name, 'format')}: unknown format {fmt!r}; use one of"
-            f" {', '.join(FORMATS)}"
-        )
-    regex = table.get("regex")
-    if fmt == "regex" or regex is not None:
-        if fmt != "regex" or not isinstance(regex, str):
-            raise WorkloadError(
-                f'{_where(source, name, "regex")}: a regex string goes with format = "regex"'
-            )
-        try:
-            check_regex(regex)
-        except MetricsError as exc:
-            raise WorkloadError(f"{_where(source, name, 'regex')}: {exc}") from None
-    precisions = table.get("precisions", ["fp32", "bf16"])
-    if not (isinstance(precisions, list) and precisions and set(precisions) <= {"fp32", "bf16"}):
-        raise WorkloadError(f'{_where(source, name, "precisions")}: a list of "fp32" and/or "bf16"')
-    numbers = {}
-    for key in ("timeout_s", "step_timeout_s"):
-        value = table.get(key)
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
-        ):
-            raise WorkloadError(f"{_where(source, name, key)}: a positive number of seconds")
-        numbers[key] = value
-    proof = table.get("proof", True)
-    if not isinstance(proof, bool):
-        raise WorkloadError(f"{_where(source, name, 'proof')}: true or false")
-    cwd = table.get("cwd")
-    base = Path(source).parent if source != "built in" else Path.cwd()
-    if cwd is not None and not isinstance(cwd, str):
-        raise WorkloadError(f"{_where(source, name, 'cwd')}: a path string")
-    workdir = (base / (cwd or ".")).resolve()
-    return WorkloadDef(
-        name,
-        command=tuple(command),
-        args_fp32=tuple(per_precision["args_fp32"]),
-        args_bf16=tuple(per_precision["args_bf16"]),
-        mode=mode,
-        format=fmt,
-        regex=regex,
-        cwd=str(workdir),
-        env=_env_table(table.get("env", {}), _where(source, name, "env")),
-        env_fp32=_env_table(table.get("env_fp32", {}), _where(source, name, "env_fp32")),
-        env_bf16=_env_table(table.get("env_bf16", {}), _where(source, name, "env_bf16")),
-        precisions=tuple(precisions),
-        timeout_s=float(numbers["timeout_s"] or 3600.0),
-        step_timeout_s=numbers["step_timeout_s"],
-        proof=proof,
-        description=str(table.get("description", "")),
-        source=source,
-    )
-
-
-def load_workloads(path: Path, given: bool = False) -> dict[str, WorkloadDef]:
-    """The built-in workloads and those ``path`` defines.  The default file (``given``
-    false: ``pyproject.toml``) may be missing or define none; a file the user named
-    (``--perf-workload-file``) must exist and define at least one, so that a mistyped path
-    is an error, not an empty file."""
-    found = dict(BUILTIN)
-    flag = f"--perf-workload-file {path}"
-    if not path.exists():
-        if given:
-            raise WorkloadError(f"{flag}: no such file; check the path")
-        return found
-    if not path.is_file():
-        raise WorkloadError(f"{flag}: not a regular file; give the TOML file itself")
-    try:
-        doc = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
-        raise WorkloadError(f"{path}: not valid TOML: {exc}") from None
-    tables = doc.get("tool", {}).get("bf16perf", {}).get("workloads", {})
-    if not isinstance(tables, dict):
-        raise WorkloadError(f"{path}: [tool.bf16perf.workloads] must be a table of tables")
-    if given and not tables:
-        raise WorkloadError(
-            f"{flag}: defines no [tool.bf16perf.workloads.<name>] table; is it the right file?"
-        )
-    for name, table in tables.items():
-        if name in BUILTIN:
-            raise WorkloadError(
-                f"{_where(str(path), name)}: '{name}' is a built-in workload; pick another name"
-            )
-        found[name] = _parse_one(name, table, str(path))
-    return found
-
-
-def select_workloads(path: Path, names: tuple[str, ...], given: bool = False) -> list[WorkloadDef]:
-    """The workloads ``names`` asks for (the default workload when none), in that order;
-    ``given``: the user named ``path`` (see :func:`load_workloads`)."""
-    known = load_workloads(path, given)
-    chosen = []
-    for name in names or (DEFAULT_WORKLOAD,):
-        if name not in known:
-            raise WorkloadError(
-                f"--perf-workload {name}: not defined in {path} nor built in; known:"
-                f" {', '.join(sorted(known))}"
-            )
-        if known[name] not in chosen:
-            chosen.append(known[name])
-    problems = [p for w in chosen for p in w.problems()]
-    if problems:
-        raise WorkloadError("\n".join(problems))
-    return chosen

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from bf16perf.hostfacts import barrier_stage, task_host
-from bf16perf.kernels import KernelSummary, ProbeError, capture_verbose, parse_verbose
+from bf16perf.kernels import KernelSummary, ProbeError, parse_verbose
+from bf16perf.probe import capture_verbose
 from bf16perf.profile import Profile, profile_of
 from bf16perf.workload.config import Precision, TrainConfig, Variant
 from bf16perf.workload.launch import summarize
@@ -33,12 +34,18 @@ from bf16perf.workload.worker import STEP_MARKS
 
 __all__ = [
     "HostProof",
+    "ProofRefused",
     "proof_lines",
     "prove_and_profile",
     "prove_kernels",
     "prove_on_executors",
     "refusal",
+    "variant_proof",
 ]
+
+
+class ProofRefused(Exception):
+    """A variant's kernel proof failed, or refused its runs; the message says why."""
 
 
 def refusal(
@@ -185,3 +192,53 @@ def proof_lines(kernels: dict[str, Any] | None) -> list[str]:
     if hosts:
         return [f"{h['host']}: {h['message']}" for h in hosts]
     return [str(kernels.get("message", "n/a"))]
+
+
+def variant_proof(
+    variant: Variant,
+    config: TrainConfig,
+    name: str,
+    *,
+    spark: Any | None,
+    workers: int,
+    cores: int,
+    step_profile: bool,
+    allow_emulated: bool,
+) -> dict[str, Any]:
+    """The built-in workload's proof of ``variant`` as a run keeps it: on this host for
+    the local cluster (``spark`` ``None``; with a profiled lone step where
+    ``step_profile``), on every executor's own host of an external one.  Raises
+    :class:`ProofRefused` where the proof failed or refuses the runs."""
+    profile: dict[str, Any] | None = None
+    try:
+        if spark is None and step_profile:
+            summary, lone, cost = prove_and_profile(config, cores)
+            proofs = [HostProof("", summary)]
+            profile = {**lone.to_dict(), "cost_s": cost}
+        elif spark is None:
+            proofs = [HostProof("", prove_kernels(config))]
+        else:
+            proofs = prove_on_executors(spark, config, workers)
+    except ProbeError as exc:
+        cap = (
+            f" (under ONEDNN_MAX_CPU_ISA={config.onednn_max_isa}: oneDNN may have no"
+            f" {variant.precision.value} kernels at or below that ISA)"
+            if config.onednn_max_isa
+            else ""
+        )
+        raise ProofRefused(f"{name} kernel proof failed{cap}: {exc}") from None
+    for proof in proofs:
+        refused = refusal(variant, proof.summary, config.onednn_max_isa, allow_emulated)
+        if refused:
+            where = f" on {proof.host}" if proof.host else ""
+            raise ProofRefused(f"{name}{where}: {refused}")
+    bf16 = variant.precision is Precision.BF16
+    kept = proofs[0].summary.to_dict(variant.precision.value)
+    kept["emulated"] = bf16 and not all(
+        p.summary.verdict(kinds=("convolution",)).bf16_ran for p in proofs
+    )
+    if spark is not None:
+        kept["hosts"] = [p.to_dict(variant.precision.value) for p in proofs]
+    if profile is not None:
+        kept["profile"] = profile
+    return kept

@@ -1,6 +1,6 @@
 """The built-in PyTorch workload: one rank of ResNet-50 v1.5 data-parallel training.
 
-``python -m bf16perf.workload.torch_resnet --precision bf16 --batch 16 --steps 10`` is what
+``python -m bf16perf.program.torch_resnet --precision bf16 --batch 16 --steps 10`` is what
 the ``resnet50-torch`` workload runs once per Spark barrier task, as pyspark's
 ``TorchDistributor`` does: ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT``
 come from the task, the process group is gloo, the model is wrapped in
@@ -87,7 +87,7 @@ def _batches(args: argparse.Namespace, rank: int, count: int = 4) -> list[tuple[
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     parser.add_argument("--batch", type=int, default=16, help="images per rank per step")
@@ -97,7 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--num-classes", type=int, default=10)
     parser.add_argument("--lr", type=float, default=0.002)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train ``--steps`` steps; one JSON record a step into ``$BF16PERF_METRICS``."""
+    args = _parser().parse_args(argv)
 
     import torch
     import torch.distributed as dist

@@ -1,8 +1,8 @@
-"""Run a command workload (:mod:`bf16perf.workload.definition`) as one measured run, and
-prove its kernels: the driver's side.
+"""Run a command workload (:mod:`bf16perf.workload.definition`) as one measured run: the
+driver's side (its kernel proof: :mod:`bf16perf.program.proof`).
 
 *per-worker* mode runs the command once per Spark barrier task
-(:func:`bf16perf.workload.command_task.command_task`), pinned where the task is, with the
+(:func:`bf16perf.program.task.command_task`), pinned where the task is, with the
 rendezvous environment of a data-parallel job.  *driver* mode runs it once on this host as
 a Spark application of the session's cluster: the harness's own application gives its
 executors back for the run (:meth:`bf16perf.bringup.SparkCluster.released`), the program
@@ -24,14 +24,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bf16perf.hostfacts import barrier_stage
-from bf16perf.kernels import KernelSummary, run_verbose
-from bf16perf.workload.command_task import (
+from bf16perf.program.metrics import StepMetric, has_nan_loss, split_warmup
+from bf16perf.program.task import (
     METRICS_MARK,
     RANK_MARK,
     WORK_MARK,
@@ -44,19 +43,20 @@ from bf16perf.workload.command_task import (
 from bf16perf.workload.config import RunResult, TrainConfig, WorkerResult
 from bf16perf.workload.definition import WorkloadDef
 from bf16perf.workload.launch import TrainingError, driver_host, progress_server, summarize
-from bf16perf.workload.metrics import StepMetric, has_nan_loss, split_warmup
 from bf16perf.workload.stack import stack_env
 
 __all__ = [
     "CommandFailed",
+    "env_of",
     "field_values",
-    "proof_dict",
-    "prove_command",
     "run_driver_mode",
     "run_per_worker",
+    "run_program",
     "to_run",
-    "unavailable_proof",
 ]
+
+if TYPE_CHECKING:
+    from bf16perf.bringup import SparkCluster
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
@@ -93,7 +93,7 @@ def field_values(
     }
 
 
-def _env(workload: WorkloadDef, config: TrainConfig, work: Path) -> dict[str, str]:
+def env_of(workload: WorkloadDef, config: TrainConfig, work: Path) -> dict[str, str]:
     """The workload's, the session's (A/B reference knobs) and the ISA cap, over nothing:
     the caller adds them to the environment the process inherits."""
     extra = list(workload.env_for(config.precision.value)) + list(config.env)
@@ -175,7 +175,7 @@ def run_per_worker(
     with tempfile.TemporaryDirectory(prefix="bf16perf-cmd-") as tmp:
         spec = {
             "argv": workload.argv(field_values(config, workers, cores_per_worker, master)),
-            "env": sorted(_env(workload, config, Path(tmp)).items()),
+            "env": sorted(env_of(workload, config, Path(tmp)).items()),
             "cwd": workload.cwd,
             "format": workload.format,
             "regex": workload.regex,
@@ -212,7 +212,7 @@ def run_driver_mode(
         work = Path(tmp)
         metrics, log = work / "metrics.jsonl", work / "output.log"
         env = dict(cluster_env)
-        env.update(_env(workload, config, work))
+        env.update(env_of(workload, config, work))
         env.update({"BF16PERF_METRICS": str(metrics), "BF16PERF_RANK": "0"})
         values = field_values(config, workers, cores_per_worker, master)
         argv = fill_process_fields(workload.argv(values), 0, metrics, work)
@@ -252,68 +252,32 @@ def run_driver_mode(
             raise TrainingError(str(exc)) from None
 
 
-def prove_command(
-    workload: WorkloadDef, config: TrainConfig, cores_per_worker: int, timeout_s: float = 600.0
-) -> KernelSummary:
-    """One step of the program, alone (one worker, batch 2, driver mode on ``local[N]``),
-    under ``ONEDNN_VERBOSE=1``; what oneDNN printed.  A program whose framework prints no
-    oneDNN lines gives a summary without primitives: its proof is "not available"."""
-    one_step = replace(
-        config, warmup_steps=0, measured_steps=1, batch_per_worker=min(2, config.batch_per_worker)
-    )
-    with tempfile.TemporaryDirectory(prefix="bf16perf-cmdproof-") as tmp:
-        work = Path(tmp)
-        master = f"local[{cores_per_worker}]"
-        values = field_values(one_step, 1, cores_per_worker, master)
-        argv = fill_process_fields(workload.argv(values), 0, work / "metrics.jsonl", work)
-        env = _env(workload, one_step, work)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        env.update(
-            {
-                "RANK": "0",
-                "LOCAL_RANK": "0",
-                "WORLD_SIZE": "1",
-                "MASTER_ADDR": "127.0.0.1",
-                "MASTER_PORT": str(port),
-                "TF_CONFIG": "{}",
-                "OMP_NUM_THREADS": "1",
-                "BF16PERF_METRICS": str(work / "metrics.jsonl"),
-            }
+def run_program(
+    cluster: SparkCluster,
+    workload: WorkloadDef,
+    config: TrainConfig,
+    progress: ProgressCallback | None = None,
+) -> RunResult:
+    """One run of ``workload``'s program on ``cluster``, in its mode: once per barrier
+    task, or once on this host as the cluster's application (the harness gives the
+    executors back for the run)."""
+    if workload.mode == "per-worker":
+        return run_per_worker(
+            cluster.spark,
+            workload,
+            config,
+            cluster.workers,
+            cluster.cores_per_worker,
+            cluster.master_url,
+            progress,
         )
-        env.pop("SPARK_CONF_DIR", None)
-        return run_verbose(
-            argv,
-            what=f"the {config.precision.value} kernel proof step of workload {workload.name}",
-            env=env,
-            timeout_s=timeout_s,
-            cwd=workload.cwd,
+    with cluster.released() as env:  # the program is the cluster's application now
+        return run_driver_mode(
+            workload,
+            config,
+            cluster.workers,
+            cluster.cores_per_worker,
+            cluster.master_url,
+            env,
+            progress,
         )
-
-
-def unavailable_proof(message: str) -> dict[str, Any]:
-    """A proof that could not be made, shaped like :meth:`KernelSummary.to_dict`'s."""
-    return {
-        "available": False,
-        "onednn_version": None,
-        "cpu_isa": None,
-        "bf16_ran": False,
-        "isa": None,
-        "message": f"not available: {message}",
-        "isas": {},
-        "bf16_counts_by_kind": {},
-        "primitives": 0,
-        "evidence": [],
-        "emulated": False,
-    }
-
-
-def proof_dict(summary: KernelSummary, precision: str) -> dict[str, Any]:
-    """The proof stored with a command run: oneDNN's summary, or "not available"."""
-    if not summary.primitives:
-        return unavailable_proof(
-            "the program printed no oneDNN verbose lines (its framework may not use oneDNN,"
-            " or does not honour ONEDNN_VERBOSE)"
-        )
-    return dict(summary.to_dict(precision), available=True)

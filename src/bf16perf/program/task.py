@@ -1,5 +1,5 @@
 """A command workload's process, watched: one per barrier task (per-worker mode), or one per
-run on the driver's host (driver mode, :mod:`bf16perf.workload.command`).
+run on the driver's host (driver mode, :mod:`bf16perf.program.launch`).
 
 :func:`watch` runs the program with its output (stdout and stderr, merged) going to a log
 file line by line, hands each line to a callback (live progress), kills it when it prints
@@ -27,7 +27,7 @@ from typing import Any
 
 from bf16perf.hygiene import pdeathsig_preexec
 from bf16perf.interference import CpuWindow, sample
-from bf16perf.workload.metrics import MetricsError, parse_metrics
+from bf16perf.program.metrics import MetricsError, parse_metrics
 from bf16perf.workload.worker import PROGRESS
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "Watched",
     "command_task",
     "fill_process_fields",
+    "rank_env",
     "read_records",
     "tail",
     "watch",
@@ -105,23 +106,8 @@ def watch(
 
         reader = threading.Thread(target=pump, daemon=True)
         reader.start()
-        start = time.monotonic()
         try:
-            while proc.poll() is None:
-                now = time.monotonic()
-                if now - last[0] > quiet_timeout_s:
-                    raise RuntimeError(
-                        f"{who}: printed nothing for {quiet_timeout_s:.0f} s (a hung collective"
-                        " or a lost peer); raise the workload's step_timeout_s or"
-                        f" --perf-step-timeout if it is really this quiet. Last lines:\n"
-                        + tail(log)
-                    )
-                if now - start > timeout_s:
-                    raise RuntimeError(
-                        f"{who}: still running after {timeout_s:.0f} s (the workload's"
-                        f" timeout_s). Last lines:\n" + tail(log)
-                    )
-                time.sleep(0.05)
+            _wait(proc, last, log, timeout_s=timeout_s, quiet_timeout_s=quiet_timeout_s, who=who)
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -137,6 +123,34 @@ def watch(
         w = CpuWindow.between(before, after)
         window = CpuWindow(w.window_s, w.cpus, own, w.busy_s, w.steal_s).to_dict()
     return Watched(proc.returncode, window)
+
+
+def _wait(
+    proc: subprocess.Popen[bytes],
+    last: list[float],
+    log: Path,
+    *,
+    timeout_s: float,
+    quiet_timeout_s: float,
+    who: str,
+) -> None:
+    """Until ``proc`` ends; raise when it printed nothing since ``last[0]`` for
+    ``quiet_timeout_s`` or ran longer than ``timeout_s``."""
+    start = time.monotonic()
+    while proc.poll() is None:
+        now = time.monotonic()
+        if now - last[0] > quiet_timeout_s:
+            raise RuntimeError(
+                f"{who}: printed nothing for {quiet_timeout_s:.0f} s (a hung collective"
+                " or a lost peer); raise the workload's step_timeout_s or"
+                f" --perf-step-timeout if it is really this quiet. Last lines:\n" + tail(log)
+            )
+        if now - start > timeout_s:
+            raise RuntimeError(
+                f"{who}: still running after {timeout_s:.0f} s (the workload's"
+                f" timeout_s). Last lines:\n" + tail(log)
+            )
+        time.sleep(0.05)
 
 
 def read_records(
@@ -164,6 +178,31 @@ def fill_process_fields(argv: list[str], rank: int, metrics: Path, work: Path) -
     ]
 
 
+def rank_env(rank: int, addresses: list[str], metrics: Path) -> dict[str, str]:
+    """This process's environment with the rendezvous of a data-parallel job (torch's
+    ``RANK``/``MASTER_ADDR``, TensorFlow's ``TF_CONFIG``) and bf16perf's own variables;
+    threads as many as the task's CPUs."""
+    master_addr, master_port = addresses[0].rsplit(":", 1)
+    env = dict(os.environ)
+    env.update(
+        {
+            "RANK": str(rank),
+            "LOCAL_RANK": "0",
+            "WORLD_SIZE": str(len(addresses)),
+            "LOCAL_WORLD_SIZE": "1",
+            "MASTER_ADDR": master_addr,
+            "MASTER_PORT": master_port,
+            "TF_CONFIG": json.dumps(
+                {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": rank}}
+            ),
+            "OMP_NUM_THREADS": str(len(os.sched_getaffinity(0))),
+            "BF16PERF_METRICS": str(metrics),
+            "BF16PERF_RANK": str(rank),
+        }
+    )
+    return env
+
+
 def command_task(
     spec_json: str, progress_addr: tuple[str, int] | None, _: Iterator[Any]
 ) -> Iterator[str]:
@@ -180,26 +219,7 @@ def command_task(
     spec = json.loads(spec_json)
     work = Path(tempfile.mkdtemp(prefix=f"bf16perf-cmd{rank}-"))
     metrics, log = work / "metrics.jsonl", work / "output.log"
-    master_addr, master_port = addresses[0].rsplit(":", 1)
-    cores = len(os.sched_getaffinity(0))
-    env = dict(os.environ)
-    env.update(
-        {
-            "RANK": str(rank),
-            "LOCAL_RANK": "0",
-            "WORLD_SIZE": str(len(addresses)),
-            "LOCAL_WORLD_SIZE": "1",
-            "MASTER_ADDR": master_addr,
-            "MASTER_PORT": master_port,
-            "TF_CONFIG": json.dumps(
-                {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": rank}}
-            ),
-            "OMP_NUM_THREADS": str(cores),
-            "BF16PERF_METRICS": str(metrics),
-            "BF16PERF_RANK": str(rank),
-        }
-    )
-    env.update(dict(spec["env"]))
+    env = {**rank_env(rank, addresses, metrics), **dict(spec["env"])}
     argv = fill_process_fields(spec["argv"], rank, metrics, work)
     forward: socket.socket | None = None
     if progress_addr is not None and rank == 0:

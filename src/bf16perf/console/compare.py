@@ -1,0 +1,158 @@
+"""``bf16perf compare A B``: B's runs against A's with the stored-baseline rule, worded
+for someone who judges two finished sessions (:data:`bf16perf.verdicts.words.COMMAND`),
+and the parts of the lone step that grew from A's profile to B's (:mod:`bf16perf.profile`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, cast
+
+from bf16perf.console._common import InputError, like_the_plugin
+from bf16perf.decisions import Outcome
+
+__all__ = ["add", "exit_code", "run"]
+
+
+def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    c = sub.add_parser("compare", help="B's runs against A's, with the stored-baseline rule")
+    c.add_argument("a", type=Path)
+    c.add_argument("b", type=Path)
+    for name, flag in (("--threshold", "--perf-max-regression"), ("--alpha", "--perf-alpha")):
+        like_the_plugin(c, name, flag)
+    c.add_argument(
+        "--allow-other-machine",
+        action="store_true",
+        help="compare reports from machines with different fingerprints",
+    )
+    c.add_argument(
+        "--release",
+        action="store_true",
+        help="release mode: exit 11 when a drop beyond the threshold is not ruled out"
+        " (default, nightly: exit 10 only on evidence of a drop)",
+    )
+    c.set_defaults(run=run)
+
+
+def _report_json(directory: Path) -> dict[str, Any]:
+    path = directory / "report.json" if directory.is_dir() else directory
+    if not path.exists():
+        raise InputError(f"{path}: no such report (give a report directory or its report.json)")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file (a report is a report.json)")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InputError(f"{path}: not a readable report ({exc})") from None
+    if not isinstance(data, dict) or "runs" not in data:
+        raise InputError(f"{path}: not a bf16perf report.json (no 'runs')")
+    return data
+
+
+def _figures(report: dict[str, Any], path: Path) -> dict[str, list[float]]:
+    """Candidate run figures by workload key; a run without a key or a usable figure is a
+    bad input, named."""
+    from bf16perf.report.history import is_figure
+
+    out: dict[str, list[float]] = {}
+    runs = report["runs"]
+    if not isinstance(runs, list):
+        raise InputError(f"{path}: field runs: expected a list, got {type(runs).__name__}")
+    for i, run in enumerate(runs, 1):
+        if not isinstance(run, dict):
+            raise InputError(f"{path}: run {i}: expected an object, got {run!r:.60}")
+        if run.get("stack", "candidate") != "candidate":
+            continue
+        key, figure = run.get("workload_key"), run.get("median_images_per_second")
+        if not isinstance(key, str) or not key:
+            raise InputError(f"{path}: run {i}: field workload_key: expected a name, got {key!r}")
+        if not is_figure(figure):
+            raise InputError(
+                f"{path}: run {i}: field median_images_per_second: expected a positive"
+                f" number, got {figure!r:.60}"
+            )
+        out.setdefault(key, []).append(float(cast(float, figure)))
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    """Each shared workload key judged; the session's exit code of the worst."""
+    from bf16perf.verdicts import SESSION_PRIOR, baseline_rule
+    from bf16perf.verdicts.words import COMMAND
+
+    report_a, report_b = _report_json(args.a), _report_json(args.b)
+    prints = [r.get("fingerprint") for r in (report_a, report_b)]
+    if not all(isinstance(f, dict) for f in prints):
+        raise InputError(f"{args.a} or {args.b}: field fingerprint: expected an object")
+    machines = [(r.get("fingerprint") or {}).get("id") for r in (report_a, report_b)]
+    if machines[0] != machines[1] and not args.allow_other_machine:
+        slugs = [(r.get("fingerprint") or {}).get("slug") for r in (report_a, report_b)]
+        raise InputError(
+            f"A ({args.a}) ran on {slugs[0]!r} and B ({args.b}) on {slugs[1]!r}: another"
+            " machine's figures say nothing about this one's speed; --allow-other-machine"
+            " compares them anyway"
+        )
+    a, b = _figures(report_a, args.a), _figures(report_b, args.b)
+    shared = sorted(set(a) & set(b))
+    print(f"A (the baseline): {args.a}\nB (judged against A): {args.b}")
+    for side, only in (("A", set(a) - set(b)), ("B", set(b) - set(a))):
+        for key in sorted(only):
+            print(f"{key}: only in {side}, not compared")
+    if not shared:
+        raise InputError(f"{args.a} and {args.b} share no workload key: nothing to compare")
+    codes = []
+    for key in shared:
+        verdict = baseline_rule(
+            b[key],
+            a[key],
+            max_regression=args.threshold,
+            alpha=args.alpha,
+            session=SESSION_PRIOR,
+            remedies=COMMAND,
+        )
+        print(f"{key}: {verdict.outcome.value}: {verdict.detail}")
+        grew = _what_grew(report_a, report_b, key)
+        if grew:
+            print(f"  {grew}")
+        codes.append(exit_code(verdict.outcome, args.release))
+    # a session's order: regression (10) before inconclusive (11)
+    return 10 if 10 in codes else max(codes, default=0)
+
+
+def _profile(report: dict[str, Any], key: str) -> Any:
+    """The lone-step profile kept with the first candidate run of ``key``, or ``None``."""
+    for run in report["runs"]:
+        mine = isinstance(run, dict) and run.get("stack", "candidate") == "candidate"
+        if mine and run.get("workload_key") == key:
+            profile = (run.get("kernels") or {}).get("profile")
+            return profile if isinstance(profile, dict) else None
+    return None
+
+
+def _what_grew(report_a: dict[str, Any], report_b: dict[str, Any], key: str) -> str:
+    """The parts of the lone step whose oneDNN time grew most from A's profile to B's, in
+    one line (empty where either report kept no profile, or one is unreadable)."""
+    from bf16perf.profile import Profile, changed_parts
+
+    found = [_profile(r, key) for r in (report_a, report_b)]
+    if found[0] is None or found[1] is None:
+        return ""
+    try:
+        before, now = (Profile.from_dict(f) for f in found)
+    except (KeyError, TypeError, ValueError):
+        return "the lone-step profiles cannot be read: no attribution"
+    if not (before.available and now.available):
+        return ""
+    grown = changed_parts(before, now)
+    if not grown:
+        return "what grew in the lone step, A to B: no oneDNN part; look beyond the kernels"
+    return "what grew in the lone step, A to B: " + ", ".join(grown)
+
+
+def exit_code(outcome: Outcome, release: bool) -> int:
+    """A session's exit code for a throughput outcome: 10 a regression; inconclusive is
+    11 in the release mode and no failure in the nightly mode (as in ``pytest perf/``)."""
+    if outcome is Outcome.REGRESSION:
+        return 10
+    return 11 if outcome is Outcome.INCONCLUSIVE and release else 0

@@ -1,0 +1,67 @@
+"""``bf16perf history``: each series of the history, its change points and its nightly
+verdict, and the offline history page beside it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from bf16perf import parsers as p
+from bf16perf.atomic import atomic_write
+from bf16perf.console._common import PROBLEMS_SHOWN, InputError, refuse_overwriting
+
+__all__ = ["add", "run"]
+
+
+def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    h = sub.add_parser("history", help="series, change points and the history page")
+    h.add_argument("path", nargs="?", type=Path, default=Path("reports/history.jsonl"))
+    h.add_argument("--page", type=Path, default=None, help="default: history.html beside it")
+    h.add_argument("--confirm", type=p.positive_int, default=3, help="sessions that confirm a drop")
+    h.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit 10 when a series has a new lasting drop, else 0."""
+    from bf16perf.report.history import read_history_checked
+    from bf16perf.report.history_page import render_history_page
+    from bf16perf.trend import changes, nightly_rule, series_of
+
+    t0 = time.monotonic()
+    path: Path = args.path
+    if not path.is_file():
+        raise InputError(
+            f"{path}: no such history file (a perf session writes reports/history.jsonl)"
+        )
+    page: Path = args.page or path.with_name("history.html")
+    refuse_overwriting(page, [path])  # before any work: a usage error writes nothing
+    try:
+        lines, problems = read_history_checked(path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+    for problem in problems[:PROBLEMS_SHOWN]:
+        print(f"bf16perf history: {problem}", file=sys.stderr)
+    if len(problems) > PROBLEMS_SHOWN:
+        print(
+            f"bf16perf history: ... and {len(problems) - PROBLEMS_SHOWN} more lines skipped"
+            f" ({len(problems)} in all)",
+            file=sys.stderr,
+        )
+    all_series = series_of(lines)
+    found = {key: changes(s, min_size=args.confirm) for key, s in all_series.items()}
+    regressions = 0
+    for key, series in sorted(all_series.items()):
+        last = series.points[-1]
+        verdict = nightly_rule(series, confirm=args.confirm)
+        regressions += verdict.status == "regression"
+        print(
+            f"{key}: {len(series.points)} sessions, last {last.figure:.4g} ({last.started});"
+            f" {verdict.status}"
+        )
+        for change in found[key]:
+            print(f"  change point: {change.describe()}")
+    atomic_write(page, render_history_page(all_series, found, page, path))
+    print(f"history page: {page} ({len(lines)} lines, {time.monotonic() - t0:.2f} s)")
+    return 10 if regressions else 0

@@ -1,0 +1,70 @@
+"""The end of a perf session, without pytest: its report built from what the tests handed
+on, the trend over the history judged (its verdict counts in the exit code), and the report
+written with the session's exit code.  The plugin calls these from its hooks."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bf16perf.session import PerfSession
+
+__all__ = ["build", "judge_trend", "write"]
+
+
+def build(perf: PerfSession, exit_code: int) -> dict[str, Any]:
+    """The report's figures, made once (its verdicts and exit code are filled in by
+    :func:`write`)."""
+    from bf16perf.report import build_report
+
+    return build_report(
+        started=perf.started,
+        machine=perf.machine,
+        runs=perf.runs,
+        decisions=perf.decisions,
+        baselines=perf.baselines,
+        cluster=perf.cluster.to_dict() if perf.cluster else {},
+        gate=perf.gate.to_dict() if perf.gate else None,
+        reference=perf.reference,
+        exit_code=exit_code,
+        stopped_because=None,
+        labels=dict(perf.options.labels),
+        workloads=[w.to_dict() for w in perf.workloads],
+    )
+
+
+def judge_trend(perf: PerfSession, report: dict[str, Any]) -> None:
+    """The history with this session's line at its end: a new lasting drop is a
+    REGRESSION of the session; one slow night is a notice."""
+    from bf16perf.report import read_history
+    from bf16perf.report.data import history_line
+    from bf16perf.trend import trend_decisions
+
+    line = history_line(report, perf.report_dir)
+    history = read_history(perf.options.history_path)
+    decisions, notices = trend_decisions(
+        history, line, confirm=perf.options.trend_confirm, alpha=perf.budget.share
+    )
+    perf.record(*decisions)
+    perf.notices.extend(notices)
+
+
+def write(
+    perf: PerfSession, report: dict[str, Any], exit_code: int, stopped: str | None
+) -> tuple[Path, float]:
+    """Write the report (with the logs of a session that ``stopped`` early) and the
+    history line; its directory and the seconds it took."""
+    from bf16perf.report import write_report
+    from bf16perf.report.data import decision_dicts
+
+    report.update(
+        exit_code=exit_code,
+        stopped_because=stopped,
+        decisions=decision_dicts(perf.decisions),
+    )
+    logs = perf.logs if stopped else []
+    t0 = time.monotonic()
+    path = write_report(perf.report_dir, report, perf.options.history_path, logs)
+    return path, time.monotonic() - t0

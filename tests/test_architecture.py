@@ -1,0 +1,45 @@
+"""ARCHITECTURE.md stays true: it names every module of the package, and the import
+contracts it describes are the ones ``make lint`` checks (``[tool.importlinter]`` in
+pyproject.toml)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+from tests.perfrun import ROOT
+
+PACKAGE = ROOT / "src" / "bf16perf"
+DOC = (ROOT / "ARCHITECTURE.md").read_text()
+
+
+def _named(module: str) -> bool:
+    """``module`` (a path under the package) is named: by its path, or, inside a
+    subpackage, by its file name where the subpackage is named."""
+    if module in DOC:
+        return True
+    folder, _, name = module.rpartition("/")
+    if folder:
+        return f"{folder}/" in DOC and re.search(rf"(?<![\w/]){re.escape(name)}", DOC) is not None
+    return re.search(rf"(?<![\w/.]){re.escape(name)}", DOC) is not None
+
+
+def test_every_module_is_named_in_the_architecture() -> None:
+    modules = sorted(
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if path.name not in ("__init__.py", "__main__.py")
+    )
+    assert len(modules) > 40
+    missing = [m for m in modules if not _named(m)]
+    assert not missing, f"ARCHITECTURE.md does not name {missing}: add each to its row"
+
+
+def test_the_architecture_names_the_import_contracts_make_lint_checks() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    contracts = config["tool"]["importlinter"]["contracts"]
+    assert len(contracts) >= 4
+    for contract in contracts:
+        assert contract["name"] in DOC, f"contract {contract['name']!r} is not in ARCHITECTURE.md"
+    makefile = (ROOT / "Makefile").read_text()
+    assert "lint-imports" in makefile
