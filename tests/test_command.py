@@ -170,7 +170,7 @@ def test_the_commands_options_are_the_plugins() -> None:
         actions = {a.dest: a for a in commands[command]._actions}
         for dest, flag in (("threshold", "--perf-max-regression"), ("alpha", "--perf-alpha")):
             assert actions[dest].type is table[flag].parse
-            assert actions[dest].default == table[flag].default
+            assert actions[dest].default == table[flag].value_default
 
 
 def _profiled(path: Path, conv_ms: float, impl: str) -> Path:

@@ -26,3 +26,21 @@ def test_every_flag_fills_a_field_and_every_field_has_a_flag() -> None:
 def test_flags_are_unique() -> None:
     flags = [o.flag for o in OPTIONS]
     assert len(flags) == len(set(flags))
+
+
+def test_every_option_has_one_default() -> None:
+    """Following a value option from the table to its use meets one default: the
+    PerfOptions field's, which the flag, its help line and the command's copy all show."""
+    from bf16perf.cli import OPTIONS
+    from bf16perf.options import PerfOptions
+
+    defaults = PerfOptions()
+    for option in OPTIONS:
+        if option.parse is None or not option.fills or option.repeat:
+            continue
+        assert option.default is None, f"{option.flag}: a second default in the table"
+        assert option.value_default == getattr(defaults, option.fills)
+        if "default" in option.help and option.value_default is not None:
+            # (a None default is described in words: "default: one per physical core group")
+            assert "{default}" in option.help, f"{option.flag}: a literal default in its help"
+            assert str(option.value_default) in option.help_text

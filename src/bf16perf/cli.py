@@ -35,7 +35,9 @@ class Option:
         fills: the :class:`PerfOptions` field it sets (``""``: none, it is read apart).
         train: the :class:`TrainConfig` field it overrides, where it is a workload knob.
         parse: the value parser (``None``: a switch).
-        default: the value when the flag is absent.
+        default: the value when the flag is absent; for a value option that fills a
+            :class:`PerfOptions` field, that field's default (one default an option:
+            :attr:`value_default`).  ``{default}`` in ``help`` shows it.
         metavar: the value's name in ``--help``.
         repeat: the flag may be given several times (values collect in a list).
         negate: a ``--perf-no-*`` switch: its field is the switch's opposite.
@@ -55,19 +57,36 @@ class Option:
     def dest(self) -> str:
         return self.flag.lstrip("-").replace("-", "_")
 
+    @property
+    def value_default(self) -> Any:
+        """The value when the flag is absent: :class:`PerfOptions`' own default for a value
+        option that fills one of its fields, else :attr:`default`."""
+        if self.parse is not None and self.fills and not self.repeat:
+            return getattr(_DEFAULTS, self.fills)
+        return self.default
+
+    @property
+    def help_text(self) -> str:
+        """The help line, with the default it names filled in."""
+        return self.help.replace("{default}", str(self.value_default))
+
     def add_to(self, group: Any) -> None:
         if self.parse is None:
             action = "store_true"
-            group.addoption(self.flag, action=action, default=self.default, help=self.help)
+            group.addoption(self.flag, action=action, default=self.default, help=self.help_text)
             return
         group.addoption(
             self.flag,
             type=self.parse,
-            default=[] if self.repeat else self.default,
+            default=[] if self.repeat else self.value_default,
             action="append" if self.repeat else "store",
             metavar=self.metavar,
-            help=self.help,
+            help=self.help_text,
         )
+
+
+#: Every default of :class:`PerfOptions`, which the table's value options take.
+_DEFAULTS = PerfOptions()
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -100,7 +119,7 @@ OPTIONS: tuple[Option, ...] = (
            " differ in bf16 capability (refused by default)", "allow_mixed_hosts",
            default=False),
     Option("--perf-lock-timeout", "wait this long for another perf session on this machine"
-           " (default 600)", "lock_timeout_s", parse=p.positive_float, default=600.0,
+           " (default {default})", "lock_timeout_s", parse=p.positive_float,
            metavar="SECONDS"),
     Option("--perf-run-dir", "Spark conf, logs, work and scratch dirs (default: a temporary"
            " dir)", "run_dir", parse=Path, metavar="DIR"),
@@ -111,10 +130,9 @@ OPTIONS: tuple[Option, ...] = (
            " built-in one, or a [tool.bf16perf.workloads.NAME] table of --perf-workload-file",
            "workloads", parse=str, metavar="NAME", repeat=True),
     Option("--perf-workload-file", "TOML file with [tool.bf16perf.workloads.NAME] tables"
-           " (default: pyproject.toml)", "workload_file", parse=Path,
-           default=Path("pyproject.toml"), metavar="PATH"),
-    Option("--perf-profile", "workload size preset (default: default)", "profile",
-           parse=p.profile, default="default", metavar="smoke|default|full"),
+           " (default: {default})", "workload_file", parse=Path, metavar="PATH"),
+    Option("--perf-profile", "workload size preset (default: {default})", "profile",
+           parse=p.profile, metavar="smoke|default|full"),
     Option("--perf-image-size", "image side in pixels", train="image_size",
            parse=p.positive_int, metavar="PIXELS"),
     Option("--perf-batch-per-worker", "images per worker per step", train="batch_per_worker",
@@ -135,8 +153,8 @@ OPTIONS: tuple[Option, ...] = (
            " the reference recipe reduces fp32); a separate baseline key",
            train="bf16_allreduce", default=False),
     # verdicts
-    Option("--perf-baselines", "baseline store (default: baselines/)", "baselines_dir",
-           parse=Path, default=Path("baselines"), metavar="DIR"),
+    Option("--perf-baselines", "baseline store (default: {default}/)", "baselines_dir",
+           parse=Path, metavar="DIR"),
     Option("--perf-save-baseline", "add this session to the baseline, which keeps the last"
            " --perf-baseline-sessions sessions (the previous file is kept beside it)",
            "save_baseline", default=False),
@@ -144,18 +162,18 @@ OPTIONS: tuple[Option, ...] = (
            " perf_baseline_sessions); with 3 or more their own scatter is the between-session"
            " spread of the stored verdict", parse=p.positive_int, metavar="K"),
     Option("--perf-max-regression", "throughput drop that is a regression when significant"
-           " (default 0.05)", "max_regression", parse=p.fraction, default=0.05,
+           " (default {default})", "max_regression", parse=p.fraction,
            metavar="FRACTION"),
     Option("--perf-min-bf16-speedup", "release gate: minimum bf16/fp32 speedup (default 1.0;"
            " none for the smoke profile)", parse=p.positive_float, metavar="RATIO"),
     Option("--perf-repeats", "runs per variant, interleaved fp32/bf16: the unit of every"
-           " verdict, and the runs a saved baseline keeps (default 3)", "repeats",
-           parse=p.positive_int, default=3, metavar="N"),
+           " verdict, and the runs a saved baseline keeps (default {default})", "repeats",
+           parse=p.positive_int, metavar="N"),
     Option("--perf-extra-pairs", "fp32/bf16 pairs added when the gate is inconclusive; both"
-           " looks then run at half the error (default 2; 0: one look)", "extra_pairs",
-           parse=p.non_negative_int, default=2, metavar="N"),
+           " looks then run at half the error (default {default}; 0: one look)", "extra_pairs",
+           parse=p.non_negative_int, metavar="N"),
     Option("--perf-alpha", "one-sided false-alarm rate of the throughput verdicts (default"
-           " 0.01)", "alpha", parse=p.alpha, default=0.01, metavar="P"),
+           " {default})", "alpha", parse=p.alpha, metavar="P"),
     Option("--perf-release", "release mode: a throughput verdict must rule out a drop beyond"
            " --perf-max-regression, else it is inconclusive (exit 11); without it (nightly"
            " mode) only evidence of a drop fails: two sessions in a row below the baseline"
@@ -163,7 +181,7 @@ OPTIONS: tuple[Option, ...] = (
            " below ('suspect') is a notice",
            "release", default=False),
     Option("--perf-bf16-loss-band", "largest mean |bf16 - fp32| loss difference within a run"
-           " (default 0.5)", "bf16_loss_band", parse=p.positive_float, default=0.5,
+           " (default {default})", "bf16_loss_band", parse=p.positive_float,
            metavar="LOSS"),
     # A/B mode
     Option("--perf-reference-python", "A/B mode: alternate runs with this interpreter's stack"
@@ -173,18 +191,18 @@ OPTIONS: tuple[Option, ...] = (
            " e.g. a oneDNN knob", "reference_env", parse=p.env_assignment,
            metavar="NAME=VALUE", repeat=True),
     Option("--perf-pairs", "A/B mode: reference/candidate pairs per variant, in balanced"
-           " random order (default 8)", "pairs", parse=p.positive_int, default=8, metavar="N"),
+           " random order (default {default})", "pairs", parse=p.positive_int, metavar="N"),
     # reports
-    Option("--perf-reports", "report directories go here (default: reports/)", "reports_dir",
-           parse=Path, default=Path("reports"), metavar="DIR"),
+    Option("--perf-reports", "report directories go here (default: {default}/)",
+           "reports_dir", parse=Path, metavar="DIR"),
     Option("--perf-history", "append-only history file (default: <reports>/history.jsonl)",
            "history", parse=Path, metavar="PATH"),
     Option("--perf-label", "a label of this session's history line (repeatable), e.g."
            " commit=abc123; a change point names the labels that changed", "labels",
            parse=p.label, metavar="KEY=VALUE", repeat=True),
     Option("--perf-trend-confirm", "sessions after a drop in the history that make it a"
-           " regression (default 3; 0: no trend verdict)", "trend_confirm",
-           parse=p.non_negative_int, default=3, metavar="N"),
+           " regression (default {default}; 0: no trend verdict)", "trend_confirm",
+           parse=p.non_negative_int, metavar="N"),
     Option("--perf-no-report", "write no report directory and no history line", "report",
            default=False, negate=True),
 )  # fmt: skip

@@ -25,7 +25,10 @@ def like_the_plugin(parser: argparse.ArgumentParser, name: str, flag: str) -> No
     if option.parse is None:
         raise TypeError(f"{flag} is a switch, not a value")
     parser.add_argument(
-        name, type=option.parse, default=option.default, help=f"as {flag}: {option.help}"
+        name,
+        type=option.parse,
+        default=option.value_default,
+        help=f"as {flag}: {option.help_text}",
     )
 
 
