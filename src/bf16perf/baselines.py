@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,6 @@ __all__ = [
     "BaselineSession",
     "add_session",
     "baseline_document",
-    "run_info",
     "upgrade",
 ]
 
@@ -176,22 +175,6 @@ def upgrade(data: dict[str, Any], path: Path) -> dict[str, Any]:
         ) from None
 
 
-def run_info(run: RunResult) -> dict[str, Any]:
-    """A run as pytest-benchmark ``extra_info``: steps, losses, workers, kernel proof."""
-    config = asdict(run.config)
-    config["precision"] = run.config.precision.value
-    return {
-        "variant": run.label,
-        "images_per_second": run.images_per_second,
-        "median_images_per_second": run.median_images_per_second,
-        "step_times_s": run.step_times_s,
-        "losses": run.losses,
-        "workers": [asdict(w) for w in run.workers],
-        "config": config,
-        "kernels": run.kernels,
-    }
-
-
 def baseline_document(
     runs: Sequence[RunResult],
     *,
@@ -216,7 +199,7 @@ def baseline_document(
                     "rounds": len(run.step_times_s),
                     "data": run.step_times_s,
                 },
-                "extra_info": run_info(run),
+                "extra_info": run.to_dict(),
             }
             for i, run in enumerate(runs)
         ],

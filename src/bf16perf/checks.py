@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bf16perf import judge
-from bf16perf.baselines import Baseline, baseline_document, run_info
+from bf16perf.baselines import Baseline, baseline_document
 from bf16perf.decisions import Decision, Outcome
 from bf16perf.machine import Machine
 from bf16perf.options import PerfOptions
@@ -158,9 +158,9 @@ class BenchmarkRecord:
 def benchmark_record(runs: list[RunResult], machine: Machine, key: str) -> BenchmarkRecord:
     figures = judge.figures(runs)
     extra = {
-        **run_info(runs[0]),
+        **runs[0].to_dict(),
         "run_figures": figures,
-        "runs": [run_info(r) for r in runs],
+        "runs": [r.to_dict() for r in runs],
         "fingerprint": machine.fingerprint.to_dict(),
     }
     properties: dict[str, object] = {

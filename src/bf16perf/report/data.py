@@ -8,7 +8,6 @@ the HTML only render it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from bf16perf.decomposition import run_decomposition
 from bf16perf.formats import REPORT_VERSION
 from bf16perf.machine import Machine
 from bf16perf.report.history import HISTORY_SCHEMA_VERSION
-from bf16perf.workload.config import RunResult, WorkerResult
+from bf16perf.workload.config import RunResult
 
 __all__ = [
     "REPORT_SCHEMA_VERSION",
@@ -33,34 +32,19 @@ __all__ = [
 REPORT_SCHEMA_VERSION = REPORT_VERSION
 
 
-def _worker_dict(worker: WorkerResult) -> dict[str, Any]:
-    out = asdict(worker)
-    out["busy_share"] = worker.busy_share
-    return out
-
-
 def _run_dict(run: RunResult, workload_key: str) -> dict[str, Any]:
-    config = asdict(run.config)
-    config["precision"] = run.config.precision.value
+    """The run's own dict (:meth:`RunResult.to_dict`) with what the report adds: its key,
+    the median's interval and the step's decomposition."""
     ips = run.images_per_second
     # the median's interval: a bootstrap of the ratio to a constant 1.0
     median, low, high = bootstrap_ratio(ips, [1.0]) if ips else (0.0, 0.0, 0.0)
     split = run_decomposition(run.step_times_s, run.kernels)
     return {
-        "variant": run.label,
-        "stack": run.stack,
-        "precision": run.config.precision.value,
+        **run.to_dict(),
         "workload_key": workload_key,
-        "config": config,
         "median_images_per_second": median,
         "images_per_second_ci": [low, high],
-        "images_per_second": ips,
-        "step_times_s": run.step_times_s,
-        "losses": run.losses,
-        "wall_s": run.wall_s,
-        "kernels": run.kernels,
         "decomposition": split.to_dict() if split else None,
-        "workers": [_worker_dict(w) for w in run.workers],
     }
 
 

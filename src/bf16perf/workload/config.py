@@ -152,10 +152,13 @@ class TrainConfig:
             f"-{workers}x{cores_per_worker}-{data}-{self.precision.value}{isa}"
         )
 
-    def to_json(self) -> str:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["precision"] = self.precision.value
-        return json.dumps(d, sort_keys=True)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> TrainConfig:
@@ -219,9 +222,13 @@ class WorkerResult:
         """:attr:`cpu_window`, typed."""
         return CpuWindow.from_dict(self.cpu_window) if self.cpu_window else None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The worker as stored: its fields and its busy share (derived: dropped on read)."""
+        return {**asdict(self), "busy_share": self.busy_share}
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> WorkerResult:
-        return cls(**d)
+        return cls(**{k: v for k, v in d.items() if k != "busy_share"})
 
 
 @dataclass(frozen=True)
@@ -267,3 +274,20 @@ class RunResult:
     def losses(self) -> list[float]:
         """Rank 0's loss curve (all ranks agree when training is synchronous)."""
         return min(self.workers, key=lambda w: w.rank).losses
+
+    def to_dict(self) -> dict[str, Any]:
+        """The one serialization of a run, for a baseline's ``extra_info`` and the report:
+        its fields and the figures derived from them."""
+        return {
+            "variant": self.label,
+            "stack": self.stack,
+            "precision": self.config.precision.value,
+            "config": self.config.to_dict(),
+            "images_per_second": self.images_per_second,
+            "median_images_per_second": self.median_images_per_second,
+            "step_times_s": self.step_times_s,
+            "losses": self.losses,
+            "wall_s": self.wall_s,
+            "kernels": self.kernels,
+            "workers": [w.to_dict() for w in self.workers],
+        }
