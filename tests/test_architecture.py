@@ -43,3 +43,13 @@ def test_the_architecture_names_the_import_contracts_make_lint_checks() -> None:
         assert contract["name"] in DOC, f"contract {contract['name']!r} is not in ARCHITECTURE.md"
     makefile = (ROOT / "Makefile").read_text()
     assert "lint-imports" in makefile
+
+
+def test_only_the_formats_module_writes_a_schema_version() -> None:
+    """Every stored document gets its version from :func:`bf16perf.formats.versioned`."""
+    writers = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "formats.py" and '"schema_version":' in path.read_text()
+    ]
+    assert not writers, f"{writers} write a schema version: use bf16perf.formats.versioned"

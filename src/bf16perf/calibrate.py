@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bf16perf.atomic import atomic_json
-from bf16perf.formats import SESSION_VERSION, problem
+from bf16perf.formats import problem, versioned
 from bf16perf.interference import CpuWindow, disturbance
 
 __all__ = [
@@ -69,19 +69,21 @@ class SessionFigures:
     started: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": SESSION_VERSION,
-            "index": self.index,
-            "figures": self.figures,
-            "workload": self.workload,
-            "slug": self.slug,
-            "fingerprint": self.fingerprint,
-            "disturbed": self.disturbed,
-            "bf16": self.bf16,
-            "order": self.order,
-            "gate": self.gate,
-            "started": self.started,
-        }
+        return versioned(
+            "session",
+            {
+                "index": self.index,
+                "figures": self.figures,
+                "workload": self.workload,
+                "slug": self.slug,
+                "fingerprint": self.fingerprint,
+                "disturbed": self.disturbed,
+                "bf16": self.bf16,
+                "order": self.order,
+                "gate": self.gate,
+                "started": self.started,
+            },
+        )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SessionFigures:

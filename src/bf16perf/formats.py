@@ -51,6 +51,7 @@ __all__ = [
     "migrate_baseline",
     "problem",
     "schema",
+    "versioned",
 ]
 
 BASELINE_VERSION = 3
@@ -63,6 +64,21 @@ Kind = Literal["baseline", "noise", "history", "session", "report"]
 
 #: The longest repr of a found value quoted in a problem (a huge value stays one line).
 _SHOWN = 60
+
+
+_VERSIONS: dict[str, int] = {
+    "baseline": BASELINE_VERSION,
+    "noise": NOISE_VERSION,
+    "history": HISTORY_VERSION,
+    "session": SESSION_VERSION,
+    "report": REPORT_VERSION,
+}
+
+
+def versioned(kind: Kind, document: dict[str, Any]) -> dict[str, Any]:
+    """A new ``kind`` document: its current schema version first, then ``document``'s
+    fields; the one place a version is written."""
+    return {"schema_version": _VERSIONS[kind], **document}
 
 
 class FormatError(ValueError):

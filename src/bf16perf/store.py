@@ -32,7 +32,7 @@ from bf16perf.baselines import (
     add_session,
     upgrade,
 )
-from bf16perf.formats import problem
+from bf16perf.formats import problem, versioned
 from bf16perf.stats import Spread, log_spread
 
 __all__ = ["BaselineStore"]
@@ -164,7 +164,7 @@ class BaselineStore:
         path = self.path_for(slug, workload)
         path.parent.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        head = {"schema_version": SCHEMA_VERSION, "workload": workload, "datetime": stamp}
+        head = versioned("baseline", {"workload": workload, "datetime": stamp})
         older: dict[str, Any] | None = None
         previous = None
         if path.exists():
@@ -234,14 +234,16 @@ class BaselineStore:
         measured one, the session spread."""
         path = self.noise_path(slug, workload)
         path.parent.mkdir(parents=True, exist_ok=True)
-        doc: dict[str, Any] = {
-            "schema_version": NOISE_SCHEMA_VERSION,
-            "workload": workload,
-            "fingerprint": fingerprint,
-            **figures,
-            "sigma": runs.sigma,
-            "df": runs.df,
-        }
+        doc = versioned(
+            "noise",
+            {
+                "workload": workload,
+                "fingerprint": fingerprint,
+                **figures,
+                "sigma": runs.sigma,
+                "df": runs.df,
+            },
+        )
         if sessions is not None:
             doc.update(session_sigma=sessions.sigma, session_df=sessions.df)
         doc.update(command=command, datetime=datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))

@@ -16,9 +16,8 @@ import numpy as np
 from bf16perf.baselines import Baseline
 from bf16perf.decisions import Decision
 from bf16perf.decomposition import run_decomposition
-from bf16perf.formats import REPORT_VERSION
+from bf16perf.formats import REPORT_VERSION, versioned
 from bf16perf.machine import Machine
-from bf16perf.report.history import HISTORY_SCHEMA_VERSION
 from bf16perf.workload.config import RunResult
 
 __all__ = [
@@ -64,34 +63,36 @@ def build_report(
     workloads: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Everything of a session as one JSON-ready dict (see the JSON Schema)."""
-    return {
-        "schema_version": REPORT_SCHEMA_VERSION,
-        "started": started,
-        "exit_code": exit_code,
-        "stopped_because": stopped_because,
-        "fingerprint": machine.fingerprint.to_dict(),
-        "metadata": machine.metadata.to_dict(),
-        "kernel_proof": machine.probe.to_dict() if machine.probe else None,
-        "cluster": cluster,
-        "runs": [_run_dict(r, key) for r, key in runs],
-        "baselines": {
-            key: {
-                "path": str(b.path),
-                "images_per_second": b.images_per_second,
-                "run_figures": b.figures,
-                "session_figures": b.session_figures,
-                "described": b.described,
-                "losses": b.losses,
-                "saved_at": b.saved_at,
-            }
-            for key, b in baselines.items()
+    return versioned(
+        "report",
+        {
+            "started": started,
+            "exit_code": exit_code,
+            "stopped_because": stopped_because,
+            "fingerprint": machine.fingerprint.to_dict(),
+            "metadata": machine.metadata.to_dict(),
+            "kernel_proof": machine.probe.to_dict() if machine.probe else None,
+            "cluster": cluster,
+            "runs": [_run_dict(r, key) for r, key in runs],
+            "baselines": {
+                key: {
+                    "path": str(b.path),
+                    "images_per_second": b.images_per_second,
+                    "run_figures": b.figures,
+                    "session_figures": b.session_figures,
+                    "described": b.described,
+                    "losses": b.losses,
+                    "saved_at": b.saved_at,
+                }
+                for key, b in baselines.items()
+            },
+            "speedup": gate,
+            "reference": reference,
+            "labels": labels or {},
+            "workloads": workloads or [],
+            "decisions": decision_dicts(decisions),
         },
-        "speedup": gate,
-        "reference": reference,
-        "labels": labels or {},
-        "workloads": workloads or [],
-        "decisions": decision_dicts(decisions),
-    }
+    )
 
 
 def decision_dicts(decisions: list[Decision]) -> list[dict[str, Any]]:
@@ -139,30 +140,32 @@ def history_line(report: dict[str, Any], report_dir: Path) -> dict[str, Any]:
     if speedup and fp32_keys:
         ratios[fp32_keys[0]] = speedup["ratio"]
     md = report["metadata"]
-    return {
-        "schema_version": HISTORY_SCHEMA_VERSION,
-        "started": report["started"],
-        "fingerprint": report["fingerprint"]["slug"],
-        "fingerprint_id": report["fingerprint"]["id"],
-        "exit_code": report["exit_code"],
-        "series": series,
-        "ratios": ratios,
-        "images_per_second": medians,
-        "speedup": speedup["ratio"] if speedup else None,
-        "versions": {
-            "tensorflow": md.get("tensorflow"),
-            "torch": md.get("torch"),
-            "onednn": md.get("onednn"),
-            "pyspark": md.get("pyspark"),
-            "java": md.get("java"),
-            "python": md.get("python"),
-            "bf16perf": _bf16perf_version(),
+    return versioned(
+        "history",
+        {
+            "started": report["started"],
+            "fingerprint": report["fingerprint"]["slug"],
+            "fingerprint_id": report["fingerprint"]["id"],
+            "exit_code": report["exit_code"],
+            "series": series,
+            "ratios": ratios,
+            "images_per_second": medians,
+            "speedup": speedup["ratio"] if speedup else None,
+            "versions": {
+                "tensorflow": md.get("tensorflow"),
+                "torch": md.get("torch"),
+                "onednn": md.get("onednn"),
+                "pyspark": md.get("pyspark"),
+                "java": md.get("java"),
+                "python": md.get("python"),
+                "bf16perf": _bf16perf_version(),
+            },
+            "threading_env": md.get("threading_env", {}),
+            "labels": report.get("labels") or {},
+            "verdicts": sorted({d["outcome"] for d in report["decisions"]}),
+            "report": str(report_dir),
         },
-        "threading_env": md.get("threading_env", {}),
-        "labels": report.get("labels") or {},
-        "verdicts": sorted({d["outcome"] for d in report["decisions"]}),
-        "report": str(report_dir),
-    }
+    )
 
 
 def bootstrap_ratio(
