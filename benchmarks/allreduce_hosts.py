@@ -80,7 +80,7 @@ def drive(url: str, secret_file: Path, iterations: int) -> None:
     """The driver (in the master's namespace for the bridge): one stage, JSON on stdout."""
     from bf16perf.bringup import external_driver_env
     from bf16perf.driver import spark_session
-    from bf16perf.hostfacts import barrier_stage
+    from bf16perf.executors import barrier_stage
 
     with tempfile.TemporaryDirectory(prefix="bf16perf-ar-") as tmp:
         env, secret = external_driver_env(secret_file, Path(tmp))

@@ -15,10 +15,10 @@ import pytest
 
 from bf16perf import checks, judge
 from bf16perf.baselines import BaselineError
-from bf16perf.bench import STEP_TIMER
 from bf16perf.machine import Machine
 from bf16perf.runs import BF16, FP32
 from bf16perf.session import PerfSession
+from bf16perf.steptimer import STEP_TIMER
 from bf16perf.workload.config import VARIANTS, Variant
 from bf16perf.workload.definition import WorkloadDef
 from fixtures.training import PytestRuns

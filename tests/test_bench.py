@@ -1,4 +1,4 @@
-"""The step timer against the real pytest-benchmark: :data:`bf16perf.bench.STEP_TIMER`
+"""The step timer against the real pytest-benchmark: :data:`bf16perf.steptimer.STEP_TIMER`
 relies on pytest-benchmark's runner calling the timer exactly twice a round (its private
 ``_make_runner``); this runs the real fixture so a release that changes that fails here,
 loudly, instead of recording wrong step times."""
@@ -15,7 +15,7 @@ import pytest
 
 BODY = """
 import pytest
-from bf16perf.bench import STEP_TIMER
+from bf16perf.steptimer import STEP_TIMER
 
 @pytest.mark.benchmark(timer=STEP_TIMER, min_rounds=1)
 def test_replayed(benchmark):
@@ -28,7 +28,7 @@ def test_the_replayed_steps_are_the_rounds_pytest_benchmark_records(tmp_path: Pa
     major = int(version("pytest-benchmark").split(".")[0])
     assert major == 5, (
         f"pytest-benchmark {version('pytest-benchmark')}: STEP_TIMER was verified against 5.x"
-        " (two timer calls a round); check bench.py against the new runner, then this pin"
+        " (two timer calls a round); check steptimer.py against the new runner, then this pin"
     )
     test = tmp_path / "test_replay.py"
     test.write_text(BODY)

@@ -100,7 +100,7 @@ def test_command_line_errors_are_one_line(
 
 
 def test_hosts_that_differ_in_bf16_capability_are_refused() -> None:
-    from bf16perf.hostfacts import HostFacts, mixed
+    from bf16perf.executors import HostFacts, mixed
 
     zen4 = HostFacts("10.0.0.2", "AMD EPYC 9R14", "avx512_bf16", [0])
     spr = HostFacts("10.0.0.3", "Intel Xeon Platinum 8488C", "amx", [0])

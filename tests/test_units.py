@@ -4,8 +4,8 @@ from dataclasses import replace
 
 import pytest
 
-from bf16perf.bench import ReplayTimer
 from bf16perf.plan import PinMode, PlanError, Topology, format_cpu_list, make_plan, parse_cpu_list
+from bf16perf.steptimer import ReplayTimer
 from bf16perf.workload.config import PROFILES, VARIANTS, Precision, TrainConfig
 
 

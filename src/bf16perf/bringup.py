@@ -20,7 +20,7 @@ from typing import Any
 
 from bf16perf.cluster import SparkStandaloneCluster
 from bf16perf.driver import ClusterError, spark_session
-from bf16perf.hostfacts import HostFacts, gather, mixed
+from bf16perf.executors import HostFacts, gather, mixed
 from bf16perf.options import PerfOptions
 from bf16perf.plan import ClusterPlan, format_cpu_list, local_plan
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
-from bf16perf.hostfacts import barrier_stage
+from bf16perf.executors import barrier_stage
 from bf16perf.workload.config import RunResult, TrainConfig, WorkerResult
 from bf16perf.workload.task import barrier_task
 

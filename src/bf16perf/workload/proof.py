@@ -23,7 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bf16perf.hostfacts import barrier_stage, task_host
+from bf16perf.executors import barrier_stage, task_host
 from bf16perf.kernels import KernelSummary, ProbeError, parse_verbose
 from bf16perf.probe import capture_verbose
 from bf16perf.profile import Profile, profile_of

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bf16perf.hostfacts import task_host
+from bf16perf.executors import task_host
 from bf16perf.hygiene import pdeathsig_preexec
 from bf16perf.workload.stack import stack_env
 
