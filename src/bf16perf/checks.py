@@ -121,7 +121,7 @@ def amx_notice(capped: list[RunResult], training_runs: TrainingRuns) -> str:
     amx = unpaired_log_ratio(judge.figures(bf16), judge.figures(capped), confidence=0.95)
     text = (
         f"{capped[0].label}: {_geomean(capped):.2f} images/s against {_geomean(bf16):.2f}"
-        f" for bf16 on {(bf16[0].kernels or {}).get('isa')} (geometric means of"
+        f" for bf16 on {bf16[0].proof.isa} (geometric means of"
         f" {_count(capped)} and {_count(bf16)}): AMX/AVX512-BF16 = {_ratio_text(amx)}"
     )
     fp32 = training_runs.runs[FP32.name]

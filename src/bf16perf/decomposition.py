@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bf16perf.profile import Profile
+from bf16perf.workload.config import RunProof
 
 __all__ = [
     "Decomposition",
@@ -119,8 +120,8 @@ def run_decomposition(
 ) -> Decomposition | None:
     """A run's median step decomposed with the profile kept in its kernel proof, or
     ``None`` where the run has no (available) profile."""
-    stored = (kernels or {}).get("profile")
-    if not isinstance(stored, Mapping) or not step_times_s:
+    stored = RunProof.of(kernels).profile
+    if stored is None or not step_times_s:
         return None
     return decompose(statistics.median(step_times_s), Profile.from_dict(stored))
 
@@ -135,8 +136,8 @@ def summary_lines(
     steps: dict[str, list[float]] = {}
     for label, times, kernels in runs:
         steps.setdefault(label, []).extend(times)
-        stored = (kernels or {}).get("profile")
-        if label not in seen and isinstance(stored, Mapping):
+        stored = RunProof.of(kernels).profile
+        if label not in seen and stored is not None:
             seen[label] = (Profile.from_dict(stored), float(stored.get("cost_s", 0.0)))
     lines: list[str] = []
     parts: dict[str, Decomposition] = {}

@@ -253,7 +253,7 @@ def gate(
     looks: int,
 ) -> tuple[Decision, GateVerdict]:
     """The release gate over interleaved pairs; the decision and the typed verdict."""
-    emulated = any((r.kernels or {}).get("emulated") for r in bf16)
+    emulated = any(r.proof.emulated for r in bf16)
     verdict = gate_rule(
         figures(bf16),
         figures(fp32),
@@ -262,7 +262,7 @@ def gate(
         emulated=emulated,
         fail_alpha=options.alpha,
     )
-    if not emulated and any((r.kernels or {}).get("available") is False for r in bf16):
+    if not emulated and any(r.kernels and not r.proof.available for r in bf16):
         verdict = verdict.without_proof()
     decision = Decision(test, "bf16 gate", verdict.outcome, verdict.detail, verdict.to_dict())
     return decision, verdict

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import json
 import statistics
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -232,6 +233,38 @@ class WorkerResult:
 
 
 @dataclass(frozen=True)
+class RunProof:
+    """The kernel proof kept with a run (``RunResult.kernels``: oneDNN's summary of its
+    proof step plus the run's own keys), typed for its readers.
+
+    Attributes:
+        isa: the ISA the deciding primitives ran on (``None``: not known).
+        available: a proof was made (a program that prints no oneDNN lines has none).
+        emulated: bf16 that did not run in bf16 hardware kernels (the self-test mode).
+        profile: the lone step's profile (:class:`bf16perf.profile.Profile` as a dict),
+            where one was taken.
+    """
+
+    isa: str | None = None
+    available: bool = True
+    emulated: bool = False
+    profile: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, kernels: Mapping[str, Any] | None) -> RunProof:
+        """The typed view of a stored proof (``None``: no proof kept, nothing known)."""
+        if not kernels:
+            return cls(available=False)
+        profile = kernels.get("profile")
+        return cls(
+            isa=kernels.get("isa"),
+            available=kernels.get("available") is not False,
+            emulated=bool(kernels.get("emulated")),
+            profile=dict(profile) if isinstance(profile, Mapping) else None,
+        )
+
+
+@dataclass(frozen=True)
 class RunResult:
     """One run on the cluster: the configuration, every worker's measurements, the kernel
     proof of its configuration (:mod:`bf16perf.workload.proof`), and which stack ran it
@@ -250,6 +283,11 @@ class RunResult:
         workload's name for any workload but the built-in TensorFlow."""
         name = self.variant or self.config.precision.value
         return f"{self.config.workload}:{name}" if self.config.is_command else name
+
+    @property
+    def proof(self) -> RunProof:
+        """:attr:`kernels`, typed."""
+        return RunProof.of(self.kernels)
 
     @property
     def step_times_s(self) -> list[float]:
