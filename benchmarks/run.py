@@ -47,8 +47,9 @@ from bf16perf.lock import DEFAULT_LOCK_PATH, LockTimeout, MachineLock
 from bf16perf.plan import make_plan, read_topology
 from bf16perf.stats import run_figure
 from bf16perf.verdicts import ab_rule, balanced_order
-from bf16perf.workload.config import PROFILES, Precision, RunResult, TrainConfig
+from bf16perf.workload.config import PROFILES, Precision, TrainConfig
 from bf16perf.workload.launch import run_training
+from bf16perf.workload.results import RunResult
 
 
 def _cluster() -> tuple[SparkStandaloneCluster, object, float]:

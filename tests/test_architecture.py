@@ -53,3 +53,23 @@ def test_only_the_formats_module_writes_a_schema_version() -> None:
         if path.name != "formats.py" and '"schema_version":' in path.read_text()
     ]
     assert not writers, f"{writers} write a schema version: use bf16perf.formats.versioned"
+
+
+def test_no_module_over_300_lines_and_no_function_over_60() -> None:
+    """The size limits of src/, fixtures/, perf/ and benchmarks/: a module that outgrows
+    them is split by what it owns, not trimmed."""
+    import ast
+
+    over = []
+    for folder in ("src", "fixtures", "perf", "benchmarks"):
+        for path in (ROOT / folder).rglob("*.py"):
+            text = path.read_text()
+            name = str(path.relative_to(ROOT))
+            if len(text.splitlines()) > 300:
+                over.append(f"{name}: {len(text.splitlines())} lines")
+            for node in ast.walk(ast.parse(text)):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    length = (node.end_lineno or node.lineno) - node.lineno + 1
+                    if length > 60:
+                        over.append(f"{name}: {node.name} is {length} lines")
+    assert not over, over

@@ -8,7 +8,8 @@ import pytest
 
 from bf16perf.baselines import SCHEMA_VERSION, BaselineError, baseline_document
 from bf16perf.store import BaselineStore
-from bf16perf.workload.config import PROFILES, RunResult, WorkerResult
+from bf16perf.workload.config import PROFILES
+from bf16perf.workload.results import RunResult, WorkerResult
 
 FP = {"id": "abc123", "slug": "m"}
 

@@ -19,7 +19,8 @@ from bf16perf.store import BaselineStore
 from bf16perf.trend import PreviousSession, previous_session
 from bf16perf.verdicts import ThroughputVerdict, sessions_rule
 from bf16perf.verdicts.confirm import CONFIRM_ALPHA, below, confirm
-from bf16perf.workload.config import PROFILES, RunResult, WorkerResult
+from bf16perf.workload.config import PROFILES
+from bf16perf.workload.results import RunResult, WorkerResult
 
 BASE = [[100.0, 101.0, 99.0], [100.0, 102.0, 98.0], [99.0, 100.0, 101.0]]
 SPREAD = Spread(0.02, 9, "test")

@@ -19,7 +19,8 @@ from bf16perf.decisions import Decision, ExitCode, Outcome, session_exit_code
 from bf16perf.options import PerfOptions
 from bf16perf.runs import BF16, FP32, TrainingRuns
 from bf16perf.verdicts import SESSION_PRIOR, baseline_rule, gate_rule
-from bf16perf.workload.config import PROFILES, VARIANTS, RunResult, Variant, WorkerResult
+from bf16perf.workload.config import PROFILES, VARIANTS, Variant
+from bf16perf.workload.results import RunResult, WorkerResult
 
 
 class _OrderOnly(TrainingRuns):

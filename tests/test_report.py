@@ -20,7 +20,8 @@ from bf16perf.machine import detect_machine
 from bf16perf.report import append_history, build_report, read_history, write_report
 from bf16perf.report.plots import trend_series
 from bf16perf.verdicts import gate_rule
-from bf16perf.workload.config import PROFILES, Precision, RunResult, WorkerResult
+from bf16perf.workload.config import PROFILES, Precision
+from bf16perf.workload.results import RunResult, WorkerResult
 
 ROOT = Path(__file__).parent.parent
 CAPTURES = Path(__file__).parent / "data" / "cpuinfo"

@@ -17,7 +17,7 @@ from typing import Any
 
 from bf16perf.formats import BASELINE_VERSION, NOISE_VERSION, FormatError, migrate_baseline
 from bf16perf.stats import run_figure
-from bf16perf.workload.config import RunResult
+from bf16perf.workload.results import RunResult
 
 __all__ = [
     "DEFAULT_SESSIONS",

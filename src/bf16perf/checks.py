@@ -25,8 +25,8 @@ from bf16perf.store import BaselineStore
 from bf16perf.trend import previous_session
 from bf16perf.verdicts import SESSION_PRIOR, GateVerdict
 from bf16perf.verdicts._common import interval_text
-from bf16perf.workload.config import RunResult
 from bf16perf.workload.proof import proof_lines
+from bf16perf.workload.results import RunResult
 
 __all__ = [
     "BenchmarkRecord",

@@ -59,15 +59,13 @@ class Option:
 
     @property
     def value_default(self) -> Any:
-        """The value when the flag is absent: :class:`PerfOptions`' own default for a value
-        option that fills one of its fields, else :attr:`default`."""
+        """The value when the flag is absent (a filled field's: :class:`PerfOptions`')."""
         if self.parse is not None and self.fills and not self.repeat:
             return getattr(_DEFAULTS, self.fills)
         return self.default
 
     @property
-    def help_text(self) -> str:
-        """The help line, with the default it names filled in."""
+    def help_text(self) -> str:  # the help line, with the default it names filled in
         return self.help.replace("{default}", str(self.value_default))
 
     def add_to(self, group: Any) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bf16perf.profile import Profile
-from bf16perf.workload.config import RunProof
+from bf16perf.workload.results import RunProof
 
 __all__ = [
     "Decomposition",

@@ -30,7 +30,7 @@ from bf16perf.verdicts import (
     sessions_rule,
 )
 from bf16perf.verdicts.confirm import CONFIRM_ALPHA, Confirmation, confirm
-from bf16perf.workload.config import RunResult
+from bf16perf.workload.results import RunResult
 
 # The loss curve of a synthetic-data run is deterministic (fixed seeds): the tolerance only
 # absorbs summation-order noise between runs, so it is fixed, not an option.

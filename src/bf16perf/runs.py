@@ -24,10 +24,11 @@ from bf16perf.plan import PinMode
 from bf16perf.program.launch import run_program
 from bf16perf.program.proof import program_proof
 from bf16perf.verdicts import balanced_order
-from bf16perf.workload.config import VARIANTS, RunResult, TrainConfig, Variant
+from bf16perf.workload.config import VARIANTS, TrainConfig, Variant
 from bf16perf.workload.definition import BUILTIN, DEFAULT_WORKLOAD, WorkloadDef
 from bf16perf.workload.launch import TrainingError, run_training
 from bf16perf.workload.proof import ProofRefused, variant_proof
+from bf16perf.workload.results import RunResult
 from bf16perf.workload.task import HOST_GONE, unreachable_hosts
 
 __all__ = ["BF16", "FP32", "AbPairs", "RunFailed", "TrainingRuns"]

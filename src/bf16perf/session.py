@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # numpy and scipy load only in perf sessions that write a rep
     from bf16perf.baselines import Baseline
     from bf16perf.bringup import ClusterFacts
     from bf16perf.verdicts import ErrorBudget, GateVerdict
-    from bf16perf.workload.config import RunResult
+    from bf16perf.workload.results import RunResult
 
 __all__ = ["PerfSession"]
 

@@ -40,9 +40,10 @@ from bf16perf.program.task import (
     tail,
     watch,
 )
-from bf16perf.workload.config import RunResult, TrainConfig, WorkerResult
+from bf16perf.workload.config import TrainConfig
 from bf16perf.workload.definition import WorkloadDef
 from bf16perf.workload.launch import TrainingError, driver_host, progress_server, summarize
+from bf16perf.workload.results import RunResult, WorkerResult
 from bf16perf.workload.stack import stack_env
 
 __all__ = [

@@ -18,7 +18,7 @@ from bf16perf.decisions import Decision
 from bf16perf.decomposition import run_decomposition
 from bf16perf.formats import REPORT_VERSION, versioned
 from bf16perf.machine import Machine
-from bf16perf.workload.config import RunResult
+from bf16perf.workload.results import RunResult
 
 __all__ = [
     "REPORT_SCHEMA_VERSION",

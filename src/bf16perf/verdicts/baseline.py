@@ -192,14 +192,7 @@ def sessions_rule(
         pass_low, slower, faster = 0.0, False, False
     outcome = three_way(slower, faster, est.ratio, pass_low, max_regression)
     mde = detectable_drop(est.se, est.df, alpha)
-    notes: list[str] = []
-    if len(baseline) == 1 and (prior is None or not prior.known):
-        notes.append("1 baseline run: between-run variance unknown")
-    if not est.spread.known:
-        notes.append(
-            "with one run on each side and no saved noise estimate nothing bounds the"
-            f" between-run variance ({remedies.unbounded})"
-        )
+    notes = _notes(len(baseline), prior, est, remedies)
     needed: int | None = 0
     if mde > max_regression:
         per_session = max(1, round(len(baseline) / len(sessions)))
@@ -220,6 +213,21 @@ def sessions_rule(
         described=described,
         remedies=remedies,
     )
+
+
+def _notes(
+    baseline_runs: int, prior: Spread | None, est: LogRatio, remedies: Remedies
+) -> list[str]:
+    """What the data cannot tell, in words."""
+    notes = []
+    if baseline_runs == 1 and (prior is None or not prior.known):
+        notes.append("1 baseline run: between-run variance unknown")
+    if not est.spread.known:
+        notes.append(
+            "with one run on each side and no saved noise estimate nothing bounds the"
+            f" between-run variance ({remedies.unbounded})"
+        )
+    return notes
 
 
 def _runs_needed(

@@ -18,7 +18,8 @@ from functools import partial
 from typing import Any
 
 from bf16perf.executors import barrier_stage
-from bf16perf.workload.config import RunResult, TrainConfig, WorkerResult
+from bf16perf.workload.config import TrainConfig
+from bf16perf.workload.results import RunResult, WorkerResult
 from bf16perf.workload.task import barrier_task
 
 __all__ = ["TrainingError", "driver_host", "progress_server", "run_training", "summarize"]

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from bf16perf.interference import CpuSample, CpuWindow, sample
-from bf16perf.workload.config import Precision, TrainConfig, WorkerResult
+from bf16perf.workload.config import Precision, TrainConfig
+from bf16perf.workload.results import WorkerResult
 
 PROGRESS = "BF16PERF_PROGRESS"
 
