@@ -87,7 +87,7 @@ from corpus_models import (  # benchmarks/ is the script's own directory
 
 from bf16perf.calibrate import Noise, SessionFigures, estimate
 from bf16perf.decisions import Outcome
-from bf16perf.replay import flagged_starts, lasting_drop_line, replayed_exits
+from bf16perf.replay import NightlyRule, flagged_starts, lasting_drop_line, replayed_exits
 from bf16perf.stats import Spread
 from bf16perf.verdicts import (
     SESSION_PRIOR,
@@ -191,14 +191,8 @@ def shipped(sessions: list[SessionFigures], noise: Noise) -> None:
             single_exit(nights[i], nights[max(0, i - K) : i], spread, calibrated, planned)
             for i in range(1, len(nights))
         ]
-        two = replayed_exits(
-            nights,
-            session=spread,
-            calibrated=calibrated,
-            threshold=THRESHOLD,
-            alpha=ALPHA,
-            planned=planned,
-        )
+        rule = NightlyRule(spread, calibrated, THRESHOLD, ALPHA, planned)
+        two = replayed_exits(rule, nights)
         n = len(two)
         print(
             f"  {label}, {n} unchanged nights: single-session rule exit 10 on"
@@ -206,15 +200,7 @@ def shipped(sessions: list[SessionFigures], noise: Noise) -> None:
             f" bound {clopper_upper(two.count(10), n):.1%}), nights that are two-session"
             f" exits: {[i + 1 for i, c in enumerate(two) if c == 10]}"
         )
-        hits, starts = flagged_starts(
-            nights,
-            0.10,
-            session=spread,
-            calibrated=calibrated,
-            threshold=THRESHOLD,
-            alpha=ALPHA,
-            planned=planned,
-        )
+        hits, starts = flagged_starts(rule, nights, 0.10)
         print(f"    a lasting 10% drop flagged within 3 nights in {hits} of {starts} starts")
     line = lasting_drop_line(sessions, noise, THRESHOLD, ALPHA)
     print(f"  bf16perf calibrate would print: {line}")

@@ -13,7 +13,7 @@ from typing import Any
 from bf16perf.calibrate import Noise, SessionFigures
 from bf16perf.decisions import Outcome
 from bf16perf.power import pairs_needed
-from bf16perf.replay import nightly_exit
+from bf16perf.replay import NightlyRule, nightly_exit
 from bf16perf.stats import Spread
 from bf16perf.verdicts import (
     SESSION_PRIOR,
@@ -70,6 +70,7 @@ def simulate_confirmed(noise: Noise, runs: int, bf16: bool) -> None:
     with the night before it, both against one baseline of ``m`` sessions."""
     rng = random.Random(CONFIRM_SEED)
     planned = 4 if bf16 else 2
+    rule = NightlyRule(SESSION_PRIOR, False, THRESHOLD, ALPHA, planned)
     n = CONFIRM_NIGHTS
     scenarios = (
         ("measured", noise.tau, 0.0),
@@ -89,20 +90,7 @@ def simulate_confirmed(noise: Noise, runs: int, bf16: bool) -> None:
             for _ in range(n):
                 base = [draw() for _ in range(m)]
                 before, today = draw(), draw()
-                tens += (
-                    nightly_exit(
-                        today,
-                        base,
-                        previous=before,
-                        previous_baseline=base,
-                        session=SESSION_PRIOR,
-                        calibrated=False,
-                        threshold=THRESHOLD,
-                        alpha=ALPHA,
-                        planned=planned,
-                    )
-                    == 10
-                )
+                tens += nightly_exit(rule, today, base, before, base) == 10
             print(
                 f"  {label} ({noise.sigma:.2%} runs, {tau:.2%} sessions), {m} baseline"
                 f" sessions: exit 10 on {tens / n:.2%} of {n} nights"

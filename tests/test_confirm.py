@@ -13,7 +13,7 @@ from bf16perf import judge
 from bf16perf.baselines import Baseline, baseline_document
 from bf16perf.decisions import Outcome
 from bf16perf.options import PerfOptions
-from bf16perf.replay import nightly_exit, replayed_exits
+from bf16perf.replay import NightlyRule, nightly_exit, replayed_exits
 from bf16perf.stats import Spread
 from bf16perf.store import BaselineStore
 from bf16perf.trend import PreviousSession, previous_session
@@ -142,28 +142,22 @@ def _night(level: float) -> dict[str, list[float]]:
     return {"fp32": [level * x for x in (1.0, 1.02, 0.98)]}
 
 
-RULE = dict(session=SPREAD, calibrated=True, threshold=0.05, alpha=0.01, planned=1)
+RULE = NightlyRule(SPREAD, calibrated=True, threshold=0.05, alpha=0.01, planned=1)
 
 
 def test_a_lone_slow_night_never_fails_a_replayed_nightly() -> None:
     nights = [_night(100.0) for _ in range(8)]
     nights[5] = _night(80.0)  # one heavy-tailed session draw
-    assert replayed_exits(nights, **RULE) == [0] * 7  # type: ignore[arg-type]
+    assert replayed_exits(RULE, nights) == [0] * 7
     nights[6] = _night(80.0)  # and the next one: a lasting drop
-    assert replayed_exits(nights, **RULE)[5] == 10  # type: ignore[arg-type]
+    assert replayed_exits(RULE, nights)[5] == 10
     base = nights[:3]
-    lone = nightly_exit(nights[5], base, **RULE)  # type: ignore[arg-type]
+    lone = nightly_exit(RULE, nights[5], base)
     assert lone == 0  # nothing to confirm with: a notice
 
 
 @pytest.mark.parametrize("level", [80.0, 100.0])
 def test_replay_confirms_only_against_sessions_saved_before(level: float) -> None:
     base = [_night(100.0) for _ in range(3)]
-    code = nightly_exit(
-        _night(80.0),
-        base,
-        previous=_night(level),
-        previous_baseline=base,
-        **RULE,  # type: ignore[arg-type]
-    )
+    code = nightly_exit(RULE, _night(80.0), base, _night(level), base)
     assert code == (10 if level == 80.0 else 0)

@@ -16,7 +16,7 @@ import pytest
 from bf16perf.calibrate import SessionFigures, estimate
 from bf16perf.decisions import Outcome
 from bf16perf.power import signed_rank_drop, signed_rank_pairs
-from bf16perf.replay import lasting_drop, lasting_drop_line
+from bf16perf.replay import NightlyRule, lasting_drop, lasting_drop_line
 from bf16perf.stats import Spread, sessions_log_ratio, unpaired_log_ratio
 from bf16perf.verdicts import (
     SESSION_PRIOR,
@@ -157,17 +157,11 @@ def test_lasting_drop_is_replayed_over_real_order_and_found() -> None:
     rng = np.random.default_rng(9)
     sessions = _corpus(rng, 20)
     calibration = estimate([s["fp32"] for s in sessions])
-    drop, starts = lasting_drop(
-        sessions,
-        session=Spread(calibration.tau, calibration.session_df, "calibration"),
-        calibrated=True,
-        threshold=0.05,
-        alpha=0.01,
-        planned=2,
-    )
+    measured = Spread(calibration.tau, calibration.session_df, "calibration")
+    drop, starts = lasting_drop(NightlyRule(measured, True, 0.05, 0.01, 2), sessions)
     assert starts == 15 and drop is not None and 0.05 < drop < 0.40
-    assert lasting_drop(sessions[:4], session=SESSION_PRIOR, calibrated=False,
-                        threshold=0.05, alpha=0.01, planned=2) == (None, 0)  # fmt: skip
+    prior = NightlyRule(SESSION_PRIOR, False, 0.05, 0.01, 2)
+    assert lasting_drop(prior, sessions[:4]) == (None, 0)
 
 
 def test_calibrate_prints_the_replayed_lasting_drop() -> None:

@@ -29,7 +29,7 @@ from bf16perf.verdicts import (
     loss_rule,
     sessions_rule,
 )
-from bf16perf.verdicts.confirm import CONFIRM_ALPHA, Confirmation, confirm
+from bf16perf.verdicts.confirm import CONFIRM_ALPHA, Confirmation, confirmed
 from bf16perf.workload.results import RunResult
 
 # The loss curve of a synthetic-data run is deterministic (fixed seeds): the tolerance only
@@ -150,14 +150,18 @@ def against_baseline(
             described=baseline.described,
         )
 
-    verdict = rule(figures(runs), baseline.session_figures)
+    if options.release:  # one session judged as it is
+        verdict, confirmation = rule(figures(runs), baseline.session_figures), None
+    else:
+        verdict, confirmation = confirmed(
+            rule,
+            figures(runs),
+            baseline.session_figures,
+            previous.figures if previous else None,
+            baseline.figures_before(previous.started) if previous else [],
+            previous.started if previous else None,
+        )
     found = verdict.to_dict()
-    confirmation = None
-    if not options.release:
-        before, started = None, None
-        if previous is not None and (earlier := baseline.figures_before(previous.started)):
-            before, started = rule(previous.figures, earlier), previous.started
-        confirmation = confirm(verdict, before, started)
     if confirmation is None:
         outcome, detail = judged(verdict.outcome, verdict.detail, options, found)
     else:

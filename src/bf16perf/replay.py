@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bf16perf.baselines import DEFAULT_SESSIONS
@@ -28,12 +29,13 @@ from bf16perf.power import (
 )
 from bf16perf.stats import Spread
 from bf16perf.verdicts import ThroughputVerdict, sessions_rule
-from bf16perf.verdicts.confirm import confirm
+from bf16perf.verdicts.confirm import confirmed
 
 if TYPE_CHECKING:
     from bf16perf.calibrate import Noise, SessionFigures
 
 __all__ = [
+    "NightlyRule",
     "detectable_drops",
     "flagged_starts",
     "lasting_drop",
@@ -46,84 +48,78 @@ __all__ = [
 Night = Mapping[str, Sequence[float]]
 
 
+@dataclass(frozen=True)
+class NightlyRule:
+    """How a replayed nightly judges, as the plugin does: the between-session spread the
+    stored rule uses (``calibrated``: this machine's, pooled with the baseline's own), the
+    threshold, and ``alpha`` shared by the ``planned`` verdicts of a session."""
+
+    session: Spread
+    calibrated: bool
+    threshold: float
+    alpha: float
+    planned: int
+
+    def judge(self, now: Sequence[float], kept: Sequence[Sequence[float]]) -> ThroughputVerdict:
+        """One variant's runs ``now`` against the baseline sessions ``kept``."""
+        return sessions_rule(
+            now,
+            kept,
+            max_regression=self.threshold,
+            alpha=self.alpha / self.planned,
+            session=self.session,
+            calibrated=self.calibrated,
+        )
+
+
 def nightly_exit(
+    rule: NightlyRule,
     current: Night,
     baseline: Sequence[Night],
-    *,
     previous: Night | None = None,
     previous_baseline: Sequence[Night] = (),
-    session: Spread,
-    calibrated: bool,
-    threshold: float,
-    alpha: float,
-    planned: int,
 ) -> int:
     """The exit code (10 or 0) a nightly session gets from its stored throughput verdicts:
-    each variant's runs in ``current`` against the baseline's sessions, each verdict at
-    ``alpha / planned`` (the session's error budget shared as the plugin shares it), a drop
-    failing only where ``previous`` (the session before, judged against
-    ``previous_baseline``: the baseline sessions saved before it) confirms it."""
+    each variant's runs in ``current`` against the baseline's sessions, a drop failing only
+    where ``previous`` (the session before, judged against ``previous_baseline``: the
+    baseline sessions saved before it) confirms it."""
     for variant, figures in current.items():
         if not figures:
             continue
-
-        def rule(now: Sequence[float], kept: Sequence[Sequence[float]]) -> ThroughputVerdict:
-            return sessions_rule(
-                now,
-                kept,
-                max_regression=threshold,
-                alpha=alpha / planned,
-                session=session,
-                calibrated=calibrated,
-            )
-
-        tonight = rule(figures, [b[variant] for b in baseline])
-        before = None
-        if previous is not None and previous.get(variant) and previous_baseline:
-            before = rule(previous[variant], [b[variant] for b in previous_baseline])
-        found = confirm(tonight, before)
+        _, found = confirmed(
+            rule.judge,
+            figures,
+            [b[variant] for b in baseline],
+            previous.get(variant) if previous is not None else None,
+            [b[variant] for b in previous_baseline],
+        )
         if found is not None and found.outcome is Outcome.REGRESSION:
             return 10
     return 0
 
 
 def replayed_exits(
-    sessions: Sequence[Night],
-    *,
-    session: Spread,
-    calibrated: bool,
-    threshold: float,
-    alpha: float,
-    planned: int,
-    keep: int = DEFAULT_SESSIONS,
+    rule: NightlyRule, sessions: Sequence[Night], keep: int = DEFAULT_SESSIONS
 ) -> list[int]:
     """Each unchanged night's exit code, nights 1 on, in time order: night ``i`` against
     the ``keep`` sessions before it, confirmed by night ``i - 1`` against those saved
     before that one."""
     return [
         nightly_exit(
+            rule,
             sessions[i],
             sessions[max(0, i - keep) : i],
-            previous=sessions[i - 1],
-            previous_baseline=sessions[max(0, i - keep) : i - 1],
-            session=session,
-            calibrated=calibrated,
-            threshold=threshold,
-            alpha=alpha,
-            planned=planned,
+            sessions[i - 1],
+            sessions[max(0, i - keep) : i - 1],
         )
         for i in range(1, len(sessions))
     ]
 
 
 def lasting_drop(
+    rule: NightlyRule,
     sessions: Sequence[Night],
     *,
-    session: Spread,
-    calibrated: bool,
-    threshold: float,
-    alpha: float,
-    planned: int,
     keep: int = DEFAULT_SESSIONS,
     nights: int = 3,
     share: float = 0.9,
@@ -135,35 +131,21 @@ def lasting_drop(
     ``j`` (starts with 3 or more), each confirmed by the night before it (the first by
     the last unchanged session, against the baseline sessions before that one).  Returns
     the drop (``None``: none up to 40%) and the number of starts."""
-    starts = range(3, len(sessions) - nights + 1)
-    if not starts:
-        return None, 0
+    starts = 0
     for pct in range(1, 41):
-        hits, _ = flagged_starts(
-            sessions,
-            pct / 100,
-            session=session,
-            calibrated=calibrated,
-            threshold=threshold,
-            alpha=alpha,
-            planned=planned,
-            keep=keep,
-            nights=nights,
-        )
-        if hits >= share * len(starts):
-            return pct / 100, len(starts)
-    return None, len(starts)
+        hits, starts = flagged_starts(rule, sessions, pct / 100, keep=keep, nights=nights)
+        if not starts:
+            return None, 0
+        if hits >= share * starts:
+            return pct / 100, starts
+    return None, starts
 
 
 def flagged_starts(
+    rule: NightlyRule,
     sessions: Sequence[Night],
     drop: float,
     *,
-    session: Spread,
-    calibrated: bool,
-    threshold: float,
-    alpha: float,
-    planned: int,
     keep: int = DEFAULT_SESSIONS,
     nights: int = 3,
 ) -> tuple[int, int]:
@@ -176,15 +158,11 @@ def flagged_starts(
         base = sessions[max(0, j - keep) : j]
         return any(
             nightly_exit(
+                rule,
                 slowed[j + d],
                 base,
-                previous=slowed[j + d - 1] if d else sessions[j - 1],
-                previous_baseline=base if d else base[:-1],
-                session=session,
-                calibrated=calibrated,
-                threshold=threshold,
-                alpha=alpha,
-                planned=planned,
+                slowed[j + d - 1] if d else sessions[j - 1],
+                base if d else base[:-1],
             )
             == 10
             for d in range(nights)
@@ -204,14 +182,10 @@ def lasting_drop_line(
     series = [{"fp32": s.figures, **({"bf16": s.bf16} if bf16 else {})} for s in sessions]
     gated = bool(sessions[0].gate and (sessions[0].gate.get("gate") or 0) > 0)
     planned = 2 * (len(series[0]) + gated)
-    drop, starts = lasting_drop(
-        series,
-        session=Spread(noise.tau, noise.session_df, "calibration"),
-        calibrated=True,
-        threshold=threshold,
-        alpha=alpha,
-        planned=planned,
+    rule = NightlyRule(
+        Spread(noise.tau, noise.session_df, "calibration"), True, threshold, alpha, planned
     )
+    drop, starts = lasting_drop(rule, series)
     if not starts:
         return "a lasting drop over 3 nights: too few sessions to replay (6 or more tell)"
     found = f"{drop:.0%}" if drop is not None else "none up to 40%"

@@ -18,13 +18,14 @@ session as it is (:mod:`bf16perf.judge`).  Nothing here reads files.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bf16perf.decisions import Outcome
 from bf16perf.verdicts.baseline import ThroughputVerdict
 
-__all__ = ["CONFIRM_ALPHA", "Confirmation", "below", "confirm"]
+__all__ = ["CONFIRM_ALPHA", "Confirmation", "below", "confirm", "confirmed"]
 
 #: The level at which the second of two sessions confirms the first's significant drop.
 #: Under an unchanged stack the pair needs two independent draws: at most twice the
@@ -92,3 +93,21 @@ def confirm(
     ):
         return Confirmation(Outcome.REGRESSION, "confirms-previous", previous, started)
     return None
+
+
+def confirmed(
+    rule: Callable[[Sequence[float], Sequence[Sequence[float]]], ThroughputVerdict],
+    current: Sequence[float],
+    baseline: Sequence[Sequence[float]],
+    previous: Sequence[float] | None = None,
+    earlier: Sequence[Sequence[float]] = (),
+    started: str | None = None,
+) -> tuple[ThroughputVerdict, Confirmation | None]:
+    """This session's verdict by ``rule`` against ``baseline``, and what the previous
+    session's runs (``previous``, started ``started``), judged by the same rule against
+    the baseline sessions saved before it (``earlier``), say of it (:func:`confirm`).  No
+    previous runs or no earlier sessions: nothing to confirm with.  The one place the
+    plugin and the replay of a nightly apply the two-session rule."""
+    tonight = rule(current, baseline)
+    before = rule(previous, earlier) if previous and earlier else None
+    return tonight, confirm(tonight, before, started if before else None)
