@@ -9,7 +9,7 @@ import pytest
 
 from bf16perf.decomposition import decompose, explain_speedup, run_decomposition, summary_lines
 from bf16perf.kernels import parse_verbose
-from bf16perf.profile import PARTS, Profile, changed_parts, part_of, profile_of
+from bf16perf.profile import PARTS, Profile, changed_parts, grown_between, part_of, profile_of
 
 DATA = Path(__file__).parent / "data" / "onednn"
 
@@ -113,3 +113,14 @@ def test_what_grew_names_the_part_and_the_implementation_that_changed() -> None:
     assert any("avx10_1_512_amx -> " in line for line in grown), grown
     assert changed_parts(amx, amx) == []  # nothing grew, nothing switched
     assert changed_parts(amx, profile_of([])) == []  # no profile on one side: nothing said
+
+
+def test_grown_between_stored_profiles_needs_both_available() -> None:
+    def stored(conv_ms: float, timed: int = 5) -> dict[str, object]:
+        part = {"name": "convolution forward", "ms": conv_ms, "count": 5, "impls": {"jit:avx2": 5}}
+        return {"parts": [part], "step_s": 1.0, "timed": [timed, 5]}
+
+    assert grown_between(None, stored(10.0)) is None
+    assert grown_between(stored(10.0), stored(12.0, timed=0)) is None  # printed no times
+    assert grown_between(stored(10.0), stored(10.0)) == []
+    assert grown_between(stored(10.0), stored(12.0)) == ["convolution forward +2.0 ms/step (+20%)"]

@@ -16,7 +16,7 @@ from bf16perf.baselines import Baseline
 from bf16perf.decisions import Decision, Outcome
 from bf16perf.options import PerfOptions
 from bf16perf.power import signed_rank_pairs
-from bf16perf.profile import Profile, changed_parts
+from bf16perf.profile import grown_between
 from bf16perf.stats import Spread, run_figure
 from bf16perf.trend import PreviousSession
 from bf16perf.verdicts import (
@@ -30,7 +30,7 @@ from bf16perf.verdicts import (
     sessions_rule,
 )
 from bf16perf.verdicts.confirm import CONFIRM_ALPHA, Confirmation, confirmed
-from bf16perf.workload.results import RunResult
+from bf16perf.workload.results import RunProof, RunResult
 
 # The loss curve of a synthetic-data run is deterministic (fixed seeds): the tolerance only
 # absorbs summation-order noise between runs, so it is fixed, not an option.
@@ -210,11 +210,10 @@ def _confirmed_text(c: Confirmation) -> str:
 
 def _what_changed(now: dict[str, Any] | None, before: dict[str, Any] | None) -> str:
     """The parts of the step that grew most against the baseline's profile, as a clause
-    (empty where either side has no profile)."""
-    new, old = ((k or {}).get("profile") for k in (now, before))
-    if not (isinstance(new, dict) and isinstance(old, dict)):
+    (empty where either side has no available profile)."""
+    grown = grown_between(RunProof.of(before).profile, RunProof.of(now).profile)
+    if grown is None:
         return ""
-    grown = changed_parts(Profile.from_dict(old), Profile.from_dict(new))
     if not grown:
         return "; the lone step's oneDNN parts did not grow: look beyond the kernels"
     return "; what grew in the lone step against the baseline's: " + ", ".join(grown)

@@ -25,6 +25,7 @@ __all__ = [
     "Part",
     "Profile",
     "changed_parts",
+    "grown_between",
     "part_of",
     "profile_of",
 ]
@@ -186,3 +187,16 @@ def changed_parts(before: Profile, now: Profile, top: int = 3) -> list[str]:
         impl = f": {old.main_impl} -> {new.main_impl}" if switched and old else ""
         grown.append((delta, f"{name} {delta:+.1f} ms/step{share}{impl}"))
     return [text for _, text in sorted(grown, key=lambda g: -g[0])[:top]]
+
+
+def grown_between(
+    before: Mapping[str, Any] | None, now: Mapping[str, Any] | None
+) -> list[str] | None:
+    """:func:`changed_parts` of two stored profiles (``Profile.to_dict`` shaped), or
+    ``None`` where either is missing or not available: nothing to attribute with."""
+    if before is None or now is None:
+        return None
+    old, new = Profile.from_dict(before), Profile.from_dict(now)
+    if not (old.available and new.available):
+        return None
+    return changed_parts(old, new)

@@ -133,18 +133,14 @@ def _profile(report: dict[str, Any], key: str) -> Any:
 def _what_grew(report_a: dict[str, Any], report_b: dict[str, Any], key: str) -> str:
     """The parts of the lone step whose oneDNN time grew most from A's profile to B's, in
     one line (empty where either report kept no profile, or one is unreadable)."""
-    from bf16perf.profile import Profile, changed_parts
+    from bf16perf.profile import grown_between
 
-    found = [_profile(r, key) for r in (report_a, report_b)]
-    if found[0] is None or found[1] is None:
-        return ""
     try:
-        before, now = (Profile.from_dict(f) for f in found)
+        grown = grown_between(*(_profile(r, key) for r in (report_a, report_b)))
     except (KeyError, TypeError, ValueError):
         return "the lone-step profiles cannot be read: no attribution"
-    if not (before.available and now.available):
+    if grown is None:
         return ""
-    grown = changed_parts(before, now)
     if not grown:
         return "what grew in the lone step, A to B: no oneDNN part; look beyond the kernels"
     return "what grew in the lone step, A to B: " + ", ".join(grown)
