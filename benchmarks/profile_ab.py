@@ -44,6 +44,7 @@ def abba(pairs: int) -> list[str]:
 
 def collect(out: Path, pairs: int, extra: list[str]) -> None:
     args = extra or ["--perf-profile", "smoke"]
+    (out / "EMPTY").mkdir(exist_ok=True)  # no stored baseline: the runs only
     for i, mode in enumerate(abba(pairs)):
         reports = out / f"{i:02d}-{mode}"
         cmd = [
@@ -56,6 +57,8 @@ def collect(out: Path, pairs: int, extra: list[str]) -> None:
             cmd.append("--perf-no-step-profile")
         rc = subprocess.run(cmd, check=False).returncode
         print(f"session {i:02d} {mode}: exit {rc}", flush=True)
+        if rc not in (0, 10):
+            raise SystemExit(f"session {i:02d} failed (exit {rc}); see its output above")
 
 
 def _session(report_dir: Path) -> tuple[float, int, float | None]:
