@@ -25,7 +25,6 @@ Prints one Markdown table per part and writes ``DIR/results.json``.  Needs ``tor
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import platform
@@ -37,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from bf16perf.cpu import parse_cpuinfo
-from bf16perf.kernels import PHASE_MARK, parse_verbose
+from bf16perf.kernels import parse_verbose
+from bf16perf.marks import mark
 
 #: (name, autocast to bf16, oneDNN ISA cap)
 MODES: tuple[tuple[str, bool, str | None], ...] = (
@@ -45,12 +45,6 @@ MODES: tuple[tuple[str, bool, str | None], ...] = (
     ("bf16", True, None),
     ("bf16-avx512", True, "AVX512_CORE_BF16"),
 )
-
-
-def _mark(phase: str) -> None:
-    sys.stdout.flush()
-    ctypes.CDLL(None).fflush(None)
-    os.write(1, f"\n{PHASE_MARK} {phase}\n".encode())
 
 
 def _worker_verbose(bf16: bool, threads: int) -> None:
@@ -66,11 +60,11 @@ def _worker_verbose(bf16: bool, threads: int) -> None:
     lin = torch.nn.Linear(32, 64).to(dtype)
     mkldnn: Any = torch.backends.mkldnn  # untyped in the stubs
     with mkldnn.verbose(mkldnn.VERBOSE_ON):
-        _mark("bf16" if bf16 else "fp32")
+        mark("bf16" if bf16 else "fp32")
         y = conv(x)
         z = lin(y.permute(0, 2, 3, 1).reshape(-1, 32))
         z.float().sum().backward()
-        _mark("end")
+        mark("end")
 
 
 def _timed(fn: Callable[[], object], reps: int) -> float:

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/profile_ab.py collect DIR [--pairs 16] [-- PYTEST ARGS]
     .venv/bin/python benchmarks/profile_ab.py analyse DIR
+    .venv/bin/python benchmarks/profile_ab.py scatter DIR
 
 collect runs 2 x --pairs fresh-cluster sessions of `pytest perf/test_training.py::
 test_training[fp32]` in the order ABBA ABBA ... (A = "on": the default, the kernel proof
@@ -9,7 +10,7 @@ is a profiled lone step at the run's batch; B = "off": --perf-no-step-profile), 
 writing its report under DIR/NN-on or DIR/NN-off. Extra arguments after `--` go to every
 session (default: --perf-profile smoke).
 
-analyse reads those reports. It was fixed before the data it is run on (BENCHMARKS V):
+analyse reads those reports. It was fixed before the data it is run on (BENCHMARKS S):
 - the unit is the session: a session's figure is the geometric mean of its runs' median
   images/s (the run is the unit within a session);
 - the effect is the ratio of the on and off sessions' geometric means, with a 95% Welch
@@ -18,6 +19,11 @@ analyse reads those reports. It was fixed before the data it is run on (BENCHMAR
 - equivalence at +-3% (two one-sided tests at 5% each: the 90% interval inside
   [0.97, 1.03]) says whether the data can also rule out a 3% effect.
 It also prints each session's profile cost (the lone step's seconds, from the report).
+
+scatter (added after collecting, descriptive): how much one lone step's parts and wall
+time scatter between the "on" sessions of unchanged code, and how often comparing two
+such sessions would name a part or the step as grown under bf16perf.attribution's floor:
+the false attributions a verdict's "what grew" clause would print.
 """
 
 from __future__ import annotations
@@ -108,9 +114,39 @@ def analyse(out: Path) -> None:
     print(f"equivalent within +-{EQUIVALENCE:.0%} (TOST at 5%): {'yes' if equivalent else 'no'}")
 
 
+def scatter(out: Path) -> None:
+    from bf16perf.attribution import grown_between
+
+    profiles = []
+    for d in sorted(p for p in out.iterdir() if p.name.endswith("-on")):
+        report = json.loads((d / "latest" / "report.json").read_text())
+        profiles.append(report["runs"][0]["kernels"]["profile"])
+    names = sorted({part["name"] for p in profiles for part in p["parts"]})
+    print("| lone step | sessions | median | log sd |")
+    print("| --- | ---: | ---: | ---: |")
+    series = {"wall time, ms": [p["step_s"] * 1000 for p in profiles]}
+    for name in names:
+        series[f"{name}, ms"] = [
+            next(x["ms"] for x in p["parts"] if x["name"] == name)
+            for p in profiles
+            if any(x["name"] == name for x in p["parts"])
+        ]
+    for label, values in series.items():
+        logs = [math.log(v) for v in values]
+        sd = statistics.stdev(logs) if len(logs) > 1 else float("nan")
+        print(f"| {label} | {len(values)} | {statistics.median(values):.1f} | {sd:.3f} |")
+    pairs = [(a, b) for i, a in enumerate(profiles) for b in profiles[i + 1 :]]
+    named = [grown_between(a, b) for a, b in pairs] + [grown_between(b, a) for a, b in pairs]
+    false = sum(1 for g in named if g)
+    print(
+        f"\nordered pairs of unchanged sessions where 'what grew' names something: {false}"
+        f" of {len(named)}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=["collect", "analyse"])
+    parser.add_argument("what", choices=["collect", "analyse", "scatter"])
     parser.add_argument("dir", type=Path)
     parser.add_argument("--pairs", type=int, default=16)
     parser.add_argument("extra", nargs="*")
@@ -118,7 +154,10 @@ def main() -> None:
     if ns.what == "collect":
         ns.dir.mkdir(parents=True, exist_ok=True)
         collect(ns.dir, ns.pairs, ns.extra)
-    analyse(ns.dir)
+    if ns.what == "scatter":
+        scatter(ns.dir)
+    else:
+        analyse(ns.dir)
 
 
 if __name__ == "__main__":

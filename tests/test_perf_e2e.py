@@ -200,6 +200,47 @@ def test_ab_mode_flags_an_injected_slowdown(tmp_path: Path) -> None:
     order = ab_decision["figures"]["order"]
     assert sorted(order) == ["candidate"] * 2 + ["reference"] * 2  # balanced
     assert report["reference"]["tensorflow"] and report["reference"]["interpreter"]
+    # the candidate's lone step slept too: attributed to the rest, not to a kernel
+    assert "mostly the rest, not oneDNN's kernels" in ab_decision["detail"], ab_decision
+
+
+def _best_isa_below_the_host() -> tuple[str, str]:
+    """An ISA cap below this host's best that oneDNN still has kernels for, and the ISA
+    token the capped implementations carry: AVX2 on an AVX-512 host, SSE4.1 below that."""
+    flags = Path("/proc/cpuinfo").read_text()
+    return ("AVX2", "avx2") if " avx512f" in flags else ("SSE41", "sse41")
+
+
+def test_ab_names_the_convolutions_and_the_isa_a_cap_changed(tmp_path: Path) -> None:
+    """A known change attributed: the candidate capped below the host's best ISA
+    (--perf-onednn-max-isa), the reference not (its own ONEDNN_MAX_CPU_ISA=ALL wins over
+    the session's cap, in its runs as in its proof).  TensorFlow's convolutions go through
+    oneDNN on every x86 host (TF_ENABLE_ONEDNN_OPTS=1: on an AVX2-only host it defaults to
+    Eigen), so the A/B verdict must name convolutions and their change of implementation,
+    whatever the outcome of 2 pairs."""
+    cap, token = _best_isa_below_the_host()
+    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1")
+    capped = run_perf(
+        "--perf-reference-python", sys.executable,
+        "--perf-reference-env", "ONEDNN_MAX_CPU_ISA=ALL",
+        "--perf-onednn-max-isa", cap,
+        "--perf-pairs", "2",
+        "--perf-warmup-steps", "1", "--perf-steps", "3", "--perf-batch-per-worker", "4",
+        "--perf-no-probe", "--perf-trend-confirm", "0",
+        "--perf-reports", str(tmp_path),
+        tests=(FP32,),
+        env=env,
+    )  # fmt: skip
+    assert capped.returncode in (0, 10), capped.stdout[-3000:]
+    report = json.loads((tmp_path / "latest" / "report.json").read_text())
+    (ab_decision,) = [d for d in report["decisions"] if d["check"] == "A/B throughput"]
+    detail = ab_decision["detail"]
+    assert "what grew in the lone step against the reference's: " in detail, detail
+    grown = detail.split("what grew in the lone step against the reference's: ")[1]
+    assert re.search(rf"convolution [a-z ]+\+[\d.]+ ms/step \([^)]*\): \S+ -> \S*{token}", grown), (
+        detail
+    )
+    print(f"\ncapped at {cap}: {grown}")
 
 
 def test_gate_fails_with_the_measured_speedup_and_its_interval(tmp_path: Path) -> None:

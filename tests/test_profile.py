@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from bf16perf.attribution import changed_parts, grown_between, grown_text, step_growth
 from bf16perf.decomposition import decompose, explain_speedup, run_decomposition, summary_lines
 from bf16perf.kernels import parse_verbose
-from bf16perf.profile import PARTS, Profile, changed_parts, grown_between, part_of, profile_of
+from bf16perf.profile import PARTS, Part, Profile, part_of, profile_of
 
 DATA = Path(__file__).parent / "data" / "onednn"
 
@@ -57,8 +58,6 @@ def test_sgemm_api_calls_are_matmul_and_untimed_output_is_no_profile() -> None:
 
 
 def _lone(compute_s: float, step_s: float) -> Profile:
-    from bf16perf.profile import Part
-
     return Profile((Part("convolution forward", compute_s * 1000, 1, {"x": 1}),), step_s, (1, 1))
 
 
@@ -83,7 +82,14 @@ def test_the_speedup_is_explained_part_by_part_with_its_amdahl_bound() -> None:
     assert "communication 1.00x (0.850 s, 61% of a bf16 step)" in sentence
     assert "end to end 1.43x" in sentence
     # Amdahl: the 0.85 s all-reduce and 0.15 s rest stay: 2.0 / 1.0 at best
-    assert sentence.endswith("were bf16 compute free: 2.00x")
+    assert "were bf16 compute free: 2.00x" in sentence
+    # the all-reduce is 61% of the bf16 step: halving its bytes saves at most 0.425 s
+    assert sentence.endswith(
+        "all-reducing in bf16 (--perf-bf16-allreduce, half the bytes) would give at most"
+        f" {2.0 / (1.4 - 0.425):.2f}x end to end"
+    )
+    already = explain_speedup(fp32, bf16, bf16_allreduce=True)  # nothing left to halve
+    assert already.endswith("were bf16 compute free: 2.00x")
 
 
 def test_session_lines_show_each_variant_and_explain_the_speedup() -> None:
@@ -124,3 +130,32 @@ def test_grown_between_stored_profiles_needs_both_available() -> None:
     assert grown_between(stored(10.0), stored(12.0, timed=0)) is None  # printed no times
     assert grown_between(stored(10.0), stored(10.0)) == []
     assert grown_between(stored(10.0), stored(12.0)) == ["convolution forward +2.0 ms/step (+20%)"]
+    # below the floor, a part that kept its implementation is a lone step's scatter
+    assert grown_between(stored(10.0), stored(10.9)) == []
+    assert grown_text(stored(10.0), stored(10.9), "across it") == (
+        "the lone step and its oneDNN parts did not grow across it: look beyond the kernels"
+    )
+    assert grown_text(None, stored(10.0), "across it") == ""
+
+
+def _stored(conv_ms: float, step_s: float, impl: str = "brg_conv_fwd:avx2") -> Profile:
+    return Profile((Part("convolution forward", conv_ms, 5, {impl: 5}),), step_s, (5, 5))
+
+
+def test_a_slower_step_is_put_on_the_kernels_or_on_the_rest() -> None:
+    # an injected sleep: the step grew 300 ms, oneDNN's parts by 1 ms
+    slept = step_growth(_stored(100.0, 0.5), _stored(101.0, 0.8))
+    assert slept == (
+        "the step +300 ms (+60%), mostly the rest, not oneDNN's kernels"
+        " (oneDNN +1 ms, the rest +299 ms)"
+    )
+    # a cap below the host's best ISA: the convolutions grew and changed implementation
+    before, capped = _stored(100.0, 0.5), _stored(300.0, 0.7, "jit:sse41")
+    assert step_growth(before, capped) == (
+        "the step +200 ms (+40%), mostly oneDNN's parts (oneDNN +200 ms, the rest +0 ms)"
+    )
+    assert changed_parts(before, capped) == [
+        "convolution forward +200.0 ms/step (+200%): brg_conv_fwd:avx2 -> jit:sse41"
+    ]
+    assert step_growth(before, _stored(100.0, 0.52)) is None  # within the floor
+    assert step_growth(Profile((), None), capped) is None

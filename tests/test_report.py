@@ -16,7 +16,10 @@ import pytest
 
 from bf16perf.decisions import Decision, Outcome
 from bf16perf.formats import schema
+from bf16perf.kernels import parse_verbose
 from bf16perf.machine import detect_machine
+from bf16perf.peak import Peak
+from bf16perf.profile import profile_of
 from bf16perf.report import append_history, build_report, read_history, write_report
 from bf16perf.report.plots import trend_series
 from bf16perf.verdicts import gate_rule
@@ -27,7 +30,7 @@ ROOT = Path(__file__).parent.parent
 CAPTURES = Path(__file__).parent / "data" / "cpuinfo"
 
 
-def _run(precision: Precision, ips: float) -> RunResult:
+def _run(precision: Precision, ips: float, kernels: dict[str, Any] | None = None) -> RunResult:
     config = PROFILES["smoke"].with_precision(precision)
     steps = [config.batch_per_worker * 2 / (ips * (1 + 0.02 * i)) for i in range(8)]
     losses = [2.5 - 0.1 * i for i in range(10)]
@@ -52,12 +55,15 @@ def _run(precision: Precision, ips: float) -> RunResult:
         )
         for r in range(2)
     ]
-    return RunResult(config, workers, wall_s=30.0, kernels={"message": "bf16 kernels ran"})
+    kept = kernels or {"message": "bf16 kernels ran"}
+    return RunResult(config, workers, wall_s=30.0, kernels=kept)
 
 
-def _report(exit_code: int = 0, stopped: str | None = None) -> dict[str, Any]:
+def _report(
+    exit_code: int = 0, stopped: str | None = None, bf16_kernels: dict[str, Any] | None = None
+) -> dict[str, Any]:
     machine = detect_machine(CAPTURES / "linux-unknown-sapphirerapids")
-    fp32, bf16 = _run(Precision.FP32, 7.5), _run(Precision.BF16, 13.0)
+    fp32, bf16 = _run(Precision.FP32, 7.5), _run(Precision.BF16, 13.0, bf16_kernels)
     return build_report(
         started="2026-11-25T16:00:00Z",
         machine=machine,
@@ -123,6 +129,34 @@ def test_the_page_shows_each_worker_and_the_machine_as_tables(tmp_path: Path) ->
     assert shares == ["60%", "95%", "60%", "95%"]  # the straggler stands out
     assert "<th>threading knobs</th><td>OMP_NUM_THREADS=1</td>" in html
     assert "{" not in html.split("<h2>Machine</h2>")[1]  # a table, not a JSON dump
+
+
+def test_the_share_of_peak_is_in_the_report_the_page_and_the_history(tmp_path: Path) -> None:
+    verbose = Path(__file__).parent / "data" / "onednn" / "linux-zen4-resnet50-bf16-step.txt"
+    profile = profile_of(parse_verbose(verbose.read_text()).primitives, step_s=0.9)
+    peak = Peak("bf16", "brg_matmul:avx512_core_bf16", 400.0, 1, 5.0)
+    stored: dict[str, Any] = {**profile.to_dict(), "cost_s": 9.0, "peak": peak.to_dict()}
+    kernels: dict[str, Any] = {"message": "bf16 kernels ran", "profile": stored}
+    history = tmp_path / "history.jsonl"
+    out = write_report(tmp_path / "r", _report(bf16_kernels=kernels), history, [])
+    data = json.loads((out / "report.json").read_text())
+    jsonschema.validate(data, schema("report"))
+    fp32, bf16 = data["runs"]
+    assert fp32["share_of_peak"] is None  # no profile kept: nothing set against a peak
+    assert bf16["share_of_peak"][-1]["part"] == "all compute"
+    assert bf16["share_of_peak"][0]["share"] == pytest.approx(
+        bf16["share_of_peak"][0]["gflops"] / 400.0
+    )
+    html = (out / "report.html").read_text()
+    assert "<th>share of peak</th>" in html
+    assert "peak: bf16 matmul on brg_matmul:avx512_core_bf16, 400.0 GFLOP/s" in html
+    (line,) = read_history(history)
+    jsonschema.validate(line, schema("history"))
+    kept = line["series"]["w-bf16"]["profile"]  # what a change point compares
+    assert kept["parts"] == profile.to_dict()["parts"] and "profile" not in line["series"]["w-fp32"]
+    failed = {**kernels, "profile": {**stored, "peak": {"why": "probe failed"}}}
+    out = write_report(tmp_path / "r2", _report(bf16_kernels=failed), history, [])
+    assert "not available: probe failed" in (out / "report.html").read_text()
 
 
 def test_history_append_waits_for_another_writers_lock(tmp_path: Path) -> None:

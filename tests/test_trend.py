@@ -93,6 +93,33 @@ def test_a_lasting_drop_names_its_first_session_and_what_changed() -> None:
     )
 
 
+def _profile(ms: float, impl: str) -> dict[str, Any]:
+    part = {"name": "convolution forward", "ms": ms, "count": 53, "impls": {impl: 53}}
+    return {"parts": [part], "step_s": 1.0, "timed": [53, 53]}
+
+
+def test_a_change_point_names_the_part_of_the_lone_step_that_grew() -> None:
+    figures = _drifting(26, 3)
+    lines = [_line(i, f if i < 22 else f * 0.85) for i, f in enumerate(figures)]
+    for i, line in enumerate(lines):
+        after = i >= 22
+        profile = _profile(140.0 if after else 100.0, "jit:avx2" if after else "brg:avx512_core")
+        line["series"]["w-fp32"]["profile"] = profile
+    verdict = nightly_rule(series_of(lines)["m w-fp32"], confirm=3)
+    assert verdict.status == "regression", verdict.detail
+    assert verdict.detail.endswith(
+        "what grew in the lone step across it: convolution forward +40.0 ms/step (+40%):"
+        " brg:avx512_core -> jit:avx2"
+    ), verdict.detail
+    for line in lines:  # the kernels did not change: the clause says to look elsewhere
+        line["series"]["w-fp32"]["profile"] = _profile(100.0, "brg:avx512_core")
+    verdict = nightly_rule(series_of(lines)["m w-fp32"], confirm=3)
+    assert "oneDNN parts did not grow across it: look beyond the kernels" in verdict.detail
+    for line in lines:  # a history kept before profiles were: no clause at all
+        del line["series"]["w-fp32"]["profile"]
+    assert "lone step" not in nightly_rule(series_of(lines)["m w-fp32"], confirm=3).detail
+
+
 def test_one_slow_night_is_suspect_not_a_regression() -> None:
     figures = _drifting(20, 4)
     figures[-1] *= 0.8

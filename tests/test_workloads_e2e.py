@@ -67,6 +67,12 @@ def test_command_workloads_save_and_meet_baselines(tmp_path: Path) -> None:
     assert len(torch["workers"][0]["losses"]) == 10  # 2 warm-up + 8 measured steps
     assert torch["kernels"]["available"] and torch["kernels"]["primitives"] > 0
     assert "convolution" in str(torch["kernels"]["evidence"]) or torch["kernels"]["isas"]
+    # it marks its steps: a lone-step profile, decomposed, as for the built-in workload
+    profile = torch["kernels"]["profile"]
+    assert profile["available"] and profile["step_s"] > 0 and profile["parts"], profile
+    assert torch["decomposition"] and torch["decomposition"]["compute_s"] > 0, torch
+    assert "bf16perf profile resnet50-torch:fp32 (one lone step" in out, out[-4000:]
+    assert "workload keras-cnn, keras-cnn:fp32: no lone-step profile: the program marks no" in out
 
     keras = runs["keras-cnn"][0]
     assert len(keras["workers"]) == 2 and keras["kernels"]["available"]

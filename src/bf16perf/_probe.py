@@ -7,17 +7,7 @@ tell which primitives belong to which precision.  It imports nothing from pytest
 
 from __future__ import annotations
 
-import ctypes
-import os
-import sys
-
-
-def _mark(phase: str) -> None:
-    # oneDNN prints through C stdio, which a pipe buffers apart from Python's sys.stdout:
-    # flush both before writing the marker so that lines stay in order.
-    sys.stdout.flush()
-    ctypes.CDLL(None).fflush(None)
-    os.write(1, f"\nBF16PERF_PHASE {phase}\n".encode())
+from bf16perf.marks import mark
 
 
 def main() -> None:
@@ -28,7 +18,7 @@ def main() -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
     rng = tf.random.Generator.from_seed(0)
     for name, dtype in (("fp32", tf.float32), ("bf16", tf.bfloat16)):
-        _mark(name)
+        mark(name)
         x = tf.cast(rng.normal([4, 16, 16, 32]), dtype)
         w = tf.Variable(tf.cast(rng.normal([3, 3, 32, 32]), dtype))
         m = tf.Variable(tf.cast(rng.normal([32, 64]), dtype))
@@ -38,7 +28,7 @@ def main() -> None:
             loss = tf.reduce_sum(tf.cast(z, tf.float32))
         grads = tape.gradient(loss, [w, m])
         _ = [float(tf.reduce_sum(tf.cast(g, tf.float32))) for g in grads]
-    _mark("end")
+    mark("end")
 
 
 if __name__ == "__main__":

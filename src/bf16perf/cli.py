@@ -186,8 +186,8 @@ OPTIONS: tuple[Option, ...] = (
            " (e.g. last release's TensorFlow) instead of comparing against a stored baseline",
            "reference_python", parse=str, metavar="PATH"),
     Option("--perf-reference-env", "A/B mode: environment of the reference runs (repeatable),"
-           " e.g. a oneDNN knob", "reference_env", parse=p.env_assignment,
-           metavar="NAME=VALUE", repeat=True),
+           " e.g. a oneDNN knob; ONEDNN_MAX_CPU_ISA here wins over --perf-onednn-max-isa",
+           "reference_env", parse=p.env_assignment, metavar="NAME=VALUE", repeat=True),
     Option("--perf-pairs", "A/B mode: reference/candidate pairs per variant, in balanced"
            " random order (default {default})", "pairs", parse=p.positive_int, metavar="N"),
     # reports

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bf16perf.peak import share_lines
 from bf16perf.profile import Profile
 from bf16perf.workload.results import RunProof
 
@@ -94,17 +95,18 @@ def decompose(step_s: float, profile: Profile) -> Decomposition | None:
     return Decomposition(step_s, compute, comm, rest, unexplained)
 
 
-def explain_speedup(fp32: Decomposition, bf16: Decomposition) -> str:
+def explain_speedup(fp32: Decomposition, bf16: Decomposition, bf16_allreduce: bool = False) -> str:
     """One sentence: how much faster each part got in bf16, and the best end-to-end
     speedup the parts that bf16 does not shrink allow (Amdahl: bf16 compute taking no
-    time at all)."""
+    time at all); where communication is a fifth of the bf16 step or more and its gradients
+    were not already all-reduced in bf16 (``bf16_allreduce``), the most that would buy."""
 
     def ratio(a: float, b: float) -> str:
         return f"{a / b:.2f}x" if b > 0 else "-"
 
     fixed = bf16.comm_s + bf16.rest_s
     best = fp32.step_s / fixed if fixed > 0 else float("inf")
-    return (
+    text = (
         f"bf16 compute is {ratio(fp32.compute_s, bf16.compute_s)} faster than fp32's"
         f" ({fp32.compute_s:.3f} s -> {bf16.compute_s:.3f} s a step); communication"
         f" {ratio(fp32.comm_s, bf16.comm_s)} ({bf16.comm_s:.3f} s,"
@@ -113,6 +115,15 @@ def explain_speedup(fp32: Decomposition, bf16: Decomposition) -> str:
         f" {ratio(fp32.step_s, bf16.step_s)}; best possible on this cluster shape, were bf16"
         f" compute free: {best:.2f}x"
     )
+    if bf16.shares["communication"] >= 0.2 and not bf16_allreduce:
+        # communication is the all-reduce and the waits: halving the bytes halves at most it
+        halved = fp32.step_s / (bf16.step_s - bf16.comm_s / 2)
+        text += (
+            f"; communication is {bf16.shares['communication']:.0%} of the bf16 step:"
+            f" all-reducing in bf16 (--perf-bf16-allreduce, half the bytes) would give at"
+            f" most {halved:.2f}x end to end"
+        )
+    return text
 
 
 def run_decomposition(
@@ -128,22 +139,28 @@ def run_decomposition(
 
 def summary_lines(
     runs: Sequence[tuple[str, Sequence[float], Mapping[str, Any] | None]],
+    bf16_allreduce: bool = False,
 ) -> list[str]:
     """The terminal's lines for a session's runs, each ``(variant label, step times,
     kernels)``: per variant (its first run's profile, every run's steps), the profile's
-    parts and the decomposition of the median step; then the bf16 speedup explained."""
+    parts, their share of the machine's peak and the decomposition of the median step;
+    then the bf16 speedup explained."""
     seen: dict[str, tuple[Profile, float]] = {}  # the first profile of a variant, its cost
+    peaks: dict[str, Mapping[str, Any] | None] = {}
     steps: dict[str, list[float]] = {}
     for label, times, kernels in runs:
         steps.setdefault(label, []).extend(times)
         stored = RunProof.of(kernels).profile
         if label not in seen and stored is not None:
             seen[label] = (Profile.from_dict(stored), float(stored.get("cost_s", 0.0)))
+            peaks[label] = stored.get("peak")
     lines: list[str] = []
     parts: dict[str, Decomposition] = {}
     for label, (profile, cost) in seen.items():
         lines.append(f"bf16perf profile {label} (one lone step, {cost:.0f} s to take):")
         lines += [f"  {line}" for line in profile.lines()[:6]]
+        if profile.available:
+            lines += [f"  {line}" for line in share_lines(profile, peaks.get(label))]
         split = decompose(statistics.median(steps[label]), profile)
         if split is not None:
             parts[label] = split
@@ -151,5 +168,6 @@ def summary_lines(
     for label, split in parts.items():
         if label.endswith("bf16") and label.replace("bf16", "fp32") in parts:
             fp32 = parts[label.replace("bf16", "fp32")]
-            lines.append(f"bf16perf speedup explained ({label}): {explain_speedup(fp32, split)}")
+            explained = explain_speedup(fp32, split, bf16_allreduce)
+            lines.append(f"bf16perf speedup explained ({label}): {explained}")
     return lines

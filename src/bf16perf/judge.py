@@ -12,11 +12,11 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from bf16perf.attribution import grown_text
 from bf16perf.baselines import Baseline
 from bf16perf.decisions import Decision, Outcome
 from bf16perf.options import PerfOptions
 from bf16perf.power import signed_rank_pairs
-from bf16perf.profile import grown_between
 from bf16perf.stats import Spread, run_figure
 from bf16perf.trend import PreviousSession
 from bf16perf.verdicts import (
@@ -208,15 +208,13 @@ def _confirmed_text(c: Confirmation) -> str:
     )
 
 
-def _what_changed(now: dict[str, Any] | None, before: dict[str, Any] | None) -> str:
-    """The parts of the step that grew most against the baseline's profile, as a clause
-    (empty where either side has no available profile)."""
-    grown = grown_between(RunProof.of(before).profile, RunProof.of(now).profile)
-    if grown is None:
-        return ""
-    if not grown:
-        return "; the lone step's oneDNN parts did not grow: look beyond the kernels"
-    return "; what grew in the lone step against the baseline's: " + ", ".join(grown)
+def _what_changed(
+    now: dict[str, Any] | None, before: dict[str, Any] | None, where: str = "against the baseline's"
+) -> str:
+    """The parts of the step that grew most against the baseline's (or the reference's)
+    profile, as a clause (empty where either side has no available profile)."""
+    text = grown_text(RunProof.of(before).profile, RunProof.of(now).profile, where)
+    return f"; {text}" if text else ""
 
 
 def against_reference(
@@ -237,6 +235,8 @@ def against_reference(
         order=order,
     )
     outcome, detail = judged(verdict.outcome, verdict.detail, options, verdict.to_dict())
+    # whatever the outcome: what differs between the two stacks' lone steps
+    detail += _what_changed(candidate[0].kernels, reference[0].kernels, "against the reference's")
     out = [Decision(test, "A/B throughput", outcome, detail, verdict.to_dict())]
     loss = bf16_loss_rule(
         candidate[0].losses,

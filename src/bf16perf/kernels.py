@@ -14,6 +14,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from bf16perf.marks import PHASE_MARK
+
 __all__ = [
     "KernelSummary",
     "KernelVerdict",
@@ -35,7 +37,6 @@ _MD = re.compile(
 # Arm's SVE/ASIMD (oneDNN names no separate bf16 ISA there).  A bf16 primitive on any other
 # implementation (ref:any, gemm:ref, jit:avx512_core's bf16 emulation) is a fallback.
 _BF16_HW_ISA = re.compile(r"bf16|amx|avx2_vnni_2|avx10|^sve|^asimd")
-PHASE_MARK = "BF16PERF_PHASE"
 # TensorFlow's own words when it routes bf16 away from oneDNN.
 _FALLBACK_NOTES = ("oneDNN supports DT_BFLOAT16 only", "Falling back to the default Eigen")
 
@@ -57,6 +58,8 @@ class Primitive:
         phase: the probe phase it ran in (``fp32``/``bf16``), ``""`` outside a probe.
         line: the verbose line itself, kept as evidence.
         time_ms: its execution time, oneDNN's last field (``None`` where not printed).
+        problem: its problem descriptor (``mb2_ic3oc64_ih38oh16kh7sh2dh0ph0_iw38ow16...``,
+            ``2048x2:2x10``), the field before the time; ``""`` where not printed.
     """
 
     kind: str
@@ -67,6 +70,7 @@ class Primitive:
     phase: str
     line: str
     time_ms: float | None = None
+    problem: str = ""
 
     @property
     def in_bf16_hardware(self) -> bool:
@@ -206,7 +210,8 @@ def _parse_exec(fields: list[str], i: int, phase: str, line: str) -> Primitive |
         time_ms = None
     if time_ms is not None and not (math.isfinite(time_ms) and time_ms >= 0):
         time_ms = None
-    return Primitive(kind, impl, isa, prop_kind, dtypes, phase, line, time_ms)
+    problem = fields[-2] if time_ms is not None and len(rest) >= 7 else ""
+    return Primitive(kind, impl, isa, prop_kind, dtypes, phase, line, time_ms, problem)
 
 
 def parse_verbose(text: str) -> KernelSummary:

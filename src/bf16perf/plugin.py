@@ -168,8 +168,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("bf16perf")
     for line in session.notices:
         terminalreporter.write_line(line)
+    mine = [r for r, _ in session.runs if r.stack != "reference"]
     for line in summary_lines(
-        [(r.label, r.step_times_s, r.kernels) for r, _ in session.runs if r.stack != "reference"]
+        [(r.label, r.step_times_s, r.kernels) for r in mine],
+        bf16_allreduce=any(r.config.reduces_in_bf16 for r in mine),
     ):
         terminalreporter.write_line(line)
     if session.decisions:

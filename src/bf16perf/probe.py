@@ -21,9 +21,10 @@ def capture_verbose(
     env: dict[str, str] | None = None,
     timeout_s: float = 120.0,
     cwd: str | None = None,
+    everything: bool = False,
 ) -> str:
     """Run ``argv`` (in ``cwd``) with ``ONEDNN_VERBOSE=1``; return what it printed that
-    :func:`parse_verbose` reads.
+    :func:`parse_verbose` reads (``everything``: all it printed, stdout then stderr).
 
     ``env`` overrides are applied on top of the current environment.  ``what`` names the
     program in errors (:class:`ProbeError`).
@@ -50,7 +51,8 @@ def capture_verbose(
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         raise ProbeError(f"{what} failed (exit {proc.returncode}): {' | '.join(tail)}")
-    return verbose_lines(proc.stdout + "\n" + proc.stderr)
+    text = proc.stdout + "\n" + proc.stderr
+    return text if everything else verbose_lines(text)
 
 
 def run_verbose(

@@ -1,5 +1,4 @@
-"""Where a lone step's oneDNN time goes: its own execution times per part of the work,
-and what grew between two profiles.
+"""Where a lone step's oneDNN time goes: its own execution times per part of the work.
 
 Pure functions over parsed verbose output (:mod:`bf16perf.kernels`) and measured step
 times; running the profiled step is :mod:`bf16perf.workload.proof`'s.  Why oneDNN's verbose
@@ -8,7 +7,9 @@ primitive, which is what a regression is attributed to, it is the same on Tensor
 PyTorch (both ship oneDNN), and it adds nothing to the measured runs, since the profiled
 step runs in its own process.
 
-The step split with it: :mod:`bf16perf.decomposition`.
+The step split with it: :mod:`bf16perf.decomposition`; what changed between two profiles:
+:mod:`bf16perf.attribution`; how far its compute is from the machine's peak:
+:mod:`bf16perf.peak`.
 """
 
 from __future__ import annotations
@@ -19,13 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bf16perf.kernels import Primitive
+from bf16perf.shapes import flops_of
 
 __all__ = [
     "PARTS",
     "Part",
     "Profile",
-    "changed_parts",
-    "grown_between",
     "part_of",
     "profile_of",
 ]
@@ -68,12 +68,21 @@ def part_of(kind: str, prop_kind: str) -> str:
 @dataclass(frozen=True)
 class Part:
     """One part of the profiled step: oneDNN's time in it, how many primitives ran, and
-    which implementations (with their ISA in the name) and how often."""
+    which implementations (with their ISA in the name) and how often; for convolutions
+    and matmuls, the work done (:mod:`bf16perf.shapes`) and the time of the primitives
+    whose work is known, so that ``gflop / flop_ms`` is the part's achieved rate."""
 
     name: str
     ms: float
     count: int
     impls: dict[str, int] = field(default_factory=dict)
+    gflop: float = 0.0
+    flop_ms: float = 0.0
+
+    @property
+    def gflops(self) -> float | None:
+        """The part's achieved GFLOP/s (oneDNN's time), ``None`` where no work is known."""
+        return self.gflop / (self.flop_ms / 1000.0) if self.flop_ms > 0 else None
 
     @property
     def main_impl(self) -> str:
@@ -122,7 +131,14 @@ class Profile:
     def to_dict(self) -> dict[str, Any]:
         return {
             "parts": [
-                {"name": p.name, "ms": p.ms, "count": p.count, "impls": dict(p.impls)}
+                {
+                    "name": p.name,
+                    "ms": p.ms,
+                    "count": p.count,
+                    "impls": dict(p.impls),
+                    "gflop": p.gflop,
+                    "flop_ms": p.flop_ms,
+                }
                 for p in self.parts
             ],
             "step_s": self.step_s,
@@ -134,7 +150,14 @@ class Profile:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Profile:
         parts = tuple(
-            Part(str(p["name"]), float(p["ms"]), int(p["count"]), dict(p.get("impls", {})))
+            Part(
+                str(p["name"]),
+                float(p["ms"]),
+                int(p["count"]),
+                dict(p.get("impls", {})),
+                float(p.get("gflop", 0.0)),  # profiles stored before the work was kept: 0
+                float(p.get("flop_ms", 0.0)),
+            )
             for p in d.get("parts", [])
         )
         timed = tuple(d.get("timed", (0, 0)))
@@ -150,6 +173,7 @@ def profile_of(
     ms: dict[str, float] = {}
     counts: Counter[str] = Counter()
     impls: dict[str, Counter[str]] = {}
+    work: dict[str, list[float]] = {}  # part: [GFLOP, ms of the primitives counted]
     timed = 0
     for prim in chosen:
         name = part_of(prim.kind, prim.prop_kind)
@@ -158,45 +182,14 @@ def profile_of(
         if prim.time_ms is not None:
             timed += 1
             ms[name] = ms.get(name, 0.0) + prim.time_ms
+            flops = flops_of(prim.kind, prim.problem)
+            if flops is not None:
+                done = work.setdefault(name, [0.0, 0.0])
+                done[0] += flops / 1e9
+                done[1] += prim.time_ms
     parts = tuple(
-        Part(name, ms.get(name, 0.0), counts[name], dict(impls[name]))
+        Part(name, ms.get(name, 0.0), counts[name], dict(impls[name]), *work.get(name, (0.0, 0.0)))
         for name in PARTS
         if counts[name]
     )
     return Profile(parts, step_s, (timed, len(chosen)))
-
-
-def changed_parts(before: Profile, now: Profile, top: int = 3) -> list[str]:
-    """The parts whose lone-step time grew most from ``before`` (the baseline's profile)
-    to ``now``, each with its change per step and any change of main implementation (its
-    ISA in the name), e.g. ``convolution backward weights +41.0 ms/step (+38%):
-    jit:avx512_core_amx -> gemm:jit``; parts that did not grow are left out."""
-    if not (before.available and now.available):
-        return []
-    grown = []
-    for name in PARTS:
-        old, new = before.part(name), now.part(name)
-        if new is None:
-            continue
-        was = old.ms if old else 0.0
-        delta = new.ms - was
-        switched = old is not None and old.main_impl != new.main_impl
-        if delta <= 0 and not switched:
-            continue
-        share = f" ({delta / was:+.0%})" if was > 0 else " (new)"
-        impl = f": {old.main_impl} -> {new.main_impl}" if switched and old else ""
-        grown.append((delta, f"{name} {delta:+.1f} ms/step{share}{impl}"))
-    return [text for _, text in sorted(grown, key=lambda g: -g[0])[:top]]
-
-
-def grown_between(
-    before: Mapping[str, Any] | None, now: Mapping[str, Any] | None
-) -> list[str] | None:
-    """:func:`changed_parts` of two stored profiles (``Profile.to_dict`` shaped), or
-    ``None`` where either is missing or not available: nothing to attribute with."""
-    if before is None or now is None:
-        return None
-    old, new = Profile.from_dict(before), Profile.from_dict(now)
-    if not (old.available and new.available):
-        return None
-    return changed_parts(old, new)

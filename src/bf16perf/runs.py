@@ -112,9 +112,10 @@ class TrainingRuns:
 
     def _prove(self, variant: Variant, config: TrainConfig, name: str) -> dict[str, Any]:
         # one proof per variant and stack: a reference that is this interpreter with no
-        # knobs of its own (an A/A check) is the same stack and shares the proof
+        # knobs of its own (an A/A check) is the same stack and shares the proof, unless
+        # the candidate's step differs (an injected slowdown: the profiled step has it)
         stack = (os.path.abspath(config.python or sys.executable), config.env)
-        key = f"{variant.name} {stack}"
+        key = f"{variant.name} {stack} {config.onednn_max_isa} {config.inject_slowdown}"
         if key not in self.proofs and config.is_command:
             self.proofs[key] = self._prove_command(variant, config, name)
         if key not in self.proofs:
@@ -150,6 +151,8 @@ class TrainingRuns:
                 self.workload,
                 cores=self.cluster.cores_per_worker,
                 allow_emulated=self.options.allow_emulated_bf16,
+                # profiled where the built-in is: on the local cluster's cores
+                step_profile=self.options.step_profile and self.cluster.hosts is None,
             )
         except ProofRefused as exc:
             raise self._fail(name, str(exc)) from None

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bf16perf.attribution import grown_text
 from bf16perf.changepoints import ChangePoint, detect
 from bf16perf.decisions import Decision, Outcome
 
@@ -53,6 +54,7 @@ class Point:
     runs: int
     report: str | None
     meta: dict[str, str]
+    profile: dict[str, Any] | None = None
 
 
 @dataclass
@@ -125,7 +127,8 @@ def series_of(lines: Sequence[dict[str, Any]]) -> dict[str, Series]:
         for workload, entry in (line.get("series") or {}).items():
             figures = [f for f in entry.get("run_figures", []) if f and f > 0]
             if figures:
-                point = Point(started, _geomean(figures), len(figures), report, _meta(line, entry))
+                meta, profile = _meta(line, entry), entry.get("profile")
+                point = Point(started, _geomean(figures), len(figures), report, meta, profile)
                 _add(found, f"{machine} {workload}", machine, False, point)
         for workload, ratio in (line.get("ratios") or {}).items():
             if ratio and ratio > 0:
@@ -145,12 +148,16 @@ class Change:
     differences: list[str]
 
     def describe(self) -> str:
+        """The change, what the sessions recorded differently across it, and which parts
+        of the lone step grew from the last session before it to the first after it."""
         cp = self.point
         what = "; ".join(self.differences) or "no recorded difference"
+        grown = grown_text(self.last_before.profile, self.first.profile, "across it")
+        parts = f"; {grown}" if grown else ""
         return (
             f"{self.series}: x{cp.ratio:.3f} (95% CI [{cp.low:.3f}, {cp.high:.3f}], p={cp.p:.1g})"
             f" from session {self.first.started} ({cp.after} sessions after, {cp.before} before);"
-            f" changed: {what}"
+            f" changed: {what}{parts}"
         )
 
 

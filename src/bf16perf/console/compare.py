@@ -133,17 +133,12 @@ def _profile(report: dict[str, Any], key: str) -> Any:
 def _what_grew(report_a: dict[str, Any], report_b: dict[str, Any], key: str) -> str:
     """The parts of the lone step whose oneDNN time grew most from A's profile to B's, in
     one line (empty where either report kept no profile, or one is unreadable)."""
-    from bf16perf.profile import grown_between
+    from bf16perf.attribution import grown_text
 
     try:
-        grown = grown_between(*(_profile(r, key) for r in (report_a, report_b)))
+        return grown_text(_profile(report_a, key), _profile(report_b, key), "from A to B")
     except (KeyError, TypeError, ValueError):
         return "the lone-step profiles cannot be read: no attribution"
-    if grown is None:
-        return ""
-    if not grown:
-        return "what grew in the lone step, A to B: no oneDNN part; look beyond the kernels"
-    return "what grew in the lone step, A to B: " + ", ".join(grown)
 
 
 def exit_code(outcome: Outcome, release: bool) -> int:

@@ -95,11 +95,13 @@ def field_values(
 
 
 def env_of(workload: WorkloadDef, config: TrainConfig, work: Path) -> dict[str, str]:
-    """The workload's, the session's (A/B reference knobs) and the ISA cap, over nothing:
-    the caller adds them to the environment the process inherits."""
-    extra = list(workload.env_for(config.precision.value)) + list(config.env)
+    """The workload's, the ISA cap and the session's (A/B reference knobs, last: a
+    reference's own ONEDNN_MAX_CPU_ISA wins over the session's cap, as for the built-in),
+    over nothing: the caller adds them to the environment the process inherits."""
+    extra = list(workload.env_for(config.precision.value))
     if config.onednn_max_isa:
         extra.append(("ONEDNN_MAX_CPU_ISA", config.onednn_max_isa))
+    extra += list(config.env)
     extra.append(("BF16PERF_PRECISION", config.precision.value))
     return stack_env({}, config.python, extra, work)
 

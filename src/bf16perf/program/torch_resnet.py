@@ -9,6 +9,7 @@ come from the task, the process group is gloo, the model is wrapped in
 (weights and the SGD update stay fp32).  It needs no torchvision: the network is written
 here.  Each step appends one JSON line to ``$BF16PERF_METRICS`` (step, images, seconds,
 loss, warmup, rank) with the loss averaged over ranks, so every rank's curve is the same.
+In a profiled proof step it marks each step (:mod:`bf16perf.marks`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import os
 import sys
 import time
 from typing import Any
+
+from bf16perf.marks import mark_step
 
 
 def _resnet50(num_classes: int) -> Any:
@@ -125,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for step in range(args.steps):
             images, labels = batches[step % len(batches)]
+            mark_step(step + 1)  # only in a profiled proof step (bf16perf.marks)
             t0 = time.perf_counter()
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):

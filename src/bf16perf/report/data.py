@@ -18,7 +18,8 @@ from bf16perf.decisions import Decision
 from bf16perf.decomposition import run_decomposition
 from bf16perf.formats import REPORT_VERSION, versioned
 from bf16perf.machine import Machine
-from bf16perf.workload.results import RunResult
+from bf16perf.peak import run_shares_of_peak
+from bf16perf.workload.results import RunProof, RunResult
 
 __all__ = [
     "REPORT_SCHEMA_VERSION",
@@ -44,6 +45,7 @@ def _run_dict(run: RunResult, workload_key: str) -> dict[str, Any]:
         "median_images_per_second": median,
         "images_per_second_ci": [low, high],
         "decomposition": split.to_dict() if split else None,
+        "share_of_peak": run_shares_of_peak(run.kernels),
     }
 
 
@@ -121,8 +123,9 @@ def _bf16perf_version() -> str:
 
 def history_line(report: dict[str, Any], report_dir: Path) -> dict[str, Any]:
     """The one-line summary of a report kept in the history file (schema 2): per workload
-    key its run figures and kernel ISA, the bf16/fp32 ratio, the stack's versions, the
-    threading knobs and the user's labels, so that a change point can say what changed."""
+    key its run figures, kernel ISA and lone-step profile, the bf16/fp32 ratio, the stack's
+    versions, the threading knobs and the user's labels, so that a change point can say
+    what changed, and which part of the step grew."""
     series: dict[str, dict[str, Any]] = {}
     medians: dict[str, float] = {}
     for run in report["runs"]:
@@ -133,6 +136,9 @@ def history_line(report: dict[str, Any], report_dir: Path) -> dict[str, Any]:
         )
         entry["run_figures"].append(run["median_images_per_second"])
         entry["kernel_isa"] = (run.get("kernels") or {}).get("isa")
+        profile = RunProof.of(run.get("kernels")).profile
+        if profile is not None and "profile" not in entry:  # what a change point compares
+            entry["profile"] = {k: profile[k] for k in ("parts", "step_s", "timed") if k in profile}
         medians.setdefault(run.get("variant", run["precision"]), run["median_images_per_second"])
     ratios = {}
     speedup = report["speedup"]

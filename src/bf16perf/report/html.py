@@ -91,7 +91,9 @@ def _steps(report: dict[str, Any]) -> str:
         seen.add(label)
         split = r.get("decomposition")
         if not split:
-            rows.append(f"<tr><td>{e(label)}</td><td>profile not available</td><td></td></tr>")
+            rows.append(
+                f"<tr><td>{e(label)}</td><td>profile not available</td><td></td><td></td></tr>"
+            )
             continue
         step = split["step_s"] or 1.0
         bar = "".join(
@@ -109,9 +111,24 @@ def _steps(report: dict[str, Any]) -> str:
         )
         rows.append(
             f'<tr><td>{e(label)}</td><td><div class="bar">{bar}</div>{e(text)}</td>'
-            f"<td>{e(words)}</td></tr>"
+            f"<td>{e(words)}</td><td>{e(_peak_words(r))}</td></tr>"
         )
-    return _table(["variant", "the median step", "oneDNN's largest parts (lone step)"], rows)
+    return _table(
+        ["variant", "the median step", "oneDNN's largest parts (lone step)", "share of peak"],
+        rows,
+    )
+
+
+def _peak_words(run: dict[str, Any]) -> str:
+    """The compute parts' share of the machine's peak, or why it is not available."""
+    peak = ((run.get("kernels") or {}).get("profile") or {}).get("peak") or {}
+    shares = run.get("share_of_peak")
+    if not shares and peak.get("gflops"):
+        return "not available: no convolution or matmul of a known shape in the lone step"
+    if not shares:
+        return f"not available: {peak.get('why', 'no peak measured')}"
+    parts = "; ".join(f"{s['part']} {s['gflops']:.1f} GFLOP/s ({s['share']:.0%})" for s in shares)
+    return f"{parts}; peak: {peak['dtype']} matmul on {peak['impl']}, {peak['gflops']:.1f} GFLOP/s"
 
 
 def _workloads(report: dict[str, Any]) -> str:

@@ -13,7 +13,6 @@ barrier task per executor, on each executor's host, and names the host of each p
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 import time
@@ -25,12 +24,13 @@ from typing import Any
 
 from bf16perf.executors import barrier_stage, task_host
 from bf16perf.kernels import KernelSummary, ProbeError, parse_verbose
+from bf16perf.marks import STEP_MARKS
 from bf16perf.probe import capture_verbose
 from bf16perf.profile import Profile, profile_of
 from bf16perf.workload.config import Precision, TrainConfig, Variant
 from bf16perf.workload.launch import summarize
-from bf16perf.workload.stack import stack_env
-from bf16perf.workload.worker import STEP_MARKS
+from bf16perf.workload.peak_probe import peak_or_why
+from bf16perf.workload.stack import lone_env
 
 __all__ = [
     "HostProof",
@@ -112,16 +112,9 @@ def _proof_output(
         inject_slowdown=config.inject_slowdown if profiled else 0.0,
     )
     with tempfile.TemporaryDirectory(prefix="bf16perf-proof-") as tmp:
-        # the run's own stack and environment (A/B: the reference's), verbose on top
-        env = stack_env({}, config.python, config.env, Path(tmp))
-        env.update({"TF_CONFIG": "{}", "OMP_NUM_THREADS": str(max(cores, 1))})
-        if config.onednn_max_isa:
-            env["ONEDNN_MAX_CPU_ISA"] = config.onednn_max_isa
-        prefix: list[str] = []
+        env, prefix = lone_env(config, Path(tmp), cores)
         if profiled:
             env[STEP_MARKS] = "1"
-            cpus = sorted(os.sched_getaffinity(0))[:cores]
-            prefix = ["taskset", "-c", ",".join(str(c) for c in cpus)]
         cfg, out = Path(tmp, "config.json"), Path(tmp, "out.json")
         cfg.write_text(one_step.to_json())
         text = capture_verbose(
@@ -214,7 +207,7 @@ def variant_proof(
         if spark is None and step_profile:
             summary, lone, cost = prove_and_profile(config, cores)
             proofs = [HostProof("", summary)]
-            profile = {**lone.to_dict(), "cost_s": cost}
+            profile = {**lone.to_dict(), "cost_s": cost, "peak": peak_or_why(config, cores)}
         elif spark is None:
             proofs = [HostProof("", prove_kernels(config))]
         else:

@@ -18,13 +18,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import bf16perf
+from bf16perf.workload.config import TrainConfig
 
 __all__ = [
     "TORCH_NEEDS",
     "WORKER_NEEDS",
     "StackError",
     "check_reference_stack",
+    "lone_env",
     "package_path_dir",
+    "pinned",
     "stack_env",
 ]
 
@@ -123,3 +126,25 @@ def check_reference_stack(
             f" (exit {proc.returncode}): {tail[0]}"
         )
     return {str(k): str(v) for k, v in data.items()}
+
+
+def lone_env(config: TrainConfig, tmp: Path, cores: int) -> tuple[dict[str, str], list[str]]:
+    """The environment and command prefix of a lone process of ``config`` (a proof step,
+    a peak probe): the run's own stack and knobs (A/B: the reference's) over its ISA cap, and
+    with ``cores`` > 0 pinned to the first ``cores`` CPUs this process may use (the local
+    cluster's first worker's); verbose output is the caller's to switch on."""
+    env = {"TF_CONFIG": "{}", "OMP_NUM_THREADS": str(max(cores, 1))}
+    if config.onednn_max_isa:
+        env["ONEDNN_MAX_CPU_ISA"] = config.onednn_max_isa
+    # the stack's knobs last, as for the runs (workload.task): a reference's own
+    # ONEDNN_MAX_CPU_ISA wins over the session's cap in its proof as in its runs
+    return stack_env(env, config.python, config.env, tmp), pinned(cores)
+
+
+def pinned(cores: int) -> list[str]:
+    """The command prefix that pins a lone process to the first ``cores`` CPUs this process
+    may use (the local cluster's first worker's); none for ``cores`` <= 0."""
+    if cores <= 0:
+        return []
+    cpus = sorted(os.sched_getaffinity(0))[:cores]
+    return ["taskset", "-c", ",".join(str(c) for c in cpus)]

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bf16perf.interference import CpuSample, CpuWindow, sample
+from bf16perf.marks import mark_step
 from bf16perf.workload.config import Precision, TrainConfig
 from bf16perf.workload.results import WorkerResult
 
@@ -170,21 +171,6 @@ def _report_step(rank: int, i: int, config: TrainConfig, seconds: float, loss: f
     print(f"{PROGRESS} {json.dumps(event)}", flush=True)
 
 
-#: Set (by the profiled proof step only, never in measured runs): a marker line before each
-#: step, so that oneDNN's verbose lines can be told apart by step.
-STEP_MARKS = "BF16PERF_STEP_MARKS"
-
-
-def _mark_step(step: int) -> None:
-    """``BF16PERF_PHASE step-N`` on stdout, after flushing both Python's and C's stdio
-    buffers (oneDNN prints through C stdio) so that the marker lands between the steps."""
-    import ctypes
-
-    sys.stdout.flush()
-    ctypes.CDLL(None).fflush(None)
-    os.write(1, f"\nBF16PERF_PHASE step-{step}\n".encode())
-
-
 def _role() -> tuple[int, int]:
     """(rank, workers) from ``TF_CONFIG`` (one worker where it is empty, as in the proof)."""
     tf_config = json.loads(os.environ.get("TF_CONFIG", "{}"))
@@ -207,10 +193,8 @@ def train(config: TrainConfig, out: Path) -> WorkerResult:
     cpu: list[float] = []
     losses: list[float] = []
     before: CpuSample | None = None
-    marks = bool(os.environ.get(STEP_MARKS))
     for i in range(config.warmup_steps + config.measured_steps):
-        if marks:
-            _mark_step(i + 1)
+        mark_step(i + 1)
         if i == config.warmup_steps:
             before = sample()  # what else runs on this worker's CPUs while it is measured
         images, labels = next(inputs)

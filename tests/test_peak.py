@@ -1,0 +1,183 @@
+"""Distance from the machine's limit: the work of a primitive from the shape oneDNN prints,
+the peak a probe's calls show, and each compute part's share of it (captured verbose
+output in tests/data/onednn); and the real peak probe on this machine."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bf16perf.decomposition import summary_lines
+from bf16perf.kernels import ProbeError, parse_verbose
+from bf16perf.peak import Peak, peak_of, run_shares_of_peak, share_lines, shares_of_peak
+from bf16perf.profile import Profile, profile_of
+from bf16perf.shapes import flops_of
+from bf16perf.workload.config import PROFILES, Precision, TrainConfig
+from bf16perf.workload.peak_probe import PEAK_N, measure_peak
+from tests.hostview import host_has_bf16
+
+DATA = Path(__file__).parent / "data" / "onednn"
+RESNET = "linux-zen4-resnet50-bf16-step.txt"
+
+
+def _line(kind: str, impl: str, problem: str, ms: float) -> str:
+    return (
+        f"onednn_verbose,v1,primitive,exec,cpu,{kind},{impl},undef,"
+        f"src:f32::blocked:ab::f0 wei:f32::blocked:ab::f0 dst:f32::blocked:ab::f0,,,{problem},{ms}"
+    )
+
+
+def test_the_work_of_each_primitive_kind_from_its_descriptor() -> None:
+    # ResNet-50's stem at 38x38 (TensorFlow pads it first): 7x7, 3 -> 64 channels, 16x16 out
+    stem = "mb2_ic3oc64_ih38oh16kh7sh2dh0ph0_iw38ow16kw7sw2dw0pw0"
+    assert flops_of("convolution", stem) == 2 * 2 * 64 * 3 * 16 * 16 * 7 * 7
+    assert flops_of("deconvolution", stem) == flops_of("convolution", stem)
+    grouped = "g32mb1_ic64oc64_ih8oh8kh3sh1dh0ph1_iw8ow8kw3sw1dw0pw1"  # 2 channels a group
+    assert flops_of("convolution", grouped) == 2 * 1 * 64 * 2 * 8 * 8 * 3 * 3
+    three_d = "mb1_ic4oc8_id5od3kd3sd1dd0pd0_ih5oh3kh3sh1dh0ph0_iw5ow3kw3sw1dw0pw0"
+    assert flops_of("convolution", three_d) == 2 * 8 * 4 * 27 * 27
+    assert flops_of("inner_product", "mb2ic2048oc10") == 2 * 2 * 2048 * 10
+    assert flops_of("inner_product", "mb16ic64ih7iw7oc1000") == 2 * 16 * 64 * 49 * 1000
+    assert flops_of("matmul", "2048x2:2x10") == 2 * 2048 * 2 * 10
+    assert flops_of("gemm_api", "528x288:288x32") == 2 * 528 * 288 * 32
+    assert flops_of("matmul", "4x1x8x16:1x3x16x2:4x3x8x2") == 2 * 12 * 8 * 16 * 2  # broadcast
+    # what it cannot read is None, never a guess
+    for kind, problem in (
+        ("matmul", "*x16:16x2"),  # a runtime dimension
+        ("matmul", "8x16:15x2"),  # inner dimensions disagree
+        ("matmul", "8x16"),
+        ("convolution", "ic3oc64"),  # no minibatch
+        ("reorder", "32x32x3x3"),
+        ("batch_normalization", "mb2ic64ih16iw16"),
+        ("convolution", ""),
+    ):
+        assert flops_of(kind, problem) is None, (kind, problem)
+
+
+def test_the_descriptor_is_kept_with_every_timed_primitive() -> None:
+    summary = parse_verbose((DATA / RESNET).read_text())
+    convs = [p for p in summary.primitives if p.kind == "convolution"]
+    assert convs and all(p.problem.startswith("mb2_") for p in convs)
+    untimed = parse_verbose(
+        "onednn_verbose,exec,cpu,convolution,jit:avx2,forward_training,src_f32::blocked:abcd:f0\n"
+    )
+    assert untimed.primitives[0].problem == ""
+
+
+def test_a_resnet_step_counts_the_work_of_its_convolutions_and_matmuls() -> None:
+    profile = profile_of(parse_verbose((DATA / RESNET).read_text()).primitives)
+    forward = profile.part("convolution forward")
+    assert forward is not None and forward.gflop > 0 and forward.flop_ms == forward.ms
+    assert forward.gflops == pytest.approx(forward.gflop / forward.ms * 1000)
+    # forward, backward data and backward weights of the same layers do the same work,
+    # less the stem (no gradient to its input)
+    data = profile.part("convolution backward data")
+    weights = profile.part("convolution backward weights")
+    assert data is not None and weights is not None
+    assert weights.gflop == pytest.approx(forward.gflop)
+    assert data.gflop < forward.gflop
+    for name in ("batch norm", "reorder"):  # memory-bound: no work counted
+        part = profile.part(name)
+        assert part is not None and part.gflop == 0 and part.gflops is None
+    again = Profile.from_dict(profile.to_dict())
+    assert again == profile
+    # a profile stored before the work was kept reads back without it
+    old = profile.to_dict()
+    for part in old["parts"]:
+        del part["gflop"], part["flop_ms"]
+    assert Profile.from_dict(old).part("convolution forward").gflops is None  # type: ignore[union-attr]
+
+
+def test_the_peak_is_the_fastest_of_the_largest_calls() -> None:
+    text = "\n".join(
+        [
+            _line("gemm_api", "", "2048x2048:2048x2048", 400.0),  # warm-up, slow
+            _line("gemm_api", "", "2048x2048:2048x2048", 250.0),
+            _line("gemm_api", "", "2048x1024:1024x2048", 120.0),  # a panel: half the work
+            _line("gemm_api", "", "64x64:64x64", 0.001),  # tiny and "fast": not the peak
+            _line("reorder", "jit:uni", "2048x2048", 1.0),
+        ]
+    )
+    peak = peak_of(parse_verbose(text).primitives, "f32", 1, cost_s=5.0)
+    assert peak is not None and peak.impl == "gemm_api" and peak.cores == 1
+    assert peak.gflops == pytest.approx(2 * 2048 * 1024 * 2048 / 1e9 / 0.120)
+    assert Peak.from_dict(peak.to_dict()) == peak
+    assert peak.label() == f"f32 matmul on gemm_api, 1 core: {peak.gflops:.1f} GFLOP/s"
+    reorder_only = parse_verbose(_line("reorder", "jit:uni", "8x8", 1.0)).primitives
+    assert peak_of(reorder_only, "f32", 1) is None
+
+
+def test_each_compute_part_is_set_against_the_peak() -> None:
+    profile = profile_of(parse_verbose((DATA / RESNET).read_text()).primitives)
+    peak = Peak("bf16", "brg_matmul:avx512_core_bf16", 100.0, 1, 4.0)
+    rows = shares_of_peak(profile, peak)
+    names = [r["part"] for r in rows]
+    assert names[:3] == [
+        "convolution forward",
+        "convolution backward data",
+        "convolution backward weights",
+    ]
+    assert names[-1] == "all compute"
+    for row in rows:
+        assert row["share"] == pytest.approx(row["gflops"] / 100.0)
+    every = sum(p.gflop for p in profile.parts) / sum(p.flop_ms for p in profile.parts) * 1000
+    assert rows[-1]["gflops"] == pytest.approx(every)
+    lines = share_lines(profile, peak.to_dict())
+    assert lines[0] == (
+        "share of peak (bf16 matmul on brg_matmul:avx512_core_bf16, 1 core: 100.0 GFLOP/s,"
+        " 4 s to measure):"
+    )
+    assert lines[1].startswith("  convolution forward: ")
+    assert lines[1].endswith("% of peak (brgconv_1x1:avx512_core_bf16)")
+    why = share_lines(profile, {"why": "the bf16 peak probe failed"})
+    assert why == ["share of peak: not available: the bf16 peak probe failed"]
+    assert share_lines(profile, None)[0].startswith("share of peak: not available: not measured")
+    kernels = {"profile": {**profile.to_dict(), "peak": peak.to_dict()}}
+    assert run_shares_of_peak(kernels) == rows
+    assert run_shares_of_peak({"profile": {**profile.to_dict(), "peak": {"why": "x"}}}) is None
+    assert run_shares_of_peak(None) is None
+
+
+def test_the_terminal_shows_the_share_of_peak_under_each_profile() -> None:
+    profile = profile_of(parse_verbose((DATA / RESNET).read_text()).primitives, step_s=3.0)
+    peak = Peak("bf16", "brg_matmul:avx512_core_bf16", 100.0, 1, 4.0)
+    kernels = {"profile": {**profile.to_dict(), "cost_s": 9.0, "peak": peak.to_dict()}}
+    lines = summary_lines([("bf16", [3.5], kernels)])
+    assert any(line.startswith("  share of peak (bf16 matmul") for line in lines)
+    assert any(line.startswith("    all compute: ") for line in lines)
+
+
+def _config(precision: Precision) -> TrainConfig:
+    return replace(PROFILES["smoke"], precision=precision)
+
+
+@pytest.mark.slow
+def test_the_real_peak_probe_measures_this_machine_once_a_session() -> None:
+    """The probe on this machine's first CPU: an fp32 peak of a plausible size, measured
+    once (the second call is the session's copy)."""
+    pytest.importorskip("tensorflow")
+    peak = measure_peak(_config(Precision.FP32), cores=1)
+    assert peak.dtype == "f32" and peak.cores == 1 and peak.impl
+    # one x86 core: more than a scalar loop, less than any AMX tile unit in fp32
+    assert 1.0 < peak.gflops < 1000.0, peak
+    assert peak.cost_s > 0
+    assert measure_peak(_config(Precision.FP32), cores=1) is peak
+    print(f"\nfp32 peak ({PEAK_N}^2 matmul): {peak.label()}, {peak.cost_s:.1f} s to measure")
+
+
+@pytest.mark.slow
+def test_the_bf16_peak_runs_on_bf16_hardware_or_says_why_not() -> None:
+    """On a bf16 host the bf16 probe's matmul runs on a bf16 ISA (AVX512-BF16, AMX); on one
+    without, TensorFlow's Eigen turns it into an fp32 sgemm (94 GFLOP/s on a Zen 3 core,
+    the fp32 peak): the probe says so, never a bf16 peak."""
+    pytest.importorskip("tensorflow")
+    config = _config(Precision.BF16)
+    if host_has_bf16():
+        peak = measure_peak(config, cores=1)
+        assert peak.dtype == "bf16" and ("bf16" in peak.impl or "amx" in peak.impl), peak
+        print(f"\nbf16 peak: {peak.label()}")
+        return
+    with pytest.raises(ProbeError, match="peak probe's matmul printed no timed oneDNN bf16 call"):
+        measure_peak(config, cores=1)
