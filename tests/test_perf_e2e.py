@@ -217,14 +217,14 @@ def test_ab_names_the_convolutions_and_the_isa_a_cap_changed(tmp_path: Path) -> 
     the session's cap, in its runs as in its proof).  TensorFlow's convolutions go through
     oneDNN on every x86 host (TF_ENABLE_ONEDNN_OPTS=1: on an AVX2-only host it defaults to
     Eigen), so the A/B verdict must name convolutions and their change of implementation,
-    whatever the outcome of 2 pairs."""
+    whatever the outcome of 4 pairs."""
     cap, token = _best_isa_below_the_host()
     env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1")
     capped = run_perf(
         "--perf-reference-python", sys.executable,
         "--perf-reference-env", "ONEDNN_MAX_CPU_ISA=ALL",
         "--perf-onednn-max-isa", cap,
-        "--perf-pairs", "2",
+        "--perf-pairs", "4", "--perf-alpha", "0.1",  # the fewest a decision can come from
         "--perf-warmup-steps", "1", "--perf-steps", "3", "--perf-batch-per-worker", "4",
         "--perf-no-probe", "--perf-trend-confirm", "0",
         "--perf-reports", str(tmp_path),
