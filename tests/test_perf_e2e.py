@@ -32,7 +32,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from bf16perf.cpu import Capability
+from bf16perf.cpu import DEFAULT_CPUINFO, Capability, read_cpuinfo
 from bf16perf.formats import schema
 from bf16perf.hygiene import pids_with_env
 from tests.hostview import hardware_capability, host_has_bf16
@@ -207,8 +207,8 @@ def test_ab_mode_flags_an_injected_slowdown(tmp_path: Path) -> None:
 def _best_isa_below_the_host() -> tuple[str, str]:
     """An ISA cap below this host's best that oneDNN still has kernels for, and the ISA
     token the capped implementations carry: AVX2 on an AVX-512 host, SSE4.1 below that."""
-    flags = Path("/proc/cpuinfo").read_text()
-    return ("AVX2", "avx2") if " avx512f" in flags else ("SSE41", "sse41")
+    flags = read_cpuinfo(DEFAULT_CPUINFO).flags
+    return ("AVX2", "avx2") if "avx512f" in flags else ("SSE41", "sse41")
 
 
 def test_ab_names_the_convolutions_and_the_isa_a_cap_changed(tmp_path: Path) -> None:

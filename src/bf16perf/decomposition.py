@@ -145,22 +145,21 @@ def summary_lines(
     kernels)``: per variant (its first run's profile, every run's steps), the profile's
     parts, their share of the machine's peak and the decomposition of the median step;
     then the bf16 speedup explained."""
-    seen: dict[str, tuple[Profile, float]] = {}  # the first profile of a variant, its cost
-    peaks: dict[str, Mapping[str, Any] | None] = {}
+    seen: dict[str, dict[str, Any]] = {}  # the first stored profile of a variant
     steps: dict[str, list[float]] = {}
     for label, times, kernels in runs:
         steps.setdefault(label, []).extend(times)
         stored = RunProof.of(kernels).profile
         if label not in seen and stored is not None:
-            seen[label] = (Profile.from_dict(stored), float(stored.get("cost_s", 0.0)))
-            peaks[label] = stored.get("peak")
+            seen[label] = stored
     lines: list[str] = []
     parts: dict[str, Decomposition] = {}
-    for label, (profile, cost) in seen.items():
+    for label, stored in seen.items():
+        profile, cost = Profile.from_dict(stored), float(stored.get("cost_s", 0.0))
         lines.append(f"bf16perf profile {label} (one lone step, {cost:.0f} s to take):")
         lines += [f"  {line}" for line in profile.lines()[:6]]
         if profile.available:
-            lines += [f"  {line}" for line in share_lines(profile, peaks.get(label))]
+            lines += [f"  {line}" for line in share_lines(profile, stored.get("peak"))]
         split = decompose(statistics.median(steps[label]), profile)
         if split is not None:
             parts[label] = split

@@ -15,7 +15,7 @@ share that fell between two sessions says a kernel got slower, not the machine.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from bf16perf.workload.results import RunProof
 __all__ = [
     "COMPUTE_PARTS",
     "Peak",
+    "no_share_why",
     "peak_of",
     "run_shares_of_peak",
     "share_lines",
@@ -124,16 +125,25 @@ def _row(name: str, gflops: float, peak: Peak, impl: str) -> dict[str, Any]:
     return {"part": name, "gflops": gflops, "share": gflops / peak.gflops, "impl": impl}
 
 
+def no_share_why(peak: Mapping[str, Any] | None, rows: Sequence[object]) -> str | None:
+    """Why a profile shows no share of peak (``peak`` as stored, ``rows`` its
+    :func:`shares_of_peak`), or ``None`` where it shows one: the terminal's and the page's
+    one wording."""
+    if not peak or not peak.get("gflops"):
+        return str((peak or {}).get("why", "not measured (no peak kept with the profile)"))
+    if not rows:
+        return "no convolution or matmul of a known shape in the lone step"
+    return None
+
+
 def share_lines(profile: Profile, peak: Mapping[str, Any] | None) -> list[str]:
     """The terminal's lines: the peak, then each compute part's rate and share of it; one
     line saying why where there is no peak or no counted work."""
-    if peak is None or not peak.get("gflops"):
-        why = (peak or {}).get("why", "not measured (the lone-step profile is off)")
+    measured = Peak.from_dict(peak) if peak and peak.get("gflops") else None
+    rows = shares_of_peak(profile, measured) if measured else []
+    why = no_share_why(peak, rows)
+    if why is not None or measured is None:
         return [f"share of peak: not available: {why}"]
-    measured = Peak.from_dict(peak)
-    rows = shares_of_peak(profile, measured)
-    if not rows:
-        return [f"share of peak: no convolution or matmul of a known shape ({measured.label()})"]
     return [f"share of peak ({measured.label()}, {measured.cost_s:.0f} s to measure):"] + [
         f"  {r['part']}: {r['gflops']:.1f} GFLOP/s, {r['share']:.0%} of peak"
         + (f" ({r['impl']})" if r["impl"] != "-" else "")

@@ -20,8 +20,7 @@ from bf16perf.program.records import MetricsError, StepMetric
 from bf16perf.program.task import fill_process_fields
 from bf16perf.workload.config import Precision, TrainConfig, Variant
 from bf16perf.workload.definition import WorkloadDef
-from bf16perf.workload.peak_probe import peak_or_why
-from bf16perf.workload.proof import ProofRefused, refusal
+from bf16perf.workload.proof import ProofRefused, kept_profile, refusal
 from bf16perf.workload.stack import pinned
 
 __all__ = [
@@ -174,7 +173,7 @@ def program_proof(
             if step_profile:
                 summary, lone, cost = profile_command(workload, config, cores)
                 if lone is not None and lone.available:
-                    profile = {**lone.to_dict(), "cost_s": cost, "peak": peak_or_why(config, cores)}
+                    profile = kept_profile(lone, cost, config, cores)
             else:
                 summary = prove_command(workload, config, cores)
         except ProbeError as exc:

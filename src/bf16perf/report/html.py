@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from bf16perf.peak import no_share_why
 from bf16perf.report.plots import TITLES
 from bf16perf.workload.proof import proof_lines
 
@@ -122,11 +123,10 @@ def _steps(report: dict[str, Any]) -> str:
 def _peak_words(run: dict[str, Any]) -> str:
     """The compute parts' share of the machine's peak, or why it is not available."""
     peak = ((run.get("kernels") or {}).get("profile") or {}).get("peak") or {}
-    shares = run.get("share_of_peak")
-    if not shares and peak.get("gflops"):
-        return "not available: no convolution or matmul of a known shape in the lone step"
-    if not shares:
-        return f"not available: {peak.get('why', 'no peak measured')}"
+    shares = run.get("share_of_peak") or []
+    why = no_share_why(peak, shares)
+    if why is not None:
+        return f"not available: {why}"
     parts = "; ".join(f"{s['part']} {s['gflops']:.1f} GFLOP/s ({s['share']:.0%})" for s in shares)
     return f"{parts}; peak: {peak['dtype']} matmul on {peak['impl']}, {peak['gflops']:.1f} GFLOP/s"
 

@@ -35,6 +35,7 @@ from bf16perf.workload.stack import lone_env
 __all__ = [
     "HostProof",
     "ProofRefused",
+    "kept_profile",
     "proof_lines",
     "prove_and_profile",
     "prove_kernels",
@@ -187,6 +188,12 @@ def proof_lines(kernels: dict[str, Any] | None) -> list[str]:
     return [str(kernels.get("message", "n/a"))]
 
 
+def kept_profile(lone: Profile, cost_s: float, config: TrainConfig, cores: int) -> dict[str, Any]:
+    """A lone-step profile as a run's proof keeps it: its parts, what it cost, and the peak
+    it is set against (or why there is none)."""
+    return {**lone.to_dict(), "cost_s": cost_s, "peak": peak_or_why(config, cores)}
+
+
 def variant_proof(
     variant: Variant,
     config: TrainConfig,
@@ -207,7 +214,7 @@ def variant_proof(
         if spark is None and step_profile:
             summary, lone, cost = prove_and_profile(config, cores)
             proofs = [HostProof("", summary)]
-            profile = {**lone.to_dict(), "cost_s": cost, "peak": peak_or_why(config, cores)}
+            profile = kept_profile(lone, cost, config, cores)
         elif spark is None:
             proofs = [HostProof("", prove_kernels(config))]
         else:
