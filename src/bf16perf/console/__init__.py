@@ -5,6 +5,7 @@ machine's noise, and the pinned daemons of a multi-host cluster (:mod:`bf16perf.
     bf16perf compare A B [--release]
     bf16perf baselines [DIR]
     bf16perf calibrate [--sessions 8] [--runs 3] [--state DIR] [-- PYTEST-PERF-OPTIONS]
+    bf16perf reference create NAME [--requirements FILE] | list | remove NAME
     bf16perf master --host ADDR [--port 7077] --secret-file FILE [--state DIR]
     bf16perf worker --master spark://ADDR:PORT --host ADDR (--cpus LIST | --numa-node N)
                     --secret-file FILE [--memory 2g] [--state DIR]
@@ -19,7 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bf16perf.console import baselines, calibrate, compare, daemons, history
+from bf16perf.console import baselines, calibrate, compare, daemons, history, reference
 from bf16perf.console._common import InputError
 
 __all__ = ["EXIT_CODES", "main", "parser"]
@@ -51,7 +52,7 @@ def parser() -> argparse.ArgumentParser:
     )
     top.add_argument("--version", action="version", version=f"bf16perf {_version()}")
     sub = top.add_subparsers(dest="command", required=True)
-    for module in (history, compare, calibrate, baselines, daemons):
+    for module in (history, compare, calibrate, baselines, reference, daemons):
         module.add(sub)
     return top
 
