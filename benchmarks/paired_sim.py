@@ -11,8 +11,9 @@ noise (spread ``sigma_p``); ``u`` a candidate x night interaction, AR(1) across 
 the pair and is left out.  The spreads put in: ``sigma_p`` 5.6% (32 real pairs on the
 Zen 3, BENCHMARKS.md Y1) and 7.5% (the upper end of its 95% interval); ``sigma_u`` 0 and
 2%; ``rho`` 0 and 0.3.  Two hosts: an fp32 host (one paired verdict at the whole
-``alpha`` 0.01) and a bf16 host (fp32 and bf16 paired verdicts and the gate: each at
-alpha/3; the gate is not simulated, its share is added to the false-exit bound).
+``alpha`` 0.01) and a bf16 host (fp32 and bf16 paired verdicts, each at alpha/2; in the
+paired nightly the release gate is a notice and takes no share).  A last row: 3 pairs a
+night (``--perf-pairs 3``) at the measured spread.
 
 Fixed before collecting any real paired night (the analysis, the spreads, the seeds).
 """
@@ -32,7 +33,7 @@ ALPHA = 0.01
 THRESHOLD = 0.05
 PAIRS = 2
 BURN_IN = 10  # nights of the series before the first one counted
-HOSTS = {"fp32 host": (1, ALPHA), "bf16 host": (2, ALPHA / 3)}
+HOSTS = {"fp32 host": (1, ALPHA), "bf16 host": (2, ALPHA / 2)}
 
 
 def _interaction(rng: np.random.Generator, nights: int, sigma_u: float, rho: float) -> np.ndarray:
@@ -112,27 +113,27 @@ def flagged_within(
 def main(trials: int = 400) -> None:
     print(f"paired nightly, {PAIRS} pairs a night, threshold {THRESHOLD:.0%}, alpha {ALPHA}")
     print(f"seed {SEED}; {trials} series per row ({trials * 10} nights for the false exits)\n")
-    print("| pair spread | night excess | rho | false exit 10 / night, fp32 host |"
-          " bf16 host (+ gate's share 0.33%) | lasting 5% | 10% | 20% (fp32 host) |"
+    print("| pairs | pair spread | night excess | rho | false exit 10 / night, fp32 host |"
+          " bf16 host | lasting 5% | 10% | 20% (fp32 host) |"
           " 10% (bf16 host) | 10%, after 30 nights (fp32 / bf16 host) |")  # fmt: skip
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for sigma_p in (0.056, 0.075):
-        for sigma_u, rho in ((0.0, 0.0), (0.02, 0.0), (0.02, 0.3)):
-            fa = false_exits(trials, sigma_p, sigma_u, rho)
-            power = [
-                flagged_within(trials, sigma_p, sigma_u, rho, d, ALPHA) for d in (0.05, 0.1, 0.2)
-            ]
-            bf16 = flagged_within(trials, sigma_p, sigma_u, rho, 0.1, ALPHA / 3)
-            late = [
-                flagged_within(trials, sigma_p, sigma_u, rho, 0.1, a, burn_in=30)
-                for a in (ALPHA, ALPHA / 3)
-            ]
-            print(
-                f"| {sigma_p:.1%} | {sigma_u:.1%} | {rho} | {fa['fp32 host']:.2%} |"
-                f" {fa['bf16 host']:.2%} | {power[0]:.1%} | {power[1]:.1%} | {power[2]:.1%} |"
-                f" {bf16:.1%} | {late[0]:.1%} / {late[1]:.1%} |",
-                flush=True,
-            )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    global PAIRS  # noqa: PLW0603 (series() reads it)
+    rows = [(2, p, u, r) for p in (0.056, 0.075) for u, r in ((0.0, 0.0), (0.02, 0.0), (0.02, 0.3))]
+    for pairs, sigma_p, sigma_u, rho in [*rows, (3, 0.056, 0.0, 0.0)]:
+        PAIRS = pairs
+        fa = false_exits(trials, sigma_p, sigma_u, rho)
+        power = [flagged_within(trials, sigma_p, sigma_u, rho, d, ALPHA) for d in (0.05, 0.1, 0.2)]
+        bf16 = flagged_within(trials, sigma_p, sigma_u, rho, 0.1, ALPHA / 2)
+        late = [
+            flagged_within(trials, sigma_p, sigma_u, rho, 0.1, a, burn_in=30)
+            for a in (ALPHA, ALPHA / 2)
+        ]
+        print(
+            f"| {pairs} | {sigma_p:.1%} | {sigma_u:.1%} | {rho} | {fa['fp32 host']:.2%} |"
+            f" {fa['bf16 host']:.2%} | {power[0]:.1%} | {power[1]:.1%} | {power[2]:.1%} |"
+            f" {bf16:.1%} | {late[0]:.1%} / {late[1]:.1%} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import pytest
 
 from bf16perf import parsers as p
 from bf16perf.baselines import DEFAULT_SESSIONS
-from bf16perf.options import PerfOptions
+from bf16perf.options import PAIRED_PAIRS, PerfOptions
 from bf16perf.workload.config import PROFILES
 
 __all__ = ["OPTIONS", "Option", "addoptions", "options_from_config"]
@@ -181,7 +181,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("--perf-bf16-loss-band", "largest mean |bf16 - fp32| loss difference within a run"
            " (default {default})", "bf16_loss_band", parse=p.positive_float,
            metavar="LOSS"),
-    # A/B mode
+    # A/B mode and the paired nightly
+    Option("--perf-reference", "the paired nightly: alternate each variant's runs with this"
+           " kept reference stack (bf16perf reference create NAME; ini perf_reference) and"
+           " judge tonight's pairs with the last nights'", parse=p.reference_name,
+           metavar="NAME"),
+    Option("--perf-references", "where kept references are (default: $BF16PERF_STATE/"
+           "references, else ~/.local/share/bf16perf/references)", "references_dir",
+           parse=Path, metavar="DIR"),
+    Option("--perf-order-seed", "seed of this session's pair orders (default: drawn at"
+           " random and recorded in the report)", "order_seed", parse=p.non_negative_int,
+           metavar="N"),
     Option("--perf-reference-python", "A/B mode: alternate runs with this interpreter's stack"
            " (e.g. last release's TensorFlow) instead of comparing against a stored baseline",
            "reference_python", parse=str, metavar="PATH"),
@@ -189,7 +199,8 @@ OPTIONS: tuple[Option, ...] = (
            " e.g. a oneDNN knob; ONEDNN_MAX_CPU_ISA here wins over --perf-onednn-max-isa",
            "reference_env", parse=p.env_assignment, metavar="NAME=VALUE", repeat=True),
     Option("--perf-pairs", "A/B mode: reference/candidate pairs per variant, in balanced"
-           " random order (default {default})", "pairs", parse=p.positive_int, metavar="N"),
+           " random order (default {default}; with --perf-reference: 2 a night)", "pairs",
+           parse=p.positive_int, metavar="N"),
     # reports
     Option("--perf-reports", "report directories go here (default: {default}/)",
            "reports_dir", parse=Path, metavar="DIR"),
@@ -215,6 +226,7 @@ def addoptions(parser: pytest.Parser) -> None:
         "perf_require_bf16", type="bool", default=False, help="default of --perf-require-bf16"
     )
     parser.addini("perf_release", type="bool", default=False, help="default of --perf-release")
+    parser.addini("perf_reference", default="", help="default of --perf-reference")
     parser.addini(
         "perf_baseline_sessions",
         default="",
@@ -246,11 +258,42 @@ def options_from_config(config: pytest.Config) -> PerfOptions:
     fields["release"] = values["perf_release"] or bool(config.getini("perf_release"))
     fields["baseline_sessions"] = _baseline_sessions(config, values["perf_baseline_sessions"])
     fields["train"] = replace(PROFILES[fields["profile"]], **overrides)
+    _reference(config, values["perf_reference"], fields)
     speedup = values["perf_min_bf16_speedup"]
     fields["min_bf16_speedup"] = _min_speedup(config, speedup, fields["profile"])
     options = PerfOptions(**fields)
     _check_conflicts(options)
     return options
+
+
+def _given(config: pytest.Config, flag: str) -> bool:
+    """Whether ``flag`` was on the command line (not left at its default)."""
+    args = [*config.invocation_params.args, *config.getini("addopts")]
+    return any(str(a) == flag or str(a).startswith(f"{flag}=") for a in args)
+
+
+def _reference(config: pytest.Config, given: str | None, fields: dict[str, Any]) -> None:
+    """``--perf-reference NAME`` (or ini ``perf_reference``): its interpreter, and the
+    paired nightly's pairs unless ``--perf-pairs`` was given."""
+    name = given or str(config.getini("perf_reference")).strip() or None
+    if name is None:
+        return
+    if fields["reference_python"] or fields["reference_env"]:
+        raise pytest.UsageError(
+            f"--perf-reference {name} names a kept reference stack; --perf-reference-python"
+            " and --perf-reference-env make an ad-hoc one: give one or the other"
+        )
+    from bf16perf.references import ReferenceError, reference_python
+
+    try:
+        fields["reference_python"] = reference_python(
+            p.reference_name(name), fields["references_dir"]
+        )
+    except (ReferenceError, argparse.ArgumentTypeError) as exc:
+        raise pytest.UsageError(str(exc)) from None
+    fields["reference_name"] = name
+    if not _given(config, "--perf-pairs"):
+        fields["pairs"] = PAIRED_PAIRS
 
 
 def _baseline_sessions(config: pytest.Config, given: int | None) -> int:

@@ -10,7 +10,13 @@ from bf16perf.baselines import DEFAULT_SESSIONS
 from bf16perf.plan import PinMode
 from bf16perf.workload.config import PROFILES, TrainConfig
 
-__all__ = ["PerfOptions"]
+__all__ = ["PAIRED_PAIRS", "PerfOptions"]
+
+#: Pairs a night per variant in the paired nightly (``--perf-reference``) unless
+#: ``--perf-pairs`` says otherwise: the session effect cancels within a pair, so two pairs
+#: a night and the last nights' pairs find a lasting 10% drop within 3 nights
+#: (BENCHMARKS.md R).
+PAIRED_PAIRS = 2
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,16 @@ class PerfOptions:
         reference_python: the interpreter of a reference stack for A/B runs (``None``:
             this one, where ``reference_env`` alone makes the difference).
         reference_env: environment of the reference runs, ``(name, value)`` pairs.
-        pairs: reference/candidate pairs of runs per variant in A/B mode.
+        reference_name: a kept reference stack (``--perf-reference``,
+            :mod:`bf16perf.references`): the paired nightly; ``reference_python`` is then its
+            interpreter.
+        references_dir: where kept references are (``None``: the default,
+            :func:`bf16perf.references.default_references_dir`).
+        pairs: reference/candidate pairs of runs per variant in A/B mode (the paired
+            nightly: :data:`PAIRED_PAIRS` unless given).
+        order_seed: the seed of this session's pair orders (fp32/bf16 and A/B), drawn at
+            random when not given and recorded in the report, so a session can be
+            repeated.
         bf16_loss_band: the largest mean |bf16 - fp32| loss difference within a run.
         report: write ``reports/<timestamp>-<slug>/`` at the end of the session.
         reports_dir: where report directories, ``latest`` and the default history go.
@@ -100,7 +115,10 @@ class PerfOptions:
     release: bool = False
     reference_python: str | None = None
     reference_env: tuple[tuple[str, str], ...] = ()
+    reference_name: str | None = None
+    references_dir: Path | None = None
     pairs: int = 8
+    order_seed: int | None = None
     report: bool = True
     reports_dir: Path = Path("reports")
     history: Path | None = None
@@ -131,6 +149,23 @@ class PerfOptions:
     def ab_mode(self) -> bool:
         """Runs alternate with a reference stack instead of meeting a stored baseline."""
         return self.reference_python is not None or bool(self.reference_env)
+
+    @property
+    def paired(self) -> bool:
+        """The paired nightly: A/B against a kept reference, judged with the last nights'
+        pairs (:mod:`bf16perf.verdicts.paired`)."""
+        return self.reference_name is not None
+
+    @property
+    def session_kind(self) -> str:
+        """What kind of session this is, as the history records it: ``paired`` (against a
+        kept reference), ``ab`` (an ad-hoc A/B), ``save`` (saving a baseline) or
+        ``stored`` (against the stored baseline)."""
+        if self.paired:
+            return "paired"
+        if self.ab_mode:
+            return "ab"
+        return "save" if self.save_baseline else "stored"
 
     @property
     def history_path(self) -> Path:

@@ -133,3 +133,15 @@ def label(text: str) -> tuple[str, str]:
     if not sep or not key.strip() or not value.strip():
         raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE, e.g. commit=abc123")
     return key.strip(), value.strip()
+
+
+def reference_name(text: str) -> str:
+    """A kept reference stack's name (``bf16perf reference create NAME``)."""
+    import re
+
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a reference name: letters, digits, '.', '_' or '-' (at most 64),"
+            " as bf16perf reference list shows them"
+        )
+    return text

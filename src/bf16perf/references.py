@@ -108,7 +108,9 @@ def _run(argv: list[str], what: str, timeout_s: float, **kw: Any) -> str:
     if proc.returncode != 0:
         lines = [x for x in (proc.stderr or proc.stdout).strip().splitlines() if x.strip()]
         errors = [x for x in lines if "error" in x.lower()] or lines
-        raise ReferenceError(f"{what} failed (exit {proc.returncode}): {errors[-1] if errors else ''}")
+        raise ReferenceError(
+            f"{what} failed (exit {proc.returncode}): {errors[-1] if errors else ''}"
+        )
     return proc.stdout
 
 
@@ -259,8 +261,7 @@ def load_reference(name: str, root: Path | None = None) -> ReferenceStack:
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ReferenceError(
-            f"reference {name}: {path / META} is unreadable ({exc}); remove it and create it"
-            " again"
+            f"reference {name}: {path / META} is unreadable ({exc}); remove it and create it again"
         ) from None
     if not stack.python.exists():
         raise ReferenceError(

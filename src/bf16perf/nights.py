@@ -1,0 +1,135 @@
+"""The paired nightly's nights as the history holds them, and the machine's own drift.
+
+A paired session's history line keeps, per workload key, its pairs against the named
+reference (``pairs``: the candidate's and the reference's run figures, pair by pair) and
+what kind of session it was (``session``: the reference, an injected slowdown).  This
+module reads them back: :func:`pair_nights` is the series the paired rule judges tonight
+with (same machine, workload key, reference and injected slowdown, so a self-test's
+nights never mix with real ones), and :func:`machine_drift` reads the reference's own
+figures night by night: when both stacks fell together, the pairs cancel it, and the
+notice says so.  Pure functions over history-line dicts; nothing here reads files.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+from bf16perf.verdicts._common import t_quantile
+from bf16perf.verdicts.paired import PairNight
+
+__all__ = ["excluded_from_nightly", "machine_drift", "pair_nights", "pairs_entry"]
+
+#: Previous nights of the reference needed before its drift is judged.
+MIN_DRIFT_NIGHTS = 3
+
+
+def excluded_from_nightly(line: dict[str, Any]) -> bool:
+    """Whether a history line may not confirm a stored drop or enter a trend series: an
+    ad-hoc A/B session (its candidate is someone's experiment) or a self-test with an
+    injected slowdown."""
+    session = line.get("session") or {}
+    if not isinstance(session, dict):
+        return False
+    injected = session.get("injected") or 0
+    return session.get("kind") == "ab" or (isinstance(injected, int | float) and injected > 0)
+
+
+def pairs_entry(candidate: Sequence[float], reference: Sequence[float]) -> dict[str, Any]:
+    """A key's ``pairs`` entry of a history line: the two stacks' run figures, pair by
+    pair, and their log ratios."""
+    n = min(len(candidate), len(reference))
+    return {
+        "candidate": list(candidate[:n]),
+        "reference": list(reference[:n]),
+        "log_ratios": [math.log(c / r) for c, r in zip(candidate[:n], reference[:n], strict=True)],
+    }
+
+
+def _same_series(line: dict[str, Any], machine: str, reference: str, injected: float) -> bool:
+    session = line.get("session") or {}
+    if not isinstance(session, dict) or line.get("fingerprint") != machine:
+        return False
+    return session.get("reference") == reference and float(session.get("injected") or 0) == injected
+
+
+def _figures(values: object) -> list[float]:
+    if not isinstance(values, list):
+        return []
+    return [float(v) for v in values if isinstance(v, int | float) and 0 < v < math.inf]
+
+
+def pair_nights(
+    lines: Sequence[dict[str, Any]], machine: str, key: str, reference: str, injected: float = 0.0
+) -> list[PairNight]:
+    """The nights (oldest first) of ``machine`` with pairs for workload ``key`` against
+    ``reference`` under the same injected slowdown."""
+    out = []
+    for line in lines:
+        if not _same_series(line, machine, reference, injected):
+            continue
+        entry = (line.get("pairs") or {}).get(key)
+        if not isinstance(entry, dict):
+            continue
+        cand, ref = _figures(entry.get("candidate")), _figures(entry.get("reference"))
+        ratios = tuple(math.log(c / r) for c, r in zip(cand, ref, strict=False))
+        if ratios:
+            out.append(PairNight(str(line.get("started", "?")), ratios))
+    return out
+
+
+def _geomean(values: Sequence[float]) -> float:
+    return math.exp(statistics.fmean(math.log(v) for v in values))
+
+
+def machine_drift(
+    lines: Sequence[dict[str, Any]],
+    machine: str,
+    key: str,
+    reference: str,
+    candidate: Sequence[float],
+    tonight: Sequence[float],
+    *,
+    threshold: float,
+    horizon: int = 7,
+) -> str | None:
+    """A notice when tonight's reference runs (``tonight``) are slower than the reference's
+    last ``horizon`` nights by more than ``threshold`` and beyond their 95% prediction
+    interval: the machine, not the candidate, changed (both stacks fell; the pairs cancel
+    it).  ``None`` when it did not, or too few nights say what normal is."""
+    nights = []
+    for line in lines:
+        session = line.get("session") or {}
+        if (
+            line.get("fingerprint") == machine
+            and isinstance(session, dict)
+            and session.get("reference") == reference
+        ):
+            entry = (line.get("pairs") or {}).get(key)
+            if isinstance(entry, dict) and _figures(entry.get("reference")):
+                nights.append(
+                    (_geomean(_figures(entry["reference"])), _figures(entry.get("candidate")))
+                )
+    nights = nights[-horizon:]
+    if len(nights) < MIN_DRIFT_NIGHTS or not tonight:
+        return None
+    logs = [math.log(g) for g, _ in nights]
+    mean, sd, n = statistics.fmean(logs), statistics.stdev(logs), len(logs)
+    drop = math.log(_geomean(tonight)) - mean
+    bound = t_quantile(0.975, n - 1) * sd * math.sqrt(1 + 1 / n)
+    if not (drop < math.log(1 - threshold) and drop < -bound):
+        return None
+    cand_before = [math.log(_geomean(c)) for _, c in nights if c]
+    cand = (
+        f", the candidate {math.expm1(math.log(_geomean(candidate)) - statistics.fmean(cand_before)):+.1%}"
+        if candidate and cand_before
+        else ""
+    )
+    return (
+        f"{key}: the machine is slower tonight, not the candidate: the reference {reference}"
+        f" ran {math.expm1(drop):+.1%} against its last {n} nights (95% prediction bound"
+        f" {math.expm1(-bound):+.1%}){cand}; both stacks fell together, which the pairs"
+        " cancel: look at the machine (its load, its firmware, its co-tenants), not the stack"
+    )
