@@ -68,6 +68,7 @@ def test_training(
         noise=noise,
         sessions=sessions,
         pairs=pairs,
+        gating=checks.gates(variant, options),
     )
     session.record(*decisions)
     session.notices.extend(notices)

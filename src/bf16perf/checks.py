@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bf16perf import judge
 from bf16perf.baselines import Baseline, baseline_document
 from bf16perf.decisions import Decision, Outcome
 from bf16perf.machine import Machine
+from bf16perf.nights import machine_drift, pair_nights
 from bf16perf.options import PerfOptions
 from bf16perf.report.history import read_history
 from bf16perf.runs import BF16, FP32, AbPairs, TrainingRuns
@@ -25,17 +26,42 @@ from bf16perf.store import BaselineStore
 from bf16perf.trend import previous_session
 from bf16perf.verdicts import SESSION_PRIOR, GateVerdict
 from bf16perf.verdicts._common import interval_text
+from bf16perf.workload.config import Variant
 from bf16perf.workload.proof import proof_lines
 from bf16perf.workload.results import RunResult
 
 __all__ = [
     "BenchmarkRecord",
+    "gates",
     "amx_notice",
     "benchmark_record",
     "expected",
     "release_gate",
     "training_verdicts",
 ]
+
+
+def gates(variant: Variant | None, options: PerfOptions) -> bool:
+    """Whether a verdict can fail the session.  In the paired nightly the fp32 and bf16
+    pairs do; the bf16-avx512 variant's pairs (a figure beside AMX, BENCHMARKS.md E) and
+    the bf16 gate (``variant`` ``None``: a release criterion, which bf16's own pairs
+    already watch every night) are notices, so that the session's error budget goes to
+    the verdicts users act on.  Every other mode, release included, gates on all."""
+    if not options.paired or options.release:
+        return True
+    return variant is not None and not variant.needs_amx
+
+
+def as_notice(decision: Decision) -> Decision:
+    """A verdict that does not gate this session: a failing outcome becomes a notice."""
+    if not decision.outcome.fails:
+        return decision
+    return replace(
+        decision,
+        outcome=Outcome.NOTICE,
+        detail=f"{decision.detail} (was {decision.outcome.value}; a notice in the paired"
+        " nightly, --perf-release gates on it)",
+    )
 
 
 def expected(
@@ -66,10 +92,16 @@ def training_verdicts(
     noise: Spread | None,
     pairs: AbPairs | None = None,
     sessions: Spread = SESSION_PRIOR,
+    gating: bool = True,
 ) -> tuple[list[Decision], list[str]]:
-    """A variant's verdicts and notices: against the reference stack in A/B mode, else
-    against the stored baseline; saving a baseline decides nothing and says where it went."""
+    """A variant's verdicts and notices: the paired nightly's against a kept reference
+    (tonight's pairs with the last nights'), an ad-hoc A/B's against the reference stack,
+    else against the stored baseline; saving a baseline decides nothing and says where it
+    went.  A verdict that does not ``gating`` is a notice."""
     slug = machine.fingerprint.slug
+    if pairs is not None and options.reference_name is not None:
+        found, notices = paired_verdicts(test, pairs, options, slug, key)
+        return (found if gating else [as_notice(d) for d in found]), notices
     if pairs is not None:
         found = judge.against_reference(
             test, pairs.candidate, pairs.reference, pairs.order, options
@@ -98,6 +130,28 @@ def training_verdicts(
     return judge.against_baseline(test, runs, baseline, options, noise, sessions, before), []
 
 
+def paired_verdicts(
+    test: str, pairs: AbPairs, options: PerfOptions, slug: str, key: str
+) -> tuple[list[Decision], list[str]]:
+    """The paired nightly: tonight's pairs judged with the last nights' against the same
+    reference (read from the history), and the machine's own drift as a notice."""
+    assert options.reference_name is not None
+    lines = read_history(options.history_path)
+    injected = options.train.inject_slowdown
+    before = pair_nights(lines, slug, key, options.reference_name, injected)
+    found = judge.paired_nightly(test, pairs.candidate, pairs.reference, pairs.order, options, before)
+    drift = machine_drift(
+        lines,
+        slug,
+        key,
+        options.reference_name,
+        judge.figures(pairs.candidate),
+        judge.figures(pairs.reference),
+        threshold=options.max_regression,
+    )
+    return found, [drift] if drift else []
+
+
 def release_gate(
     test: str, training_runs: TrainingRuns, options: PerfOptions
 ) -> tuple[Decision, GateVerdict]:
@@ -109,7 +163,7 @@ def release_gate(
     if decision.outcome is Outcome.INCONCLUSIVE and looks == 2:
         more = training_runs.gate_pairs(count + options.extra_pairs)
         decision, verdict = judge.gate(test, *more, options, looks)
-    return decision, verdict
+    return (decision if gates(None, options) else as_notice(decision)), verdict
 
 
 def amx_notice(capped: list[RunResult], training_runs: TrainingRuns) -> str:

@@ -48,6 +48,9 @@ class Outcome(enum.Enum):
     #: there is none): one session's draw, a notice that the next session confirms or
     #: clears (:mod:`bf16perf.verdicts.confirm`)
     SUSPECT = "suspect, unconfirmed"
+    #: the paired nightly: a verdict that would fail but does not gate this mode (the
+    #: bf16-avx512 variant's pairs, the release gate): shown, never an exit code
+    NOTICE = "notice, does not gate"
     UNSUPPORTED = "unsupported hardware"
 
     @property

@@ -32,7 +32,25 @@ def build(perf: PerfSession, exit_code: int) -> dict[str, Any]:
         stopped_because=None,
         labels=dict(perf.options.labels),
         workloads=[w.to_dict() for w in perf.workloads],
+        session=session_facts(perf),
     )
+
+
+def session_facts(perf: PerfSession) -> dict[str, Any]:
+    """What kind of session this was, for the report and its history line: the nightly
+    rules read it (an ad-hoc A/B or a self-test with an injected slowdown never confirms a
+    stored drop or enters a trend; the paired nightly's series are per reference)."""
+    options = perf.options
+    return {
+        "kind": options.session_kind,
+        "reference": options.reference_name,
+        "injected": options.train.inject_slowdown,
+        "onednn_max_isa": options.train.onednn_max_isa,
+        "order_seed": options.order_seed,
+        "pairs": options.pairs if options.ab_mode else None,
+        "release": options.release,
+        "duration_s": round(time.time() - perf.started_at, 1),
+    }
 
 
 def judge_trend(perf: PerfSession, report: dict[str, Any]) -> None:
@@ -44,8 +62,14 @@ def judge_trend(perf: PerfSession, report: dict[str, Any]) -> None:
 
     line = history_line(report, perf.report_dir)
     history = read_history(perf.options.history_path)
+    options = perf.options
     decisions, notices = trend_decisions(
-        history, line, confirm=perf.options.trend_confirm, alpha=perf.budget.share
+        history,
+        line,
+        confirm=options.trend_confirm,
+        alpha=perf.budget.share,
+        threshold=options.max_regression,
+        gating=not options.paired,
     )
     perf.record(*decisions)
     perf.notices.extend(notices)

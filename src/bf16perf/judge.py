@@ -29,7 +29,8 @@ from bf16perf.verdicts import (
     loss_rule,
     sessions_rule,
 )
-from bf16perf.verdicts.confirm import CONFIRM_ALPHA, Confirmation, confirmed
+from bf16perf.verdicts.confirm import confirmed
+from bf16perf.verdicts.paired import PairNight, paired_rule
 from bf16perf.workload.results import RunProof, RunResult
 
 # The loss curve of a synthetic-data run is deterministic (fixed seeds): the tolerance only
@@ -47,6 +48,7 @@ __all__ = [
     "gate",
     "judged",
     "no_baseline",
+    "paired_nightly",
     "sanity_errors",
 ]
 
@@ -165,8 +167,10 @@ def against_baseline(
     if confirmation is None:
         outcome, detail = judged(verdict.outcome, verdict.detail, options, found)
     else:
-        outcome, detail = confirmation.outcome, verdict.detail + _confirmed_text(confirmation)
+        outcome, detail = confirmation.outcome, verdict.detail + confirmation.text()
         found["confirmation"] = confirmation.to_dict()
+        if confirmation.p is not None:  # the p the session's Holm adjustment reads
+            found["p_tonight"], found["p"] = found.get("p"), confirmation.p
     if Outcome.REGRESSION in (verdict.outcome, outcome):
         detail += _what_changed(runs[0].kernels, baseline.runs[0].kernels)
     out = [Decision(test, "throughput", outcome, detail, found)]
@@ -180,32 +184,6 @@ def against_baseline(
         )
         out.append(Decision(test, "loss curve", loss.outcome, loss.detail))
     return out
-
-
-def _confirmed_text(c: Confirmation) -> str:
-    """The two-session rule's clause for a nightly throughput verdict."""
-    prev = c.previous
-    then = (
-        f"the previous session ({c.started}: x{prev.estimate.ratio:.3f},"
-        f" p={prev.estimate.p_less:.2g} against the baseline sessions saved before it)"
-        if prev is not None
-        else ""
-    )
-    if c.reason == "confirmed":
-        return f"; confirmed by {then}, below at {CONFIRM_ALPHA:g} too: a lasting drop"
-    if c.reason == "confirms-previous":
-        return f"; below at {CONFIRM_ALPHA:g}, which confirms the drop of {then}: a lasting drop"
-    why = (
-        f"{then} was not below"
-        if prev is not None
-        else "no earlier session of this workload on this machine since the baseline was"
-        " saved is in the history (--perf-history) to confirm it"
-    )
-    return (
-        f"; nightly mode: one session below, not yet a regression: {why}; one session's"
-        " draw can be this slow (BENCHMARKS.md Y2), so the next session confirms or clears"
-        " it (run pytest perf/ again to decide now)"
-    )
 
 
 def _what_changed(
@@ -238,6 +216,40 @@ def against_reference(
     # whatever the outcome: what differs between the two stacks' lone steps
     detail += _what_changed(candidate[0].kernels, reference[0].kernels, "against the reference's")
     out = [Decision(test, "A/B throughput", outcome, detail, verdict.to_dict())]
+    loss = bf16_loss_rule(
+        candidate[0].losses,
+        reference[0].losses,
+        band=options.bf16_loss_band,
+        names=("candidate", "reference"),
+    )
+    out.append(Decision(test, "A/B loss", loss.outcome, loss.detail))
+    return out
+
+
+def paired_nightly(
+    test: str,
+    candidate: Sequence[RunResult],
+    reference: Sequence[RunResult],
+    order: Sequence[str],
+    options: PerfOptions,
+    before: Sequence[PairNight],
+) -> list[Decision]:
+    """The paired nightly's throughput verdict (tonight's pairs with the nights
+    ``before``), then the candidate's loss curve against the reference's."""
+    logs = [math.log(c / r) for c, r in zip(figures(candidate), figures(reference), strict=True)]
+    verdict = paired_rule(logs, before, max_regression=options.max_regression, alpha=options.alpha)
+    found = {**verdict.to_dict(), "order": list(order), "reference": options.reference_name}
+    found.update(candidate_runs=figures(candidate), reference_runs=figures(reference))
+    outcome, detail = verdict.outcome, verdict.detail
+    if outcome is Outcome.INCONCLUSIVE and not options.release:
+        outcome = Outcome.UNDECIDED
+        detail += (
+            "; nightly mode: not a failure, since only evidence of a drop fails; would"
+            " decide: the next nights' pairs (a lasting drop shows in the window), or more"
+            " pairs a night (--perf-pairs 3)"
+        )
+    detail += _what_changed(candidate[0].kernels, reference[0].kernels, "against the reference's")
+    out = [Decision(test, "paired throughput", outcome, detail, found)]
     loss = bf16_loss_rule(
         candidate[0].losses,
         reference[0].losses,

@@ -70,6 +70,11 @@ def activate(config: pytest.Config) -> PerfSession:
     if _SESSION in config.stash:
         return config.stash[_SESSION]
     options = _options(config)
+    if options.order_seed is None:  # each session its own pair orders, recorded
+        import secrets
+
+        options = replace(options, order_seed=secrets.randbelow(2**31))
+        config.stash[_OPTIONS] = options
     measuring = not config.getoption("collectonly")
     path = resolve_cpuinfo_path(str(options.cpuinfo) if options.cpuinfo else None)
     try:

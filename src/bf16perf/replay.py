@@ -198,10 +198,16 @@ def lasting_drop_line(
 
 
 def detectable_drops(
-    noise: Noise, runs: int, threshold: float, alpha: float, pairs: int = 8
+    noise: Noise, runs: int, threshold: float, alpha: float, pairs: int = 8, planned: int = 2
 ) -> list[str]:
-    """What each way of judging can detect on this machine (one-sided ``alpha``, 80% power),
-    and what the threshold needs, in plain lines."""
+    """What each way of judging can detect on this machine (80% power), each verdict at
+    its share of the session's error budget (``alpha`` shared by the ``planned`` verdicts
+    a default nightly of these tests makes, as the plugin shares it), and what the
+    threshold needs, in plain lines; the paired nightly's at its default pairs a night."""
+    from bf16perf.options import PAIRED_PAIRS
+    from bf16perf.verdicts.paired import TONIGHT_SHARE, WINDOW, mde
+
+    alpha = alpha / max(1, planned)
     sigma, tau = noise.sigma, noise.tau
     se, df = two_sessions(sigma**2 * 2 / runs, noise.df, tau, noise.session_df)
     nightly = detectable_drop(se, df, alpha)
@@ -233,4 +239,12 @@ def detectable_drops(
         f"the bf16 gate at 3 pairs: the 95% interval is about x/ {math.exp(gate_half):.3f}"
         " around the measured speedup (fp32 spread; bf16 pairs alike)",
     ]
+    se_night = pair_sd / math.sqrt(PAIRED_PAIRS)
+    tonight = mde(se_night, noise.df, alpha * TONIGHT_SHARE, threshold)
+    lasting = mde(se_night / math.sqrt(WINDOW), noise.df, alpha * (1 - TONIGHT_SHARE), threshold)
+    lines.append(
+        f"the paired nightly at {PAIRED_PAIRS} pairs a night (--perf-reference): {tonight:.1%}"
+        f" in one night, {lasting:.1%} lasting {WINDOW} nights (threshold included)"
+    )
+    lines.append(f"(each verdict at alpha {alpha:.3g}: {planned} planned share the budget)")
     return lines

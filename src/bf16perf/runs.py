@@ -92,6 +92,14 @@ class TrainingRuns:
         self.proofs: dict[str, dict[str, Any]] = {}
         self._current = FP32.name
 
+    @property
+    def _seed(self) -> str:
+        """The seed of this session's pair orders: ``--perf-order-seed``, drawn at random
+        per session when not given (the plugin records it), so that no two sessions
+        share an order by default."""
+        seed = self.options.order_seed
+        return str(seed) if seed is not None else f"train-{self.config.seed}"
+
     def workload_key(self, variant: Variant) -> str:
         """The baseline key of ``variant`` on this cluster."""
         config = variant.apply(self.config)
@@ -256,9 +264,9 @@ class TrainingRuns:
     def pair_order(self, pair: int) -> tuple[Variant, Variant]:
         """Which precision runs first in fp32/bf16 pair ``pair`` (0-based): balanced in
         blocks of two pairs (one fp32-first, one bf16-first), each block's order drawn by a
-        generator seeded with the session's seed, so drift within a pair cancels out of
+        generator seeded with the session's order seed, so drift within a pair cancels out of
         the gate instead of biasing it, and a session can be repeated."""
-        block = balanced_order(2, f"{self.config.seed}-gate-{pair // 2}")
+        block = balanced_order(2, f"{self._seed}-gate-{pair // 2}")
         return _GATE_PAIR if block[pair % 2] == "reference" else _GATE_PAIR[::-1]
 
     def gate_pairs(self, count: int) -> tuple[list[RunResult], list[RunResult]]:
@@ -284,11 +292,11 @@ class TrainingRuns:
                     if v is variant:
                         raise
                     # the partner's own test reports its failure; go on alone
-        order = balanced_order(pairs, f"{self.config.seed}-{variant.name}")
+        order = balanced_order(pairs, f"{self._seed}-{variant.name}")
         return AbPairs(self.runs[variant.name][:pairs], self.reference[variant.name][:pairs], order)
 
     def _ab_pair(self, variant: Variant, i: int, pairs: int) -> None:
-        first = balanced_order(pairs, f"{self.config.seed}-{variant.name}")[i]
+        first = balanced_order(pairs, f"{self._seed}-{variant.name}")[i]
         for reference in (True, False) if first == "reference" else (False, True):
             kept = self.reference if reference else self.runs
             if len(kept[variant.name]) <= i:

@@ -8,6 +8,7 @@ recorded verdicts.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +53,7 @@ class PerfSession:
         workloads: the workloads this session trains (``--perf-workload``), in order.
         verdicts: the verdicts planned that can fail the session with exit 10, counted
             when its tests are collected; they share ``--perf-alpha``.
+        started_at: session start, seconds since the epoch (its duration).
     """
 
     options: PerfOptions
@@ -68,6 +70,7 @@ class PerfSession:
     reference: dict[str, str] | None = None
     workloads: list[WorkloadDef] = field(default_factory=list)
     verdicts: int = 1
+    started_at: float = field(default_factory=time.time)
 
     @property
     def budget(self) -> ErrorBudget:

@@ -22,6 +22,7 @@ from typing import Any
 from bf16perf.attribution import grown_text
 from bf16perf.changepoints import ChangePoint, detect
 from bf16perf.decisions import Decision, Outcome
+from bf16perf.nights import excluded_from_nightly
 
 __all__ = [
     "Change",
@@ -88,6 +89,8 @@ def previous_session(
     for line in reversed(lines):
         if line.get("fingerprint") != machine or line.get("schema_version", 1) < 2:
             continue
+        if excluded_from_nightly(line):  # an ad-hoc A/B or an injected slowdown
+            continue
         entry = (line.get("series") or {}).get(key) or {}
         figures = [float(f) for f in entry.get("run_figures", []) if f and f > 0]
         if figures:
@@ -116,6 +119,8 @@ def series_of(lines: Sequence[dict[str, Any]]) -> dict[str, Series]:
     """Every series in ``lines`` (history lines, oldest first), by key."""
     found: dict[str, Series] = {}
     for line in lines:
+        if excluded_from_nightly(line):  # an ad-hoc A/B's candidate, a self-test
+            continue
         machine = str(line.get("fingerprint", "?"))
         started, report = str(line.get("started", "?")), line.get("report")
         if line.get("schema_version", 1) < 2:  # one median per variant, no workload key
@@ -233,11 +238,15 @@ def trend_decisions(
     *,
     confirm: int,
     alpha: float = MAX_P,
+    threshold: float = 0.05,
+    gating: bool = True,
 ) -> tuple[list[Decision], list[str]]:
     """The nightly rule on each series of this session's ``line`` (appended to
     ``history``): a regression is a failing decision of the test ``history``; a suspect
     night is a notice.  A change point counts at ``min(MAX_P, alpha)``, ``alpha`` being a
-    series' share of the session's error budget."""
+    series' share of the session's error budget; a drop counts beyond ``threshold``
+    (``--perf-max-regression``).  Not ``gating`` (the paired nightly, whose window rule
+    over the pairs is its trend): a new lasting drop is a notice."""
     found = series_of([*history, line])
     machine = line.get("fingerprint", "?")
     keys = [f"{machine} {w}" for w in line.get("series", {})]
@@ -247,8 +256,12 @@ def trend_decisions(
         series = found.get(key)
         if series is None or len(series.points) < 2 * confirm:
             continue
-        verdict = nightly_rule(series, confirm=confirm, max_p=min(MAX_P, alpha))
-        if verdict.status == "regression":
+        verdict = nightly_rule(
+            series, confirm=confirm, max_p=min(MAX_P, alpha), threshold=threshold
+        )
+        if verdict.status == "regression" and not gating:
+            notices.append(f"trend (a notice in the paired nightly): {verdict.detail}")
+        elif verdict.status == "regression":
             decisions.append(
                 Decision(
                     "history", "trend", Outcome.REGRESSION, f"new lasting drop: {verdict.detail}"

@@ -84,7 +84,10 @@ def run(args: argparse.Namespace) -> int:
         f"\n  between sessions: {noise.tau:.2%} (95% CI {noise.tau_ci[0]:.2%} to"
         f" {noise.tau_ci[1]:.2%}, {noise.session_df} df)"
     )
-    for line in detectable_drops(noise, args.runs, args.threshold, args.alpha):
+    # the verdicts a default nightly of these sessions' tests plans: fp32's throughput (and
+    # bf16's), each with its trend series
+    planned = 2 * (1 + bool(args.bf16))
+    for line in detectable_drops(noise, args.runs, args.threshold, args.alpha, planned=planned):
         print(f"  {line}")
     print(f"  {lasting_drop_line(kept, noise, args.threshold, args.alpha)}")
     if args.save:

@@ -63,6 +63,7 @@ def build_report(
     reference: dict[str, str] | None = None,
     labels: dict[str, str] | None = None,
     workloads: list[dict[str, Any]] | None = None,
+    session: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything of a session as one JSON-ready dict (see the JSON Schema)."""
     return versioned(
@@ -90,6 +91,7 @@ def build_report(
             },
             "speedup": gate,
             "reference": reference,
+            "session": session or {},
             "labels": labels or {},
             "workloads": workloads or [],
             "decisions": decision_dicts(decisions),
@@ -141,6 +143,7 @@ def history_line(report: dict[str, Any], report_dir: Path) -> dict[str, Any]:
             entry["profile"] = {k: profile[k] for k in ("parts", "step_s", "timed") if k in profile}
         medians.setdefault(run.get("variant", run["precision"]), run["median_images_per_second"])
     ratios = {}
+    pairs = _pairs(report["runs"]) if (report.get("session") or {}).get("reference") else {}
     speedup = report["speedup"]
     fp32_keys = [k for k, e in series.items() if e["variant"] == "fp32"]
     if speedup and fp32_keys:
@@ -168,10 +171,32 @@ def history_line(report: dict[str, Any], report_dir: Path) -> dict[str, Any]:
             },
             "threading_env": md.get("threading_env", {}),
             "labels": report.get("labels") or {},
+            "session": report.get("session") or {},
+            "pairs": pairs,
+            "duration_s": (report.get("session") or {}).get("duration_s"),
             "verdicts": sorted({d["outcome"] for d in report["decisions"]}),
             "report": str(report_dir),
         },
     )
+
+
+def _pairs(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per workload key, the paired nightly's pairs: the candidate's and the reference's
+    run figures in the order trained (pair ``i`` of one beside pair ``i`` of the other)."""
+    from bf16perf.nights import pairs_entry
+
+    sides: dict[str, dict[str, list[float]]] = {}
+    for run in runs:
+        key = str(run["workload_key"]).removesuffix("@reference")
+        side = "reference" if run.get("stack") == "reference" else "candidate"
+        sides.setdefault(key, {"candidate": [], "reference": []})[side].append(
+            run["median_images_per_second"]
+        )
+    return {
+        key: pairs_entry(both["candidate"], both["reference"])
+        for key, both in sides.items()
+        if both["candidate"] and both["reference"]
+    }
 
 
 def bootstrap_ratio(

@@ -12,8 +12,12 @@ the session's share of the error budget, the other at :data:`CONFIRM_ALPHA`.  Ot
 the night is SUSPECT: a notice that the next session confirms or clears.
 
 Under an unchanged stack two sessions are two draws, so a lone slow session cannot fail a
-night; a lasting drop fails on its second night at the earliest.  Release mode judges one
-session as it is (:mod:`bf16perf.judge`).  Nothing here reads files.
+night, unless no session draw explains it: a drop still significant at the session's share
+when the between-session spread is taken at the one-sided 95% upper confidence bound of
+its estimate (:func:`unexplained`; a 50% slower session against a fresh baseline, say)
+fails at once, with no previous session needed.  A lasting drop otherwise fails on its
+second night at the earliest.  Release mode judges one session as it is
+(:mod:`bf16perf.judge`).  Nothing here reads files.
 """
 
 from __future__ import annotations
@@ -22,10 +26,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import math
+
 from bf16perf.decisions import Outcome
 from bf16perf.verdicts.baseline import ThroughputVerdict
 
-__all__ = ["CONFIRM_ALPHA", "Confirmation", "below", "confirm", "confirmed"]
+#: The one-sided confidence of the between-session spread's upper bound that a drop must
+#: exceed to fail without a second session.
+UNEXPLAINED_CONFIDENCE = 0.95
+
+__all__ = ["CONFIRM_ALPHA", "Confirmation", "below", "confirm", "confirmed", "unexplained"]
 
 #: The level at which the second of two sessions confirms the first's significant drop.
 #: Under an unchanged stack the pair needs two independent draws: at most twice the
@@ -48,15 +58,52 @@ class Confirmation:
         outcome: REGRESSION (two sessions below) or SUSPECT (one).
         reason: ``confirmed`` (this session's drop, the previous one below too),
             ``confirms-previous`` (the previous session's drop, this one below too),
+            ``beyond-session-spread`` (no session draw explains it: :func:`unexplained`),
             ``no-previous`` (no earlier session to confirm with) or ``previous-not-below``.
         previous: the previous session's verdict against the baseline (``None``: none).
         started: when the previous session started (``None``: none).
+        p: the decision's p on the verdict's level: of the session whose drop cleared the
+            share (the other only confirmed it at :data:`CONFIRM_ALPHA`), or the
+            unexplained drop's (``None``: the verdict's own).
     """
 
     outcome: Outcome
     reason: str
     previous: ThroughputVerdict | None
     started: str | None
+    p: float | None = None
+
+    def text(self) -> str:
+        """The two-session rule's clause for a nightly throughput verdict."""
+        prev = self.previous
+        then = (
+            f"the previous session ({self.started}: x{prev.estimate.ratio:.3f},"
+            f" p={prev.estimate.p_less:.2g} against the baseline sessions saved before it)"
+            if prev is not None
+            else ""
+        )
+        if self.reason == "confirmed":
+            return f"; confirmed by {then}, below at {CONFIRM_ALPHA:g} too: a lasting drop"
+        if self.reason == "confirms-previous":
+            return f"; below at {CONFIRM_ALPHA:g}, which confirms the drop of {then}: a lasting drop"
+        if self.reason == "beyond-session-spread":
+            return (
+                f"; beyond what any session draw explains: still significant (p={self.p:.2g})"
+                " with the between-session spread at its one-sided"
+                f" {UNEXPLAINED_CONFIDENCE:.0%} upper confidence bound, so it fails without"
+                " a second session"
+            )
+        why = (
+            f"{then} was not below"
+            if prev is not None
+            else "no earlier session of this workload on this machine since the baseline was"
+            " saved is in the history (--perf-history) to confirm it"
+        )
+        return (
+            f"; nightly mode: one session below, not yet a regression: {why}; one session's"
+            " draw can be this slow (BENCHMARKS.md Y2), so the next session confirms or"
+            " clears it (run pytest perf/ again to decide now)"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         prev = self.previous
@@ -67,6 +114,7 @@ class Confirmation:
             "previous_ratio": prev.estimate.ratio if prev else None,
             "previous_p": prev.estimate.p_less if prev and prev.estimate.spread.known else None,
             "previous_runs": prev.current if prev else None,
+            "p": self.p,
         }
 
 
@@ -84,15 +132,36 @@ def confirm(
         if previous is None:
             return Confirmation(Outcome.SUSPECT, "no-previous", None, None)
         if below(previous, confirm_alpha):
-            return Confirmation(Outcome.REGRESSION, "confirmed", previous, started)
+            p = min(tonight.estimate.p_less, previous.estimate.p_less)
+            return Confirmation(Outcome.REGRESSION, "confirmed", previous, started, p)
         return Confirmation(Outcome.SUSPECT, "previous-not-below", previous, started)
     if (
         previous is not None
         and previous.outcome is Outcome.REGRESSION
         and below(tonight, confirm_alpha)
     ):
-        return Confirmation(Outcome.REGRESSION, "confirms-previous", previous, started)
+        # the p of the decision is the previous session's, which cleared the share;
+        # tonight's only cleared CONFIRM_ALPHA
+        p = min(tonight.estimate.p_less, previous.estimate.p_less)
+        return Confirmation(Outcome.REGRESSION, "confirms-previous", previous, started, p)
     return None
+
+
+def unexplained(verdict: ThroughputVerdict) -> float:
+    """The p of ``verdict``'s drop with the between-session spread it used taken at its
+    one-sided :data:`UNEXPLAINED_CONFIDENCE` upper confidence bound (chi-square on its
+    degrees of freedom), for a new session against the baseline's ``m`` sessions
+    (``tau^2 (1 + 1/m)`` of the variance).  ``nan`` where no session spread was used."""
+    from scipy import stats as sps
+
+    e = verdict.estimate
+    used = e.session
+    if used is None or not used.known or not e.spread.known or not math.isfinite(e.se):
+        return math.nan
+    hi = used.sigma * math.sqrt(used.df / float(sps.chi2.ppf(1 - UNEXPLAINED_CONFIDENCE, used.df)))
+    m = max(1, len(verdict.sessions))
+    se = math.sqrt(e.se**2 + (hi**2 - used.sigma**2) * (1 + 1 / m))
+    return float(sps.t.cdf(math.log(e.ratio) / se, e.df))
 
 
 def confirmed(
@@ -110,4 +179,11 @@ def confirmed(
     plugin and the replay of a nightly apply the two-session rule."""
     tonight = rule(current, baseline)
     before = rule(previous, earlier) if previous and earlier else None
-    return tonight, confirm(tonight, before, started if before else None)
+    found = confirm(tonight, before, started if before else None)
+    if found is not None and found.outcome is Outcome.SUSPECT:
+        p = unexplained(tonight)
+        if p < tonight.alpha:  # no session draw explains it: it fails tonight
+            return tonight, Confirmation(
+                Outcome.REGRESSION, "beyond-session-spread", found.previous, found.started, p
+            )
+    return tonight, found
