@@ -3,8 +3,13 @@
 #
 #   BF16PERF_STATE=/srv/bf16perf scripts/nightly.sh [extra pytest options]
 #
-# Keeps reports, the history and the baselines on persistent storage ($BF16PERF_STATE),
-# requires bf16 hardware (a nightly job must never pass by skipping), and exits with
+# Keeps reports, the history, the baselines and the reference stacks on persistent storage
+# ($BF16PERF_STATE).  With a kept reference stack (bf16perf reference create NAME; the one
+# named by $BF16PERF_REFERENCE, else the newest in $BF16PERF_STATE/references) every night
+# is the paired nightly: each variant's runs alternate with the reference's, and tonight's
+# pairs are judged with the last nights'.  Without one it says once how to make one and
+# judges against the stored baseline.  It requires bf16 hardware (a nightly job must never
+# pass by skipping), and exits with
 # pytest's code: 0 all good (a throughput verdict that cannot tell, or one night's drop the
 # night before does not confirm, is a notice), 1 a test broke, 10 performance regression,
 # 11 inconclusive (the bf16 gate), 12 unsupported hardware, 13 numerics changed (a loss
@@ -17,14 +22,30 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 state="${BF16PERF_STATE:-$HOME/.local/share/bf16perf}"
-mkdir -p "$state/reports" "$state/baselines"
+mkdir -p "$state/reports" "$state/baselines" "$state/references"
 make --quiet .venv/.installed >/dev/null
+reference="${BF16PERF_REFERENCE:-}"
+if [ -z "$reference" ]; then
+    newest=$(ls -t "$state/references"/*/reference.json 2>/dev/null | head -n 1)
+    [ -n "$newest" ] && reference=$(basename "$(dirname "$newest")")
+fi
+paired=()
+if [ -n "$reference" ]; then
+    echo "paired nightly against reference $reference ($state/references/$reference)"
+    paired=(--perf-reference "$reference" --perf-references "$state/references")
+elif [ ! -e "$state/.reference-hint" ]; then
+    echo "no reference stack: judged against the stored baseline. A paired nightly finds a"
+    echo "lasting 10% drop within 3 nights far more often (README, 'The paired nightly'):"
+    echo "  BF16PERF_STATE=$state .venv/bin/bf16perf reference create release"
+    touch "$state/.reference-hint"
+fi
 session() {
     .venv/bin/pytest perf \
         --perf-require-bf16 \
         --perf-reports "$state/reports" \
         --perf-history "$state/history.jsonl" \
         --perf-baselines "$state/baselines" \
+        "${paired[@]}" \
         "$@"
 }
 session "$@"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from bf16perf.session import PerfSession
 
-__all__ = ["build", "judge_trend", "write"]
+__all__ = ["build", "duration_lines", "judge_trend", "write"]
 
 
 def build(perf: PerfSession, exit_code: int) -> dict[str, Any]:
@@ -92,3 +92,32 @@ def write(
     t0 = time.monotonic()
     path = write_report(perf.report_dir, report, perf.options.history_path, logs)
     return path, time.monotonic() - t0
+
+
+def duration_lines(perf: PerfSession, end: bool = False) -> list[str]:
+    """The session's planned duration (at the start: the last session of the same kind on
+    this machine, from the history) or its real one (``end``)."""
+    if end:
+        minutes = (time.time() - perf.started_at) / 60
+        return [f"bf16perf duration: this session took {minutes:.1f} min"]
+    from bf16perf.report import read_history
+
+    options, slug = perf.options, perf.machine.fingerprint.slug
+    try:
+        lines = read_history(options.history_path)
+    except (OSError, ValueError):
+        lines = []
+    for line in reversed(lines):
+        session = line.get("session") or {}
+        if (
+            line.get("fingerprint") == slug
+            and isinstance(session, dict)
+            and session.get("kind") == options.session_kind
+            and session.get("reference") == options.reference_name
+            and isinstance(line.get("duration_s"), int | float)
+        ):
+            return [
+                f"bf16perf duration: planned about {line['duration_s'] / 60:.1f} min, as the"
+                f" last {options.session_kind} session on this machine ({line['started']})"
+            ]
+    return [f"bf16perf duration: no earlier {options.session_kind} session in the history to plan by"]

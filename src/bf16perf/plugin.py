@@ -156,11 +156,12 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     lines = [*session.machine.header_lines(), cluster]
     if session.reference is not None:
         ref = ", ".join(f"{k} {v}" for k, v in session.reference.items())
+        mode = f"paired nightly against reference {options.reference_name}" if options.paired else "A/B"
         lines.append(
-            f"bf16perf A/B: {options.pairs} pairs per variant against the reference stack"
-            f" ({ref}); candidate: this environment"
+            f"bf16perf {mode}: {options.pairs} pairs per variant against the reference stack"
+            f" ({ref}); candidate: this environment; pair orders seeded {options.order_seed}"
         )
-    return lines
+    return [*lines, *finish.duration_lines(session)]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -183,6 +184,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line("")
         for line in format_table(session.decisions):
             terminalreporter.write_line(line)
+    for line in finish.duration_lines(session, end=True):
+        terminalreporter.write_line(line)
     code = _exit_code(config, terminalreporter.stats)
     if code is not ExitCode.OK:
         terminalreporter.write_line(f"bf16perf verdict: exit code {int(code)} ({code.name})")

@@ -154,7 +154,7 @@ def _versions_of(python: Path, work: Path) -> dict[str, str]:
     return versions
 
 
-def _prove(python: Path, work: Path) -> str:
+def _prove(python: Path, work: Path) -> tuple[str, str | None]:
     """The oneDNN probe on the stack: fp32 kernels must have run (bf16 is what the host
     has; the probe's verdict says which)."""
     from bf16perf.kernels import ProbeError
@@ -171,7 +171,7 @@ def _prove(python: Path, work: Path) -> str:
             "the reference's kernel probe printed no oneDNN primitive: its TensorFlow does"
             " not run oneDNN (TF_ENABLE_ONEDNN_OPTS=0, or a build without it)"
         )
-    return f"{summary.verdict().message} (oneDNN {summary.version or '?'})"
+    return f"{summary.verdict().message} (oneDNN {summary.version or '?'})", summary.version
 
 
 def create_reference(
@@ -216,7 +216,9 @@ def create_reference(
         say("checking that it imports the training worker and proving its kernels")
         shim = work / "check"
         versions = _versions_of(venv_python, shim)
-        proof = _prove(venv_python, shim)
+        proof, onednn = _prove(venv_python, shim)
+        if onednn:
+            versions["onednn"] = onednn
         shutil.rmtree(shim, ignore_errors=True)
         created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         meta = {"name": name, "created": created, "source": source, "versions": versions}

@@ -6,9 +6,13 @@ hits both stacks of a pair alike and cancels in the pair's log ratio ``d = log(c
 what is left is the pair spread, which every night measures again.  The model is
 ``d_ij = mu_i + e_ij``: night ``i``'s level ``mu_i`` and pair noise ``e`` (spread
 ``sigma_p``, pooled within every night of the series and with :data:`PAIR_PRIOR` by degrees
-of freedom).  Where 4 or more nights before the window show night means scattering more
+of freedom, see below).  Where 4 or more nights before the window show night means scattering more
 than their pairs explain, that excess (a candidate x night interaction) is added to every
 night mean's variance, so the rule never assumes the pairs cancel more than they do.
+
+The spread is estimated from the window's pairs within their nights and from the nights
+before it (at most :data:`HORIZON`) around their common mean, so a new machine's own nights
+soon outweigh the prior.
 
 Two tests, splitting the variant's share of the session's error budget (Bonferroni):
 :data:`TONIGHT_SHARE` of it for tonight's test, the rest for the lasting-drop window:
@@ -62,6 +66,9 @@ PAIR_PRIOR = Spread(0.075, 4, "prior: the build VM's pair spread, upper end, BEN
 #: Two pairs cannot show much in one night (its detectable drop is about twice the
 #: window's), so most of the level goes where a lasting 10% drop is found.
 TONIGHT_SHARE = 0.25
+#: The nights before the window that the spreads are estimated from (older ones may
+#: predate a change the stack has since kept).
+HORIZON = 28
 #: Night means before the window needed to estimate an excess night-to-night scatter.
 MIN_NIGHTS_FOR_EXCESS = 4
 
@@ -120,16 +127,26 @@ def mde(se: float, df: int, alpha: float, threshold: float, power: float = 0.8) 
     return 1 - math.exp(-(bar + t_quantile(power, df) * se))
 
 
-def pair_spread(nights: Sequence[PairNight], prior: Spread = PAIR_PRIOR) -> Spread:
-    """The pair spread pooled within every night of ``nights`` (a night of ``n`` pairs
-    gives ``n - 1`` degrees of freedom) and ``prior``, by degrees of freedom."""
+def pair_spread(
+    nights: Sequence[PairNight], before: Sequence[PairNight] = (), prior: Spread = PAIR_PRIOR
+) -> Spread:
+    """The pair spread: within each night of ``nights`` (the window; a night of ``n``
+    pairs gives ``n - 1`` degrees of freedom), around the common mean of the nights
+    ``before`` the window (all their pairs but one give degrees of freedom: a night level
+    beyond the pairs makes it larger, never smaller, and :func:`night_excess` then adds
+    only the rest), and ``prior``, pooled by degrees of freedom."""
     ss, df = 0.0, 0
     for night in nights:
         if len(night.log_ratios) > 1:
             m = night.mean
             ss += sum((d - m) ** 2 for d in night.log_ratios)
             df += len(night.log_ratios) - 1
-    source = f"{df} df within {len(nights)} night(s) of pairs"
+    earlier = [d for night in before for d in night.log_ratios]
+    if len(earlier) > 1:
+        m = statistics.fmean(earlier)
+        ss += sum((d - m) ** 2 for d in earlier)
+        df += len(earlier) - 1
+    source = f"{df} df from {len(nights) + len(before)} night(s) of pairs"
     if prior.known:
         ss += prior.sigma**2 * prior.df
         df += prior.df
@@ -269,10 +286,10 @@ def paired_rule(
         raise ValueError("the paired rule needs at least one pair tonight")
     night = PairNight(started, tuple(tonight))
     nights = [*before, night]
-    spread = pair_spread(nights, prior)
+    window, earlier = nights[-WINDOW:], nights[:-WINDOW][-HORIZON:]
+    spread = pair_spread(window, earlier, prior)
     var_p = spread.sigma**2
-    window = nights[-WINDOW:]
-    excess, df_x = night_excess(nights[:-WINDOW], spread.sigma)
+    excess, df_x = night_excess(earlier, spread.sigma)
     t = _test("tonight", [night], var_p, spread.df, excess, df_x)
     w = _test("lasting drop", window, var_p, spread.df, excess, df_x) if len(window) > 1 else None
     levels = {"tonight": alpha * TONIGHT_SHARE, "lasting drop": alpha * (1 - TONIGHT_SHARE)}
