@@ -30,7 +30,9 @@ from bf16perf.verdicts.paired import (
 SLUG, KEY = "m", "resnet50-32px-b8-s5-2x1-synthetic-fp32"
 
 
-def _nights(rng: np.random.Generator, count: int, sigma: float, shift: float = 0.0) -> list[PairNight]:
+def _nights(
+    rng: np.random.Generator, count: int, sigma: float, shift: float = 0.0
+) -> list[PairNight]:
     return [PairNight(f"n{i}", tuple(shift + rng.normal(0, sigma, 2))) for i in range(count)]
 
 
@@ -66,7 +68,9 @@ def test_the_first_night_leans_on_the_prior_and_says_what_it_can_detect() -> Non
 
 def test_mde_includes_the_threshold_condition() -> None:
     # a tiny standard error: significance is easy, the threshold is what binds
-    assert mde(0.001, 100, 0.005, 0.05) == pytest.approx(1 - math.exp(-(-math.log(0.95) + 0.000845)), rel=0.01)
+    assert mde(0.001, 100, 0.005, 0.05) == pytest.approx(
+        1 - math.exp(-(-math.log(0.95) + 0.000845)), rel=0.01
+    )
     assert mde(0.05, 10, 0.005, 0.05) > 0.05 * 3
     assert math.isinf(mde(math.nan, 10, 0.005, 0.05))
 
@@ -74,7 +78,9 @@ def test_mde_includes_the_threshold_condition() -> None:
 def test_nights_scattering_beyond_their_pairs_widen_the_test() -> None:
     rng = np.random.default_rng(2)
     calm = _nights(rng, 12, 0.02)
-    wild = [PairNight(n.started, tuple(d + rng.normal(0, 0.08) for d in n.log_ratios)) for n in calm]
+    wild = [
+        PairNight(n.started, tuple(d + rng.normal(0, 0.08) for d in n.log_ratios)) for n in calm
+    ]
     a = paired_rule([0.0, 0.0], calm, max_regression=0.05, alpha=0.01)
     b = paired_rule([0.0, 0.0], wild, max_regression=0.05, alpha=0.01)
     assert a.excess == 0.0 or a.excess < b.excess
@@ -105,7 +111,7 @@ def _line(started: str, cand: list[float], ref: list[float], **session: Any) -> 
     }
 
 
-def test_pair_nights_keep_one_reference_and_one_injection_apart() -> None:
+def test_pair_nights_keep_one_reference_and_real_nights_apart_from_self_tests() -> None:
     lines = [
         _line("1", [10.0, 10.2], [10.0, 10.0]),
         _line("2", [9.0, 9.1], [10.0, 10.0], injected=0.1),
@@ -116,7 +122,8 @@ def test_pair_nights_keep_one_reference_and_one_injection_apart() -> None:
     nights = pair_nights(lines, SLUG, KEY, "rel")
     assert [n.started for n in nights] == ["1", "5"]
     assert nights[0].log_ratios == pytest.approx((0.0, math.log(1.02)))
-    assert [n.started for n in pair_nights(lines, SLUG, KEY, "rel", 0.1)] == ["2"]
+    # a self-test night reads the real nights and its own kind, never the other way round
+    assert [n.started for n in pair_nights(lines, SLUG, KEY, "rel", 0.1)] == ["1", "2", "5"]
     assert pair_nights(lines, "other-machine", KEY, "rel") == []
 
 
@@ -151,7 +158,7 @@ def test_a_drop_no_session_draw_explains_fails_without_a_previous_session() -> N
     def rule(now: Any, kept: Any) -> Any:
         return sessions_rule(now, kept, max_regression=0.05, alpha=0.005, session=SESSION_PRIOR)
 
-    verdict, c = confirmed(rule, [7.0, 7.1, 6.9], base)
+    _, c = confirmed(rule, [7.0, 7.1, 6.9], base)
     assert c is not None and (c.outcome, c.reason) == (Outcome.REGRESSION, "beyond-session-spread")
     assert c.p is not None and c.p < 0.005 and "upper confidence bound" in c.text()
     # a 38% drop is one session's draw as far as the prior knows: suspect, as before

@@ -32,10 +32,10 @@ from bf16perf.workload.results import RunResult
 
 __all__ = [
     "BenchmarkRecord",
-    "gates",
     "amx_notice",
     "benchmark_record",
     "expected",
+    "gates",
     "release_gate",
     "training_verdicts",
 ]
@@ -139,7 +139,9 @@ def paired_verdicts(
     lines = read_history(options.history_path)
     injected = options.train.inject_slowdown
     before = pair_nights(lines, slug, key, options.reference_name, injected)
-    found = judge.paired_nightly(test, pairs.candidate, pairs.reference, pairs.order, options, before)
+    found = judge.paired_nightly(
+        test, pairs.candidate, pairs.reference, pairs.order, options, before
+    )
     drift = machine_drift(
         lines,
         slug,

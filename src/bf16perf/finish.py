@@ -120,4 +120,6 @@ def duration_lines(perf: PerfSession, end: bool = False) -> list[str]:
                 f"bf16perf duration: planned about {line['duration_s'] / 60:.1f} min, as the"
                 f" last {options.session_kind} session on this machine ({line['started']})"
             ]
-    return [f"bf16perf duration: no earlier {options.session_kind} session in the history to plan by"]
+    return [
+        f"bf16perf duration: no earlier {options.session_kind} session in the history to plan by"
+    ]

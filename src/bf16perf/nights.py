@@ -4,8 +4,9 @@ A paired session's history line keeps, per workload key, its pairs against the n
 reference (``pairs``: the candidate's and the reference's run figures, pair by pair) and
 what kind of session it was (``session``: the reference, an injected slowdown).  This
 module reads them back: :func:`pair_nights` is the series the paired rule judges tonight
-with (same machine, workload key, reference and injected slowdown, so a self-test's
-nights never mix with real ones), and :func:`machine_drift` reads the reference's own
+with (same machine, workload key and reference; a self-test night with an injected
+slowdown reads the real nights before it, as a real drop would, but no real night ever
+reads a self-test's), and :func:`machine_drift` reads the reference's own
 figures night by night: when both stacks fell together, the pairs cancel it, and the
 notice says so.  Pure functions over history-line dicts; nothing here reads files.
 """
@@ -49,10 +50,16 @@ def pairs_entry(candidate: Sequence[float], reference: Sequence[float]) -> dict[
 
 
 def _same_series(line: dict[str, Any], machine: str, reference: str, injected: float) -> bool:
+    """A night tonight is judged with: the same machine and reference, and either a real
+    night or a self-test night of the same injected slowdown (a self-test continues the
+    real series, as a real drop would; a real night never reads a self-test's)."""
     session = line.get("session") or {}
     if not isinstance(session, dict) or line.get("fingerprint") != machine:
         return False
-    return session.get("reference") == reference and float(session.get("injected") or 0) == injected
+    theirs = session.get("injected") or 0
+    if not isinstance(theirs, int | float):
+        return False
+    return session.get("reference") == reference and float(theirs) in (0.0, injected)
 
 
 def _figures(values: object) -> list[float]:
@@ -65,7 +72,7 @@ def pair_nights(
     lines: Sequence[dict[str, Any]], machine: str, key: str, reference: str, injected: float = 0.0
 ) -> list[PairNight]:
     """The nights (oldest first) of ``machine`` with pairs for workload ``key`` against
-    ``reference`` under the same injected slowdown."""
+    ``reference``: real nights, and self-test nights of the same ``injected`` slowdown."""
     out = []
     for line in lines:
         if not _same_series(line, machine, reference, injected):
@@ -122,11 +129,10 @@ def machine_drift(
     if not (drop < math.log(1 - threshold) and drop < -bound):
         return None
     cand_before = [math.log(_geomean(c)) for _, c in nights if c]
-    cand = (
-        f", the candidate {math.expm1(math.log(_geomean(candidate)) - statistics.fmean(cand_before)):+.1%}"
-        if candidate and cand_before
-        else ""
-    )
+    cand = ""
+    if candidate and cand_before:
+        moved = math.log(_geomean(candidate)) - statistics.fmean(cand_before)
+        cand = f", the candidate {math.expm1(moved):+.1%}"
     return (
         f"{key}: the machine is slower tonight, not the candidate: the reference {reference}"
         f" ran {math.expm1(drop):+.1%} against its last {n} nights (95% prediction bound"

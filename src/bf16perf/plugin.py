@@ -156,7 +156,11 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     lines = [*session.machine.header_lines(), cluster]
     if session.reference is not None:
         ref = ", ".join(f"{k} {v}" for k, v in session.reference.items())
-        mode = f"paired nightly against reference {options.reference_name}" if options.paired else "A/B"
+        mode = (
+            f"paired nightly against reference {options.reference_name}"
+            if options.paired
+            else "A/B"
+        )
         lines.append(
             f"bf16perf {mode}: {options.pairs} pairs per variant against the reference stack"
             f" ({ref}); candidate: this environment; pair orders seeded {options.order_seed}"

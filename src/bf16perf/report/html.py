@@ -43,7 +43,12 @@ def _table(header: list[str], rows: list[str]) -> str:
 def _verdicts(report: dict[str, Any]) -> str:
     rows = []
     for d in report["decisions"]:
-        notice = d["outcome"] in ("no baseline", "cannot tell", "suspect, unconfirmed", "notice, does not gate")
+        notice = d["outcome"] in (
+            "no baseline",
+            "cannot tell",
+            "suspect, unconfirmed",
+            "notice, does not gate",
+        )
         cls = "fail" if d["fails"] else ("note" if notice else "ok")
         rows.append(
             f'<tr class="{cls} verdict"><td>{e(d["test"])}</td><td>{e(d["check"])}</td>'

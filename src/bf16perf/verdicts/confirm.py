@@ -22,11 +22,10 @@ second night at the earliest.  Release mode judges one session as it is
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import math
 
 from bf16perf.decisions import Outcome
 from bf16perf.verdicts.baseline import ThroughputVerdict
@@ -85,7 +84,9 @@ class Confirmation:
         if self.reason == "confirmed":
             return f"; confirmed by {then}, below at {CONFIRM_ALPHA:g} too: a lasting drop"
         if self.reason == "confirms-previous":
-            return f"; below at {CONFIRM_ALPHA:g}, which confirms the drop of {then}: a lasting drop"
+            return (
+                f"; below at {CONFIRM_ALPHA:g}, which confirms the drop of {then}: a lasting drop"
+            )
         if self.reason == "beyond-session-spread":
             return (
                 f"; beyond what any session draw explains: still significant (p={self.p:.2g})"
