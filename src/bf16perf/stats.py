@@ -215,8 +215,8 @@ def sessions_log_ratio(
     baseline's level is the mean of its session means, so each session counts once
     whatever its runs.  Where the baseline holds 3 or more sessions their own scatter
     ``V`` (the variance of a session mean, ``m - 1`` df) gives the between-session term,
-    pooled with ``session`` by degrees of freedom when ``calibrated`` (this machine's
-    calibration, not a prior): the variance of today's mean against theirs is
+    pooled with ``session`` (this machine's calibration, or the prior: never a few-df
+    estimate alone) by degrees of freedom: the variance of today's mean against theirs is
     ``V (1 + 1/m) + sigma^2 (1/n - h)`` with ``h`` the mean of ``1/n_i``, the prediction
     interval of a new session; ``V`` is held at least at the runs' own share
     ``sigma^2 h`` (a session mean cannot scatter less than its runs), at ``V``'s own
@@ -238,7 +238,9 @@ def sessions_log_ratio(
     run_var = spread.sigma**2
     used = session if session is not None and session.known else None
     if m >= 3:
-        mean_var, used = _session_means_spread(means, run_var * h, used if calibrated else None)
+        # never a 2-df estimate alone: pooled with the prior (or this machine's
+        # calibration) by degrees of freedom; ``calibrated`` only names which it is
+        mean_var, used = _session_means_spread(means, run_var * h, used)
         terms = [(mean_var * (1 + 1 / m), used.df), (run_var * (1 / a.size - h), spread.df)]
     elif used is not None:
         terms = [
