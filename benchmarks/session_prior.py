@@ -40,7 +40,8 @@ def main() -> None:
     tau = math.sqrt(ss / df)
     low = math.sqrt(ss / float(sps.chi2.ppf(0.975, df)))
     high = math.sqrt(ss / float(sps.chi2.ppf(0.025, df)))
-    print(f"\npooled between-session spread: {tau:.2%}, 95% CI {low:.2%} to {high:.2%}, {df:.0f} df")
+    print(f"\npooled between-session spread: {tau:.2%}, 95% CI {low:.2%} to {high:.2%},", end="")
+    print(f" {df:.0f} df")
 
 
 if __name__ == "__main__":

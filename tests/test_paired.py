@@ -6,6 +6,8 @@ drawn per session; the trend's threshold; the detectable drops at the share)."""
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -194,3 +196,130 @@ def test_tonight_share_and_window_split_the_level() -> None:
     v = paired_rule([math.log(0.5), math.log(0.5)], max_regression=0.05, alpha=0.01)
     assert v.p == pytest.approx(min(1.0, v.tonight.p_less / TONIGHT_SHARE))
     assert "0.0025 (tonight)" in v.detail and "0.0075 (window)" in v.detail
+
+
+def test_the_pair_order_is_drawn_per_session_not_from_the_training_seed() -> None:
+    """The review's bug: the gate's (and A/B's) pair order was seeded by the training seed,
+    so every session ran the same order.  Now the session's order seed decides, and the
+    training seed (the same every night) does not."""
+    from dataclasses import replace as _replace
+    from typing import cast
+
+    from bf16perf.options import PerfOptions
+    from bf16perf.runs import TrainingRuns
+
+    def orders(order_seed: int | None) -> tuple[tuple[str, ...], ...]:
+        runs = TrainingRuns(cast(Any, None), PerfOptions(order_seed=order_seed))
+        return tuple(tuple(v.name for v in runs.pair_order(i)) for i in range(0, 16, 2))
+
+    assert orders(1) == orders(1)  # repeatable from the recorded seed
+    assert len({orders(s) for s in range(8)}) > 1  # and drawn anew per session
+    same_training = TrainingRuns(cast(Any, None), PerfOptions(order_seed=5))
+    same_training.config = _replace(same_training.config, seed=999)
+    assert tuple(
+        tuple(v.name for v in same_training.pair_order(i)) for i in range(0, 16, 2)
+    ) == orders(5)
+
+
+def test_in_the_paired_nightly_only_the_fp32_and_bf16_pairs_gate() -> None:
+    from dataclasses import replace as _replace
+
+    from bf16perf.checks import as_notice, gates
+    from bf16perf.decisions import Decision
+    from bf16perf.options import PerfOptions
+    from bf16perf.workload.config import VARIANTS
+
+    paired = PerfOptions(reference_name="rel", reference_python=sys.executable)
+    assert paired.paired and paired.session_kind == "paired"
+    assert gates(VARIANTS["fp32"], paired) and gates(VARIANTS["bf16"], paired)
+    assert not gates(VARIANTS["bf16-avx512"], paired) and not gates(None, paired)
+    released = _replace(paired, release=True)
+    assert gates(VARIANTS["bf16-avx512"], released) and gates(None, released)
+    assert gates(None, PerfOptions()) and PerfOptions().session_kind == "stored"
+    failing = Decision("t", "bf16 gate", Outcome.GATE_FAILED, "below 1.0")
+    notice = as_notice(failing)
+    assert notice.outcome is Outcome.NOTICE and not notice.outcome.fails
+    assert "was bf16 speedup below minimum" in notice.detail
+    ok = Decision("t", "x", Outcome.OK, "fine")
+    assert as_notice(ok) is ok
+
+
+def test_the_history_line_keeps_the_pairs_and_the_session_kind(tmp_path: Path) -> None:
+    from bf16perf.report.data import history_line
+
+    def run(stack: str, figure: float) -> dict[str, Any]:
+        key = KEY + ("@reference" if stack == "reference" else "")
+        return {"workload_key": key, "stack": stack, "variant": "fp32", "precision": "fp32",
+                "median_images_per_second": figure, "kernels": None}  # fmt: skip
+
+    report = {
+        "started": "2026-12-07T00:00:00Z",
+        "fingerprint": {"slug": SLUG, "id": "f"},
+        "exit_code": 0,
+        "runs": [
+            run("reference", 10.0),
+            run("candidate", 9.0),
+            run("candidate", 9.5),
+            run("reference", 10.0),
+        ],
+        "speedup": None,
+        "metadata": {},
+        "decisions": [],
+        "session": {"kind": "paired", "reference": "rel", "injected": 0.0, "duration_s": 99.0},
+    }
+    line = history_line(report, tmp_path)
+    assert line["pairs"][KEY]["candidate"] == [9.0, 9.5]
+    assert line["pairs"][KEY]["reference"] == [10.0, 10.0]
+    assert line["series"][KEY]["run_figures"] == [9.0, 9.5]  # the candidate's own series
+    assert line["session"]["reference"] == "rel" and line["duration_s"] == 99.0
+    nights = pair_nights([line], SLUG, KEY, "rel")
+    assert nights[0].log_ratios == pytest.approx((math.log(0.9), math.log(0.95)))
+    stored = history_line({**report, "session": {"kind": "stored"}}, tmp_path)
+    assert stored["pairs"] == {}
+
+
+def test_the_trend_reads_the_threshold_and_is_a_notice_in_the_paired_nightly() -> None:
+    """The review's bug: the trend rule hard-coded its 5% threshold."""
+    from bf16perf.trend import trend_decisions
+
+    def line(i: int, figure: float) -> dict[str, Any]:
+        figures = [figure, figure * 1.001, figure * 0.999]
+        return {"schema_version": 2, "started": f"2026-11-{i + 1:02d}", "fingerprint": SLUG,
+                "series": {KEY: {"run_figures": figures}}}  # fmt: skip
+
+    history = [line(i, 10.0 + 0.01 * (i % 3)) for i in range(12)]
+    history += [line(12 + i, 9.2 + 0.01 * (i % 2)) for i in range(3)]  # 8% lower
+    *before, tonight = history
+    found, _ = trend_decisions(before, tonight, confirm=3, alpha=0.01, threshold=0.05)
+    assert found and found[0].outcome is Outcome.REGRESSION
+    none, _ = trend_decisions(before, tonight, confirm=3, alpha=0.01, threshold=0.10)
+    assert none == []  # an 8% drop is within a 10% threshold
+    quiet, notices = trend_decisions(before, tonight, confirm=3, alpha=0.01, gating=False)
+    assert quiet == [] and any("a notice in the paired nightly" in n for n in notices)
+
+
+def test_detectable_drops_are_at_the_share_and_name_the_paired_nightly() -> None:
+    """The review's bug: replay.detectable_drops used the full alpha, not each verdict's
+    share of it."""
+    from bf16perf.calibrate import estimate
+    from bf16perf.replay import detectable_drops
+
+    rng = np.random.default_rng(3)
+    groups = [list(np.exp(rng.normal(0, 0.04) + rng.normal(0, 0.05, 3))) for _ in range(12)]
+    noise = estimate(groups)
+    one = detectable_drops(noise, runs=3, threshold=0.05, alpha=0.01, planned=1)
+    four = detectable_drops(noise, runs=3, threshold=0.05, alpha=0.01, planned=4)
+    drop = [float(x.split("drop ")[1].split("%")[0]) for x in (one[0], four[0])]
+    assert drop[1] > drop[0]  # a smaller share detects less
+    assert any("paired nightly at 2 pairs a night" in x for x in four)
+    assert four[-1] == "(each verdict at alpha 0.0025: 4 planned share the budget)"
+
+
+def test_bf16_key_beside_the_fp32_one() -> None:
+    from bf16perf.console.calibrate import bf16_key
+
+    assert (
+        bf16_key("resnet50-32px-b4-s8-2x1-synthetic-fp32")
+        == "resnet50-32px-b4-s8-2x1-synthetic-bf16"
+    )
+    assert bf16_key("m-32px-synthetic-fp32-avx2") == "m-32px-synthetic-bf16-avx2"

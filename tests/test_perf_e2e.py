@@ -5,8 +5,9 @@ the host's bf16 capability, as the harness sees it (:mod:`tests.hostview`;
 ``make test-no-bf16`` shows a bf16 host as one without):
 
 - ``test_smoke_baseline_round_trip``, the SIGTERM and kill -9 tests, and
-  ``test_ab_mode_flags_an_injected_slowdown`` train fp32 only: the same on every host (A/B:
-  exactly 4 reference and 4 candidate runs, exit 10).
+  ``test_paired_nightly_against_a_created_reference_flags_an_injected_slowdown`` train
+  fp32 only: the same on every host (paired: exactly 2 reference and 2 candidate runs,
+  exit 10).
 - ``test_gate_fails_with_the_measured_speedup_and_its_interval``: exit 10 everywhere.  On a
   bf16 host the bf16 runs are proven bf16 kernels and nothing says EMULATED; without bf16
   the session says bf16 is EMULATED, and with no bf16 hardware at all the runs are marked
@@ -157,51 +158,66 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     assert "[fp32] step" not in bad.stdout
 
 
-def test_ab_mode_flags_an_injected_slowdown(tmp_path: Path) -> None:
-    """A/B against a reference stack on the real cluster, at smoke size: 4 pairs at
-    --perf-alpha 0.1 (the fewest whose exact signed-rank test can reach p < 0.1), both sides
-    this environment, the candidate slowed by 50%: a regression.  (CI time: an A/A pair's
-    behaviour is a rate, measured in BENCHMARKS.md V, not something one draw here shows.)"""
+def test_paired_nightly_against_a_created_reference_flags_an_injected_slowdown(
+    tmp_path: Path,
+) -> None:
+    """The paired nightly for real, at smoke size: ``bf16perf reference create`` freezes
+    this environment into a kept reference (its own venv, checked: it imports the worker
+    and the probe proves its kernels), then one session against it with the candidate
+    slowed by 50%: 2 interleaved pairs, tonight's paired test fails it (exit 10), the
+    history keeps the pairs and the session's kind, the pair order's seed is the one
+    given.  ``list`` shows the reference with its versions; ``remove`` removes it.  (The
+    ad-hoc A/B path, --perf-reference-python, runs in the ISA-cap test below.)"""
+    refs = tmp_path / "references"
+    made = subprocess.run(
+        [str(Path(sys.executable).with_name("bf16perf")), "reference", "--dir", str(refs),
+         "create", "frozen"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "reference frozen kept in" in made.stdout and "tensorflow 2." in made.stdout
+    assert "kernel proof: " in made.stdout and not list(refs.glob(".frozen.partial-*"))
+    listed = subprocess.run(
+        [str(Path(sys.executable).with_name("bf16perf")), "reference", "--dir", str(refs), "list"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert listed.returncode == 0 and listed.stdout.startswith("frozen  0.0 days old  python")
     slowed = run_perf(
-        "--perf-reference-python",
-        sys.executable,
-        "--perf-pairs",
-        "4",
-        "--perf-alpha",
-        "0.1",
-        "--perf-warmup-steps",
-        "1",
-        "--perf-steps",
-        "3",
-        "--perf-batch-per-worker",
-        "2",
-        "--perf-no-probe",
-        "--perf-inject-slowdown",
-        "0.5",
-        "--perf-trend-confirm",  # one verdict, the whole budget: 4 pairs can reach p < 0.1
-        "0",
-        "--perf-reports",
-        str(tmp_path),
-        tests=(FP32,),  # fp32 alone on every host: 4 reference and 4 candidate runs
-    )
+        "--perf-reference", "frozen", "--perf-references", str(refs),
+        "--perf-order-seed", "7",
+        "--perf-warmup-steps", "1", "--perf-steps", "3", "--perf-batch-per-worker", "2",
+        "--perf-no-probe", "--perf-inject-slowdown", "0.5",
+        "--perf-reports", str(tmp_path / "reports"),
+        tests=(FP32,),  # fp32 alone on every host: 2 reference and 2 candidate runs
+    )  # fmt: skip
     out = slowed.stdout
     assert slowed.returncode == 10, out[-3000:]
-    assert "A/B throughput" in out and "throughput regression: candidate" in out
-    assert "one-sided Wilcoxon signed-rank p=0.0625" in out  # every pair slower: 1/2^4
-    ratio = re.search(r"Hodges-Lehmann ratio (\d+\.\d+)", out)
-    assert ratio and 0.55 < float(ratio.group(1)) < 0.8, out[-3000:]
-    assert "bf16perf A/B: 4 pairs per variant against the reference stack" in out
-    report = json.loads((tmp_path / "latest" / "report.json").read_text())
-    # the fp32 pairs, whatever else a host trains: 4 reference and 4 candidate runs
+    assert "paired throughput" in out and "throughput regression: paired nightly" in out
+    assert "failed by: tonight" in out and "pair orders seeded 7" in out
+    assert "bf16perf paired nightly against reference frozen: 2 pairs per variant" in out
+    assert "bf16perf duration: no earlier paired session" in out
+    assert re.search(r"bf16perf duration: this session took \d+\.\d min", out)
+    report = json.loads((tmp_path / "reports" / "latest" / "report.json").read_text())
     stacks = [r["stack"] for r in report["runs"] if r["variant"] == "fp32"]
-    assert stacks.count("reference") == 4 and stacks.count("candidate") == 4
-    assert {r["variant"] for r in report["runs"]} == {"fp32"}
-    (ab_decision,) = [d for d in report["decisions"] if d["check"] == "A/B throughput"]
-    order = ab_decision["figures"]["order"]
-    assert sorted(order) == ["candidate"] * 2 + ["reference"] * 2  # balanced
-    assert report["reference"]["tensorflow"] and report["reference"]["interpreter"]
-    # the candidate's lone step slept too: attributed to the rest, not to a kernel
-    assert "mostly the rest, not oneDNN's kernels" in ab_decision["detail"], ab_decision
+    assert stacks.count("reference") == 2 and stacks.count("candidate") == 2
+    session = report["session"]
+    assert (session["kind"], session["reference"], session["order_seed"]) == ("paired", "frozen", 7)
+    (decision,) = [d for d in report["decisions"] if d["check"] == "paired throughput"]
+    figures = decision["figures"]
+    assert sorted(figures["order"]) == ["candidate", "reference"]  # balanced
+    assert 0.55 < figures["tonight"]["ratio"] < 0.8 and figures["failed_by"] == ["tonight"]
+    (line,) = [
+        json.loads(x) for x in (tmp_path / "reports" / "history.jsonl").read_text().splitlines()
+    ]
+    (pairs,) = line["pairs"].values()
+    assert len(pairs["candidate"]) == len(pairs["reference"]) == len(pairs["log_ratios"]) == 2
+    assert line["session"]["injected"] == 0.5 and line["duration_s"] > 0
+    gone = subprocess.run(
+        [str(Path(sys.executable).with_name("bf16perf")), "reference", "--dir", str(refs),
+         "remove", "frozen"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert gone.returncode == 0 and not (refs / "frozen").exists()
 
 
 def _best_isa_below_the_host() -> tuple[str, str]:

@@ -183,3 +183,22 @@ def test_loss_rules() -> None:
     assert bad.outcome is Outcome.DRIFT and "first at step 1" in bad.detail
     assert bf16_loss_rule([2.0, 1.5], [2.1, 1.4], band=0.5).outcome is Outcome.OK
     assert bf16_loss_rule([3.0, 2.5], [2.1, 1.4], band=0.5).outcome is Outcome.DRIFT
+
+
+def test_ab_rule_printed_mde_includes_the_threshold_and_is_caught_at_it() -> None:
+    """The review's bug: the A/B rule printed the signed-rank test's detectable drop alone
+    (3.4% at 32 pairs, BENCHMARKS Y1), which its 5% threshold condition can never flag.
+    Now the printed drop is the whole rule's, and a drop that size is flagged about 80% of
+    the time."""
+    from bf16perf.power import signed_rank_whole_drop
+
+    mde = signed_rank_whole_drop(0.056, 32, 0.01, 0.05)
+    assert mde > 0.05 and mde > signed_rank_drop(0.056, 32, 0.01)
+    rng = np.random.default_rng(21)
+    own = 0.056 / math.sqrt(2)
+    hits = 0
+    for _ in range(400):
+        cand, ref = _pairs(rng, 32, 1 - mde, shared=0.0, own=own)
+        v = ab_rule(cand, ref, max_regression=0.05, alpha=0.01)
+        hits += v.outcome is Outcome.REGRESSION
+    assert 0.72 <= hits / 400 <= 0.88

@@ -159,7 +159,8 @@ def release_gate(
 ) -> tuple[Decision, GateVerdict]:
     """The bf16/fp32 gate over interleaved pairs; when the first look is inconclusive and
     ``--perf-extra-pairs`` allows, one more look with more pairs (both at half the error)."""
-    looks = 2 if options.extra_pairs > 0 else 1
+    # a gate that is a notice (the paired nightly) spends no extra runs on a second look
+    looks = 2 if options.extra_pairs > 0 and gates(None, options) else 1
     count = options.pairs if options.ab_mode else options.repeats
     decision, verdict = judge.gate(test, *training_runs.gate_pairs(count), options, looks)
     if decision.outcome is Outcome.INCONCLUSIVE and looks == 2:

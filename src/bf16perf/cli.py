@@ -10,8 +10,7 @@ other."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,72 +18,11 @@ import pytest
 
 from bf16perf import parsers as p
 from bf16perf.baselines import DEFAULT_SESSIONS
+from bf16perf.option import Option
 from bf16perf.options import PAIRED_PAIRS, PerfOptions
 from bf16perf.workload.config import PROFILES
 
-__all__ = ["OPTIONS", "Option", "addoptions", "options_from_config"]
-
-
-@dataclass(frozen=True)
-class Option:
-    """One ``--perf-*`` flag.
-
-    Attributes:
-        flag: the command-line flag.
-        help: its help line.
-        fills: the :class:`PerfOptions` field it sets (``""``: none, it is read apart).
-        train: the :class:`TrainConfig` field it overrides, where it is a workload knob.
-        parse: the value parser (``None``: a switch).
-        default: the value when the flag is absent; for a value option that fills a
-            :class:`PerfOptions` field, that field's default (one default an option:
-            :attr:`value_default`).  ``{default}`` in ``help`` shows it.
-        metavar: the value's name in ``--help``.
-        repeat: the flag may be given several times (values collect in a list).
-        negate: a ``--perf-no-*`` switch: its field is the switch's opposite.
-    """
-
-    flag: str
-    help: str
-    fills: str = ""
-    train: str = ""
-    parse: Callable[[str], Any] | None = None
-    default: Any = None
-    metavar: str | None = None
-    repeat: bool = False
-    negate: bool = False
-
-    @property
-    def dest(self) -> str:
-        return self.flag.lstrip("-").replace("-", "_")
-
-    @property
-    def value_default(self) -> Any:
-        """The value when the flag is absent (a filled field's: :class:`PerfOptions`')."""
-        if self.parse is not None and self.fills and not self.repeat:
-            return getattr(_DEFAULTS, self.fills)
-        return self.default
-
-    @property
-    def help_text(self) -> str:  # the help line, with the default it names filled in
-        return self.help.replace("{default}", str(self.value_default))
-
-    def add_to(self, group: Any) -> None:
-        if self.parse is None:
-            action = "store_true"
-            group.addoption(self.flag, action=action, default=self.default, help=self.help_text)
-            return
-        group.addoption(
-            self.flag,
-            type=self.parse,
-            default=[] if self.repeat else self.value_default,
-            action="append" if self.repeat else "store",
-            metavar=self.metavar,
-            help=self.help_text,
-        )
-
-
-#: Every default of :class:`PerfOptions`, which the table's value options take.
-_DEFAULTS = PerfOptions()
+__all__ = ["OPTIONS", "Option", "addoptions", "given", "options_from_config"]
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -266,16 +204,16 @@ def options_from_config(config: pytest.Config) -> PerfOptions:
     return options
 
 
-def _given(config: pytest.Config, flag: str) -> bool:
+def given(config: pytest.Config, flag: str) -> bool:
     """Whether ``flag`` was on the command line (not left at its default)."""
     args = [*config.invocation_params.args, *config.getini("addopts")]
     return any(str(a) == flag or str(a).startswith(f"{flag}=") for a in args)
 
 
-def _reference(config: pytest.Config, given: str | None, fields: dict[str, Any]) -> None:
+def _reference(config: pytest.Config, value: str | None, fields: dict[str, Any]) -> None:
     """``--perf-reference NAME`` (or ini ``perf_reference``): its interpreter, and the
     paired nightly's pairs unless ``--perf-pairs`` was given."""
-    name = given or str(config.getini("perf_reference")).strip() or None
+    name = value or str(config.getini("perf_reference")).strip() or None
     if name is None:
         return
     if fields["reference_python"] or fields["reference_env"]:
@@ -292,7 +230,7 @@ def _reference(config: pytest.Config, given: str | None, fields: dict[str, Any])
     except (ReferenceError, argparse.ArgumentTypeError) as exc:
         raise pytest.UsageError(str(exc)) from None
     fields["reference_name"] = name
-    if not _given(config, "--perf-pairs"):
+    if not given(config, "--perf-pairs"):
         fields["pairs"] = PAIRED_PAIRS
 
 
@@ -321,23 +259,6 @@ def _min_speedup(config: pytest.Config, given: float | None, profile: str) -> fl
 
 
 def _check_conflicts(options: PerfOptions) -> None:
-    if options.require_bf16 and options.allow_emulated_bf16:
-        raise pytest.UsageError(
-            "--perf-require-bf16 and --perf-allow-emulated-bf16 contradict each other:"
-            " a nightly job needs real bf16 hardware; drop one of them"
-        )
-    if options.spark_master and options.pin:
-        raise pytest.UsageError(
-            "--spark-master uses an existing cluster whose pinning is its own business:"
-            " drop --perf-pin, which only pins a local cluster"
-        )
-    if options.spark_secret_file and not options.spark_master:
-        raise pytest.UsageError(
-            "--perf-spark-secret-file authenticates with an existing cluster: give its"
-            " --spark-master too (the local cluster makes its own secret)"
-        )
-    if options.ab_mode and options.save_baseline:
-        raise pytest.UsageError(
-            "--perf-save-baseline saves this stack's runs; A/B mode (--perf-reference-python"
-            " or --perf-reference-env) compares two stacks and saves nothing: drop one"
-        )
+    conflict = options.conflict()
+    if conflict is not None:
+        raise pytest.UsageError(conflict)

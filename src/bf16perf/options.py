@@ -145,6 +145,31 @@ class PerfOptions:
             )
         return errors
 
+    def conflict(self) -> str | None:
+        """Options that contradict each other, in one line naming them and the fix
+        (``None``: none); the command line refuses them (a usage error)."""
+        if self.require_bf16 and self.allow_emulated_bf16:
+            return (
+                "--perf-require-bf16 and --perf-allow-emulated-bf16 contradict each other:"
+                " a nightly job needs real bf16 hardware; drop one of them"
+            )
+        if self.spark_master and self.pin:
+            return (
+                "--spark-master uses an existing cluster whose pinning is its own business:"
+                " drop --perf-pin, which only pins a local cluster"
+            )
+        if self.spark_secret_file and not self.spark_master:
+            return (
+                "--perf-spark-secret-file authenticates with an existing cluster: give its"
+                " --spark-master too (the local cluster makes its own secret)"
+            )
+        if self.ab_mode and self.save_baseline:
+            return (
+                "--perf-save-baseline saves this stack's runs; A/B mode (--perf-reference-python"
+                " or --perf-reference-env) compares two stacks and saves nothing: drop one"
+            )
+        return None
+
     @property
     def ab_mode(self) -> bool:
         """Runs alternate with a reference stack instead of meeting a stored baseline."""

@@ -94,9 +94,7 @@ class TrainingRuns:
 
     @property
     def _seed(self) -> str:
-        """The seed of this session's pair orders: ``--perf-order-seed``, drawn at random
-        per session when not given (the plugin records it), so that no two sessions
-        share an order by default."""
+        """The pair orders' seed: the session's (drawn per session, recorded)."""
         seed = self.options.order_seed
         return str(seed) if seed is not None else f"train-{self.config.seed}"
 
@@ -263,9 +261,8 @@ class TrainingRuns:
 
     def pair_order(self, pair: int) -> tuple[Variant, Variant]:
         """Which precision runs first in fp32/bf16 pair ``pair`` (0-based): balanced in
-        blocks of two pairs (one fp32-first, one bf16-first), each block's order drawn by a
-        generator seeded with the session's order seed, so drift within a pair cancels out of
-        the gate instead of biasing it, and a session can be repeated."""
+        blocks of two pairs, each block's order drawn from the session's order seed, so
+        drift within a pair cancels out of the gate, and a session can be repeated."""
         block = balanced_order(2, f"{self._seed}-gate-{pair // 2}")
         return _GATE_PAIR if block[pair % 2] == "reference" else _GATE_PAIR[::-1]
 

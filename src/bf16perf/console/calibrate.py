@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from bf16perf.console._common import InputError, like_the_plugin
 
@@ -49,8 +50,6 @@ def run(args: argparse.Namespace) -> int:
     """The sessions (resumed where the state holds some), the estimate, the figures."""
     from bf16perf.calibrate import calibrate, estimate
     from bf16perf.replay import detectable_drops, lasting_drop_line
-    from bf16perf.stats import Spread
-    from bf16perf.store import BaselineStore
 
     if args.sessions < 2 or args.runs < 2:
         raise InputError("--sessions and --runs must each be at least 2 (two spreads to tell)")
@@ -91,16 +90,43 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {line}")
     print(f"  {lasting_drop_line(kept, noise, args.threshold, args.alpha)}")
     if args.save:
-        path = BaselineStore(args.baselines).save_calibration(
-            kept[0].slug,
-            kept[0].workload,
-            fingerprint=kept[0].fingerprint,
-            sessions=[s.figures for s in kept],
-            spreads=(
-                Spread(noise.sigma, noise.df, "calibration"),
-                Spread(noise.tau, noise.session_df, "calibration"),
-            ),
-            command="bf16perf calibrate " + " ".join(sys.argv[2:]),
+        _save(args, kept, noise, kept[0].workload, [s.figures for s in kept])
+    if args.bf16 and args.save and all(len(s.bf16) >= 2 for s in kept):
+        bf16 = estimate([s.bf16 for s in kept])
+        print(
+            f"  bf16: between runs {bf16.sigma:.2%} ({bf16.df} df), between sessions"
+            f" {bf16.tau:.2%} ({bf16.session_df} df)"
         )
-        print(f"saved {path}: later stored verdicts on this machine use both spreads")
+        _save(args, kept, bf16, bf16_key(kept[0].workload), [s.bf16 for s in kept])
     return 0
+
+
+def bf16_key(fp32_key: str) -> str:
+    """The bf16 variant's workload key beside an fp32 one (the precision field)."""
+    import re
+
+    key, found = re.subn(r"-fp32(?=$|-)", "-bf16", fp32_key, count=1)
+    if not found:
+        raise InputError(f"workload key {fp32_key}: no fp32 field to name its bf16 key by")
+    return key
+
+
+def _save(
+    args: argparse.Namespace, kept: list[Any], noise: Any, key: str, groups: list[list[float]]
+) -> None:
+    """The calibration of ``key`` beside the baselines: both spreads, its sessions."""
+    from bf16perf.stats import Spread
+    from bf16perf.store import BaselineStore
+
+    path = BaselineStore(args.baselines).save_calibration(
+        kept[0].slug,
+        key,
+        fingerprint=kept[0].fingerprint,
+        sessions=groups,
+        spreads=(
+            Spread(noise.sigma, noise.df, "calibration"),
+            Spread(noise.tau, noise.session_df, "calibration"),
+        ),
+        command="bf16perf calibrate " + " ".join(sys.argv[2:]),
+    )
+    print(f"saved {path}: later stored verdicts of {key} on this machine use both spreads")

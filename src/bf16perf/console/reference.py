@@ -52,9 +52,9 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bf16perf.reference_create import create_reference
     from bf16perf.references import (
         ReferenceError,
-        create_reference,
         default_references_dir,
         list_references,
         remove_reference,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bf16perf.decisions import Outcome
-from bf16perf.power import min_pairs_for, signed_rank_drop, signed_rank_pairs
+from bf16perf.power import min_pairs_for, signed_rank_pairs, signed_rank_whole_drop
 from bf16perf.ranks import SignedRank, signed_rank
 from bf16perf.verdicts._common import PASS_ALPHA, interval_text, pct, three_way
 from bf16perf.verdicts.words import SESSION
@@ -28,9 +28,10 @@ class AbVerdict:
         order: for each pair, which side ran first (``"reference"`` or ``"candidate"``).
         threshold, alpha: the rule's settings.
         sigma: the standard deviation of the per-pair log ratios.
-        mde: the smallest drop the exact signed-rank test on these pairs detects with 80%
-            power at ``alpha`` (:func:`bf16perf.power.signed_rank_drop`, simulated with a
-            fixed seed).
+        mde: the smallest drop the whole rule flags with 80% power on these pairs: the
+            exact signed-rank test at ``alpha`` and the Hodges-Lehmann estimate below
+            ``1 - threshold`` (:func:`bf16perf.power.signed_rank_whole_drop`, simulated
+            with a fixed seed).
         pairs_needed: pairs that would bring ``mde`` under ``threshold``.
     """
 
@@ -54,8 +55,8 @@ class AbVerdict:
             f" pairs: Hodges-Lehmann ratio {t.ratio:.3f} ({t.ratio - 1:+.1%}),"
             f" {t.confidence:.0%} CI {interval_text(t.low, t.high)}, one-sided Wilcoxon"
             f" signed-rank p={t.p_less:.4f}; pair spread {pct(self.sigma)}; detectable drop"
-            f" {pct(self.mde)} at alpha {self.alpha:g}, 80% power (exact signed-rank test,"
-            " simulated)"
+            f" {pct(self.mde)} at alpha {self.alpha:g}, 80% power (the exact signed-rank test"
+            f" and the estimate below -{self.threshold:.0%}, simulated)"
         )
         if t.floor > self.alpha:
             text += (
@@ -119,7 +120,11 @@ def ab_rule(
     pass_low = signed_rank(d, confidence=1 - 2 * PASS_ALPHA).low
     n = len(d)
     sigma = statistics.stdev(d) if n > 1 else math.nan
-    mde = math.inf if test.floor > alpha else signed_rank_drop(sigma, n, alpha)
+    mde = (
+        math.inf
+        if test.floor > alpha or not math.isfinite(sigma)
+        else signed_rank_whole_drop(round(sigma, 6), n, alpha, max_regression)
+    )
     outcome = three_way(
         test.p_less < alpha, faster.p_less < alpha, test.ratio, pass_low, max_regression
     )

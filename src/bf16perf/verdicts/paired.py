@@ -4,15 +4,8 @@ Every night the candidate stack alternates with a pinned reference stack on one 
 (P pairs, balanced random order).  The session's own draw (its cluster, hour, co-tenant)
 hits both stacks of a pair alike and cancels in the pair's log ratio ``d = log(cand/ref)``;
 what is left is the pair spread, which every night measures again.  The model is
-``d_ij = mu_i + e_ij``: night ``i``'s level ``mu_i`` and pair noise ``e`` (spread
-``sigma_p``, pooled within every night of the series and with :data:`PAIR_PRIOR` by degrees
-of freedom, see below).  Where 4 or more nights before the window show night means scattering more
-than their pairs explain, that excess (a candidate x night interaction) is added to every
-night mean's variance, so the rule never assumes the pairs cancel more than they do.
-
-The spread is estimated from the window's pairs within their nights and from the nights
-before it (at most :data:`HORIZON`) around their common mean, so a new machine's own nights
-soon outweigh the prior.
+``d_ij = mu_i + e_ij``: night ``i``'s level ``mu_i`` and pair noise ``e``, whose spread,
+and any night level beyond it, :mod:`bf16perf.verdicts.paired_spread` estimates.
 
 Two tests, splitting the variant's share of the session's error budget (Bonferroni):
 :data:`TONIGHT_SHARE` of it for tonight's test, the rest for the lasting-drop window:
@@ -41,8 +34,16 @@ from typing import Any
 from bf16perf.decisions import Outcome
 from bf16perf.stats import Spread
 from bf16perf.verdicts._common import PASS_ALPHA, pct, t_quantile
+from bf16perf.verdicts.paired_spread import (
+    HORIZON,
+    PAIR_PRIOR,
+    PairNight,
+    night_excess,
+    pair_spread,
+)
 
 __all__ = [
+    "HORIZON",
     "NIGHT_CORRELATION",
     "PAIR_PRIOR",
     "TONIGHT_SHARE",
@@ -50,6 +51,7 @@ __all__ = [
     "PairNight",
     "PairedVerdict",
     "mde",
+    "pair_spread",
     "paired_rule",
 ]
 
@@ -58,36 +60,10 @@ WINDOW = 3
 #: The correlation between neighbouring nights' excess night level that the window's
 #: level allows for (AR(1): nights two apart at its square).
 NIGHT_CORRELATION = 0.3
-#: The pair spread assumed before the nights measure their own: the upper end of the 95%
-#: interval of 32 real pairs' 5.6% on the build VM (BENCHMARKS.md Y1), at 4 degrees of
-#: freedom, so that a machine's own nights outweigh it within a week of 2 pairs a night.
-PAIR_PRIOR = Spread(0.075, 4, "prior: the build VM's pair spread, upper end, BENCHMARKS.md Y1")
 #: Tonight's test's part of the variant's level; the lasting-drop window gets the rest.
 #: Two pairs cannot show much in one night (its detectable drop is about twice the
 #: window's), so most of the level goes where a lasting 10% drop is found.
 TONIGHT_SHARE = 0.25
-#: The nights before the window that the spreads are estimated from (older ones may
-#: predate a change the stack has since kept).
-HORIZON = 28
-#: Night means before the window needed to estimate an excess night-to-night scatter.
-MIN_NIGHTS_FOR_EXCESS = 4
-
-
-@dataclass(frozen=True)
-class PairNight:
-    """One night's pairs of one variant against one reference.
-
-    Attributes:
-        started: when the session started.
-        log_ratios: ``log(candidate / reference)`` of each pair, in the order run.
-    """
-
-    started: str
-    log_ratios: tuple[float, ...]
-
-    @property
-    def mean(self) -> float:
-        return statistics.fmean(self.log_ratios)
 
 
 @dataclass(frozen=True)
@@ -125,44 +101,6 @@ def mde(se: float, df: int, alpha: float, threshold: float, power: float = 0.8) 
         return math.inf
     bar = max(t_quantile(1 - alpha, df) * se, -math.log(1 - threshold))
     return 1 - math.exp(-(bar + t_quantile(power, df) * se))
-
-
-def pair_spread(
-    nights: Sequence[PairNight], before: Sequence[PairNight] = (), prior: Spread = PAIR_PRIOR
-) -> Spread:
-    """The pair spread: within each night of ``nights`` (the window; a night of ``n``
-    pairs gives ``n - 1`` degrees of freedom), around the common mean of the nights
-    ``before`` the window (all their pairs but one give degrees of freedom: a night level
-    beyond the pairs makes it larger, never smaller, and :func:`night_excess` then adds
-    only the rest), and ``prior``, pooled by degrees of freedom."""
-    ss, df = 0.0, 0
-    for night in nights:
-        if len(night.log_ratios) > 1:
-            m = night.mean
-            ss += sum((d - m) ** 2 for d in night.log_ratios)
-            df += len(night.log_ratios) - 1
-    earlier = [d for night in before for d in night.log_ratios]
-    if len(earlier) > 1:
-        m = statistics.fmean(earlier)
-        ss += sum((d - m) ** 2 for d in earlier)
-        df += len(earlier) - 1
-    source = f"{df} df from {len(nights) + len(before)} night(s) of pairs"
-    if prior.known:
-        ss += prior.sigma**2 * prior.df
-        df += prior.df
-        source += f" + {prior.source}"
-    return Spread(math.sqrt(ss / df) if df else math.nan, df, source)
-
-
-def night_excess(before: Sequence[PairNight], sigma_p: float) -> tuple[float, int]:
-    """The variance of a night mean beyond its pairs' share, from the nights ``before``
-    the window (0 when they scatter no more than their pairs explain, or are too few),
-    with its degrees of freedom."""
-    if len(before) < MIN_NIGHTS_FOR_EXCESS:
-        return 0.0, 0
-    means = [n.mean for n in before]
-    share = sigma_p**2 * statistics.fmean(1 / len(n.log_ratios) for n in before)
-    return max(0.0, statistics.variance(means) - share), len(before) - 1
 
 
 def _test(name: str, window: Sequence[PairNight], var_p: float, df_p: int,
