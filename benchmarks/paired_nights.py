@@ -28,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 BOTH = {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": "SSE41"}
+#: Added after the planned nights (R2 says why): a co-tenant, one busy process pinned to
+#: each CPU for the whole session, which slows both stacks' runs alike.
+HOG = "while True: pass"
 
 
 def _night(root: Path, index: int, phase: str) -> dict[str, Any]:
@@ -44,8 +47,18 @@ def _night(root: Path, index: int, phase: str) -> dict[str, Any]:
         args += ["--perf-inject-slowdown", "0.1"]
     if phase == "both":
         env.update(BOTH)
+    hogs = [
+        subprocess.Popen(["taskset", "-c", str(cpu), sys.executable, "-c", HOG])
+        for cpu in sorted(os.sched_getaffinity(0))
+        if phase == "hog"
+    ]
     t0 = time.monotonic()
-    proc = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+    try:
+        proc = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
     took = time.monotonic() - t0
     (root / "logs").mkdir(exist_ok=True)
     (root / "logs" / f"{index:03d}-{phase}.txt").write_text(proc.stdout + proc.stderr)
@@ -67,11 +80,11 @@ def _night(root: Path, index: int, phase: str) -> dict[str, Any]:
     }
 
 
-def collect(root: Path, aa: int, slow: int, both: int) -> None:
+def collect(root: Path, aa: int, slow: int, both: int, hog: int = 0) -> None:
     (root / "baselines").mkdir(parents=True, exist_ok=True)
     out = root / "nights.jsonl"
     done = out.read_text().splitlines() if out.exists() else []
-    plan = ["aa"] * aa + ["slow"] * slow + ["both"] * both
+    plan = ["aa"] * aa + ["slow"] * slow + ["both"] * both + ["hog"] * hog
     for index, phase in enumerate(plan):
         if index < len(done):
             continue
@@ -103,9 +116,10 @@ def main() -> None:
     parser.add_argument("--aa", type=int, default=10)
     parser.add_argument("--slow", type=int, default=3)
     parser.add_argument("--both", type=int, default=2)
+    parser.add_argument("--hog", type=int, default=0)
     ns = parser.parse_args()
     if ns.what == "collect":
-        collect(ns.dir, ns.aa, ns.slow, ns.both)
+        collect(ns.dir, ns.aa, ns.slow, ns.both, ns.hog)
     else:
         table(ns.dir)
 

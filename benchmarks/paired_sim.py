@@ -2,7 +2,9 @@
 the rule users get (:func:`bf16perf.verdicts.paired.paired_rule`), each night reading the
 nights before it as the plugin reads them from the history.
 
-    .venv/bin/python benchmarks/paired_sim.py        (fixed seeds; a few minutes)
+    .venv/bin/python benchmarks/paired_sim.py [TRIALS [SPREAD ...]]   (fixed seeds)
+
+``SPREAD``: pair spreads measured on real nights (R2), added as rows after the fixed ones.
 
 Lasting drops start after 10 nights of the series (a new user's second week) and,
 in the last column, after 30.  False exits are counted over nights 5 to 14 of fresh
@@ -111,7 +113,9 @@ def flagged_within(
     return hit / trials
 
 
-def main(trials: int = 400) -> None:
+def main(trials: int = 400, measured: tuple[float, ...] = ()) -> None:
+    """The table; ``measured``: pair spreads measured on this machine's real nights (and
+    the upper end of their interval), added as rows at 2 and 3 pairs a night."""
     global PAIRS  # series() reads it
     print(f"paired nightly, {PAIRS} pairs a night, threshold {THRESHOLD:.0%}, alpha {ALPHA}")
     print(f"seed {SEED}; {trials} series per row ({trials * 10} nights for the false exits)\n")
@@ -120,7 +124,15 @@ def main(trials: int = 400) -> None:
           " 10% (bf16 host) | 10%, after 30 nights (fp32 / bf16 host) |")  # fmt: skip
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     rows = [(2, p, u, r) for p in (0.056, 0.075) for u, r in ((0.0, 0.0), (0.02, 0.0), (0.02, 0.3))]
-    for pairs, sigma_p, sigma_u, rho in [*rows, (3, 0.056, 0.0, 0.0)]:
+    rows.append((3, 0.056, 0.0, 0.0))
+    for sigma in measured:
+        rows += [
+            (2, sigma, 0.0, 0.0),
+            (2, sigma, 0.02, 0.3),
+            (3, sigma, 0.0, 0.0),
+            (4, sigma, 0.0, 0.0),
+        ]
+    for pairs, sigma_p, sigma_u, rho in rows:
         PAIRS = pairs
         fa = false_exits(trials, sigma_p, sigma_u, rho)
         power = [flagged_within(trials, sigma_p, sigma_u, rho, d, ALPHA) for d in (0.05, 0.1, 0.2)]
@@ -138,4 +150,7 @@ def main(trials: int = 400) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 400)
+    main(
+        int(sys.argv[1]) if len(sys.argv) > 1 else 400,
+        tuple(float(x) for x in sys.argv[2:]),
+    )
