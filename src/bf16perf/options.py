@@ -8,15 +8,10 @@ from pathlib import Path
 
 from bf16perf.baselines import DEFAULT_SESSIONS
 from bf16perf.plan import PinMode
+from bf16perf.verdicts.paired import PAIRED_PAIRS
 from bf16perf.workload.config import PROFILES, TrainConfig
 
 __all__ = ["PAIRED_PAIRS", "PerfOptions"]
-
-#: Pairs a night per variant in the paired nightly (``--perf-reference``) unless
-#: ``--perf-pairs`` says otherwise: the session effect cancels within a pair, so two pairs
-#: a night and the last nights' pairs find a lasting 10% drop within 3 nights
-#: (BENCHMARKS.md R).
-PAIRED_PAIRS = 2
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ def _run(argv: list[str], what: str, timeout_s: float, **kw: Any) -> str:
         raise ReferenceError(
             f"{what} failed (exit {proc.returncode}): {errors[-1] if errors else ''}"
         )
-    return proc.stdout
+    return str(proc.stdout)
 
 
 def frozen_requirements(python: str = sys.executable) -> str:

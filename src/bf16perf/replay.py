@@ -204,8 +204,7 @@ def detectable_drops(
     its share of the session's error budget (``alpha`` shared by the ``planned`` verdicts
     a default nightly of these tests makes, as the plugin shares it), and what the
     threshold needs, in plain lines; the paired nightly's at its default pairs a night."""
-    from bf16perf.options import PAIRED_PAIRS
-    from bf16perf.verdicts.paired import TONIGHT_SHARE, WINDOW, mde
+    from bf16perf.verdicts.paired import PAIRED_PAIRS, TONIGHT_SHARE, WINDOW, mde
 
     alpha = alpha / max(1, planned)
     sigma, tau = noise.sigma, noise.tau

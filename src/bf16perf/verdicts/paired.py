@@ -45,6 +45,7 @@ from bf16perf.verdicts.paired_spread import (
 __all__ = [
     "HORIZON",
     "NIGHT_CORRELATION",
+    "PAIRED_PAIRS",
     "PAIR_PRIOR",
     "TONIGHT_SHARE",
     "WINDOW",
@@ -55,6 +56,10 @@ __all__ = [
     "paired_rule",
 ]
 
+#: Pairs a night per variant in the paired nightly (``--perf-reference``) unless
+#: ``--perf-pairs`` says otherwise: the session effect cancels within a pair, so two pairs
+#: a night and the last nights' pairs watch for a lasting drop (BENCHMARKS.md R).
+PAIRED_PAIRS = 2
 #: Nights in the lasting-drop window (a lasting drop is to be flagged within 3 nights).
 WINDOW = 3
 #: The correlation between neighbouring nights' excess night level that the window's
