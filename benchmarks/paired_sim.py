@@ -115,7 +115,7 @@ def flagged_within(
 
 def main(trials: int = 400, measured: tuple[float, ...] = ()) -> None:
     """The table; ``measured``: pair spreads measured on this machine's real nights (and
-    the upper end of their interval), added as rows at 2 and 3 pairs a night."""
+    the upper end of their interval), added as rows at 2, 3 and 4 pairs a night."""
     global PAIRS  # series() reads it
     print(f"paired nightly, {PAIRS} pairs a night, threshold {THRESHOLD:.0%}, alpha {ALPHA}")
     print(f"seed {SEED}; {trials} series per row ({trials * 10} nights for the false exits)\n")

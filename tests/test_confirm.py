@@ -34,8 +34,9 @@ def _verdict(figures: list[float]) -> ThroughputVerdict:
 
 def _mild() -> list[float]:
     """Figures below the baseline at CONFIRM_ALPHA but not at 0.01."""
-    for level in range(94, 80, -1):
-        figures = [level - 1.0, float(level), level + 1.0]
+    for step in range(384, 320, -1):  # quarter steps: the band between the alphas is narrow
+        level = step / 4
+        figures = [level - 1.0, level, level + 1.0]
         v = _verdict(figures)
         if below(v, CONFIRM_ALPHA) and v.outcome is not Outcome.REGRESSION:
             return figures

@@ -163,6 +163,15 @@ def test_a_drop_no_session_draw_explains_fails_without_a_previous_session() -> N
     _, c = confirmed(rule, [7.0, 7.1, 6.9], base)
     assert c is not None and (c.outcome, c.reason) == (Outcome.REGRESSION, "beyond-session-spread")
     assert c.p is not None and c.p < 0.005 and "upper confidence bound" in c.text()
+    # a 20% slow session against a tight session spread is one heavy-tailed draw (Y2):
+    # significant at the upper bound, but within the stated margin: suspect, as before
+    tight = Spread(0.02, 9, "test")
+
+    def tight_rule(now: Any, kept: Any) -> Any:
+        return sessions_rule(now, kept, max_regression=0.05, alpha=0.005, session=tight)
+
+    _, c3 = confirmed(tight_rule, [11.2, 11.3, 11.1], base)
+    assert c3 is not None and c3.outcome is Outcome.SUSPECT
     # a 38% drop is one session's draw as far as the prior knows: suspect, as before
     mild, c2 = confirmed(rule, [8.68, 8.77, 8.59], base)
     assert c2 is not None and c2.outcome is Outcome.SUSPECT
@@ -172,7 +181,7 @@ def test_a_drop_no_session_draw_explains_fails_without_a_previous_session() -> N
 def test_a_confirmed_drop_records_the_p_that_cleared_the_share() -> None:
     """The review's bug: the confirmation path recorded tonight's p, which only cleared
     CONFIRM_ALPHA, so its Holm-adjusted p could exceed alpha."""
-    from bf16perf.verdicts.confirm import confirm
+    from bf16perf.verdicts.confirm import CONFIRM_ALPHA, below, confirm
 
     spread = Spread(0.02, 9, "test")
     base = [[100.0, 101.0, 99.0], [100.0, 102.0, 98.0], [99.0, 100.0, 101.0]]
@@ -181,9 +190,10 @@ def test_a_confirmed_drop_records_the_p_that_cleared_the_share() -> None:
         return sessions_rule(x, base, max_regression=0.05, alpha=0.01, session=spread)
 
     previous, tonight = v([80.0, 81.0, 79.0]), None
-    for level in range(94, 80, -1):
-        candidate = v([level - 1.0, float(level), level + 1.0])
-        if candidate.outcome is not Outcome.REGRESSION and candidate.estimate.p_less < 0.05:
+    for step in range(384, 320, -1):  # quarter steps: the band between the alphas is narrow
+        level = step / 4
+        candidate = v([level - 1.0, level, level + 1.0])
+        if candidate.outcome is not Outcome.REGRESSION and below(candidate, CONFIRM_ALPHA):
             tonight = candidate
             break
     assert tonight is not None and tonight.estimate.p_less > 0.01
