@@ -49,10 +49,13 @@ def test_three_or_more_sessions_bring_their_own_between_session_spread() -> None
     rng = np.random.default_rng(1)
     sessions = [_session(rng, 3) for _ in range(7)]
     v = sessions_rule(_session(rng, 3), sessions, max_regression=0.05, session=SESSION_PRIOR)
-    assert v.session is not None and v.session.source == "7 baseline sessions"
-    assert v.session.df == 6 and v.sessions == sessions and len(v.baseline) == 21
+    # the prior is pooled with their own estimate by degrees of freedom, never replaced by
+    # a few-df estimate (#36)
+    assert v.session is not None and v.session.source.startswith("7 baseline sessions + prior")
+    assert v.session.df == 6 + SESSION_PRIOR.df and v.sessions == sessions
+    assert len(v.baseline) == 21
     assert "7 baseline sessions" in v.detail and v.to_dict()["p"] == v.estimate.p_less
-    # a calibration of this machine is pooled with them; the prior never is
+    # a calibration of this machine is pooled with them the same way
     calibration = Spread(0.03, 20, "calibration")
     pooled = sessions_rule(
         _session(rng, 3), sessions, max_regression=0.05, session=calibration, calibrated=True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from typing import Any
 
 __all__ = [
     "POWER",
@@ -181,34 +182,48 @@ def signed_rank_drop(sigma: float, pairs: int, alpha: float, power: float = POWE
     return 1 - math.exp(-shift * sigma)
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)
+def _walsh_draws(pairs: int, alpha: float) -> tuple[Any, Any] | None:
+    """Per standardized draw (the draws of :func:`signed_rank_drop`): the smallest shift
+    at which the exact test rejects, and the Hodges-Lehmann estimate.  With ``d = z -
+    s``, ``W+`` counts the Walsh averages of ``z`` above ``s`` (Tukey), so the test
+    (``W+ <= c``) rejects from the ``(c+1)``-th largest Walsh average on; ``None`` where
+    it never can."""
+    import numpy as np
+
+    c = _critical_count(pairs, alpha)
+    if c < 0:
+        return None
+    z = np.random.default_rng(SIGNED_RANK_SEED).normal(0.0, 1.0, size=(_DRAWS, pairs))
+    i, j = np.triu_indices(pairs)
+    walsh = np.sort((z[:, i] + z[:, j]) / 2, axis=1)
+    return walsh[:, -(c + 1)], np.median(walsh, axis=1)
+
+
 def signed_rank_whole_drop(
     sigma: float, pairs: int, alpha: float, threshold: float, power: float = POWER
 ) -> float:
     """The smallest slowdown the whole A/B rule flags with ``power``: the exact one-sided
     signed-rank test at ``alpha`` *and* a Hodges-Lehmann estimate below ``1 - threshold``
-    (a significant 3% drop is no REGRESSION under a 5% threshold), simulated on the same
-    draws as :func:`signed_rank_drop`.  ``inf`` where nothing is detectable."""
+    (a significant 3% drop is no REGRESSION under a 5% threshold), on the same draws as
+    :func:`signed_rank_drop`.  ``inf`` where nothing is detectable."""
     import numpy as np
 
-    c = _critical_count(pairs, alpha)
-    if c < 0 or pairs < 1 or not math.isfinite(sigma):
+    draws = _walsh_draws(pairs, alpha) if pairs >= 1 else None
+    if draws is None or not (math.isfinite(sigma) and sigma > 0):
         return math.inf
-    noise = np.random.default_rng(SIGNED_RANK_SEED).normal(0.0, sigma, size=(_DRAWS, pairs))
-    i, j = np.triu_indices(pairs)
+    rejects_from, hodges_lehmann = draws
     bar = math.log(1 - threshold)
 
     def flags(shift: float) -> float:
-        d = noise - shift
-        ranks = np.abs(d).argsort(axis=1).argsort(axis=1) + 1
-        significant = np.where(d > 0, ranks, 0).sum(axis=1) <= c
-        hodges_lehmann = np.median((d[:, i] + d[:, j]) / 2, axis=1)
-        return float(np.mean(significant & (hodges_lehmann < bar)))
+        # a drop ``shift`` (log) in pairs scattering by ``sigma``: d = sigma * z - shift
+        s = shift / sigma
+        return float(np.mean((s >= rejects_from) & (hodges_lehmann < (shift + bar) / sigma)))
 
-    lo, hi = 0.0, 16.0 * sigma + 1.0
+    lo, hi = 0.0, 16.0 * sigma - bar
     if flags(hi) < power:
         return math.inf
-    for _ in range(30):
+    for _ in range(40):
         mid = (lo + hi) / 2
         if flags(mid) >= power:
             hi = mid

@@ -123,7 +123,7 @@ def ab_rule(
     mde = (
         math.inf
         if test.floor > alpha or not math.isfinite(sigma)
-        else signed_rank_whole_drop(round(sigma, 6), n, alpha, max_regression)
+        else signed_rank_whole_drop(sigma, n, alpha, max_regression)
     )
     outcome = three_way(
         test.p_less < alpha, faster.p_less < alpha, test.ratio, pass_low, max_regression

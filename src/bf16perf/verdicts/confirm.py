@@ -15,9 +15,9 @@ Under an unchanged stack two sessions are two draws, so a lone slow session cann
 night, unless no session draw explains it: a drop of more than :data:`UNEXPLAINED_FLOOR`
 still significant at the session's share when the between-session spread is taken at the
 one-sided 95% upper confidence bound of its estimate (:func:`unexplained`; a 50% slower
-session against a fresh baseline, say) fails at once, with no previous session needed.  A lasting drop otherwise fails on its
-second night at the earliest.  Release mode judges one session as it is
-(:mod:`bf16perf.judge`).  Nothing here reads files.
+session against a fresh baseline, say) fails at once, with no previous session needed.
+A lasting drop otherwise fails on its second night at the earliest.  Release mode judges
+one session as it is (:mod:`bf16perf.judge`).  Nothing here reads files.
 """
 
 from __future__ import annotations
