@@ -164,9 +164,10 @@ def test_paired_nightly_against_a_created_reference_flags_an_injected_slowdown(
     """The paired nightly for real, at smoke size: ``bf16perf reference create`` freezes
     this environment into a kept reference (its own venv, checked: it imports the worker
     and the probe proves its kernels), then one session against it with the candidate
-    slowed by 50%: 2 interleaved pairs, tonight's paired test fails it (exit 10), the
-    history keeps the pairs and the session's kind, the pair order's seed is the one
-    given.  ``list`` shows the reference with its versions; ``remove`` removes it.  (The
+    slowed by 90% (at --perf-alpha 0.1: one night of 2 pairs detects about 25% at the
+    prior's spread, and a smoke step dilutes the sleep): tonight's paired test fails it
+    (exit 10), the history keeps the pairs and the session's kind, the pair order's seed
+    is the one given.  ``list`` shows the reference with its versions; ``remove`` removes it.  (The
     ad-hoc A/B path, --perf-reference-python, runs in the ISA-cap test below.)"""
     refs = tmp_path / "references"
     made = subprocess.run(
@@ -186,7 +187,7 @@ def test_paired_nightly_against_a_created_reference_flags_an_injected_slowdown(
         "--perf-reference", "frozen", "--perf-references", str(refs),
         "--perf-order-seed", "7",
         "--perf-warmup-steps", "1", "--perf-steps", "3", "--perf-batch-per-worker", "2",
-        "--perf-no-probe", "--perf-inject-slowdown", "0.5",
+        "--perf-no-probe", "--perf-inject-slowdown", "0.9", "--perf-alpha", "0.1",
         "--perf-reports", str(tmp_path / "reports"),
         tests=(FP32,),  # fp32 alone on every host: 2 reference and 2 candidate runs
     )  # fmt: skip
@@ -205,14 +206,14 @@ def test_paired_nightly_against_a_created_reference_flags_an_injected_slowdown(
     (decision,) = [d for d in report["decisions"] if d["check"] == "paired throughput"]
     figures = decision["figures"]
     assert sorted(figures["order"]) == ["candidate", "reference"]  # balanced
-    # 50% more time a step: about 0.67, but one session's 2 pairs scatter
-    assert 0.35 < figures["tonight"]["ratio"] < 0.85 and figures["failed_by"] == ["tonight"]
+    # 90% more time a step, diluted by what the sleep does not cover; 2 pairs scatter
+    assert 0.3 < figures["tonight"]["ratio"] < 0.85 and "tonight" in figures["failed_by"]
     (line,) = [
         json.loads(x) for x in (tmp_path / "reports" / "history.jsonl").read_text().splitlines()
     ]
     (pairs,) = line["pairs"].values()
     assert len(pairs["candidate"]) == len(pairs["reference"]) == len(pairs["log_ratios"]) == 2
-    assert line["session"]["injected"] == 0.5 and line["duration_s"] > 0
+    assert line["session"]["injected"] == 0.9 and line["duration_s"] > 0
     gone = subprocess.run(
         [str(Path(sys.executable).with_name("bf16perf")), "reference", "--dir", str(refs),
          "remove", "frozen"],
