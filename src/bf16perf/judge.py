@@ -216,14 +216,21 @@ def against_reference(
     # whatever the outcome: what differs between the two stacks' lone steps
     detail += _what_changed(candidate[0].kernels, reference[0].kernels, "against the reference's")
     out = [Decision(test, "A/B throughput", outcome, detail, verdict.to_dict())]
+    return [*out, _ab_loss(test, candidate[0], reference[0], options)]
+
+
+def _ab_loss(
+    test: str, candidate: RunResult, reference: RunResult, options: PerfOptions
+) -> Decision:
+    """The candidate's loss curve against the reference's (same seeds: a different stack may
+    move it; DRIFT only beyond the bf16 loss band), for the A/B and the paired verdicts."""
     loss = bf16_loss_rule(
-        candidate[0].losses,
-        reference[0].losses,
+        candidate.losses,
+        reference.losses,
         band=options.bf16_loss_band,
         names=("candidate", "reference"),
     )
-    out.append(Decision(test, "A/B loss", loss.outcome, loss.detail))
-    return out
+    return Decision(test, "A/B loss", loss.outcome, loss.detail)
 
 
 def paired_nightly(
@@ -250,14 +257,7 @@ def paired_nightly(
         )
     detail += _what_changed(candidate[0].kernels, reference[0].kernels, "against the reference's")
     out = [Decision(test, "paired throughput", outcome, detail, found)]
-    loss = bf16_loss_rule(
-        candidate[0].losses,
-        reference[0].losses,
-        band=options.bf16_loss_band,
-        names=("candidate", "reference"),
-    )
-    out.append(Decision(test, "A/B loss", loss.outcome, loss.detail))
-    return out
+    return [*out, _ab_loss(test, candidate[0], reference[0], options)]
 
 
 def gate(

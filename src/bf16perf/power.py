@@ -155,12 +155,18 @@ def _signed_rank_shift(pairs: int, alpha: float, power: float) -> float:
         ranks = np.abs(d).argsort(axis=1).argsort(axis=1) + 1
         return float(np.mean(np.where(d > 0, ranks, 0).sum(axis=1) <= c))
 
-    lo, hi = 0.0, 16.0
-    if rejects(hi) < power:
+    return _least_reaching(rejects, power, 16.0, 24)
+
+
+def _least_reaching(share: Callable[[float], float], power: float, hi: float, steps: int) -> float:
+    """The smallest shift in ``[0, hi]`` at which ``share`` (rising with the shift)
+    reaches ``power``, by ``steps`` bisections; ``inf`` where even ``hi`` does not."""
+    if share(hi) < power:
         return math.inf
-    for _ in range(24):
+    lo = 0.0
+    for _ in range(steps):
         mid = (lo + hi) / 2
-        if rejects(mid) >= power:
+        if share(mid) >= power:
             hi = mid
         else:
             lo = mid
@@ -220,16 +226,8 @@ def signed_rank_whole_drop(
         s = shift / sigma
         return float(np.mean((s >= rejects_from) & (hodges_lehmann < (shift + bar) / sigma)))
 
-    lo, hi = 0.0, 16.0 * sigma - bar
-    if flags(hi) < power:
-        return math.inf
-    for _ in range(40):
-        mid = (lo + hi) / 2
-        if flags(mid) >= power:
-            hi = mid
-        else:
-            lo = mid
-    return 1 - math.exp(-hi)
+    shift = _least_reaching(flags, power, 16.0 * sigma - bar, 40)
+    return math.inf if math.isinf(shift) else 1 - math.exp(-shift)
 
 
 def signed_rank_pairs(
