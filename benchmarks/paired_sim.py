@@ -5,6 +5,8 @@ nights before it as the plugin reads them from the history.
     .venv/bin/python benchmarks/paired_sim.py [TRIALS [SPREAD ...]]   (fixed seeds)
 
 ``SPREAD``: pair spreads measured on real nights (R2), added as rows after the fixed ones.
+``SPREAD`` 0 alone: R5's rows instead (the measured 8.7% and the upper end of its
+interval, 12.7%, at 2 pairs and at the count the sizing gives, :mod:`paired_sizing`).
 
 Lasting drops start after 10 nights of the series (a new user's second week) and,
 in the last column, after 30.  False exits are counted over nights 5 to 14 of fresh
@@ -30,6 +32,7 @@ import numpy as np
 
 from bf16perf.decisions import Outcome
 from bf16perf.verdicts.paired import PairNight, paired_rule
+from bf16perf.verdicts.paired_sizing import MAX_PAIRS
 
 SEED = 20261207
 ALPHA = 0.01
@@ -131,6 +134,13 @@ def main(trials: int = 400, measured: tuple[float, ...] = ()) -> None:
             (2, sigma, 0.02, 0.3),
             (3, sigma, 0.0, 0.0),
             (4, sigma, 0.0, 0.0),
+        ]
+    if measured and measured[0] == 0:  # R5: the sized pairs and the prior's floor
+        rows = [
+            (pairs, sigma, u, r)
+            for sigma, sized in ((0.087, 5), (0.127, MAX_PAIRS))
+            for pairs in (2, sized)
+            for u, r in ((0.0, 0.0), (0.02, 0.3))
         ]
     for pairs, sigma_p, sigma_u, rho in rows:
         PAIRS = pairs

@@ -43,7 +43,7 @@ from trend_sim import changepoint_table
 
 from bf16perf.cluster import SparkStandaloneCluster
 from bf16perf.decisions import Outcome
-from bf16perf.lock import DEFAULT_LOCK_PATH, LockTimeout, MachineLock
+from bf16perf.lock import LockError, MachineLock
 from bf16perf.plan import make_plan, read_topology
 from bf16perf.stats import run_figure
 from bf16perf.verdicts import ab_rule, balanced_order
@@ -290,9 +290,9 @@ def main() -> None:
         return
     # the same lock as a perf session: never measure beside another session or benchmark
     try:
-        with MachineLock(DEFAULT_LOCK_PATH, timeout_s=600):
+        with MachineLock(None, timeout_s=600):
             commands[args.what](args)
-    except LockTimeout as exc:
+    except LockError as exc:
         raise SystemExit(str(exc)) from None
 
 

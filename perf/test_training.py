@@ -45,11 +45,17 @@ def test_training(
     key = training_runs.workload_key(variant)
     try:  # a bad baseline file costs no run
         baseline, noise, sessions = checks.expected(options, machine, key)
+        fingerprint = machine.fingerprint
+        count, why = checks.paired_pairs(
+            options, fingerprint.slug, fingerprint.id, key, variant.name
+        )
     except BaselineError as exc:
         pytest.fail(str(exc), pytrace=False)
     if baseline is not None:
         session.baselines[key] = baseline
-    pairs = training_runs.ab_pairs(variant, options.pairs) if options.ab_mode else None
+    if why:
+        session.notices.append(why)
+    pairs = training_runs.ab_pairs(variant, count) if options.ab_mode else None
     runs = pairs.candidate if pairs else training_runs.runs_of(variant, options.repeats)
 
     errors = judge.sanity_errors(runs)

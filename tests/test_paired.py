@@ -87,7 +87,7 @@ def test_nights_scattering_beyond_their_pairs_widen_the_test() -> None:
     b = paired_rule([0.0, 0.0], wild, max_regression=0.05, alpha=0.01)
     assert a.excess == 0.0 or a.excess < b.excess
     assert b.excess > 0 and b.tonight.se > a.tonight.se
-    assert "beyond their pairs" in b.detail
+    assert "beyond the pairs allowed for" in b.detail
 
 
 def test_pair_spread_pools_within_nights_and_the_prior() -> None:
@@ -333,3 +333,89 @@ def test_bf16_key_beside_the_fp32_one() -> None:
         == "resnet50-32px-b4-s8-2x1-synthetic-bf16"
     )
     assert bf16_key("m-32px-synthetic-fp32-avx2") == "m-32px-synthetic-bf16-avx2"
+
+
+def test_pairs_are_sized_from_the_measured_pair_spread() -> None:
+    from bf16perf.verdicts.paired_sizing import LASTING_DROP, MAX_PAIRS, pairs_for
+
+    quiet, noisy = Spread(0.04, 40, "q"), Spread(0.087, 19, "n")
+    assert pairs_for(quiet, 0.01, 0.05) == 2  # the default suffices
+    sized = pairs_for(noisy, 0.01, 0.05)
+    assert sized is not None and 2 < sized <= MAX_PAIRS
+    # the count it gives reaches the aim, one fewer does not (the window test at WINDOW
+    # nights of the drop, at 95% power, threshold condition included)
+    level = 0.01 * (1 - TONIGHT_SHARE)
+    se = noisy.sigma / math.sqrt(WINDOW * sized)
+    assert mde(se, noisy.df, level, 0.05, 0.95) <= LASTING_DROP
+    se = noisy.sigma / math.sqrt(WINDOW * (sized - 1))
+    assert mde(se, noisy.df, level, 0.05, 0.95) > LASTING_DROP
+    # a smaller share needs at least as many; a spread no pair count tames gives None
+    smaller = pairs_for(noisy, 0.005, 0.05)
+    assert smaller is None or smaller >= sized
+    assert pairs_for(Spread(0.2, 40, "x"), 0.01, 0.05) is None
+    assert pairs_for(Spread(math.nan, 0, "unknown"), 0.01, 0.05) is None
+
+
+def test_the_paired_nightly_sizes_pairs_from_its_nights_then_the_noise_file(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    from bf16perf.checks import MIN_SIZING_DF, paired_pairs
+    from bf16perf.options import PerfOptions
+    from bf16perf.store import BaselineStore
+    from bf16perf.verdicts.paired import PAIRED_PAIRS
+
+    history = tmp_path / "history.jsonl"
+    options = PerfOptions(
+        reference_name="rel",
+        reference_python=sys.executable,
+        pairs=PAIRED_PAIRS,
+        history=history,
+        baselines_dir=tmp_path / "baselines",
+    )
+    # nothing measured yet: the default, and the notice says what will size them
+    count, why = paired_pairs(options, SLUG, "f", KEY, "fp32")
+    assert count == PAIRED_PAIRS and why is not None and "no pair spread measured" in why
+    # the noise file's spread between runs, times sqrt(2), sizes them
+    store = BaselineStore(options.baselines_dir)
+    figures = [10.0 * math.exp(x) for x in np.random.default_rng(3).normal(0, 0.07, 12)]
+    store.save_noise(SLUG, KEY, fingerprint={"id": "f"}, figures=figures, command="c")
+    count, why = paired_pairs(options, SLUG, "f", KEY, "fp32")
+    assert count > PAIRED_PAIRS and why is not None and "sqrt(2) x" in why
+    # the series' own nights, once they hold enough degrees of freedom, win: quiet ones
+    # bring it back to the default
+    rng = np.random.default_rng(4)
+    with history.open("w") as f:
+        for i in range(MIN_SIZING_DF + 1):
+            cand = [10.0 * math.exp(x) for x in rng.normal(0, 0.01, 2)]
+            f.write(json.dumps(_line(f"2026-12-{i + 1:02d}", cand, [10.0, 10.0])) + "\n")
+    count, why = paired_pairs(options, SLUG, "f", KEY, "fp32")
+    assert count == PAIRED_PAIRS and why is not None and "night(s) of pairs" in why
+    # --perf-pairs given, or a session that is not the paired nightly: as given, no notice
+    from dataclasses import replace as _replace
+
+    assert paired_pairs(_replace(options, pairs=7, pairs_given=True), SLUG, "f", KEY, "x") == (
+        7,
+        None,
+    )
+    assert paired_pairs(PerfOptions(pairs=8), SLUG, "f", KEY, "x") == (8, None)
+
+
+def test_the_priors_widen_a_new_series_never_narrow_it() -> None:
+    from bf16perf.verdicts.paired_spread import EXCESS_PRIOR, night_excess
+
+    rng = np.random.default_rng(9)
+    noisy = _nights(rng, 6, 0.15)  # pairs far noisier than the 7.5% prior
+    v = paired_rule([0.0, 0.01], noisy, max_regression=0.05, alpha=0.01)
+    window = [*noisy[-(WINDOW - 1) :], PairNight("t", (0.0, 0.01))]
+    own = pair_spread(window, noisy[: -(WINDOW - 1)], Spread(math.nan, 0, "none"))
+    assert v.spread.sigma == pytest.approx(own.sigma) and own.sigma > PAIR_PRIOR.sigma
+    assert "above the prior's pooling" in v.spread.source
+    # a night level beyond the pairs is allowed for from the first night (the prior), and
+    # the series' own nights then outweigh it
+    var, df = night_excess([], 0.05)
+    assert var == pytest.approx(EXCESS_PRIOR.sigma**2) and df == EXCESS_PRIOR.df
+    quiet = [PairNight(str(i), (0.0, 0.0)) for i in range(40)]
+    var, df = night_excess(quiet, 0.05)
+    assert df == 39 + EXCESS_PRIOR.df and var < EXCESS_PRIOR.sigma**2 / 5

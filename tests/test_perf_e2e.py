@@ -100,8 +100,11 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     (first_line,) = [json.loads(x) for x in history.read_text().splitlines()]
     later = datetime.now(UTC) + timedelta(seconds=1)
     first_line["started"] = later.strftime("%Y-%m-%dT%H:%M:%SZ")
+    poisoned = json.dumps({**first_line, "duration_s": 10**400})  # beyond any float
     with history.open("a") as out:
         out.write(json.dumps(first_line) + "\n")
+        out.write(poisoned + "\n")
+        out.write('{"started": "2026-12-07T00:00:00Z", "torn')  # a crash cut it here
     slower = run_perf(
         "--perf-baselines", str(store), "--perf-reports", str(reports), "--perf-no-probe", *runs
     )
@@ -121,7 +124,15 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     for run_dir in report_dirs:
         assert {"report.json", "report.html", "junit.xml"} <= {p.name for p in run_dir.iterdir()}
     assert (reports / "latest").resolve() == report_dirs[-1].resolve()
-    assert len(history.read_text().splitlines()) == 3
+    # the poisoned line is named and skipped, the torn one moved aside whole, and this
+    # session's line is its own (#32)
+    assert "history.jsonl line 3: not JSON (an integer of 401 digits" in slower.stdout
+    (torn,) = reports.glob("history.jsonl.torn-*")
+    assert torn.read_text() == '{"started": "2026-12-07T00:00:00Z", "torn'
+    assert f"moved aside, whole, to {torn}" in slower.stdout
+    kept = history.read_text().split("\n")
+    assert len(kept) == 5 and kept[2] == poisoned and kept[4] == ""
+    assert json.loads(kept[3])["exit_code"] == 10
     junit = (report_dirs[-1] / "junit.xml").read_text()
     assert 'name="median_images_per_second"' in junit and 'name="run_figures"' in junit
     report = json.loads((report_dirs[-1] / "report.json").read_text())

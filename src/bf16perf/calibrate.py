@@ -19,7 +19,6 @@ reads, and the detectable drops of each way of judging are printed.
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 import subprocess
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bf16perf.atomic import atomic_json
-from bf16perf.formats import problem, versioned
+from bf16perf.formats import loads, problem, versioned
 from bf16perf.interference import CpuWindow, disturbance
 
 __all__ = [
@@ -215,7 +214,7 @@ def run_session(
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     latest = reports / "latest" / "report.json"
-    report = json.loads(latest.read_text()) if latest.is_file() else {}
+    report = loads(latest.read_text()) if latest.is_file() else {}
     failing = {d["check"] for d in report.get("decisions", []) if d["fails"]}
     if done.returncode != 0 and not (bf16 and done.returncode == 10 and failing <= {"bf16 gate"}):
         raise RuntimeError(
@@ -237,8 +236,8 @@ def read_session(path: Path) -> SessionFigures:
         wrong = "not a regular file"
     else:
         try:
-            data = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            data = loads(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
             wrong = f"not readable JSON ({exc})"
         else:
             wrong = problem("session", data)

@@ -25,7 +25,10 @@ from bf16perf.stats import LogRatio, Spread, unpaired_log_ratio
 from bf16perf.store import BaselineStore
 from bf16perf.trend import previous_session
 from bf16perf.verdicts import SESSION_PRIOR, GateVerdict
-from bf16perf.verdicts._common import interval_text
+from bf16perf.verdicts._common import interval_text, pct
+from bf16perf.verdicts.paired import PAIRED_PAIRS, WINDOW
+from bf16perf.verdicts.paired_sizing import LASTING_DROP, MAX_PAIRS, SIZING_POWER, pairs_for
+from bf16perf.verdicts.paired_spread import HORIZON, pair_spread
 from bf16perf.workload.config import Variant
 from bf16perf.workload.proof import proof_lines
 from bf16perf.workload.results import RunResult
@@ -36,6 +39,7 @@ __all__ = [
     "benchmark_record",
     "expected",
     "gates",
+    "paired_pairs",
     "release_gate",
     "training_verdicts",
 ]
@@ -78,6 +82,53 @@ def expected(
     slug, fid = machine.fingerprint.slug, machine.fingerprint.id
     sessions = store.load_sessions(slug, key, fid) or SESSION_PRIOR
     return store.load(slug, key, fid), store.load_noise(slug, key, fid), sessions
+
+
+#: The machine's own degrees of freedom a series' pair spread needs before it sizes the
+#: pairs (below them: the noise file, else :data:`PAIRED_PAIRS`).
+MIN_SIZING_DF = 8
+
+
+def paired_pairs(
+    options: PerfOptions, slug: str, fid: str | None, key: str, variant: str
+) -> tuple[int, str | None]:
+    """How many pairs ``variant`` runs tonight, and a notice saying why: ``--perf-pairs``
+    when given (or outside the paired nightly); else the fewest that flag a lasting
+    :data:`LASTING_DROP` within :data:`WINDOW` nights
+    (:func:`~bf16perf.verdicts.paired_sizing.pairs_for`) at the pair spread this series'
+    nights measured (at least :data:`MIN_SIZING_DF` degrees of freedom), else at the one the
+    machine's noise file implies (a pair's log ratio is two runs of one session: sqrt(2)
+    times their spread), else :data:`PAIRED_PAIRS`.  ``options.alpha`` is the variant's
+    share.  Raises :class:`~bf16perf.baselines.BaselineError` for a bad noise file."""
+    if not options.paired or options.pairs_given:
+        return options.pairs, None
+    assert options.reference_name is not None
+    lines = read_history(options.history_path)
+    nights = pair_nights(lines, slug, key, options.reference_name, options.train.inject_slowdown)
+    none = Spread(math.nan, 0, "none")
+    spread: Spread | None = pair_spread(nights[-WINDOW:], nights[:-WINDOW][-HORIZON:], none)
+    if spread is not None and spread.df < MIN_SIZING_DF:
+        noise = BaselineStore(options.baselines_dir).load_noise(slug, key, fid)
+        spread = None
+        if noise is not None:
+            spread = Spread(math.sqrt(2) * noise.sigma, noise.df, f"sqrt(2) x {noise.source}")
+    if spread is None:
+        return PAIRED_PAIRS, (
+            f"{variant}: {PAIRED_PAIRS} pairs tonight (the default): no pair spread measured"
+            f" yet; {MIN_SIZING_DF} degrees of freedom of this series' nights, or bf16perf"
+            " calibrate, size them"
+        )
+    pairs = pairs_for(spread, options.alpha, options.max_regression)
+    aim = (
+        f"flag a lasting {LASTING_DROP:.0%} drop within {WINDOW} nights at"
+        f" {SIZING_POWER:.0%} power at the pair spread {pct(spread.sigma)} ({spread.source})"
+    )
+    if pairs is None:
+        return MAX_PAIRS, (
+            f"{variant}: {MAX_PAIRS} pairs tonight, the most the paired nightly runs; even"
+            f" they do not {aim}: longer runs (a larger --perf-profile) scatter less"
+        )
+    return pairs, f"{variant}: {pairs} pairs tonight, the fewest that {aim}"
 
 
 def training_verdicts(

@@ -230,7 +230,8 @@ def _reference(config: pytest.Config, value: str | None, fields: dict[str, Any])
     except (ReferenceError, argparse.ArgumentTypeError) as exc:
         raise pytest.UsageError(str(exc)) from None
     fields["reference_name"] = name
-    if not given(config, "--perf-pairs"):
+    fields["pairs_given"] = given(config, "--perf-pairs")
+    if not fields["pairs_given"]:
         fields["pairs"] = PAIRED_PAIRS
 
 

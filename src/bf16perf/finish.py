@@ -56,30 +56,35 @@ def session_facts(perf: PerfSession) -> dict[str, Any]:
 def judge_trend(perf: PerfSession, report: dict[str, Any]) -> None:
     """The history with this session's line at its end: a new lasting drop is a
     REGRESSION of the session; one slow night is a notice."""
-    from bf16perf.report import read_history
+    from bf16perf.report import past_problem, read_history
     from bf16perf.report.data import history_line
     from bf16perf.trend import trend_decisions
 
-    line = history_line(report, perf.report_dir)
-    history = read_history(perf.options.history_path)
     options = perf.options
-    decisions, notices = trend_decisions(
-        history,
-        line,
-        confirm=options.trend_confirm,
-        alpha=perf.budget.share,
-        threshold=options.max_regression,
-        gating=not options.paired,
-    )
+    try:
+        line = history_line(report, perf.report_dir)
+        history = read_history(options.history_path)
+        decisions, notices = trend_decisions(
+            history,
+            line,
+            confirm=options.trend_confirm,
+            alpha=perf.budget.share,
+            threshold=options.max_regression,
+            gating=not options.paired,
+        )
+    except Exception as exc:  # judging the past never stops the record
+        perf.notices.append(past_problem("the trend verdict", options.history_path, exc))
+        return
     perf.record(*decisions)
     perf.notices.extend(notices)
 
 
 def write(
     perf: PerfSession, report: dict[str, Any], exit_code: int, stopped: str | None
-) -> tuple[Path, float]:
+) -> tuple[Path | None, float]:
     """Write the report (with the logs of a session that ``stopped`` early) and the
-    history line; its directory and the seconds it took."""
+    history line; its directory (``None``: it could not be written, a notice says why)
+    and the seconds it took."""
     from bf16perf.report import write_report
     from bf16perf.report.data import decision_dicts
 
@@ -90,7 +95,16 @@ def write(
     )
     logs = perf.logs if stopped else []
     t0 = time.monotonic()
-    path = write_report(perf.report_dir, report, perf.options.history_path, logs)
+    try:
+        path: Path | None = write_report(
+            perf.report_dir, report, perf.options.history_path, logs, perf.notices
+        )
+    except OSError as exc:  # a full disk or a read-only place: one line, the verdict stands
+        perf.notices.append(
+            f"bf16perf: the report was not written to {perf.report_dir} ({exc}); free"
+            " space there or give --perf-reports a writable directory"
+        )
+        path = None
     return path, time.monotonic() - t0
 
 

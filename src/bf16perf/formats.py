@@ -48,6 +48,7 @@ __all__ = [
     "SESSION_VERSION",
     "FormatError",
     "Kind",
+    "loads",
     "migrate_baseline",
     "problem",
     "schema",
@@ -83,6 +84,36 @@ def versioned(kind: Kind, document: dict[str, Any]) -> dict[str, Any]:
 
 class FormatError(ValueError):
     """A stored document that does not follow its format; the message is one line."""
+
+
+#: The most digits of a stored integer: every one a reader computes with must fit a float
+#: (below 1.8e308), and Python's own limit (4,300 digits) would raise mid-parse.
+MAX_DIGITS = 308
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise FormatError(f"an integer of {len(text)} digits (at most {MAX_DIGITS})")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise FormatError(f"the number {text[:_SHOWN]} is beyond a float")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise FormatError(f"{name} is not a number a stored document may hold")
+
+
+def loads(text: str) -> Any:
+    """Parse a stored document strictly: JSON whose every number is a finite float or an
+    integer of at most :data:`MAX_DIGITS` digits (no ``NaN``, ``Infinity``, ``1e999``).
+    Raises :class:`ValueError` (``json.JSONDecodeError`` or :class:`FormatError`) with a
+    one-line message."""
+    return json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
 
 
 @cache

@@ -69,6 +69,9 @@ class PerfOptions:
             :func:`bf16perf.references.default_references_dir`).
         pairs: reference/candidate pairs of runs per variant in A/B mode (the paired
             nightly: :data:`PAIRED_PAIRS` unless given).
+        pairs_given: ``--perf-pairs`` was given; else the paired nightly sizes each
+            variant's pairs from its measured pair spread
+            (:func:`bf16perf.checks.paired_pairs`).
         order_seed: the seed of this session's pair orders (fp32/bf16 and A/B), drawn at
             random when not given and recorded in the report, so a session can be
             repeated.
@@ -113,6 +116,7 @@ class PerfOptions:
     reference_name: str | None = None
     references_dir: Path | None = None
     pairs: int = 8
+    pairs_given: bool = False
     order_seed: int | None = None
     report: bool = True
     reports_dir: Path = Path("reports")
@@ -132,6 +136,14 @@ class PerfOptions:
                 read_secret(self.spark_secret_file)
             except DaemonError as exc:
                 errors.append(str(exc).replace("--secret-file", "--perf-spark-secret-file"))
+        from bf16perf.report.history import history_problem
+
+        wrong = history_problem(self.history_path)
+        if wrong:
+            errors.append(
+                f"--perf-history {self.history_path}: {wrong}; give a history file or a new"
+                " path (the session appends a line to it)"
+            )
         if not (self.ab_mode or self.save_baseline or self.baselines_dir.is_dir()):
             errors.append(
                 f"--perf-baselines {self.baselines_dir}: no such directory, so no run could"

@@ -20,7 +20,7 @@ from bf16perf.cpu import DEFAULT_CPUINFO, CpuInfoError, read_cpuinfo, resolve_cp
 from bf16perf.decisions import ExitCode, exit_code_for, format_table
 from bf16perf.decomposition import summary_lines
 from bf16perf.kernels import KernelSummary, ProbeError
-from bf16perf.lock import DEFAULT_LOCK_PATH, LockTimeout, MachineLock
+from bf16perf.lock import LockError, MachineLock
 from bf16perf.machine import detect_machine, machine_fingerprint
 from bf16perf.options import PerfOptions
 from bf16perf.plan import PlanError, local_plan
@@ -92,10 +92,10 @@ def activate(config: pytest.Config) -> PerfSession:
     lock: MachineLock | None = None
     if options.probe and measuring:
         # the probe is CPU work: never beside another session's measurement
-        lock = MachineLock(DEFAULT_LOCK_PATH, options.lock_timeout_s)
+        lock = MachineLock(None, options.lock_timeout_s)
         try:
             lock.acquire()
-        except LockTimeout as exc:
+        except LockError as exc:
             raise pytest.UsageError(str(exc)) from None
         try:
             probe = run_probe()
@@ -245,5 +245,5 @@ def _write_report(
         perf, report, int(session.exitstatus), _stopped_because(session, stats)
     )
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
+    if reporter is not None and path is not None:
         reporter.write_line(f"bf16perf report: {path / 'report.html'} ({seconds:.1f} s)")

@@ -17,13 +17,14 @@ This module is the store (find, list, remove; :func:`reference_python` for
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bf16perf.formats import loads
 
 __all__ = [
     "META",
@@ -105,7 +106,7 @@ def load_reference(name: str, root: Path | None = None) -> ReferenceStack:
             f" with: bf16perf reference create {name}"
         )
     try:
-        data = json.loads((path / META).read_text())
+        data = loads((path / META).read_text())
         stack = ReferenceStack(
             name=str(data["name"]),
             path=path,

@@ -13,14 +13,12 @@ with their own runs, and, after a calibration, its between-session spread.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bf16perf.atomic import atomic_json
+from bf16perf.atomic import atomic_json, keep_previous
 from bf16perf.baselines import (
     DEFAULT_SESSIONS,
     NOISE_SCHEMA_VERSION,
@@ -32,7 +30,7 @@ from bf16perf.baselines import (
     add_session,
     upgrade,
 )
-from bf16perf.formats import problem, versioned
+from bf16perf.formats import loads, problem, versioned
 from bf16perf.stats import Spread, log_spread
 
 __all__ = ["BaselineStore"]
@@ -73,8 +71,8 @@ class BaselineStore:
         if not path.is_file():
             raise BaselineError(f"{path} is not a regular file; move it away or delete it")
         try:
-            data = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            data = loads(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise BaselineError(
                 f"{path} is not valid JSON ({exc}); restore it from version control"
                 " or delete it and save a new one"
@@ -174,12 +172,7 @@ class BaselineStore:
                     older = upgrade(self._read(path), path)
             except BaselineError:
                 older = None  # kept as .prev below, never merged
-            previous = path.with_name(f"{path.stem}.prev-{stamp}.json")
-            n = 1
-            while previous.exists():  # two saves within one second keep both
-                n += 1
-                previous = path.with_name(f"{path.stem}.prev-{stamp}-{n}.json")
-            os.link(path, previous)
+            previous = keep_previous(path, stamp)
         doc = add_session(older, {**head, **document}, stamp, keep)
         atomic_json(path, doc)
         return path, previous, len(doc["sessions"])
@@ -246,7 +239,10 @@ class BaselineStore:
         )
         if sessions is not None:
             doc.update(session_sigma=sessions.sigma, session_df=sessions.df)
-        doc.update(command=command, datetime=datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        doc.update(command=command, datetime=stamp)
+        if path.exists():
+            keep_previous(path, stamp)
         atomic_json(path, doc)
         return path
 

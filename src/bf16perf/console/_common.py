@@ -32,10 +32,16 @@ def like_the_plugin(parser: argparse.ArgumentParser, name: str, flag: str) -> No
     )
 
 
+#: What every page bf16perf writes carries near its top; a page is only written over a
+#: file that has it (or none at all).
+PAGE_MARK = b'<meta name="generator" content="bf16perf">'
+
+
 def refuse_overwriting(output: Path, inputs: list[Path]) -> None:
     """An output path that is one of the inputs (after resolving symlinks and ``..``, or a
-    hard link to the same inode), a directory, or in a missing directory is a usage error:
-    a command never writes over what it reads."""
+    hard link to the same inode), a directory, in a missing directory, or an existing file
+    that is not a page bf16perf wrote (a baseline, a report, a history, anything else) is
+    a usage error: a command never writes over what it did not make."""
     if output.is_dir():
         raise InputError(f"{output}: is a directory; give a file path for the output")
     if not output.parent.is_dir():
@@ -48,4 +54,14 @@ def refuse_overwriting(output: Path, inputs: list[Path]) -> None:
             raise InputError(
                 f"{output} is the input {given}: writing it would destroy the input;"
                 " give another output path"
+            )
+    if output.exists() or output.is_symlink():
+        head = b""
+        if output.is_file() and not output.is_symlink():
+            with output.open("rb") as fh:
+                head = fh.read(512)
+        if PAGE_MARK not in head and b"<title>bf16perf" not in head:  # or an older page
+            raise InputError(
+                f"{output} exists and is not a page bf16perf wrote: writing it would destroy"
+                " it; give a new path (or one of bf16perf's own pages)"
             )

@@ -5,12 +5,12 @@ and the parts of the lone step that grew from A's profile to B's (:mod:`bf16perf
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any, cast
 
 from bf16perf.console._common import InputError, like_the_plugin
 from bf16perf.decisions import Outcome
+from bf16perf.formats import loads
 
 __all__ = ["add", "exit_code", "run"]
 
@@ -42,8 +42,8 @@ def _report_json(directory: Path) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(f"{path}: not a regular file (a report is a report.json)")
     try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        data = loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InputError(f"{path}: not a readable report ({exc})") from None
     if not isinstance(data, dict) or "runs" not in data:
         raise InputError(f"{path}: not a bf16perf report.json (no 'runs')")

@@ -16,9 +16,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from bf16perf.atomic import atomic_write
+from bf16perf.atomic import atomic_write, fsync_dir
 from bf16perf.report.data import REPORT_SCHEMA_VERSION, build_report, history_line
-from bf16perf.report.history import append_history, read_history
+from bf16perf.report.history import append_history, read_history, read_history_checked
 from bf16perf.report.html import render_html
 from bf16perf.report.plots import plots
 
@@ -27,6 +27,7 @@ __all__ = [
     "append_history",
     "build_report",
     "history_line",
+    "past_problem",
     "read_history",
     "render_html",
     "write_history_page",
@@ -46,18 +47,60 @@ def write_history_page(history: list[dict[str, Any]], history_path: Path) -> Pat
     return page
 
 
+def past_problem(what: str, path: Path, exc: BaseException) -> str:
+    """One line naming what could not be made from the past, from which file, and why
+    (this session's own record is written all the same)."""
+    return (
+        f"bf16perf: {what} not made from {path} ({type(exc).__name__}: {str(exc)[:200]});"
+        " this session's report.json and history line are written; move the file aside"
+        " or fix the line named above to have it back"
+    )
+
+
 def write_report(
-    report_dir: Path, report: dict[str, Any], history_path: Path, logs: list[Path]
+    report_dir: Path,
+    report: dict[str, Any],
+    history_path: Path,
+    logs: list[Path],
+    problems: list[str] | None = None,
 ) -> Path:
-    """Write report.json and report.html, copy logs, append history, point ``latest``."""
+    """Write report.json, append the history line, then report.html, copy logs, point
+    ``latest``.  What is made from the past (the history page, the plots over the history)
+    cannot stop this session's own record: a failure there is one line in ``problems``
+    and the page goes without it."""
     report_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(report_dir / "report.json", json.dumps(report, indent=1, sort_keys=True))
     line = history_line(report, report_dir)
-    append_history(history_path, line)
-    history = read_history(history_path)
-    page = write_history_page(history, history_path)
-    link = os.path.relpath(page, report_dir)
-    atomic_write(report_dir / "report.html", render_html(report, plots(report, history), link))
+    found = problems if problems is not None else []
+    try:
+        torn = append_history(history_path, line)
+    except OSError as exc:
+        found.append(
+            f"bf16perf: this session's history line was not appended to {history_path}"
+            f" ({exc}); the file is as it was, and report.json is written"
+        )
+    else:
+        if torn is not None:
+            found.append(
+                f"bf16perf: {history_path} ended in a torn line (a crash or a full disk cut"
+                f" it short); it was moved aside, whole, to {torn}, before this line"
+            )
+    history, skipped = read_history_checked(history_path)
+    shown = 3  # a history full of bad lines is named by its first few
+    found.extend(f"bf16perf: {line}" for line in skipped[:shown])
+    if len(skipped) > shown:
+        found.append(f"bf16perf: and {len(skipped) - shown} more bad lines in {history_path}")
+    link = None
+    try:
+        link = os.path.relpath(write_history_page(history, history_path), report_dir)
+    except Exception as exc:  # any reader's failure, named
+        found.append(past_problem("the history page", history_path, exc))
+    try:
+        figures = plots(report, history)
+    except Exception as exc:
+        found.append(past_problem("report.html's plots", history_path, exc))
+        figures = {}
+    atomic_write(report_dir / "report.html", render_html(report, figures, link))
     if logs:
         dest = report_dir / "logs"
         dest.mkdir(exist_ok=True)
@@ -70,4 +113,5 @@ def write_report(
         tmp_link.unlink()
     tmp_link.symlink_to(report_dir.name)
     os.replace(tmp_link, latest)
+    fsync_dir(report_dir.parent)
     return report_dir

@@ -1,24 +1,31 @@
 """The nightly history file: one JSON line per session, appended, never rewritten.
 
 :func:`append_history` appends with ``O_APPEND`` under an exclusive ``flock``, so concurrent
-nightly jobs never interleave or rewrite a line; :func:`read_history` skips a torn or
-foreign line instead of failing the report.
+nightly jobs never interleave or rewrite a line.  A line is written whole or not at all
+(a short write or a full disk is cut back), and a torn last line a crash left is moved
+aside to a ``.torn-*`` file before the next line goes in, never merged with it.
+:func:`read_history` skips a foreign or bad line (by number, with what is wrong) instead
+of failing the report.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import math
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bf16perf.formats import HISTORY_VERSION, problem
+from bf16perf.atomic import fsync_dir
+from bf16perf.formats import HISTORY_VERSION, loads, problem
 
 __all__ = [
     "HISTORY_SCHEMA_VERSION",
     "append_history",
+    "history_problem",
     "is_figure",
     "line_problem",
     "read_history",
@@ -29,18 +36,88 @@ __all__ = [
 HISTORY_SCHEMA_VERSION = HISTORY_VERSION
 
 
-def append_history(path: Path, line: dict[str, Any]) -> None:
-    """Append one JSON line: ``O_APPEND`` and an exclusive ``flock``; never rewrites."""
+def append_history(path: Path, line: dict[str, Any]) -> Path | None:
+    """Append one JSON line under an exclusive ``flock``; never rewrites a kept line.
+    Returns where a torn last line was moved aside, if there was one.  Raises
+    :class:`OSError` (the file as it was) when the line cannot be written whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
     data = (json.dumps(line, sort_keys=True) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    created = not path.exists()
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+    torn = None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, data)
-        os.fsync(fd)
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            torn, size = _set_aside_torn(fd, path, size)
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        except OSError:
+            os.ftruncate(fd, size)  # never leave half a line for the next one to join
+            raise
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+    if created or torn:
+        fsync_dir(path.parent)
+    return torn
+
+
+def history_problem(path: Path) -> str | None:
+    """Why ``path`` may not be appended to as a history (``None``: it is one, or new): it
+    must be a regular file whose first line is a history line (or empty), so a history
+    option pointed at a baseline or a report never appends to it."""
+    if not path.exists():
+        return None
+    if not path.is_file():
+        return f"{path} is not a regular file"
+    with path.open("rb") as fh:
+        first = fh.readline(1 << 20)
+    if not first.strip():
+        return None
+    try:
+        item = loads(first.decode())
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        item = None
+    if not isinstance(item, dict) or "started" not in item:
+        return f"{path} is not a bf16perf history (its first line is not a history line)"
+    return None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(errno.ENOSPC, "no byte written")
+        view = view[written:]
+
+
+def _set_aside_torn(fd: int, path: Path, size: int) -> tuple[Path, int]:
+    """Move the torn last line (from the last newline to ``size``) to its own file beside
+    the history, whole, and cut it from the history; the torn file and the new size."""
+    start, block = size, 65536
+    while start > 0:
+        lo = max(0, start - block)
+        chunk = os.pread(fd, start - lo, lo)
+        cut = chunk.rfind(b"\n")
+        if cut >= 0:
+            start = lo + cut + 1
+            break
+        start = lo
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    torn = path.with_name(f"{path.name}.torn-{stamp}")
+    out = os.open(torn, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+    try:
+        _write_all(out, os.pread(fd, size - start, start))
+        os.fsync(out)
+    finally:
+        os.close(out)
+    fsync_dir(path.parent)  # the torn line is kept before it is cut
+    os.ftruncate(fd, start)
+    os.fsync(fd)
+    return torn, start
 
 
 def read_history_checked(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
@@ -50,13 +127,13 @@ def read_history_checked(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
         return [], []
     lines: list[dict[str, Any]] = []
     problems: list[str] = []
-    for number, raw in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+    for number, raw in enumerate(path.read_text(errors="replace").split("\n"), start=1):
         if not raw.strip():
             continue
         try:
-            item = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{path} line {number}: not JSON ({exc.msg}); skipped")
+            item = loads(raw)
+        except ValueError as exc:
+            problems.append(f"{path} line {number}: not JSON ({getattr(exc, 'msg', exc)}); skipped")
             continue
         except RecursionError:
             problems.append(f"{path} line {number}: nested too deep to read; skipped")

@@ -125,7 +125,8 @@ def render_history_page(
         )
     data = json.dumps({k: len(v.points) for k, v in all_series.items()})
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>bf16perf history</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="generator" content="bf16perf">
+<title>bf16perf history</title>
 <style>{_CSS}</style><script>{_JS}</script></head>
 <body data-counts='{html.escape(data)}'>
 <h1>bf16perf history</h1>

@@ -248,7 +248,8 @@ def render_html(
     )
     stopped = report["stopped_because"]
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>bf16perf {e(fp["slug"])}</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="generator" content="bf16perf">
+<title>bf16perf {e(fp["slug"])}</title>
 <style>{_CSS}</style><script>{_CHECK}</script></head>
 <body data-exit-code="{report["exit_code"]}">
 <h1>bf16perf report</h1>

@@ -11,7 +11,8 @@ Two tests, splitting the variant's share of the session's error budget (Bonferro
 :data:`TONIGHT_SHARE` of it for tonight's test, the rest for the lasting-drop window:
 
 * **tonight**: the mean of tonight's log pair ratios, t test (exact under normal pair
-  noise; degrees of freedom from the pooled spread);
+  noise; degrees of freedom from the pooled spread, which the prior can widen but never
+  narrow below the machine's own);
 * **lasting drop**: the mean of the last :data:`WINDOW` nights' means (tonight and the
   nights before it against the same reference).  Pairs are runs of their own night, so
   their noise is independent from night to night; what can correlate neighbouring nights
@@ -183,7 +184,7 @@ class PairedVerdict:
             f" {pct(self.spread.sigma)} ({self.spread.source})"
         )
         if self.excess > 0:
-            text += f", nights scatter {pct(math.sqrt(self.excess))} beyond their pairs"
+            text += f", a night level of {pct(math.sqrt(self.excess))} beyond the pairs allowed for"
         text += (
             f"; detectable drop: {pct(self.mde_tonight)} tonight, {pct(self.mde_lasting)}"
             f" lasting {WINDOW} nights (80% power)"
@@ -231,10 +232,15 @@ def paired_rule(
     nights = [*before, night]
     window, earlier = nights[-WINDOW:], nights[:-WINDOW][-HORIZON:]
     spread = pair_spread(window, earlier, prior)
-    var_p = spread.sigma**2
+    # the prior may widen the machine's own estimate, never narrow it: a prior below the
+    # machine's spread would make a new series' first nights too bold (BENCHMARKS.md R5)
+    own = pair_spread(window, earlier, Spread(math.nan, 0, "none"))
+    if own.known and own.sigma > spread.sigma:
+        spread = Spread(own.sigma, spread.df, f"{own.source}, above the prior's pooling")
+    var_p, df_p = spread.sigma**2, spread.df
     excess, df_x = night_excess(earlier, spread.sigma)
-    t = _test("tonight", [night], var_p, spread.df, excess, df_x)
-    w = _test("lasting drop", window, var_p, spread.df, excess, df_x) if len(window) > 1 else None
+    t = _test("tonight", [night], var_p, df_p, excess, df_x)
+    w = _test("lasting drop", window, var_p, df_p, excess, df_x) if len(window) > 1 else None
     levels = {"tonight": alpha * TONIGHT_SHARE, "lasting drop": alpha * (1 - TONIGHT_SHARE)}
     below = math.log(1 - max_regression)
     failed = [
@@ -251,7 +257,7 @@ def paired_rule(
     else:
         outcome = Outcome.INCONCLUSIVE
     full = [PairNight("", tuple(tonight))] * WINDOW  # a window full of the drop
-    lasting = _test("lasting drop", full, var_p, spread.df, excess, df_x)
+    lasting = _test("lasting drop", full, var_p, df_p, excess, df_x)
     return PairedVerdict(
         outcome=outcome,
         tonight=t,

@@ -1,0 +1,155 @@
+"""Nothing a session stores is lost or written over (#32): whole lines or none in the
+history, a torn line set aside, durable atomic files with the user's umask, the previous
+noise file kept, and outputs that never replace a file bf16perf did not make."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from bf16perf.atomic import atomic_write
+from bf16perf.console._common import InputError, refuse_overwriting
+from bf16perf.options import PerfOptions
+from bf16perf.report.history import append_history, history_problem, read_history_checked
+from bf16perf.store import BaselineStore
+
+LINE = {"started": "2026-12-07T00:00:00Z", "fingerprint": "m", "series": {}}
+
+
+def test_a_torn_last_line_is_set_aside_whole_never_merged(tmp_path: Path) -> None:
+    path = tmp_path / "history.jsonl"
+    append_history(path, LINE)
+    with path.open("ab") as fh:
+        fh.write(b'{"started": "2026-12-08T00:00:00Z", "tor')  # a crash cut it here
+    torn = append_history(path, {**LINE, "started": "2026-12-09T00:00:00Z"})
+    assert torn is not None and torn.read_bytes() == b'{"started": "2026-12-08T00:00:00Z", "tor'
+    lines, problems = read_history_checked(path)
+    assert [x["started"][:10] for x in lines] == ["2026-12-07", "2026-12-09"] and not problems
+    assert append_history(path, LINE) is None  # a whole last line is left alone
+
+
+def test_a_short_write_or_full_disk_leaves_the_history_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "history.jsonl"
+    append_history(path, LINE)
+    before = path.read_bytes()
+    real_write = os.write
+    calls = []
+
+    def short_then_full(fd: int, data: bytes | memoryview) -> int:
+        calls.append(len(data))
+        if len(calls) == 1:
+            return real_write(fd, bytes(data)[:7])  # a short write...
+        raise OSError(errno.ENOSPC, "No space left on device")  # ...then a full disk
+
+    monkeypatch.setattr(os, "write", short_then_full)
+    with pytest.raises(OSError, match="No space left"):
+        append_history(path, {**LINE, "started": "2026-12-08T00:00:00Z"})
+    monkeypatch.undo()
+    assert path.read_bytes() == before and len(calls) == 2
+    append_history(path, {**LINE, "started": "2026-12-09T00:00:00Z"})  # the next one is whole
+    assert len(read_history_checked(path)[0]) == 2
+
+
+def test_jsonl_splits_on_newlines_only_and_numbers_are_strict(tmp_path: Path) -> None:
+    path = tmp_path / "history.jsonl"
+    odd = json.dumps({**LINE, "labels": {"note": "a\u2028b"}}, ensure_ascii=False)
+    huge = json.dumps({**LINE, "duration_s": 10**400})
+    path.write_text(f"{odd}\n{huge}\n" + '{"started": "x", "duration_s": NaN}\n')
+    lines, problems = read_history_checked(path)
+    assert len(lines) == 1 and lines[0]["labels"]["note"] == "a\u2028b"
+    assert "line 2: not JSON (an integer of 401 digits" in problems[0]
+    assert "line 3: not JSON (NaN is not a number" in problems[1]
+
+
+def test_atomic_files_get_the_umask_and_the_history_option_is_checked(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "a.json", "{}")
+        append_history(tmp_path / "h.jsonl", LINE)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "h.jsonl").stat().st_mode) == 0o644
+    baseline = tmp_path / "base.json"
+    baseline.write_text(json.dumps({"schema_version": 3, "benchmarks": []}, indent=1))
+    assert history_problem(tmp_path / "h.jsonl") is None
+    assert history_problem(tmp_path / "new.jsonl") is None
+    assert "not a bf16perf history" in (history_problem(baseline) or "")
+    assert "not a regular file" in (history_problem(tmp_path) or "")
+    errors = PerfOptions(history=baseline, baselines_dir=tmp_path).input_errors()
+    assert any(e.startswith(f"--perf-history {baseline}: ") for e in errors), errors
+    assert baseline.read_text().startswith("{\n")  # untouched
+
+
+def test_a_page_never_writes_over_a_file_bf16perf_did_not_make(tmp_path: Path) -> None:
+    baseline = tmp_path / "base.json"
+    baseline.write_text("{}")
+    with pytest.raises(InputError, match="is not a page bf16perf wrote"):
+        refuse_overwriting(baseline, [tmp_path / "history.jsonl"])
+    page = tmp_path / "history.html"
+    page.write_text('<!DOCTYPE html>\n<html><head><meta name="generator" content="bf16perf">')
+    refuse_overwriting(page, [tmp_path / "history.jsonl"])  # its own page: fine
+    refuse_overwriting(tmp_path / "new.html", [])
+
+
+def test_calibrate_keeps_the_previous_noise_file(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    fid = {"id": "f"}
+    path, _ = store.save_noise("m", "k", fingerprint=fid, figures=[10.0, 10.5, 9.8], command="c")
+    first = path.read_bytes()
+    store.save_noise("m", "k", fingerprint=fid, figures=[11.0, 11.5, 10.8], command="c")
+    (previous,) = path.parent.glob("k.noise.prev-*.json")
+    assert previous.read_bytes() == first and path.read_bytes() != first
+    assert store.problems("m", "f") == []  # kept copies are never read as noise files
+
+
+@pytest.mark.parametrize("broken", ["write_history_page", "plots"])
+def test_no_reader_of_the_past_stops_the_sessions_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: str
+) -> None:
+    import bf16perf.report as report_pkg
+    from tests.test_report import _report
+
+    def fail(*_args: object) -> None:
+        raise OverflowError("int too large to convert to float")
+
+    monkeypatch.setattr(report_pkg, broken, fail)
+    problems: list[str] = []
+    history = tmp_path / "history.jsonl"
+    out = report_pkg.write_report(tmp_path / "r", _report(), history, [], problems)
+    assert (out / "report.json").is_file() and (out / "report.html").is_file()
+    assert len(read_history_checked(history)[0]) == 1
+    (problem,) = problems
+    assert f"from {history} (OverflowError: int too large" in problem
+    assert "report.json and history line are written" in problem
+
+
+def test_a_trend_that_cannot_be_judged_is_a_notice_not_a_lost_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bf16perf.trend
+    from bf16perf import finish
+    from bf16perf.session import PerfSession
+    from tests.test_report import CAPTURES, _report
+
+    def fail(*_args: object, **_kw: object) -> None:
+        raise ValueError("a poisoned line")
+
+    monkeypatch.setattr(bf16perf.trend, "trend_decisions", fail)
+    from bf16perf.machine import detect_machine
+
+    options = PerfOptions(reports_dir=tmp_path)
+    perf = PerfSession(
+        options=options, machine=detect_machine(CAPTURES / "linux-unknown-sapphirerapids")
+    )
+    finish.judge_trend(perf, _report())
+    assert any(
+        "the trend verdict not made from" in n and "a poisoned line" in n for n in perf.notices
+    )
