@@ -153,3 +153,20 @@ def test_a_trend_that_cannot_be_judged_is_a_notice_not_a_lost_report(
     assert any(
         "the trend verdict not made from" in n and "a poisoned line" in n for n in perf.notices
     )
+
+
+def test_training_processes_and_commands_start_without_the_cluster_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bf16perf.program.task import rank_env
+    from bf16perf.workload.task import _worker_env
+
+    monkeypatch.setenv("_SPARK_AUTH_SECRET", "s3cret-of-the-cluster")
+    monkeypatch.setenv("PYSPARK_GATEWAY_SECRET", "gateway")
+    config = {"intra_op_threads": 1, "onednn_max_isa": None, "env": [], "python": None}
+    for env in (
+        rank_env(0, ["127.0.0.1:1234"], tmp_path / "m.jsonl"),
+        _worker_env(config, 0, ["127.0.0.1:1234"], tmp_path),
+    ):
+        assert "_SPARK_AUTH_SECRET" not in env and "PYSPARK_GATEWAY_SECRET" not in env
+        assert "s3cret-of-the-cluster" not in env.values() and env["TF_CONFIG"]

@@ -10,7 +10,7 @@ import pytest
 from bf16perf.console import main
 from bf16perf.hosts import DaemonError, master_spec, read_secret, worker_spec
 
-SECRET = "a-secret-of-enough-length"
+SECRET = "a-secret-of-enough-length-for-the-cluster"
 
 
 def secret_file(tmp_path: Path, text: str = SECRET, mode: int = 0o600) -> Path:
@@ -22,10 +22,11 @@ def secret_file(tmp_path: Path, text: str = SECRET, mode: int = 0o600) -> Path:
 
 def test_secret_file_checks(tmp_path: Path) -> None:
     assert read_secret(secret_file(tmp_path)) == SECRET
-    with pytest.raises(DaemonError, match="at least 16 characters"):
-        read_secret(secret_file(tmp_path, "short"))
-    with pytest.raises(DaemonError, match="readable by everyone; chmod 600"):
-        read_secret(secret_file(tmp_path, mode=0o644))
+    with pytest.raises(DaemonError, match="at least 32 bytes"):
+        read_secret(secret_file(tmp_path, "short-but-not-that-short-0123"))
+    for mode in (0o644, 0o640, 0o604):
+        with pytest.raises(DaemonError, match="readable by group or others; chmod 600"):
+            read_secret(secret_file(tmp_path, mode=mode))
     with pytest.raises(DaemonError, match="cannot read it"):
         read_secret(tmp_path / "missing")
 
@@ -34,7 +35,10 @@ def test_master_binds_its_address_with_a_private_conf(tmp_path: Path) -> None:
     spec = master_spec("10.0.0.1", 7077, SECRET, tmp_path)
     assert spec.argv[-6:] == ["--host", "10.0.0.1", "--port", "7077", "--webui-port", "0"]
     conf = tmp_path / "conf" / "spark-defaults.conf"
-    assert f"spark.authenticate.secret {SECRET}" in conf.read_text()
+    text = conf.read_text()
+    assert f"spark.authenticate.secret {SECRET}" in text
+    # RPC encrypted and no kill handler by default (#32); encryption can be turned off
+    assert "spark.network.crypto.enabled true" in text and "spark.ui.killEnabled false" in text
     assert conf.stat().st_mode & 0o077 == 0 and (tmp_path / "conf").stat().st_mode & 0o077 == 0
     assert spec.env["SPARK_LOCAL_IP"] == "10.0.0.1"
 
@@ -96,7 +100,7 @@ def test_command_line_errors_are_one_line(
     code = main(["worker", "--master", "spark://m:7077", "--host", "h", "--cpus", "0",
                  "--secret-file", str(bad), "--state", str(tmp_path / "s")])  # fmt: skip
     assert code == 2
-    assert capsys.readouterr().err.strip().endswith("readable by everyone; chmod 600 it")
+    assert capsys.readouterr().err.strip().endswith("readable by group or others; chmod 600 it")
 
 
 def test_hosts_that_differ_in_bf16_capability_are_refused() -> None:

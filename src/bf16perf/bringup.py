@@ -182,11 +182,11 @@ def external_driver_env(
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
     if secret_file is None:
         return env, None
-    from bf16perf.hosts import read_secret
+    from bf16perf.hosts import crypto_lines, read_secret
     from bf16perf.java import write_conf
 
     secret = read_secret(secret_file)
-    lines = {"spark.authenticate": "true", "spark.authenticate.secret": secret}
+    lines = {"spark.authenticate": "true", "spark.authenticate.secret": secret, **crypto_lines()}
     if os.environ.get("SPARK_LOCAL_IP"):
         lines["spark.driver.host"] = os.environ["SPARK_LOCAL_IP"]
     env["SPARK_CONF_DIR"] = str(write_conf(run_dir / "driver-conf", lines))

@@ -42,27 +42,42 @@ class DaemonError(ValueError):
     """A bad daemon argument: the message names it and the fix."""
 
 
+#: The shortest secret accepted, in bytes (``secrets.token_urlsafe(32)`` gives 43).
+MIN_SECRET_BYTES = 32
+
+
 def read_secret(path: Path) -> str:
-    """The shared secret in ``path`` (one line, at least 16 characters, not world-readable)."""
+    """The shared secret in ``path``: one line of at least :data:`MIN_SECRET_BYTES` bytes,
+    in a file only its owner can read."""
     try:
         text = path.read_text().strip()
-    except OSError as exc:
-        raise DaemonError(f"--secret-file {path}: cannot read it ({exc.strerror})") from None
-    if len(text) < 16 or "\n" in text:
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DaemonError(f"--secret-file {path}: cannot read it ({exc})") from None
+    if len(text.encode()) < MIN_SECRET_BYTES or "\n" in text:
         raise DaemonError(
-            f"--secret-file {path}: one line of at least 16 characters is expected"
+            f"--secret-file {path}: one line of at least {MIN_SECRET_BYTES} bytes is expected"
             " (python -c 'import secrets; print(secrets.token_urlsafe(32))' > FILE)"
         )
-    if path.stat().st_mode & 0o004:
-        raise DaemonError(f"--secret-file {path}: readable by everyone; chmod 600 it")
+    if path.stat().st_mode & 0o077:
+        raise DaemonError(f"--secret-file {path}: readable by group or others; chmod 600 it")
     return text
 
 
+def crypto_lines() -> dict[str, str]:
+    """Spark RPC encryption (AES, keyed by the authentication), on unless
+    ``BF16PERF_SPARK_CRYPTO=0``: a multi-host cluster's traffic crosses a network."""
+    on = os.environ.get("BF16PERF_SPARK_CRYPTO", "1") != "0"
+    return {"spark.network.crypto.enabled": "true" if on else "false"}
+
+
 def conf_lines(secret: str, host: str, local_dir: Path) -> dict[str, str]:
-    """``spark-defaults.conf`` of a daemon (and of the driver that talks to it)."""
+    """``spark-defaults.conf`` of a daemon (and of the driver that talks to it): secret,
+    RPC encryption, no REST server, no web UI kill handler."""
     return {
         "spark.authenticate": "true",
         "spark.authenticate.secret": secret,
+        **crypto_lines(),
+        "spark.ui.killEnabled": "false",
         "spark.master.rest.enabled": "false",
         "spark.ui.enabled": "false",
         "spark.local.dir": str(local_dir),

@@ -1,9 +1,11 @@
 """Process hygiene: nothing the harness starts outlives it.
 
-This module owns the three mechanisms every launcher uses: ``PR_SET_PDEATHSIG`` before exec
+This module owns the mechanisms every launcher uses: ``PR_SET_PDEATHSIG`` before exec
 (a child dies with its parent, even on SIGKILL), the ``BF16PERF_RUN_ID`` environment tag
 (grandchildren that left the process group, as ``pyspark.daemon`` does, are found in
-``/proc`` and swept), and signal handlers that turn SIGTERM/SIGHUP into a clean stop.
+``/proc`` and swept), signal handlers that turn SIGTERM/SIGHUP into a clean stop, and
+:func:`without_secrets`: the cluster's secret stays out of the training processes and
+users' commands that the executors start.
 """
 
 from __future__ import annotations
@@ -24,9 +26,21 @@ __all__ = [
     "pids_with_env",
     "sweep_tagged",
     "tagged_pids",
+    "without_secrets",
 ]
 
 RUN_TAG = "BF16PERF_RUN_ID"
+#: What an executor's environment holds that no training process or user command needs:
+#: Spark's authentication secret (a standalone worker hands it to its executors) and the
+#: Py4J gateway's.
+SECRET_VARIABLES = ("_SPARK_AUTH_SECRET", "PYSPARK_GATEWAY_SECRET")
+
+
+def without_secrets(env: dict[str, str]) -> dict[str, str]:
+    """``env`` less the cluster's secrets (:data:`SECRET_VARIABLES`)."""
+    return {k: v for k, v in env.items() if k not in SECRET_VARIABLES}
+
+
 _PR_SET_PDEATHSIG = 1
 
 

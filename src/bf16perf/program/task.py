@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bf16perf.hygiene import pdeathsig_preexec
+from bf16perf.hygiene import pdeathsig_preexec, without_secrets
 from bf16perf.interference import CpuWindow, sample
 from bf16perf.program.metrics import MetricsError, parse_metrics
 from bf16perf.workload.worker import PROGRESS
@@ -183,7 +183,7 @@ def rank_env(rank: int, addresses: list[str], metrics: Path) -> dict[str, str]:
     ``RANK``/``MASTER_ADDR``, TensorFlow's ``TF_CONFIG``) and bf16perf's own variables;
     threads as many as the task's CPUs."""
     master_addr, master_port = addresses[0].rsplit(":", 1)
-    env = dict(os.environ)
+    env = without_secrets(dict(os.environ))
     env.update(
         {
             "RANK": str(rank),

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bf16perf.executors import task_host
-from bf16perf.hygiene import pdeathsig_preexec
+from bf16perf.hygiene import pdeathsig_preexec, without_secrets
 from bf16perf.workload.stack import stack_env
 
 __all__ = ["HOST_GONE", "barrier_task", "rendezvous", "silent_peers", "unreachable_hosts"]
@@ -51,7 +51,7 @@ def _worker_env(
 ) -> dict[str, str]:
     """The task's environment plus TF_CONFIG, the recipe's threading knobs and the stack's."""
     cores = len(os.sched_getaffinity(0))
-    env = dict(os.environ)
+    env = without_secrets(dict(os.environ))
     env.update(
         {
             "TF_CONFIG": json.dumps(
