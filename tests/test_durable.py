@@ -170,3 +170,23 @@ def test_training_processes_and_commands_start_without_the_cluster_secret(
     ):
         assert "_SPARK_AUTH_SECRET" not in env and "PYSPARK_GATEWAY_SECRET" not in env
         assert "s3cret-of-the-cluster" not in env.values() and env["TF_CONFIG"]
+
+
+def test_a_malformed_progress_line_is_dropped_and_counted(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import socket
+    import time
+
+    from bf16perf.workload.launch import progress_server
+
+    seen: list[int] = []
+    with progress_server(lambda event: seen.append(int(event["step"]))) as addr:
+        assert addr is not None
+        with socket.create_connection(addr, timeout=2) as conn:
+            conn.sendall(b'P {"nostep": 1}\nP not json\nP {"step": "x"}\nP {"step": 3}\n')
+        end = time.monotonic() + 5
+        while not seen and time.monotonic() < end:
+            time.sleep(0.05)
+    assert seen == [3]
+    assert "3 malformed progress line(s) dropped" in capsys.readouterr().err

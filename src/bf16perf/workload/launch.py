@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socketserver
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -46,13 +47,16 @@ def progress_server(
         yield None
         return
     callback = progress
+    dropped = [0]
 
     class Handler(socketserver.StreamRequestHandler):
         def handle(self) -> None:
             for raw in self.rfile:
                 text = raw.decode(errors="replace").partition(" ")[2]
-                with contextlib.suppress(ValueError):
+                try:
                     callback(json.loads(text))
+                except Exception:  # display only: a malformed line is dropped, counted
+                    dropped[0] += 1
 
     server = _ProgressServer((host, 0), Handler)
     addr_host, port = server.server_address[:2]
@@ -62,6 +66,8 @@ def progress_server(
     finally:
         server.shutdown()
         server.server_close()
+        if dropped[0]:
+            print(f"bf16perf: {dropped[0]} malformed progress line(s) dropped", file=sys.stderr)
 
 
 def driver_host(spark: Any) -> str:
