@@ -163,7 +163,12 @@ def test_training_processes_and_commands_start_without_the_cluster_secret(
 
     monkeypatch.setenv("_SPARK_AUTH_SECRET", "s3cret-of-the-cluster")
     monkeypatch.setenv("PYSPARK_GATEWAY_SECRET", "gateway")
-    config: dict[str, object] = {"intra_op_threads": 1, "onednn_max_isa": None, "env": [], "python": None}
+    config: dict[str, object] = {
+        "intra_op_threads": 1,
+        "onednn_max_isa": None,
+        "env": [],
+        "python": None,
+    }
     for env in (
         rank_env(0, ["127.0.0.1:1234"], tmp_path / "m.jsonl"),
         _worker_env(config, 0, ["127.0.0.1:1234"], tmp_path),
