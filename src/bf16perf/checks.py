@@ -174,7 +174,8 @@ def training_verdicts(
             f" session{'s' if held != 1 else ''}{kept}"
         ]
     if baseline is None:
-        return [judge.no_baseline(test, slug, key, options)], []
+        stored = BaselineStore(options.baselines_dir).keys(slug)
+        return [judge.no_baseline(test, slug, key, options, stored)], []
     before = None
     if not options.release:  # the nightly's two-session rule reads the session before
         before = previous_session(read_history(options.history_path), slug, key)

@@ -1,14 +1,13 @@
 """The baseline store: ``baselines/<fingerprint-slug>/<workload-key>.json``.
 
 One baseline per machine fingerprint x workload, holding the last K accepted sessions
-(``--perf-save-baseline`` adds one); atomic writes; no change except by an explicit save,
-which keeps the previous file beside it (``*.prev-<timestamp>.json``).  A file that is
-corrupt, of an unknown schema version, has a run without figures, or was saved for
-another machine or workload raises
-:class:`~bf16perf.baselines.BaselineError` naming the file, which is never touched on that
-path.  Beside a baseline, ``<workload-key>.noise.json`` keeps the machine's measured
-between-run spread (``bf16perf calibrate``, ``benchmarks/run.py noise``), which verdicts pool
-with their own runs, and, after a calibration, its between-session spread.
+(``--perf-save-baseline`` adds one); atomic writes; no change but by an explicit save,
+which keeps the previous file beside it (``*.prev-<timestamp>.json``).  A corrupt file, of
+an unknown schema version, with a run without figures, or saved for another machine or
+workload raises :class:`~bf16perf.baselines.BaselineError` naming it, never touching it.
+Beside a baseline, ``<workload-key>.noise.json`` keeps the machine's measured between-run
+spread (``bf16perf calibrate``), which verdicts pool with their own runs, and, after a
+calibration, its between-session spread (its previous version kept as well).
 """
 
 from __future__ import annotations
@@ -41,15 +40,10 @@ def _runs(path: Path, benchmarks: list[dict[str, Any]], where: str) -> list[Base
     the baseline schema by :func:`~bf16perf.baselines.upgrade`)."""
     runs = []
     for bench in benchmarks:
-        ips = [float(x) for x in bench["extra_info"]["images_per_second"]]
-        kernels = bench["extra_info"].get("kernels")
-        runs.append(
-            BaselineRun(
-                ips,
-                [float(x) for x in bench["extra_info"]["losses"]],
-                kernels if isinstance(kernels, dict) else None,
-            )
-        )
+        info = bench["extra_info"]
+        ips, losses = [float(x) for x in info["images_per_second"]], info["losses"]
+        kernels = info.get("kernels") if isinstance(info.get("kernels"), dict) else None
+        runs.append(BaselineRun(ips, [float(x) for x in losses], kernels))
     if not runs:
         raise BaselineError(f"baseline {path}: {where}no runs; save a new one")
     return runs
@@ -81,15 +75,25 @@ class BaselineStore:
             raise BaselineError(f"baseline {path}: not a JSON object")
         return data
 
+    def _files(self, slug: str) -> list[tuple[str, bool]]:
+        """This machine's kept files as (workload key, is a noise file); kept copies
+        (``.prev-``) are never read."""
+        out = []
+        for path in sorted((self.root / slug).glob("*.json")):
+            noise = path.name.endswith(".noise.json")
+            if ".prev-" not in path.name:
+                out.append((path.name.removesuffix(".noise.json" if noise else ".json"), noise))
+        return out
+
+    def keys(self, slug: str) -> list[str]:
+        """The workload keys this machine has a baseline for."""
+        return [key for key, noise in self._files(slug) if not noise]
+
     def problems(self, slug: str, fingerprint_id: str) -> list[str]:
         """Why each of this machine's baseline and noise files would fail to load (checked
         when a session starts, so that a bad file costs no wait and no run)."""
         errors = []
-        for path in sorted((self.root / slug).glob("*.json")):
-            if ".prev-" in path.name:
-                continue  # kept copies are never read
-            noise = path.name.endswith(".noise.json")
-            key = path.name.removesuffix(".noise.json" if noise else ".json")
+        for key, noise in self._files(slug):
             try:
                 if noise:
                     self.load_noise(slug, key, fingerprint_id)
