@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bf16perf.baselines import DEFAULT_SESSIONS
-from bf16perf.decisions import Outcome
+from bf16perf.decisions import ExitCode, Outcome
 from bf16perf.power import (
     detectable_drop,
     runs_needed,
@@ -94,8 +94,8 @@ def nightly_exit(
             [b[variant] for b in previous_baseline],
         )
         if found is not None and found.outcome is Outcome.REGRESSION:
-            return 10
-    return 0
+            return int(ExitCode.REGRESSION)
+    return int(ExitCode.OK)
 
 
 def replayed_exits(

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any, cast
 
 from bf16perf.console._common import InputError, like_the_plugin
-from bf16perf.decisions import Outcome
+from bf16perf.decisions import Decision, Outcome, session_exit_code
 from bf16perf.formats import loads
 
-__all__ = ["add", "exit_code", "run"]
+__all__ = ["add", "as_session", "run"]
 
 
 def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{key}: only in {side}, not compared")
     if not shared:
         raise InputError(f"{args.a} and {args.b} share no workload key: nothing to compare")
-    codes = []
+    decisions: list[Decision] = []
     for key in shared:
         verdict = baseline_rule(
             b[key],
@@ -111,13 +111,13 @@ def run(args: argparse.Namespace) -> int:
             session=SESSION_PRIOR,
             remedies=COMMAND,
         )
-        print(f"{key}: {verdict.outcome.value}: {verdict.detail}")
+        outcome = as_session(verdict.outcome, args.release)
+        print(f"{key}: {outcome.value}: {verdict.detail}")
         grew = _what_grew(report_a, report_b, key)
         if grew:
             print(f"  {grew}")
-        codes.append(exit_code(verdict.outcome, args.release))
-    # a session's order: regression (10) before inconclusive (11)
-    return 10 if 10 in codes else max(codes, default=0)
+        decisions.append(Decision(key, "throughput", outcome, verdict.detail))
+    return int(session_exit_code(decisions, 0))  # the session's order of codes
 
 
 def _profile(report: dict[str, Any], key: str) -> Any:
@@ -141,9 +141,10 @@ def _what_grew(report_a: dict[str, Any], report_b: dict[str, Any], key: str) -> 
         return "the lone-step profiles cannot be read: no attribution"
 
 
-def exit_code(outcome: Outcome, release: bool) -> int:
-    """A session's exit code for a throughput outcome: 10 a regression; inconclusive is
-    11 in the release mode and no failure in the nightly mode (as in ``pytest perf/``)."""
-    if outcome is Outcome.REGRESSION:
-        return 10
-    return 11 if outcome is Outcome.INCONCLUSIVE and release else 0
+def as_session(outcome: Outcome, release: bool) -> Outcome:
+    """A throughput outcome in the words and exit codes of a ``pytest perf/`` session: what
+    cannot be decided is INCONCLUSIVE (exit 11) under ``--release``, and "cannot tell"
+    (a notice, exit 0) in the nightly mode."""
+    if outcome is Outcome.INCONCLUSIVE and not release:
+        return Outcome.UNDECIDED
+    return outcome
