@@ -241,3 +241,14 @@ def test_reference_stack_is_checked_for_what_the_workloads_import(tmp_path: Path
     assert versions["torch"].startswith("2.")
     with pytest.raises(StackError, match=r"lacks 'no_such_pkg'.*pip install no-such-pkg"):
         check_reference_stack(sys.executable, (), tmp_path, needs={"no_such_pkg": "no-such-pkg"})
+
+
+@pytest.mark.parametrize(
+    "text", ["tool = 5\n", "[tool]\nbf16perf = 'x'\n", "[tool.bf16perf]\nworkloads = [1]\n"]
+)
+def test_a_tool_table_of_the_wrong_shape_is_one_line(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text(text)
+    with pytest.raises(WorkloadError, match="must be tables") as exc:
+        load_workloads(path)
+    assert "\n" not in str(exc.value)

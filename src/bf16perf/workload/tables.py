@@ -162,9 +162,16 @@ def load_workloads(path: Path, given: bool = False) -> dict[str, WorkloadDef]:
         doc = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
         raise WorkloadError(f"{path}: not valid TOML: {exc}") from None
-    tables = doc.get("tool", {}).get("bf16perf", {}).get("workloads", {})
+    tables: object = doc
+    for part in ("tool", "bf16perf", "workloads"):
+        if not isinstance(tables, dict):
+            break
+        tables = tables.get(part, {})
     if not isinstance(tables, dict):
-        raise WorkloadError(f"{path}: [tool.bf16perf.workloads] must be a table of tables")
+        raise WorkloadError(
+            f"{path}: [tool], [tool.bf16perf] and [tool.bf16perf.workloads] must be tables"
+            " (the last a table of tables); fix the file's shape"
+        )
     if given and not tables:
         raise WorkloadError(
             f"{flag}: defines no [tool.bf16perf.workloads.<name>] table; is it the right file?"
