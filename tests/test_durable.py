@@ -195,3 +195,13 @@ def test_a_malformed_progress_line_is_dropped_and_counted(
             time.sleep(0.05)
     assert seen == [3]
     assert "3 malformed progress line(s) dropped" in capsys.readouterr().err
+
+
+def test_a_stored_profile_of_the_wrong_shape_never_stops_its_reader() -> None:
+    from bf16perf.attribution import grown_text
+
+    good = {"available": True, "step_s": 1.0, "parts": [{"name": "conv", "ms": 4.0, "count": 1}]}
+    bad = {"available": True, "step_s": 1.0, "parts": [{"name": "conv", "ms": "fast", "count": 1}]}
+    text = grown_text(good, bad, "across it")
+    assert text.startswith("the lone-step profiles cannot be read (ValueError")
+    assert grown_text(bad, {**bad, "parts": "x"}, "across it").endswith("no attribution")

@@ -86,8 +86,14 @@ def grown_between(
 
 def grown_text(before: Mapping[str, Any] | None, now: Mapping[str, Any] | None, where: str) -> str:
     """:func:`grown_between` in words (``where``: "against the baseline's", "across it",
-    "from A to B"); empty where there is nothing to attribute with."""
-    grown = grown_between(before, now)
+    "from A to B"); empty where there is nothing to attribute with.  A stored profile of
+    the wrong shape (a text where a time goes, a time beyond a float) says so in the
+    line: attribution never stops what reads it."""
+    try:
+        grown = grown_between(before, now)
+    except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
+        why = f"{type(exc).__name__}: {exc}"
+        return f"the lone-step profiles cannot be read ({why}): no attribution"
     if grown is None:
         return ""
     if not grown:
