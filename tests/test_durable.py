@@ -205,3 +205,17 @@ def test_a_stored_profile_of_the_wrong_shape_never_stops_its_reader() -> None:
     text = grown_text(good, bad, "across it")
     assert text.startswith("the lone-step profiles cannot be read (ValueError")
     assert grown_text(bad, {**bad, "parts": "x"}, "across it").endswith("no attribution")
+
+
+def test_two_sessions_started_in_the_same_second_get_their_own_reports(tmp_path: Path) -> None:
+    from bf16perf.machine import detect_machine
+    from bf16perf.session import PerfSession
+    from tests.test_report import CAPTURES
+
+    machine = detect_machine(CAPTURES / "linux-unknown-sapphirerapids")
+    options = PerfOptions(reports_dir=tmp_path / "reports")
+    same = "2026-12-07T05:00:00Z"
+    a = PerfSession(options=options, machine=machine, started=same)
+    b = PerfSession(options=options, machine=machine, started=same)
+    assert a.report_dir != b.report_dir and a.report_dir == a.report_dir
+    assert b.report_dir.name == f"{a.report_dir.name}-2" and b.report_dir.is_dir()

@@ -108,7 +108,7 @@ def activate(config: pytest.Config) -> PerfSession:
         options=options, machine=machine, lock=lock, reference=reference, workloads=workloads
     )
     config.stash[_SESSION] = session
-    if options.report and not getattr(config.option, "xmlpath", None):
+    if options.report and measuring and not getattr(config.option, "xmlpath", None):
         # pytest's own JUnit XML, into the report directory (needs activation before the
         # junitxml plugin configures: perf/conftest.py's hook is tryfirst)
         config.option.xmlpath = str(session.report_dir / "junit.xml")

@@ -71,6 +71,7 @@ class PerfSession:
     workloads: list[WorkloadDef] = field(default_factory=list)
     verdicts: int = 1
     started_at: float = field(default_factory=time.time)
+    _report_dir: Path | None = field(default=None, repr=False)
 
     @property
     def budget(self) -> ErrorBudget:
@@ -97,8 +98,23 @@ class PerfSession:
 
     @property
     def report_dir(self) -> Path:
-        stamp = self.started.replace("-", "").replace(":", "")
-        return self.options.reports_dir / f"{stamp}-{self.machine.fingerprint.slug}"
+        """This session's own report directory, made on first use: ``<start>-<slug>``, or
+        with ``-2``, ``-3`` where a session that started in the same second has it."""
+        if self._report_dir is None:
+            stamp = self.started.replace("-", "").replace(":", "")
+            name = f"{stamp}-{self.machine.fingerprint.slug}"
+            self.options.reports_dir.mkdir(parents=True, exist_ok=True)
+            for n in range(1, 1000):
+                path = self.options.reports_dir / (name if n == 1 else f"{name}-{n}")
+                try:
+                    path.mkdir()
+                except FileExistsError:
+                    continue
+                self._report_dir = path
+                break
+            else:
+                raise OSError(f"{self.options.reports_dir}: 999 reports named {name}")
+        return self._report_dir
 
     def record(self, *decisions: Decision) -> None:
         """Keep verdicts for the end-of-session table, the report and the exit code."""
