@@ -1,6 +1,8 @@
 """Nothing a user stores can crash the tool or be changed by it: valid documents of every
 kind, mutated (truncated, a field's type swapped, NaN and Infinity, huge and deeply nested
-values, binary bytes, empty files, directories, FIFOs), fed to every reader and to every
+values, integers of 401 and 5,000 digits, Unicode separators and control characters, BOMs,
+CRLF, invalid UTF-8, future schema versions, binary bytes, empty files, directories,
+FIFOs), fed to every reader and to every
 ``bf16perf`` subcommand that reads them: history lines, reports (``compare``), baselines
 and noise files (the store, ``baselines``), calibration session files (a resumed
 ``calibrate``) and workload files (TOML, truncated or with bytes spliced in).
@@ -9,7 +11,7 @@ Each example must end in an exit code the command documents (0, 2 or 10), or a
 :class:`~bf16perf.baselines.BaselineError` from the store (a session turns it into one
 line), never another exception; and the input must be byte-identical afterwards.  The
 seeded ``ci`` profile (100 examples a reader) keeps ``make test`` in its budget;
-``HYPOTHESIS_PROFILE=full`` runs 1,000 a reader.  Unreadable files (mode 000) are not
+``HYPOTHESIS_PROFILE=full`` runs 2,000 a reader.  Unreadable files (mode 000) are not
 among the mutations: the suite runs as root in CI, where they read anyway.
 """
 
@@ -37,7 +39,7 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )  # fmt: skip
 settings.register_profile(
-    "full", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "full", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
@@ -115,7 +117,14 @@ VALUES = st.one_of(
     st.dictionaries(st.text(max_size=4), st.integers(), max_size=3),
     st.just("fast"),
     st.just(0),
+    # #32's classes: text with Unicode line separators and control characters, integers
+    # beyond a float (placed by marker below: json.dumps cannot write them all)
+    st.text(alphabet=st.sampled_from("a\u2028\u2029\x85\x00\x1b\r\n\ufeff"), max_size=8),
+    st.sampled_from(["@big@", "@huge@"]),
 )
+#: Integers placed where a mutation put their marker: 401 digits (beyond a float) and
+#: 5,000 (beyond Python's integer-parsing digit limit).
+HUGE = {'"@big@"': "9" * 401, '"@huge@"': "9" * 5000}
 
 
 @st.composite
@@ -123,11 +132,23 @@ def mutated(draw: st.DrawFn, valid: dict[str, Any]) -> bytes | str:
     """A valid document's bytes, mutated one way; or a special file kind (``"dir"``,
     ``"fifo"``)."""
     kind = draw(st.sampled_from(["swap", "swap", "swap", "truncate", "binary", "empty",
-                                 "deep", "dir", "fifo", "duplicate"]))  # fmt: skip
+                                 "deep", "dir", "fifo", "duplicate", "bom", "crlf",
+                                 "future", "utf8"]))  # fmt: skip
     text = json.dumps(valid)
     if kind == "swap":
         path = draw(st.sampled_from(_paths(valid)))
-        return json.dumps(_replace(valid, path, draw(VALUES)), allow_nan=True)
+        out = json.dumps(_replace(valid, path, draw(VALUES)), allow_nan=True, ensure_ascii=False)
+        for marker, digits in HUGE.items():
+            out = out.replace(marker, digits)
+        return out
+    if kind == "bom":
+        return "\ufeff" + text
+    if kind == "crlf":
+        return text + "\r\n"
+    if kind == "future":
+        return json.dumps({**valid, "schema_version": 999})
+    if kind == "utf8":  # invalid UTF-8 inside a string
+        return text.encode().replace(b'"', b'"\xff\xfe', 1)
     if kind == "truncate":
         return text[: draw(st.integers(0, max(0, len(text) - 1)))]
     if kind == "binary":
