@@ -140,7 +140,8 @@ def _interval(estimate: float, se: float, df: int, confidence: float) -> tuple[f
     if df <= 0 or not math.isfinite(se):
         return 0.0, math.inf
     half = float(_scipy_stats().t.ppf(0.5 + confidence / 2, df)) * se
-    return math.exp(estimate - half), math.exp(estimate + half)
+    top = 709.0  # exp saturates near the largest float rather than raising
+    return math.exp(min(estimate - half, top)), math.exp(min(estimate + half, top))
 
 
 def _p_less(estimate: float, se: float, df: int) -> float:

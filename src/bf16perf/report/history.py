@@ -149,13 +149,18 @@ def read_history_checked(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
     return lines, problems
 
 
+#: The range a throughput figure (images a second) can have: no CPU trains a billion
+#: images a second, and a figure below a millionth is a unit mistake, not a measurement.
+FIGURE_RANGE = (1e-6, 1e9)
+
+
 def is_figure(value: object) -> bool:
-    """A usable throughput figure: a finite positive number (not a bool)."""
+    """A usable throughput figure: a number (not a bool) in :data:`FIGURE_RANGE`."""
     return (
         isinstance(value, int | float)
         and not isinstance(value, bool)
         and math.isfinite(value)
-        and value > 0
+        and FIGURE_RANGE[0] <= value <= FIGURE_RANGE[1]
     )
 
 
