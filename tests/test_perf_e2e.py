@@ -106,7 +106,13 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
         out.write(poisoned + "\n")
         out.write('{"started": "2026-12-07T00:00:00Z", "torn')  # a crash cut it here
     slower = run_perf(
-        "--perf-baselines", str(store), "--perf-reports", str(reports), "--perf-no-probe", *runs
+        "--perf-baselines",
+        str(store),
+        "--perf-reports",
+        str(reports),
+        "--perf-no-probe",
+        *runs,
+        profile=True,  # where the step goes, read below
     )
     assert slower.returncode == 10, slower.stdout[-3000:]  # ExitCode.REGRESSION
     assert "throughput regression: " in slower.stdout
@@ -259,6 +265,7 @@ def test_ab_names_the_convolutions_and_the_isa_a_cap_changed(tmp_path: Path) -> 
         "--perf-reports", str(tmp_path),
         tests=(FP32,),
         env=env,
+        profile=True,  # what grew in the lone step, read below
     )  # fmt: skip
     assert capped.returncode in (0, 10), capped.stdout[-3000:]
     report = json.loads((tmp_path / "latest" / "report.json").read_text())

@@ -24,7 +24,11 @@ WORKLOADS = ("keras-cnn", "keras-tf-cnn", "pyspark-sgd", "resnet50-torch")
 
 
 def _session(
-    tmp_path: Path, mark: str, *args: str, workloads: tuple[str, ...] = WORKLOADS
+    tmp_path: Path,
+    mark: str,
+    *args: str,
+    workloads: tuple[str, ...] = WORKLOADS,
+    profile: bool = False,
 ) -> tuple[int, str, dict[str, Any]]:
     reports = tmp_path / "reports"
     flags = [
@@ -36,7 +40,8 @@ def _session(
     for name in workloads:
         flags += ["--perf-workload", name]
     env = dict(os.environ, BF16PERF_TEST_MARK=mark)
-    result = run_perf(*flags, *args, tests=(TRAINING,), env=env)  # bf16 too, on a bf16 host
+    # bf16 too, on a bf16 host
+    result = run_perf(*flags, *args, tests=(TRAINING,), env=env, profile=profile)
     out = result.stdout + result.stderr
     report = json.loads((reports / "latest" / "report.json").read_text())
     end = time.monotonic() + 10
@@ -48,7 +53,7 @@ def _session(
 
 
 def test_command_workloads_save_and_meet_baselines(tmp_path: Path) -> None:
-    code, out, report = _session(tmp_path, "wl-save", "--perf-save-baseline")
+    code, out, report = _session(tmp_path, "wl-save", "--perf-save-baseline", profile=True)
     assert code == 0, out[-4000:]
     saved = sorted(p.name for p in (tmp_path / "baselines").glob("*/*.json"))
     for name in WORKLOADS:  # keyed by workload name

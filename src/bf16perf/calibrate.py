@@ -209,6 +209,8 @@ def run_session(
         sys.executable, "-m", "pytest", PERF_TEST, *(BF16_TESTS if bf16 else ()),
         "-p", "no:cacheprovider", "-q",
         "--perf-repeats", str(runs), "--perf-no-probe", "--perf-trend-confirm", "0",
+        # the lone-step profile does not move the runs (BENCHMARKS.md S1): skip its time
+        "--perf-no-step-profile",
         "--perf-baselines", str(empty), "--perf-reports", str(reports),
         "--perf-history", str(state / "history.jsonl"), *extra,
     ]  # fmt: skip
