@@ -31,6 +31,7 @@ from bf16perf.verdicts import (
 )
 from bf16perf.verdicts.confirm import confirmed
 from bf16perf.verdicts.paired import PairNight, paired_rule
+from bf16perf.workload.config import key_difference, nearest_keys
 from bf16perf.workload.results import RunProof, RunResult
 
 # The loss curve of a synthetic-data run is deterministic (fixed seeds): the tolerance only
@@ -115,47 +116,22 @@ def judged(
     )
 
 
-def key_difference(key: str, other: str) -> str:
-    """What differs between two workload keys, part by part (``32px vs 224px``)."""
-    mine, theirs = key.split("-"), other.split("-")
-    if len(mine) != len(theirs):
-        return f"{other}"
-    return ", ".join(f"{a} vs {b}" for a, b in zip(mine, theirs, strict=True) if a != b)
-
-
-def nearest_keys(key: str, kept: Sequence[str], count: int = 2) -> list[str]:
-    """The kept workload keys that differ from ``key`` in the fewest parts."""
-
-    def parts_apart(other: str) -> int:
-        mine, theirs = key.split("-"), other.split("-")
-        return sum(a != b for a, b in zip(mine, theirs, strict=False)) + abs(
-            len(mine) - len(theirs)
-        )
-
-    return sorted(kept, key=parts_apart)[:count]
-
-
 def no_baseline(
     test: str, slug: str, key: str, options: PerfOptions, kept: Sequence[str] = ()
 ) -> Decision:
     """No baseline matches: a notice in the nightly; in release mode INCONCLUSIVE (exit
     11), since a release wants proof, not absence of evidence.  Names the nearest kept
     keys on this machine and what differs."""
-    near = nearest_keys(key, kept)
-    nearest = (
-        "; nearest kept: " + "; ".join(f"{k} ({key_difference(key, k)})" for k in near)
-        if near
-        else "; this machine has no baseline at all"
-    )
+    near = "; ".join(f"{k} ({key_difference(key, k)})" for k in nearest_keys(key, kept))
     text = (
-        f"no baseline for machine {slug}, workload {key} in {options.baselines_dir}{nearest}"
+        f"no baseline for machine {slug}, workload {key} in {options.baselines_dir}"
+        f"{f'; nearest kept: {near}' if near else '; this machine has no baseline at all'}"
         " (save one with --perf-save-baseline)"
     )
-    if options.release:
-        text = f"--perf-release: no evidence, so no release verdict: {text}"
-    return Decision(
-        test, "throughput", Outcome.INCONCLUSIVE if options.release else Outcome.NO_BASELINE, text
-    )
+    if not options.release:
+        return Decision(test, "throughput", Outcome.NO_BASELINE, text)
+    text = f"--perf-release: no evidence, so no release verdict: {text}"
+    return Decision(test, "throughput", Outcome.INCONCLUSIVE, text)
 
 
 def against_baseline(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -18,6 +19,8 @@ __all__ = [
     "Precision",
     "TrainConfig",
     "Variant",
+    "key_difference",
+    "nearest_keys",
 ]
 
 
@@ -169,3 +172,23 @@ PROFILES: dict[str, TrainConfig] = {
     "default": TrainConfig(),  # the defaults are the default profile
     "full": TrainConfig(image_size=224, batch_per_worker=128, warmup_steps=5, measured_steps=100),
 }
+
+
+def key_difference(key: str, other: str) -> str:
+    """What differs between two workload keys, part by part (``32px vs 224px``)."""
+    mine, theirs = key.split("-"), other.split("-")
+    if len(mine) != len(theirs):
+        return f"{other}"
+    return ", ".join(f"{a} vs {b}" for a, b in zip(mine, theirs, strict=True) if a != b)
+
+
+def nearest_keys(key: str, kept: Sequence[str], count: int = 2) -> list[str]:
+    """The kept workload keys that differ from ``key`` in the fewest parts."""
+
+    def parts_apart(other: str) -> int:
+        mine, theirs = key.split("-"), other.split("-")
+        return sum(a != b for a, b in zip(mine, theirs, strict=False)) + abs(
+            len(mine) - len(theirs)
+        )
+
+    return sorted(kept, key=parts_apart)[:count]
