@@ -7,7 +7,8 @@ from bf16perf.options import PerfOptions
 from bf16perf.workload.config import TrainConfig
 
 # fields derived from several inputs (ini defaults, the profile), not filled by one flag
-DERIVED = {"train", "require_bf16", "min_bf16_speedup", "baseline_sessions", "reference_name"}
+DERIVED = {"train", "require_bf16", "min_bf16_speedup", "baseline_sessions", "reference_name",
+           "pairs_given"}  # fmt: skip
 
 
 def test_every_flag_fills_a_field_and_every_field_has_a_flag() -> None:
