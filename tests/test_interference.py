@@ -83,6 +83,7 @@ print(json.dumps({"foreign": i.foreign_share, "own": i.own_cpu_s, "window": i.wi
 """
 
 
+@pytest.mark.slow  # timing: it runs with the sessions, never beside other tests
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs Linux CPU affinity")
 @pytest.mark.parametrize("intruder", ["no", "yes"])
 def test_a_process_spinning_on_the_same_cpu_is_seen(intruder: str) -> None:

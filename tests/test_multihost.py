@@ -30,10 +30,13 @@ from tests.hostview import host_has_bf16
 from tests.netns import Hosts, SparkHosts, ip, namespaces, spark_hosts
 from tests.perfrun import BF16, FP32, ROOT, perf_command
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("ip") is None or len(os.sched_getaffinity(0)) < 2,
-    reason="network namespaces need root, iproute2's ip and 2 CPUs (CI has them)",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        os.geteuid() != 0 or shutil.which("ip") is None or len(os.sched_getaffinity(0)) < 2,
+        reason="network namespaces need root, iproute2's ip and 2 CPUs (CI has them)",
+    ),
+]
 
 MARK = "BF16PERF_TEST_MARK"
 

@@ -54,7 +54,8 @@ pytestmark = pytest.mark.slow
 def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     store = tmp_path / "baselines"
     reports = tmp_path / "reports"
-    runs = ("--perf-repeats", "2")  # CI time: the rule's arithmetic is unit-tested
+    # CI time: the rule's arithmetic is unit-tested; 1 warm-up and 5 measured steps a run
+    runs = ("--perf-repeats", "2", "--perf-warmup-steps", "1", "--perf-steps", "5")
     saved = run_perf(
         "--perf-reports",
         str(reports),
@@ -71,7 +72,7 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     bench = json.loads((tmp_path / "bench.json").read_text())["benchmarks"]
     (fp32,) = [b for b in bench if b["name"] == "test_training[fp32]"]
     # every measured step of every run is a round; each run's figure is kept apart
-    assert fp32["stats"]["rounds"] == 16 and len(fp32["extra_info"]["run_figures"]) == 2
+    assert fp32["stats"]["rounds"] == 10 and len(fp32["extra_info"]["run_figures"]) == 2
     assert fp32["extra_info"]["losses"]
     workers = fp32["extra_info"]["workers"]
     assert len(workers) == 2 and workers[0]["losses"] == workers[1]["losses"]
@@ -123,7 +124,7 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
     # the header's probe ran in the first session; the kernel proof of each run still runs
     assert "ratio of geometric means" in slower.stdout and str(baseline) in slower.stdout
     assert "(1 session, 2 runs)" in slower.stdout and "detectable drop" in slower.stdout
-    assert "[fp32] step 10/10 (measured)" in slower.stdout  # live progress
+    assert "[fp32] step 6/6 (measured)" in slower.stdout  # live progress
     # the report directory of each session: the four kinds of file (logs only when failing)
     report_dirs = sorted(p for p in reports.iterdir() if p.is_dir() and not p.is_symlink())
     assert len(report_dirs) == 2
@@ -293,6 +294,10 @@ def test_gate_fails_with_the_measured_speedup_and_its_interval(tmp_path: Path) -
         "--perf-allow-emulated-bf16",
         "--perf-min-bf16-speedup",
         "100",
+        "--perf-warmup-steps",  # CI time: a 100x gate fails at any length
+        "1",
+        "--perf-steps",
+        "4",
         "--perf-extra-pairs",  # one look, whatever the noise (CI time)
         "0",
         "--perf-trend-confirm",  # the gate alone holds the error budget

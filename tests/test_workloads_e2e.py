@@ -16,9 +16,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bf16perf.hygiene import pids_with_env
 from tests.hostview import host_has_bf16
 from tests.perfrun import ROOT, TRAINING, run_perf
+
+pytestmark = pytest.mark.slow
 
 WORKLOADS = ("keras-cnn", "keras-tf-cnn", "pyspark-sgd", "resnet50-torch")
 
