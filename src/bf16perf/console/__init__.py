@@ -25,9 +25,10 @@ from bf16perf.console._common import InputError
 
 __all__ = ["EXIT_CODES", "main", "parser"]
 
-EXIT_CODES = """exit codes (the same as a pytest perf/ session's):
+EXIT_CODES = """exit codes (0, 10 and 11 mean what they mean for a pytest perf/ session):
   0   all good, or nothing shown (nightly: "cannot tell" is no failure)
-  2   a usage error or a bad input, named on stderr; nothing is written
+  2   a usage error or a bad input, named on stderr; nothing is written (a pytest perf/
+      session says the same with pytest's usage-error code, 4)
   10  a regression: compare shows a drop beyond the threshold; history reports a new
       lasting drop in a series
   11  compare --release: a drop beyond the threshold is not ruled out"""
