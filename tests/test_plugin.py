@@ -309,6 +309,17 @@ def test_missing_baseline_store_is_a_usage_error_not_a_green_run(
     result.stderr.fnmatch_lines([f"ERROR: --perf-baselines {missing}: no such directory*"])
 
 
+def test_an_unwritable_reports_place_is_a_usage_error_at_start(
+    perf_tree: pytest.Pytester,
+) -> None:
+    blocker = perf_tree.path / "a-file"
+    blocker.write_text("not a directory")
+    reports = blocker / "reports"
+    result = _run(perf_tree, "--perf-no-probe", "--perf-reports", str(reports))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: --perf-reports {reports}: cannot make this session's*"])
+
+
 @pytest.mark.parametrize(
     "args, words",
     [

@@ -111,7 +111,13 @@ def activate(config: pytest.Config) -> PerfSession:
     if options.report and measuring and not getattr(config.option, "xmlpath", None):
         # pytest's own JUnit XML, into the report directory (needs activation before the
         # junitxml plugin configures: perf/conftest.py's hook is tryfirst)
-        config.option.xmlpath = str(session.report_dir / "junit.xml")
+        try:
+            config.option.xmlpath = str(session.report_dir / "junit.xml")
+        except OSError as exc:
+            raise pytest.UsageError(
+                f"--perf-reports {options.reports_dir}: cannot make this session's report"
+                f" directory there ({exc}); give a writable directory, or --perf-no-report"
+            ) from None
     return session
 
 
