@@ -219,3 +219,22 @@ def test_two_sessions_started_in_the_same_second_get_their_own_reports(tmp_path:
     b = PerfSession(options=options, machine=machine, started=same)
     assert a.report_dir != b.report_dir and a.report_dir == a.report_dir
     assert b.report_dir.name == f"{a.report_dir.name}-2" and b.report_dir.is_dir()
+
+
+def test_stored_strings_are_shown_never_obeyed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bf16perf.console import inert, main
+
+    assert inert("a\x1b[31mred\u2028b\tc\n") == "a\\x1b[31mred\\u2028b\tc\n"
+    key = "w\x1b]0;owned\x07"
+    runs = [{"workload_key": key, "median_images_per_second": x, "stack": "candidate"}
+            for x in (10.0, 10.2, 9.9)]  # fmt: skip
+    fp = {"id": "i", "slug": "m"}
+    (tmp_path / "a.json").write_text(json.dumps({"fingerprint": fp, "runs": runs}))
+    other = [{**r, "workload_key": "x"} for r in runs]
+    (tmp_path / "b.json").write_text(json.dumps({"fingerprint": fp, "runs": other}))
+    assert main(["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 2
+    out = capsys.readouterr()
+    assert "\x1b" not in out.out + out.err and "\x07" not in out.out + out.err
+    assert "w\\x1b]0;owned\\x07: only in A" in out.out

@@ -18,12 +18,14 @@ code 2.  A corrupt history line is named by its number and skipped, never rewrit
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from typing import Any
 
 from bf16perf.console import baselines, calibrate, compare, daemons, history, reference
 from bf16perf.console._common import InputError
 
-__all__ = ["EXIT_CODES", "main", "parser"]
+__all__ = ["EXIT_CODES", "inert", "main", "parser"]
 
 EXIT_CODES = """exit codes (0, 10 and 11 mean what they mean for a pytest perf/ session):
   0   all good, or nothing shown (nightly: "cannot tell" is no failure)
@@ -58,11 +60,38 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def inert(text: str) -> str:
+    """``text`` with every character a terminal would act on (control characters, escape
+    sequences, Unicode line separators, format characters) written as an escape: stored
+    strings (keys, labels, paths) are shown, never obeyed."""
+    return "".join(
+        c if c in "\n\t" or c.isprintable() else c.encode("unicode_escape").decode("ascii")
+        for c in text
+    )
+
+
+class _Inert:
+    """A text stream that writes through :func:`inert`."""
+
+    def __init__(self, out: Any) -> None:
+        self._out = out
+
+    def write(self, text: str) -> int:
+        return int(self._out.write(inert(text)))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._out, name)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``bf16perf`` console script."""
-    args = parser().parse_args(argv)
-    try:
-        return int(args.run(args))
-    except InputError as exc:
-        print(f"bf16perf {args.command}: {exc}", file=sys.stderr)
-        return 2
+    """Entry point of the ``bf16perf`` console script (its output made inert)."""
+    with (
+        contextlib.redirect_stdout(_Inert(sys.stdout)),
+        contextlib.redirect_stderr(_Inert(sys.stderr)),
+    ):
+        args = parser().parse_args(argv)
+        try:
+            return int(args.run(args))
+        except InputError as exc:
+            print(f"bf16perf {args.command}: {exc}", file=sys.stderr)
+            return 2
