@@ -177,24 +177,34 @@ def test_training_processes_and_commands_start_without_the_cluster_secret(
         assert "s3cret-of-the-cluster" not in env.values() and env["TF_CONFIG"]
 
 
-def test_a_malformed_progress_line_is_dropped_and_counted(
+def test_a_forged_or_malformed_progress_line_is_dropped_and_counted(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """Only lines signed with the run's key are shown: a line anyone else who reaches the
+    driver's port sends (unsigned, or signed with another key) is dropped, as is a signed
+    line that is not an event, and none of them is a handler traceback (#32)."""
     import socket
     import time
 
+    from bf16perf.progress import new_key, sign
     from bf16perf.workload.launch import progress_server
 
     seen: list[int] = []
-    with progress_server(lambda event: seen.append(int(event["step"]))) as addr:
-        assert addr is not None
-        with socket.create_connection(addr, timeout=2) as conn:
-            conn.sendall(b'P {"nostep": 1}\nP not json\nP {"step": "x"}\nP {"step": 3}\n')
+    with progress_server(lambda event: seen.append(int(event["step"]))) as link:
+        assert link is not None
+        host, port, key = link
+        with socket.create_connection((host, port), timeout=2) as conn:
+            conn.sendall(b'BF16PERF_PROGRESS {"step": 1}\n')  # unsigned: the old format
+            conn.sendall(sign(new_key(), b'{"step": 2}'))  # another key
+            conn.sendall(sign(key, b'{"step": 4}').replace(b'"step": 4', b'"step": 5'))
+            for bad in (b'{"nostep": 1}', b"not json", b'{"step": "x"}'):
+                conn.sendall(sign(key, bad))
+            conn.sendall(sign(key, b'{"step": 3}'))
         end = time.monotonic() + 5
         while not seen and time.monotonic() < end:
             time.sleep(0.05)
     assert seen == [3]
-    assert "3 malformed progress line(s) dropped" in capsys.readouterr().err
+    assert "6 progress line(s) dropped (unsigned, forged or malformed)" in capsys.readouterr().err
 
 
 def test_a_stored_profile_of_the_wrong_shape_never_stops_its_reader() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,23 @@ def test_command_line_errors_are_one_line(
                  "--secret-file", str(bad), "--state", str(tmp_path / "s")])  # fmt: skip
     assert code == 2
     assert capsys.readouterr().err.strip().endswith("readable by group or others; chmod 600 it")
+
+
+def test_a_master_port_in_use_is_refused_not_moved(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Spark's master would take the next free port silently; the workers would not find it."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["master", "--host", "127.0.0.1", "--port", str(port),
+                     "--secret-file", str(secret_file(tmp_path)),
+                     "--state", str(tmp_path / "s")])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert f"--host 127.0.0.1 --port {port}: cannot listen there" in err and "\n" not in err
+    assert not (tmp_path / "s").exists()  # refused before anything was written
 
 
 def test_hosts_that_differ_in_bf16_capability_are_refused() -> None:

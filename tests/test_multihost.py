@@ -160,6 +160,18 @@ def test_smoke_suite_across_three_namespaces(cluster: Cluster, tmp_path: Path) -
     assert all(p["cpu_isa"] and p["message"].startswith("fp32: ") for p in proofs), proofs
     html = (reports / "latest" / "report.html").read_text()
     assert all(f"{address}: {proofs[0]['message']}" in html for address in workers)
+    # Spark RPC encrypted by default (#32), read from Spark's own launch line of each
+    # executor, in its worker host's log: the network settings executors start with
+    state = cluster.spark.secret.parent
+    launched = [
+        line
+        for name in ("w1", "w2")
+        for log in (state / name / "work").glob("app-*/*/stderr")
+        for line in log.read_text(errors="replace").splitlines()
+        if line.startswith("Spark Executor Command:")
+    ]
+    assert len(launched) >= 2, launched
+    assert all('"-Dspark.network.crypto.enabled=true"' in line for line in launched), launched
     bf16_runs = [r for r in report["runs"] if r["precision"] == "bf16"]
     if host_has_bf16():  # bf16 trained too, each host proving its own bf16 kernels
         (bf16,) = bf16_runs

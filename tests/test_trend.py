@@ -151,6 +151,25 @@ def test_history_command_reports_corrupt_lines_and_writes_the_page(
     assert 'class="cp"' in page and "<script src" not in page  # offline: nothing fetched
 
 
+def test_page_links_stay_under_the_reports_directory(tmp_path: Path) -> None:
+    """A stored report path becomes a link only as a relative path under the page's own
+    directory: never a ``javascript:`` or outside URL (#32)."""
+    history = tmp_path / "history.jsonl"
+    reports = [
+        str(tmp_path / "2026-11-01T010000Z"),  # a session's own report directory
+        "javascript:alert(1)//",
+        "https://example.invalid/x",
+        "/etc",
+        str(tmp_path / ".." / "elsewhere"),
+        str(tmp_path / "a b#c?d"),
+    ]
+    lines = [{**_line(i, 100.0), "report": r} for i, r in enumerate(reports)]
+    history.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    main(["history", str(history)])
+    hrefs = re.findall(r'href="([^"]*)"', (tmp_path / "history.html").read_text())
+    assert hrefs == ["./2026-11-01T010000Z/report.html", "./a%20b%23c%3Fd/report.html"], hrefs
+
+
 def test_command_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["history", str(tmp_path / "missing.jsonl")]) == 2
     assert main(["compare", str(tmp_path), str(tmp_path)]) == 2

@@ -69,7 +69,14 @@ def test_select_default_and_unknown(tmp_path: Path) -> None:
         ('command = ["a"]\nformat = "regex"\nregex = "(?P<speed>x)"', "key 'regex'.*unknown"),
         ('command = ["a"]\nenv = { A = true }', "key 'env': a table of strings"),
         ('command = ["a"]\nprecisions = ["fp16"]', "key 'precisions'"),
-        ('command = ["a"]\ntimeout_s = -1', "key 'timeout_s': a positive number"),
+        ('command = ["a"]\ntimeout_s = -1', "key 'timeout_s': a positive, finite number"),
+        # TOML's inf and nan, and values a program cannot be given (#32)
+        ('command = ["a"]\ntimeout_s = inf', "key 'timeout_s': a positive, finite number"),
+        ('command = ["a"]\nstep_timeout_s = nan', "key 'step_timeout_s': a positive, finite"),
+        ('command = ["a"]\nenv = { "A=B" = "1" }', "key 'env': 'A=B' is not an environment"),
+        ('command = ["a"]\nenv = { "" = "1" }', "key 'env': '' is not an environment"),
+        ('command = ["a"]\nenv_bf16 = { A = "x\\u0000" }', "env_bf16.*A: a NUL character"),
+        ('command = ["a\\u0000b"]', "key 'command': a non-empty list of strings"),
         ('command = ["a"]\nproof = "yes"', "key 'proof': true or false"),
         ('command = ["a"]\nargs_bf16 = "--bf16"', "key 'args_bf16': a list of strings"),
     ],
@@ -79,6 +86,14 @@ def test_bad_definitions_name_the_file_and_key(tmp_path: Path, body: str, messag
     with pytest.raises(WorkloadError, match=message) as info:
         load_workloads(path)
     assert str(path) in str(info.value) and "[tool.bf16perf.workloads.mine]" in str(info.value)
+
+
+@pytest.mark.parametrize("name", ['"../x"', '"a/b"', '".hidden"', '"a b"', '"' + "n" * 65 + '"'])
+def test_a_name_that_cannot_be_a_file_name_is_refused(tmp_path: Path, name: str) -> None:
+    """A workload's name becomes part of baseline and report file names (#32)."""
+    path = write(tmp_path, f'[tool.bf16perf.workloads.{name}]\ncommand = ["a"]\n')
+    with pytest.raises(WorkloadError, match="the name becomes part of file names"):
+        load_workloads(path)
 
 
 def test_bad_file_and_builtin_name(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bf16perf.driver import ClusterError, spark_session
-from bf16perf.hygiene import RUN_TAG, pdeathsig_preexec, sweep_tagged
+from bf16perf.hygiene import RUN_TAG, guarded, sweep_tagged
 from bf16perf.java import (
     JavaError,
     check_java,
@@ -147,13 +147,13 @@ class SparkStandaloneCluster:
         log = self.log_dir / f"{name}.log"
         cmd = [*self._pin_prefix(cpus), *args] if cpus else args
         with open(log, "wb") as fh:
+            env = self.environment()
             proc = subprocess.Popen(
-                cmd,
+                guarded(cmd, env),
                 stdout=fh,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=self.environment(),
-                preexec_fn=pdeathsig_preexec,
+                env=env,
             )
         child = _Child(name, proc, log, cpus)
         self.children.append(child)

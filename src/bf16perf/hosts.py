@@ -17,13 +17,14 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from bf16perf.hygiene import pdeathsig_preexec
+from bf16perf.hygiene import guarded
 from bf16perf.java import daemon_command, scala_version, spark_home, write_conf
 from bf16perf.plan import format_cpu_list, parse_cpu_list
 
@@ -116,8 +117,23 @@ def _env(conf: Path, host: str, state: Path) -> dict[str, str]:
     return env
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a master port that is taken: Spark's master would move to the next free port
+    without a word, while every worker and driver is told the one asked for."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise DaemonError(
+                f"--host {host} --port {port}: cannot listen there ({exc.strerror}): another"
+                " master or program holds the port (stop it, or choose another --port), or"
+                f" {host} is not an address of this machine"
+            ) from None
+
+
 def master_spec(host: str, port: int, secret: str, state: Path) -> DaemonSpec:
-    """The master, bound to ``host:port``."""
+    """The master, bound to ``host:port`` (check it with :func:`check_port_free` first)."""
     conf = write_conf(state / "conf", conf_lines(secret, host, state / "local"))
     argv = [
         *daemon_command(conf),
@@ -189,7 +205,7 @@ def worker_spec(
 def run(spec: DaemonSpec) -> int:
     """Run the daemon in the foreground until it exits or this process is told to stop."""
     try:
-        proc = subprocess.Popen(spec.argv, env=spec.env, preexec_fn=pdeathsig_preexec)
+        proc = subprocess.Popen(guarded(spec.argv, spec.env), env=spec.env)
     except OSError as exc:
         raise DaemonError(f"cannot start {spec.argv[0]}: {exc.strerror}") from None
     print(f"bf16perf: {spec.description}", flush=True)

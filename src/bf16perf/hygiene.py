@@ -1,28 +1,30 @@
 """Process hygiene: nothing the harness starts outlives it.
 
-This module owns the mechanisms every launcher uses: ``PR_SET_PDEATHSIG`` before exec
-(a child dies with its parent, even on SIGKILL), the ``BF16PERF_RUN_ID`` environment tag
-(grandchildren that left the process group, as ``pyspark.daemon`` does, are found in
-``/proc`` and swept), signal handlers that turn SIGTERM/SIGHUP into a clean stop, and
-:func:`without_secrets`: the cluster's secret stays out of the training processes and
-users' commands that the executors start.
+This module owns the mechanisms every launcher uses: ``PR_SET_PDEATHSIG`` set by a launcher
+before exec (:func:`guarded`: a child dies with its parent, even on SIGKILL), the
+``BF16PERF_RUN_ID`` environment tag (grandchildren that left the process group, as
+``pyspark.daemon`` does, are found in ``/proc`` and swept), signal handlers that turn
+SIGTERM/SIGHUP into a clean stop, and :func:`without_secrets`: the cluster's secret stays
+out of the training processes and users' commands that the executors start.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
+import errno
 import os
+import shutil
 import signal
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "RUN_TAG",
+    "guarded",
     "install_signal_cleanup",
-    "pdeathsig_preexec",
     "pids_with_env",
     "sweep_tagged",
     "tagged_pids",
@@ -41,13 +43,45 @@ def without_secrets(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k not in SECRET_VARIABLES}
 
 
-_PR_SET_PDEATHSIG = 1
+#: The launcher of :func:`guarded`, run by ``python -I -S -c``: it sets PR_SET_PDEATHSIG
+#: (1) on itself, dies if its parent is already gone, then execs the command, which keeps
+#: the setting (exec keeps it, except for set-user-ID programs).
+_GUARD = """import ctypes, os, signal, sys
+try:
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+except (OSError, AttributeError):
+    pass
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(143)
+try:
+    os.execvp(sys.argv[2], sys.argv[2:])
+except OSError as exc:
+    sys.stderr.write(f"cannot start {sys.argv[2]!r}: {exc.strerror}\\n")
+    sys.exit(127)
+"""
 
 
-def pdeathsig_preexec() -> None:
-    """In the child before exec: die with SIGTERM when the parent dies (Linux only)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def guarded(
+    argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: str | Path | None = None
+) -> list[str]:
+    """``argv`` wrapped so that it dies with SIGTERM when the thread that starts it dies,
+    even on SIGKILL of this process (Linux's PR_SET_PDEATHSIG).
+
+    Set by a tiny launcher in the child rather than by ``preexec_fn``, which CPython
+    documents as unsafe while threads run (the forked child can deadlock before exec) and
+    every launcher here runs beside threads.  It costs one bare interpreter start (about
+    20 ms).  A command that cannot be found raises :class:`FileNotFoundError` here, as
+    ``subprocess.Popen`` would.
+    """
+    program = str(argv[0])
+    if os.sep in program:
+        found = os.access(Path(cwd or ".") / program, os.X_OK)
+    else:
+        path = (env if env is not None else os.environ).get("PATH", os.defpath)
+        found = shutil.which(program, path=path) is not None
+    if not found:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+    return [sys.executable, "-I", "-S", "-c", _GUARD, str(os.getpid()), *map(str, argv)]
 
 
 def tagged_pids(run_id: str, proc: Path = Path("/proc")) -> list[int]:

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from bf16perf.hygiene import pdeathsig_preexec
+from bf16perf.hygiene import guarded
 from bf16perf.kernels import KernelSummary, ProbeError, parse_verbose, verbose_lines
 
 __all__ = ["capture_verbose", "run_probe", "run_verbose"]
@@ -35,14 +35,13 @@ def capture_verbose(
     full_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         proc = subprocess.run(
-            argv,
+            guarded(argv, full_env, cwd),  # never outlive a killed pytest
             env=full_env,
             capture_output=True,
             text=True,
             timeout=timeout_s,
             check=False,
             cwd=cwd,
-            preexec_fn=pdeathsig_preexec,  # never outlive a killed pytest
         )
     except subprocess.TimeoutExpired:
         raise ProbeError(f"{what} did not finish within {timeout_s:.0f} s") from None

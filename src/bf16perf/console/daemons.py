@@ -39,13 +39,14 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The daemon's exit code; one that cannot start is an input error, named."""
-    from bf16perf.hosts import DaemonError, master_spec, read_secret, worker_spec
+    from bf16perf.hosts import DaemonError, check_port_free, master_spec, read_secret, worker_spec
     from bf16perf.hosts import run as run_daemon
 
     try:
         secret = read_secret(args.secret_file)
         state = args.state or Path.home() / ".bf16perf" / f"{args.command}-{args.host}"
         if args.command == "master":
+            check_port_free(args.host, args.port)
             spec = master_spec(args.host, args.port, secret, state)
         else:
             spec = worker_spec(

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bf16perf.hygiene import pdeathsig_preexec, without_secrets
+from bf16perf.hygiene import guarded, without_secrets
 from bf16perf.interference import CpuWindow, sample
 from bf16perf.program.metrics import MetricsError, parse_metrics
-from bf16perf.workload.worker import PROGRESS
+from bf16perf.progress import ProgressLink, sign
 
 __all__ = [
     "METRICS_MARK",
@@ -83,13 +83,12 @@ def watch(
     with open(log, "wb") as out:
         try:
             proc = subprocess.Popen(
-                argv,
+                guarded(argv, env, cwd),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=env,
                 cwd=cwd,
-                preexec_fn=pdeathsig_preexec,
             )
         except OSError as exc:
             raise RuntimeError(f"{who}: cannot start {argv[0]!r}: {exc}") from None
@@ -204,7 +203,7 @@ def rank_env(rank: int, addresses: list[str], metrics: Path) -> dict[str, str]:
 
 
 def command_task(
-    spec_json: str, progress_addr: tuple[str, int] | None, _: Iterator[Any]
+    spec_json: str, progress_addr: ProgressLink | None, _: Iterator[Any]
 ) -> Iterator[str]:
     """Per-worker mode's partition function: yields this rank's records and facts as JSON.
 
@@ -222,15 +221,16 @@ def command_task(
     env = {**rank_env(rank, addresses, metrics), **dict(spec["env"])}
     argv = fill_process_fields(spec["argv"], rank, metrics, work)
     forward: socket.socket | None = None
+    key = progress_addr[2] if progress_addr is not None else ""
     if progress_addr is not None and rank == 0:
         with contextlib.suppress(OSError):
-            forward = socket.create_connection(progress_addr, timeout=2)
+            forward = socket.create_connection(progress_addr[:2], timeout=2)
 
     def on_line(line: str) -> None:
         if forward is not None:
             event = json.dumps({"rank": rank, "line": line[:200]})
             with contextlib.suppress(OSError):
-                forward.sendall(f"{PROGRESS} {event}\n".encode())
+                forward.sendall(sign(key, event.encode()))
 
     who = f"rank {rank} on {host}"
     try:

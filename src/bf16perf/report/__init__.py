@@ -15,6 +15,7 @@ import os
 import shutil
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from bf16perf.atomic import atomic_write, fsync_dir
 from bf16perf.report.data import REPORT_SCHEMA_VERSION, build_report, history_line
@@ -92,7 +93,8 @@ def write_report(
         found.append(f"bf16perf: and {len(skipped) - shown} more bad lines in {history_path}")
     link = None
     try:
-        link = os.path.relpath(write_history_page(history, history_path), report_dir)
+        page = os.path.relpath(write_history_page(history, history_path), report_dir)
+        link = quote(Path(page).as_posix())  # a relative path, never a scheme
     except Exception as exc:  # any reader's failure, named
         found.append(past_problem("the history page", history_path, exc))
     try:

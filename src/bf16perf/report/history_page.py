@@ -12,6 +12,7 @@ import html
 import json
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 from bf16perf.trend import Change, Series
 
@@ -50,13 +51,21 @@ window.addEventListener('load',function(){document.querySelectorAll('circle').fo
 
 
 def _link(report: str | None, page_dir: Path) -> str | None:
+    """A session's report as a link from the page: a relative path that stays under the
+    page's directory (the reports directory), percent-encoded and starting with ``./``, so
+    that no stored string becomes a ``javascript:`` or outside URL (#32); ``None`` (no
+    link) for a report anywhere else."""
     if not report:
         return None
-    target = Path(report) / "report.html"
+    base = os.path.abspath(page_dir)
+    target = os.path.abspath(os.path.join(report, "report.html"))
     try:
-        return os.path.relpath(target, page_dir)
+        inside = os.path.commonpath([base, target]) == base
     except ValueError:
-        return str(target)
+        inside = False
+    if not inside:
+        return None
+    return "./" + quote(Path(os.path.relpath(target, base)).as_posix())
 
 
 def _svg(series: Series, found: list[Change], page_dir: Path) -> str:

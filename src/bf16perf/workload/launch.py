@@ -3,7 +3,8 @@
 The design of Spark's own TorchDistributor: one barrier task per worker
 (:mod:`bf16perf.workload.task`, which runs the worker subprocess), results collected on the
 driver, and a progress server on the driver that the tasks stream their step lines to
-(best effort: progress degrades to nothing when the driver is unreachable).
+(best effort: progress degrades to nothing when the driver is unreachable; signed lines
+only, :mod:`bf16perf.progress`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from functools import partial
 from typing import Any
 
 from bf16perf.executors import barrier_stage
+from bf16perf.progress import ProgressLink, new_key, verify
 from bf16perf.workload.config import TrainConfig
 from bf16perf.workload.results import RunResult, WorkerResult
 from bf16perf.workload.task import barrier_task
@@ -40,34 +42,42 @@ class _ProgressServer(socketserver.ThreadingTCPServer):
 @contextlib.contextmanager
 def progress_server(
     progress: ProgressCallback | None, host: str = "127.0.0.1"
-) -> Iterator[tuple[str, int] | None]:
-    """A server the tasks stream their progress lines to, calling ``progress`` with each
-    event; yields its address (``None`` and no server when there is no callback)."""
+) -> Iterator[ProgressLink | None]:
+    """A server the tasks stream their signed progress lines to (:mod:`bf16perf.progress`),
+    calling ``progress`` with each event; yields its address and key (``None`` and no
+    server when there is no callback).  A line it cannot verify or read is dropped and
+    counted, never shown."""
     if progress is None:
         yield None
         return
     callback = progress
+    key = new_key()
     dropped = [0]
 
     class Handler(socketserver.StreamRequestHandler):
         def handle(self) -> None:
             for raw in self.rfile:
-                text = raw.decode(errors="replace").partition(" ")[2]
+                body = verify(key, raw)
                 try:
-                    callback(json.loads(text))
-                except Exception:  # display only: a malformed line is dropped, counted
+                    if body is None:
+                        raise ValueError("not signed with this run's key")
+                    callback(json.loads(body))
+                except Exception:  # display only: a bad line is dropped, counted
                     dropped[0] += 1
 
     server = _ProgressServer((host, 0), Handler)
     addr_host, port = server.server_address[:2]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield (str(addr_host), int(port))
+        yield (str(addr_host), int(port), key)
     finally:
         server.shutdown()
         server.server_close()
         if dropped[0]:
-            print(f"bf16perf: {dropped[0]} malformed progress line(s) dropped", file=sys.stderr)
+            print(
+                f"bf16perf: {dropped[0]} progress line(s) dropped (unsigned, forged or malformed)",
+                file=sys.stderr,
+            )
 
 
 def driver_host(spark: Any) -> str:

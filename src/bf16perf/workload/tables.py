@@ -4,6 +4,7 @@ the file and the key."""
 
 from __future__ import annotations
 
+import re
 import string
 import tomllib
 from pathlib import Path
@@ -24,20 +25,35 @@ from bf16perf.workload.definition import where_defined as _where
 __all__ = ["load_workloads", "select_workloads"]
 
 
+#: A workload's name becomes part of file names (baselines, reports): no separators, no
+#: dots first, nothing a shell or a file system reads specially.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+#: An environment variable's name, as POSIX shells accept it.
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def _env_table(value: Any, where: str) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, dict) or not all(
         isinstance(v, str | int | float) and not isinstance(v, bool) for v in value.values()
     ):
         raise WorkloadError(f'{where}: a table of strings is expected, like {{ NAME = "1" }}')
+    for key, item in value.items():
+        if not _ENV_NAME.fullmatch(key):
+            raise WorkloadError(
+                f"{where}: {key!r} is not an environment variable's name (letters, digits"
+                " and _, not starting with a digit)"
+            )
+        if "\0" in str(item):
+            raise WorkloadError(f"{where}.{key}: a NUL character cannot be passed to a program")
     return tuple((str(k), str(v)) for k, v in value.items())
 
 
 def _string_list(value: Any, where: str, required: bool = False) -> list[str]:
     if value is None and not required:
         return []
-    if not (isinstance(value, list) and all(isinstance(c, str) for c in value)) or (
-        required and not value
-    ):
+    if not (
+        isinstance(value, list) and all(isinstance(c, str) and "\0" not in c for c in value)
+    ) or (required and not value):
         raise WorkloadError(
             f"{where}: a{' non-empty' if required else ''} list of strings is required,"
             ' like ["{python}", "train.py", "--steps", "{total_steps}"]'
@@ -82,12 +98,20 @@ def _metrics_format(table: dict[str, Any], source: str, name: str) -> tuple[str,
     return fmt, regex
 
 
+_MAX_SECONDS = 7 * 24 * 3600.0
+
+
 def _seconds(table: dict[str, Any], source: str, name: str, key: str) -> float | None:
     value = table.get(key)
     if value is not None and (
-        isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value <= _MAX_SECONDS  # also refuses nan and inf, which TOML allows
     ):
-        raise WorkloadError(f"{_where(source, name, key)}: a positive number of seconds")
+        raise WorkloadError(
+            f"{_where(source, name, key)}: a positive, finite number of seconds (at most"
+            f" {_MAX_SECONDS:.0f}, a week)"
+        )
     return None if value is None else float(value)
 
 
@@ -177,6 +201,11 @@ def load_workloads(path: Path, given: bool = False) -> dict[str, WorkloadDef]:
             f"{flag}: defines no [tool.bf16perf.workloads.<name>] table; is it the right file?"
         )
     for name, table in tables.items():
+        if not SAFE_NAME.fullmatch(name):
+            raise WorkloadError(
+                f"{_where(str(path), name)}: the name becomes part of file names; use at most 64"
+                " letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
         if name in BUILTIN:
             raise WorkloadError(
                 f"{_where(str(path), name)}: '{name}' is a built-in workload; pick another name"

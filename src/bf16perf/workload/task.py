@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from bf16perf.executors import task_host
-from bf16perf.hygiene import pdeathsig_preexec, without_secrets
+from bf16perf.hygiene import guarded, without_secrets
+from bf16perf.progress import TAG, ProgressLink, sign
 from bf16perf.workload.stack import stack_env
 
 __all__ = ["HOST_GONE", "barrier_task", "rendezvous", "silent_peers", "unreachable_hosts"]
@@ -73,23 +74,25 @@ class _Pump:
     """Reads the worker's stdout on a thread: remembers when it last spoke, forwards its
     progress lines to the driver."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], progress_addr: tuple[str, int] | None):
+    def __init__(self, proc: subprocess.Popen[bytes], link: ProgressLink | None):
         self.proc = proc
         self.last = time.monotonic()
         self.spoke = False  # the worker printed its first step (start-up and tracing done)
         self.forward: socket.socket | None = None
-        if progress_addr is not None:
+        self.key = link[2] if link is not None else ""
+        if link is not None:
             with contextlib.suppress(OSError):
-                self.forward = socket.create_connection(progress_addr, timeout=2)
+                self.forward = socket.create_connection(link[:2], timeout=2)
         threading.Thread(target=self._run, daemon=True).start()
 
     def _run(self) -> None:
         assert self.proc.stdout is not None
         for raw in self.proc.stdout:
             self.last, self.spoke = time.monotonic(), True
-            if self.forward is not None and raw.startswith(b"BF16PERF_PROGRESS"):
+            if self.forward is not None and raw.startswith(TAG + b" "):
+                body = raw[len(TAG) + 1 :].rstrip(b"\r\n")
                 with contextlib.suppress(OSError):
-                    self.forward.sendall(raw)
+                    self.forward.sendall(sign(self.key, body))
 
     def close(self) -> None:
         if self.forward is not None:
@@ -163,7 +166,7 @@ def _await_result(
 
 
 def barrier_task(
-    config_json: str, progress_addr: tuple[str, int] | None, _: Iterator[Any]
+    config_json: str, progress_addr: ProgressLink | None, _: Iterator[Any]
 ) -> Iterator[str]:
     """The barrier stage's partition function: yields this worker's result as JSON."""
     rank, host, addresses = rendezvous()
@@ -175,9 +178,7 @@ def barrier_task(
     python = config.get("python") or sys.executable
     command = [python, "-m", "bf16perf.workload.worker", str(work / "config.json"), str(out)]
     with open(stderr, "wb") as err:
-        proc = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=err, env=env, preexec_fn=pdeathsig_preexec
-        )
+        proc = subprocess.Popen(guarded(command, env), stdout=subprocess.PIPE, stderr=err, env=env)
     pump = _Pump(proc, progress_addr)
     try:
         timeout = float(config["step_timeout_s"])

@@ -22,10 +22,11 @@ from typing import Any
 
 from bf16perf.interference import CpuSample, CpuWindow, sample
 from bf16perf.marks import mark_step
+from bf16perf.progress import TAG
 from bf16perf.workload.config import Precision, TrainConfig
 from bf16perf.workload.results import WorkerResult
 
-PROGRESS = "BF16PERF_PROGRESS"
+PROGRESS = TAG.decode()  # the task signs each line before it leaves (bf16perf.progress)
 
 
 def synthetic_batches(config: TrainConfig, rank: int, count: int = 4) -> list[tuple[Any, Any]]:
