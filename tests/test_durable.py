@@ -7,8 +7,12 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
 import stat
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -248,3 +252,101 @@ def test_stored_strings_are_shown_never_obeyed(
     out = capsys.readouterr()
     assert "\x1b" not in out.out + out.err and "\x07" not in out.out + out.err
     assert "w\\x1b]0;owned\\x07: only in A" in out.out
+
+
+class _FullDisk:
+    """A file object that takes half of what it is given, then fails like a full disk."""
+
+    def __init__(self, fh: Any) -> None:
+        self.fh = fh
+
+    def __enter__(self) -> _FullDisk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.fh.close()
+
+    def fileno(self) -> int:
+        return int(self.fh.fileno())
+
+    def write(self, text: str) -> int:
+        self.fh.write(text[: len(text) // 2])
+        self.fh.flush()
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+
+@pytest.mark.parametrize("fault", ["write", "fsync"])
+@pytest.mark.parametrize("writer", ["baseline", "noise", "report", "page"])
+def test_a_full_disk_on_any_kept_file_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str, writer: str
+) -> None:
+    """Every file the project keeps goes through the one atomic writer: a write or fsync
+    that fails (ENOSPC) leaves the file as it was and no temporary file behind, and the
+    next write succeeds (#32)."""
+    from bf16perf import atomic
+    from tests.test_baselines import _doc
+
+    store = BaselineStore(tmp_path / "baselines")
+    write: Any
+    if writer == "baseline":
+        path, _, _ = store.save("m", "w", _doc(10.0))
+        write = lambda: store.save("m", "w", _doc(11.0))  # noqa: E731
+    elif writer == "noise":
+        path = tmp_path / "w.noise.json"
+        atomic.atomic_json(path, {"sigma": 0.05})
+        write = lambda: atomic.atomic_json(path, {"sigma": 0.06})  # noqa: E731
+    else:
+        path = tmp_path / ("report.json" if writer == "report" else "history.html")
+        atomic.atomic_write(path, "kept")
+        write = lambda: atomic.atomic_write(path, "new")  # noqa: E731
+    before = path.read_bytes()
+    if fault == "write":
+        real = os.fdopen
+        monkeypatch.setattr(os, "fdopen", lambda fd, mode: _FullDisk(real(fd, mode)))
+    else:
+
+        def no_space(fd: int) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(os, "fsync", no_space)
+    with pytest.raises(OSError, match="No space left"):
+        write()
+    assert path.read_bytes() == before
+    assert not list(path.parent.glob(".tmp-*"))
+    monkeypatch.undo()
+    write()
+    assert path.read_bytes() != before
+
+
+KILL_BEFORE_RENAME = """
+import os, signal, sys
+from bf16perf.store import BaselineStore
+from tests.test_baselines import _doc
+os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)
+from pathlib import Path
+BaselineStore(Path(sys.argv[1])).save("m", "w", _doc(11.0))
+"""
+
+
+def test_a_kill_9_between_write_and_rename_loses_nothing(tmp_path: Path) -> None:
+    """SIGKILL after the new baseline is written and synced, before its rename: the saved
+    baseline is as it was, the reader and the next save work (#32)."""
+    from tests.test_baselines import _doc
+
+    store = BaselineStore(tmp_path / "baselines")
+    path, _, _ = store.save("m", "w", _doc(10.0))
+    before = path.read_bytes()
+    root = Path(__file__).parent.parent
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_BEFORE_RENAME, str(store.root)], cwd=root, check=False
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert path.read_bytes() == before
+    (left,) = path.parent.glob(".tmp-*")  # the torn temporary, never read
+    assert left.stat().st_size > 0
+    assert store.problems("m", "abc123") == [] and store.keys("m") == ["w"]
+    _, _, held = store.save("m", "w", _doc(12.0))
+    assert held == 2  # the first session was kept, the killed one never happened
