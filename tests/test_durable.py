@@ -87,6 +87,15 @@ def test_atomic_files_get_the_umask_and_the_history_option_is_checked(tmp_path: 
     assert history_problem(tmp_path / "new.jsonl") is None
     assert "not a bf16perf history" in (history_problem(baseline) or "")
     assert "not a regular file" in (history_problem(tmp_path) or "")
+    # a history whose first line went bad (a 5,000-digit figure, a torn line) is still one
+    poisoned = tmp_path / "poisoned.jsonl"
+    poisoned.write_text(
+        '{"started": "x", "duration_s": ' + "9" * 5000 + "}\n" + '{"started": "y", "to' + "\n"
+    )
+    assert history_problem(poisoned) is None
+    compact = tmp_path / "compact.json"  # one line of JSON that is not a history line
+    compact.write_text(json.dumps({"schema_version": 3, "benchmarks": []}))
+    assert "none of its first 1 lines" in (history_problem(compact) or "")
     errors = PerfOptions(history=baseline, baselines_dir=tmp_path).input_errors()
     assert any(e.startswith(f"--perf-history {baseline}: ") for e in errors), errors
     assert baseline.read_text().startswith("{\n")  # untouched

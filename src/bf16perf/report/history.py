@@ -66,23 +66,40 @@ def append_history(path: Path, line: dict[str, Any]) -> Path | None:
 
 def history_problem(path: Path) -> str | None:
     """Why ``path`` may not be appended to as a history (``None``: it is one, or new): it
-    must be a regular file whose first line is a history line (or empty), so a history
-    option pointed at a baseline or a report never appends to it."""
+    must be a regular file one of whose first non-empty lines is a history line (or empty),
+    so a history option pointed at a baseline or a report never appends to it, while a
+    history whose first line went bad (a crash, a poisoned figure) is still one."""
     if not path.exists():
         return None
     if not path.is_file():
         return f"{path} is not a regular file"
+    lines: list[bytes] = []
     with path.open("rb") as fh:
-        first = fh.readline(1 << 20)
-    if not first.strip():
+        while len(lines) < _LINES_TO_RECOGNISE:
+            line = fh.readline(1 << 20)
+            if not line:
+                break
+            if line.strip():
+                lines.append(line)
+    if not lines or any(_is_history_line(line) for line in lines):
         return None
+    return (
+        f"{path} is not a bf16perf history (none of its first {len(lines)} lines is a history line)"
+    )
+
+
+#: How many non-empty lines :func:`history_problem` reads to recognise a history.
+_LINES_TO_RECOGNISE = 5
+
+
+def _is_history_line(line: bytes) -> bool:
+    """A JSON object with ``started``, whatever its numbers (read as text here: a figure
+    beyond any float is a bad line for the readers, not a sign of another file)."""
     try:
-        item = loads(first.decode())
+        item = json.loads(line, parse_int=str, parse_float=str, parse_constant=str)
     except (UnicodeDecodeError, ValueError, RecursionError):
-        item = None
-    if not isinstance(item, dict) or "started" not in item:
-        return f"{path} is not a bf16perf history (its first line is not a history line)"
-    return None
+        return False
+    return isinstance(item, dict) and "started" in item
 
 
 def _write_all(fd: int, data: bytes) -> None:
