@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: perf test test-no-bf16 lint unit clean-venv
+.PHONY: perf test test-no-bf16 lint quick slow clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,10 +16,16 @@ $(STAMP): pyproject.toml
 perf: $(STAMP)
 	$(BIN)/pytest perf $(ARGS)
 
-test: lint unit
+test: lint quick slow
 
-unit: $(STAMP)
-	$(BIN)/pytest tests --durations=20 $(ARGS)
+# The harness's own tests in two halves: the quick ones (no cluster, no training) spread
+# over every CPU, then the slow ones (real clusters and training, some of them timed) one
+# at a time, on a quiet machine.  ARGS go to both halves (a selection must match in both).
+quick: $(STAMP)
+	$(BIN)/pytest tests -m "not slow" -n auto --durations=10 $(ARGS)
+
+slow: $(STAMP)
+	$(BIN)/pytest tests -m slow --durations=20 $(ARGS)
 
 # the same tests, a bf16 host seen as one without bf16 (tests/hostview.py): run both on a
 # bf16 host

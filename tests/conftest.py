@@ -13,7 +13,7 @@ from tests.hostview import ViewError, apply_view, header_line
 
 DATA = Path(__file__).parent / "data"
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "tests.shared_cluster"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

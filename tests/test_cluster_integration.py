@@ -11,7 +11,6 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 from bf16perf.cluster import SparkStandaloneCluster
 from bf16perf.hygiene import tagged_pids
 from bf16perf.plan import make_plan, read_topology
+from tests.shared_cluster import SharedCluster
 
 pytestmark = pytest.mark.slow
 
@@ -77,6 +77,7 @@ HOLDER = textwrap.dedent(
     """
     import sys, tempfile, pathlib, time
     from bf16perf.plan import make_plan, read_topology
+from tests.shared_cluster import SharedCluster
     from bf16perf.cluster import SparkStandaloneCluster
     c = SparkStandaloneCluster(make_plan(read_topology()), pathlib.Path(tempfile.mkdtemp()))
     c.start(wait_workers=False)
@@ -111,20 +112,14 @@ def test_kill_9_leaves_no_process_behind() -> None:
             proc.kill()
 
 
-@pytest.fixture(scope="module")
-def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkStandaloneCluster]:
-    """A 2-worker cluster started apart from any perf session: it stands in for a user's
-    existing cluster, and for a cluster whose worker gets killed."""
-    plan = make_plan(read_topology())
-    if plan.workers < 2:
+@pytest.fixture
+def standalone(_shared: SharedCluster) -> SparkStandaloneCluster:
+    """The suite's shared 2-worker cluster (:mod:`tests.shared_cluster`), started apart from
+    any perf session: it stands in for a user's existing cluster, and for a cluster whose
+    worker gets killed (the next test to use it gets a restarted one)."""
+    if make_plan(read_topology()).workers < 2:
         pytest.skip("needs 2 physical cores for 2 pinned workers")
-    cluster = SparkStandaloneCluster(plan, tmp_path_factory.mktemp("standalone"))
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-        assert tagged_pids(cluster.run_id) == []
+    return _shared.up()
 
 
 NO_SECRET_DRIVER = textwrap.dedent(
@@ -225,8 +220,65 @@ def test_a_step_slower_than_the_timeout_is_cut_off(standalone: SparkStandaloneCl
     standalone.check_alive()  # the cluster survives a failed run
 
 
+ENV_PROBE = textwrap.dedent(
+    """
+    import json, os, sys, time
+    rank = int(os.environ["BF16PERF_RANK"])
+    parent = open(f"/proc/{os.getppid()}/environ", "rb").read().split(b"\\0")
+    seen = {"mine": sorted(os.environ), "parent": sorted(v.split(b"=")[0].decode() for v in parent)}
+    with open(f"{sys.argv[1]}.{rank}", "w") as fh:
+        json.dump(seen, fh)
+    for i in range(int(sys.argv[2])):
+        t0 = time.perf_counter()
+        sum(range(50000))
+        record = {"step": i + 1, "images": 4, "seconds": time.perf_counter() - t0,
+                  "loss": 1.0, "warmup": False, "rank": rank}
+        with open(os.environ["BF16PERF_METRICS"], "a") as fh:
+            fh.write(json.dumps(record) + "\\n")
+        print(f"step {i + 1}", flush=True)
+    """
+)
+
+
+def test_a_command_workload_sees_no_cluster_secret(
+    standalone: SparkStandaloneCluster, tmp_path: Path
+) -> None:
+    """A user's program, run by the executors of an authenticated cluster, prints its
+    environment: the task that started it holds Spark's secret, the program does not (#32).
+    Its progress lines reach the driver signed, and are shown."""
+    from bf16perf.program.launch import run_per_worker
+    from bf16perf.workload.config import PROFILES
+    from bf16perf.workload.tables import select_workloads
+
+    (tmp_path / "env_probe.py").write_text(ENV_PROBE)
+    toml = tmp_path / "workloads.toml"
+    toml.write_text(
+        "[tool.bf16perf.workloads.env-probe]\n"
+        f'command = ["{{python}}", "env_probe.py", "{tmp_path / "env"}", "{{total_steps}}"]\n'
+        'format = "jsonl"\nproof = false\n'
+    )
+    (workload,) = select_workloads(toml, ("env-probe",), given=True)
+    config = replace(PROFILES["smoke"], workload="env-probe")
+    events: list[dict[str, object]] = []
+    spark = standalone.session(app_name="env-probe")
+    try:
+        run = run_per_worker(
+            spark, workload, config, 2, 1, str(standalone.master_url), events.append
+        )
+    finally:
+        spark.stop()
+    assert len(run.workers) == 2
+    for rank in (0, 1):
+        seen = json.loads((tmp_path / f"env.{rank}").read_text())
+        assert "_SPARK_AUTH_SECRET" in seen["parent"], seen["parent"]  # the task had it
+        assert "BF16PERF_METRICS" in seen["mine"]
+        assert not {"_SPARK_AUTH_SECRET", "PYSPARK_GATEWAY_SECRET"} & set(seen["mine"])
+    assert any(e.get("line") == "step 1" for e in events), events[:5]
+
+
 def test_worker_killed_mid_barrier_stage(standalone: SparkStandaloneCluster) -> None:
-    """Runs last in this module: it kills a worker of the shared cluster."""
+    """Runs last in this module: it kills a worker of the shared cluster, which the next
+    test to ask for it finds broken and restarts."""
     from bf16perf.cluster import ClusterError
     from bf16perf.workload.config import PROFILES
     from bf16perf.workload.launch import TrainingError, run_training

@@ -46,12 +46,16 @@ from tests.perfrun import (
     ROOT,
     perf_command,
     run_perf,
+    worker_requirements,
 )
+from tests.shared_cluster import ClusterArgs
 
 pytestmark = pytest.mark.slow
 
 
-def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
+def test_smoke_baseline_round_trip(tmp_path: Path, shared_cluster: ClusterArgs) -> None:
+    """A baseline saved on the shared cluster, then a session on its own local pinned
+    cluster (what ``pytest perf/`` does) against it: the same cluster shape, the same key."""
     store = tmp_path / "baselines"
     reports = tmp_path / "reports"
     # CI time: the rule's arithmetic is unit-tested; 1 warm-up and 5 measured steps a run
@@ -65,6 +69,8 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
         "--benchmark-json",
         str(tmp_path / "bench.json"),
         *runs,
+        *shared_cluster.args,
+        env=shared_cluster.env(),
     )
     assert saved.returncode == 0, saved.stdout[-3000:]
     assert "baseline of 2 runs saved to" in saved.stdout
@@ -177,11 +183,13 @@ def test_smoke_baseline_round_trip(tmp_path: Path) -> None:
 
 
 def test_paired_nightly_against_a_created_reference_flags_an_injected_slowdown(
-    tmp_path: Path,
+    tmp_path: Path, shared_cluster: ClusterArgs
 ) -> None:
-    """The paired nightly for real, at smoke size: ``bf16perf reference create`` freezes
-    this environment into a kept reference (its own venv, checked: it imports the worker
-    and the probe proves its kernels), then one session against it with the candidate
+    """The paired nightly for real, at smoke size: ``bf16perf reference create`` makes a
+    kept reference from a lock file of what the worker needs, pinned at this environment's
+    versions (its own venv, checked: it imports the worker and the probe proves its
+    kernels; the whole-environment freeze is unit-tested, and takes twice as long), then one
+    session against it, on the shared cluster, with the candidate
     slowed by 90% (at --perf-alpha 0.1: one night of 2 pairs detects about 25% at the
     prior's spread, and a smoke step dilutes the sleep): tonight's paired test fails it
     (exit 10), the history keeps the pairs and the session's kind, the pair order's seed
@@ -190,7 +198,7 @@ def test_paired_nightly_against_a_created_reference_flags_an_injected_slowdown(
     refs = tmp_path / "references"
     made = subprocess.run(
         [str(Path(sys.executable).with_name("bf16perf")), "reference", "--dir", str(refs),
-         "create", "frozen"],
+         "create", "frozen", "--requirements", str(worker_requirements(tmp_path / "lock.txt"))],
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert made.returncode == 0, made.stdout + made.stderr
@@ -206,8 +214,9 @@ def test_paired_nightly_against_a_created_reference_flags_an_injected_slowdown(
         "--perf-order-seed", "7",
         "--perf-warmup-steps", "1", "--perf-steps", "3", "--perf-batch-per-worker", "2",
         "--perf-no-probe", "--perf-inject-slowdown", "0.9", "--perf-alpha", "0.1",
-        "--perf-reports", str(tmp_path / "reports"),
+        "--perf-reports", str(tmp_path / "reports"), *shared_cluster.args,
         tests=(FP32,),  # fp32 alone on every host: 2 reference and 2 candidate runs
+        env=shared_cluster.env(),
     )  # fmt: skip
     out = slowed.stdout
     assert slowed.returncode == 10, out[-3000:]
@@ -280,7 +289,9 @@ def test_ab_names_the_convolutions_and_the_isa_a_cap_changed(tmp_path: Path) -> 
     print(f"\ncapped at {cap}: {grown}")
 
 
-def test_gate_fails_with_the_measured_speedup_and_its_interval(tmp_path: Path) -> None:
+def test_gate_fails_with_the_measured_speedup_and_its_interval(
+    tmp_path: Path, shared_cluster: ClusterArgs
+) -> None:
     """The gate end to end, with --perf-min-bf16-speedup 100: it must fail, exit code 10,
     with the measured speedup and its interval, on every host (2 pairs give a t interval
     on 1 df, 12.7 standard errors wide each way: a gate of 10 was within reach of a noisy
@@ -304,7 +315,9 @@ def test_gate_fails_with_the_measured_speedup_and_its_interval(tmp_path: Path) -
         "0",
         "--perf-reports",
         str(tmp_path / "reports"),
+        *shared_cluster.args,
         tests=(BF16_SPEEDUP, BF16_LOSS),
+        env=shared_cluster.env(),
     )
     out = result.stdout
     assert result.returncode == 10, out[-3000:]
@@ -408,7 +421,9 @@ needs_bf16_host = pytest.mark.skipif(
 
 
 @needs_bf16_host
-def test_bf16_without_bf16_kernels_is_refused_not_a_slow_pass(tmp_path: Path) -> None:
+def test_bf16_without_bf16_kernels_is_refused_not_a_slow_pass(
+    tmp_path: Path, shared_cluster: ClusterArgs
+) -> None:
     """oneDNN capped below bf16 (AVX2) on a bf16 host: TensorFlow still sends bf16 to
     oneDNN (it checks CPUID, not the cap), which then has no bf16 convolution to create.
     The run must fail on the kernel proof, before training, naming the cap."""
@@ -418,7 +433,9 @@ def test_bf16_without_bf16_kernels_is_refused_not_a_slow_pass(tmp_path: Path) ->
         "--perf-no-probe",
         "--perf-reports",
         str(tmp_path),
+        *shared_cluster.args,
         tests=(BF16,),
+        env=shared_cluster.env(),
     )
     out = result.stdout
     assert result.returncode == 1, out[-3000:]
@@ -428,7 +445,9 @@ def test_bf16_without_bf16_kernels_is_refused_not_a_slow_pass(tmp_path: Path) ->
 
 
 @needs_bf16_host
-def test_bf16_avx512_variant_on_a_described_amx_machine(tmp_path: Path) -> None:
+def test_bf16_avx512_variant_on_a_described_amx_machine(
+    tmp_path: Path, shared_cluster: ClusterArgs
+) -> None:
     """On a cpuinfo that declares AMX, the bf16-avx512 variant runs beside bf16 with oneDNN
     capped at AVX512-BF16; its kernel proof shows avx512_core_bf16 (never AMX), it has a
     baseline of its own, and the session reports what AMX bought."""
@@ -444,7 +463,9 @@ def test_bf16_avx512_variant_on_a_described_amx_machine(tmp_path: Path) -> None:
         str(store),
         "--perf-reports",
         str(tmp_path / "reports"),
+        *shared_cluster.args,
         tests=(BF16, BF16_AVX512),
+        env=shared_cluster.env(),
     )
     out = result.stdout
     assert result.returncode == 0, out[-3000:]
@@ -463,7 +484,9 @@ def test_bf16_avx512_variant_on_a_described_amx_machine(tmp_path: Path) -> None:
 
 
 @needs_bf16_host
-def test_bf16_allreduce_option_trains_in_sync_under_its_own_key(tmp_path: Path) -> None:
+def test_bf16_allreduce_option_trains_in_sync_under_its_own_key(
+    tmp_path: Path, shared_cluster: ClusterArgs
+) -> None:
     """--perf-bf16-allreduce: bf16 gradients cross the RING all-reduce as bf16; both
     workers still agree (test_training asserts it) and the baseline key says so."""
     result = run_perf(
@@ -474,7 +497,9 @@ def test_bf16_allreduce_option_trains_in_sync_under_its_own_key(tmp_path: Path) 
         "--perf-baselines",
         str(tmp_path),
         "--perf-no-report",
+        *shared_cluster.args,
         tests=(BF16,),
+        env=shared_cluster.env(),
     )
     out = result.stdout
     assert result.returncode == 0, out[-3000:]
