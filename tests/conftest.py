@@ -5,6 +5,7 @@ of the host-dependent tests it exercised); ``$BF16PERF_TEST_VIEW`` selects the v
 (:mod:`tests.hostview`), applied here before any test module is collected.
 """
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,12 @@ from tests.hostview import ViewError, apply_view, header_line
 DATA = Path(__file__).parent / "data"
 
 pytest_plugins = ["pytester", "tests.shared_cluster"]
+
+# Under pytest-xdist (make test's quick half) a worker's PYTEST_XDIST_* variables would
+# reach the pytest sessions the tests start, where pytest-benchmark takes them for an xdist
+# worker of its own and writes no --benchmark-json.  xdist itself reads its worker's input.
+for _name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+    os.environ.pop(_name, None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
