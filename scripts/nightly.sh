@@ -62,6 +62,10 @@ fi
 report="$state/reports/latest/report.html"
 if [ -e "$report" ]; then
     echo "report: $(readlink -f "$report")"
+    # the verdicts as a Markdown table, on the job's page where CI has one (GitHub Actions)
+    if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
+        .venv/bin/bf16perf summary "$state/reports/latest" >> "$GITHUB_STEP_SUMMARY" || true
+    fi
 else
     echo "report: none written (exit $code)"
 fi

@@ -14,7 +14,7 @@ from tests.hostview import ViewError, apply_view, header_line
 
 DATA = Path(__file__).parent / "data"
 
-pytest_plugins = ["pytester", "tests.shared_cluster"]
+pytest_plugins = ["pytester"]
 
 # Under pytest-xdist (make test's quick half) a worker's PYTEST_XDIST_* variables would
 # reach the pytest sessions the tests start, where pytest-benchmark takes them for an xdist

@@ -217,3 +217,47 @@ def test_a_calibration_is_saved_as_the_noise_file_both_spreads_read_back(tmp_pat
     sessions = store.load_sessions("m", "w", "abc123")
     assert runs is not None and (runs.sigma, runs.df) == (0.015, 2)
     assert sessions is not None and (sessions.sigma, sessions.df) == (0.03, 1)
+
+
+def test_versions_are_listed_restored_and_pruned(tmp_path: Path) -> None:
+    """The previous versions a save keeps: rollback restores the newest that differs and
+    keeps what it replaced; prune keeps the newest N (#34)."""
+    from bf16perf.versions import VersionError, previous_versions, prune, rollback
+
+    store = BaselineStore(tmp_path)
+    path, _, _ = store.save("m", "w", _doc(10.0))
+    first = path.read_bytes()
+    with pytest.raises(VersionError, match="no previous version"):
+        rollback(path)
+    store.save("m", "w", _doc(11.0))
+    second = path.read_bytes()
+    assert [p.read_bytes() for p in previous_versions(path)] == [first]
+    restored, kept = rollback(path)
+    assert path.read_bytes() == first and kept.read_bytes() == second
+    assert previous_versions(path)[0] == kept  # newest first
+    assert prune(path, 1) == [restored] and previous_versions(path) == [kept]
+    assert store.load("m", "w") is not None  # the restored file is a baseline as saved
+
+
+def test_baselines_actions_name_their_mistakes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bf16perf.console import main
+
+    store = BaselineStore(tmp_path)
+    store.save("m", "w", _doc(10.0))
+    store.save("other", "w", _doc(10.0))
+    dirs = ["--dir", str(tmp_path)]
+    assert main(["baselines", "show", "w", *dirs]) == 2
+    assert "kept for several machines (m, other): name one, --machine" in capsys.readouterr().err
+    assert main(["baselines", "show", "w", "--machine", "m", *dirs]) == 0
+    assert "session 1: 1 runs" in capsys.readouterr().out
+    assert main(["baselines", "rollback", "nope", *dirs]) == 2
+    assert "no baseline 'nope'" in capsys.readouterr().err
+    assert main(["baselines", "show", *dirs]) == 2
+    assert "usage: bf16perf baselines" in capsys.readouterr().err
+    assert main(["baselines", "accept", str(tmp_path / "missing"), *dirs]) == 2
+    assert "not a readable report.json" in capsys.readouterr().err
+    assert main(["baselines", str(tmp_path)]) == 2  # the listing, as before: 'other' holds
+    out = capsys.readouterr()  # a file saved on machine m, named on stderr
+    assert out.out.count("  w  ") == 1 and "kept under 'other'" in out.err

@@ -11,6 +11,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +20,6 @@ import pytest
 from bf16perf.cluster import SparkStandaloneCluster
 from bf16perf.hygiene import tagged_pids
 from bf16perf.plan import make_plan, read_topology
-from tests.shared_cluster import SharedCluster
 
 pytestmark = pytest.mark.slow
 
@@ -77,7 +77,6 @@ HOLDER = textwrap.dedent(
     """
     import sys, tempfile, pathlib, time
     from bf16perf.plan import make_plan, read_topology
-from tests.shared_cluster import SharedCluster
     from bf16perf.cluster import SparkStandaloneCluster
     c = SparkStandaloneCluster(make_plan(read_topology()), pathlib.Path(tempfile.mkdtemp()))
     c.start(wait_workers=False)
@@ -112,14 +111,20 @@ def test_kill_9_leaves_no_process_behind() -> None:
             proc.kill()
 
 
-@pytest.fixture
-def standalone(_shared: SharedCluster) -> SparkStandaloneCluster:
-    """The suite's shared 2-worker cluster (:mod:`tests.shared_cluster`), started apart from
-    any perf session: it stands in for a user's existing cluster, and for a cluster whose
-    worker gets killed (the next test to use it gets a restarted one)."""
-    if make_plan(read_topology()).workers < 2:
+@pytest.fixture(scope="module")
+def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkStandaloneCluster]:
+    """A 2-worker cluster started apart from any perf session: it stands in for a user's
+    existing cluster, and for a cluster whose worker gets killed (that test runs last)."""
+    plan = make_plan(read_topology())
+    if plan.workers < 2:
         pytest.skip("needs 2 physical cores for 2 pinned workers")
-    return _shared.up()
+    cluster = SparkStandaloneCluster(plan, tmp_path_factory.mktemp("standalone"))
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        assert tagged_pids(cluster.run_id) == []
 
 
 NO_SECRET_DRIVER = textwrap.dedent(
@@ -277,8 +282,7 @@ def test_a_command_workload_sees_no_cluster_secret(
 
 
 def test_worker_killed_mid_barrier_stage(standalone: SparkStandaloneCluster) -> None:
-    """Runs last in this module: it kills a worker of the shared cluster, which the next
-    test to ask for it finds broken and restarts."""
+    """Runs last in this module: it kills a worker of the shared cluster."""
     from bf16perf.cluster import ClusterError
     from bf16perf.workload.config import PROFILES
     from bf16perf.workload.launch import TrainingError, run_training

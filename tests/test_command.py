@@ -89,6 +89,79 @@ def test_compare_names_its_sides_and_refuses_another_machine(
     assert main(["compare", str(a), str(other), "--allow-other-machine"]) == 0
 
 
+def test_compare_says_what_it_was_given_in_place_of_a_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A history or a baseline given to compare is named for what it is (#34)."""
+    a = _report(tmp_path / "a", "m1", {"k": [10.0, 10.1, 9.9]})
+    history = tmp_path / "history.jsonl"
+    history.write_text('{"started": "2026-12-01T00:00:00Z"}\n{"started": "2026-12-02T00:00:00Z"}\n')
+    baseline = tmp_path / "k.json"
+    baseline.write_text(json.dumps({"schema_version": 3, "benchmarks": [], "sessions": []}))
+    assert main(["compare", str(a), str(history)]) == 2
+    err = capsys.readouterr().err
+    assert "this is a history (one line a session), not a report" in err
+    assert f"bf16perf history {history}" in err
+    assert main(["compare", str(baseline), str(a)]) == 2
+    assert "this is a baseline, not a report" in capsys.readouterr().err
+
+
+def test_compare_formats_for_ci(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--format json`` is valid against its schema, ``--format markdown`` is a table, the
+    exit code is the text form's (#34)."""
+    import jsonschema
+
+    from bf16perf.formats import schema
+
+    a = _report(tmp_path / "a", "m1", {"k": [10.0, 10.1, 9.9], "only-a": [1.0, 1.1]})
+    b = _report(tmp_path / "b", "m1", {"k": [6.0, 6.1, 5.9]})
+    assert main(["compare", str(a), str(b), "--format", "json"]) == 10
+    doc = json.loads(capsys.readouterr().out)
+    jsonschema.validate(doc, schema("verdicts"))
+    (verdict,) = doc["verdicts"]
+    assert verdict["verdict"] == "throughput regression" and verdict["change"] < -0.35
+    assert doc["exit_code"] == 10 and doc["only_in_a"] == ["only-a"]
+    assert main(["compare", str(a), str(a), "--format", "json"]) == 0
+    jsonschema.validate(json.loads(capsys.readouterr().out), schema("verdicts"))
+    assert main(["compare", str(a), str(b), "--format", "markdown"]) == 10
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2].startswith("| test | check | verdict | change | interval |")
+    assert lines[4].startswith("| k | throughput | **throughput regression** | -40.")
+    assert lines[-1] == "exit code 10"
+
+
+def test_summary_of_a_session_s_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import jsonschema
+
+    from bf16perf.formats import schema
+
+    report = tmp_path / "2026-12-07T010000Z"
+    report.mkdir()
+    decisions = [
+        {"test": "perf/t.py::t[fp32]", "check": "throughput", "outcome": "cannot tell",
+         "fails": False, "detail": "x | y",
+         "figures": {"ratio": 0.97, "ci": [0.8, 1.17], "confidence": 0.995, "mde": 0.31,
+                     "threshold": 0.05}},
+        {"test": "perf/t.py::t[fp32]", "check": "loss curve", "outcome": "ok", "fails": False,
+         "detail": "ok", "figures": {}},
+    ]  # fmt: skip
+    (report / "report.json").write_text(
+        json.dumps({"fingerprint": {"slug": "m"}, "decisions": decisions, "exit_code": 0})
+    )
+    assert main(["summary", str(report)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "### bf16perf on m: 2026-12-07T010000Z"
+    assert out[4] == (
+        "| perf/t.py::t[fp32] | throughput | cannot tell | -3.0% | [-20.0%, +17.0%] at 99.5%"
+        " | 5.0% | 31.0% |"
+    )
+    assert main(["summary", str(report), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    jsonschema.validate(doc, schema("verdicts"))
+    assert [v["check"] for v in doc["verdicts"]] == ["throughput", "loss curve"]
+    assert main(["summary", str(tmp_path / "README.md")]) == 2
+
+
 def test_compare_words_its_own_advice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The rule is the session's; the advice is the command's: it names what to rerun with
     pytest perf/, never a bare flag the command does not have."""

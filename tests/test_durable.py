@@ -359,3 +359,25 @@ def test_a_kill_9_between_write_and_rename_loses_nothing(tmp_path: Path) -> None
     assert store.problems("m", "abc123") == [] and store.keys("m") == ["w"]
     _, _, held = store.save("m", "w", _doc(12.0))
     assert held == 2  # the first session was kept, the killed one never happened
+
+
+def test_the_session_s_own_summary_is_inert_too(capsys: pytest.CaptureFixture[str]) -> None:
+    """The pytest side prints its notices and verdict table through the same filter as
+    the ``bf16perf`` command: a notice that quotes a stored string is shown escaped."""
+    import time
+    from types import SimpleNamespace
+
+    from bf16perf import plugin
+
+    session = SimpleNamespace(
+        notices=["bf16perf: history.jsonl line 3 label 'x\x1b]0;owned\x07'"],
+        decisions=[], runs=[], started_at=time.time(),
+    )  # fmt: skip
+    config = SimpleNamespace(stash={plugin._SESSION: session})
+    written: list[str] = []
+    reporter = SimpleNamespace(
+        config=config, stats={}, section=lambda *a, **k: None, write_line=written.append
+    )
+    plugin.pytest_terminal_summary(reporter)  # type: ignore[arg-type]
+    assert written[0] == "bf16perf: history.jsonl line 3 label 'x\\x1b]0;owned\\x07'"
+    assert not any("\x1b" in line or "\x07" in line for line in written)

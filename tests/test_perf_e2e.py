@@ -48,14 +48,11 @@ from tests.perfrun import (
     run_perf,
     worker_requirements,
 )
-from tests.shared_cluster import ClusterArgs
 
 pytestmark = pytest.mark.slow
 
 
-def test_smoke_baseline_round_trip(tmp_path: Path, shared_cluster: ClusterArgs) -> None:
-    """A baseline saved on the shared cluster, then a session on its own local pinned
-    cluster (what ``pytest perf/`` does) against it: the same cluster shape, the same key."""
+def test_smoke_baseline_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = tmp_path / "baselines"
     reports = tmp_path / "reports"
     # CI time: the rule's arithmetic is unit-tested; 1 warm-up and 5 measured steps a run
@@ -69,8 +66,6 @@ def test_smoke_baseline_round_trip(tmp_path: Path, shared_cluster: ClusterArgs) 
         "--benchmark-json",
         str(tmp_path / "bench.json"),
         *runs,
-        *shared_cluster.args,
-        env=shared_cluster.env(),
     )
     assert saved.returncode == 0, saved.stdout[-3000:]
     assert "baseline of 2 runs saved to" in saved.stdout
@@ -171,6 +166,28 @@ def test_smoke_baseline_round_trip(tmp_path: Path, shared_cluster: ClusterArgs) 
     html = (failed_run / "report.html").read_text()
     assert "throughput regression" in html
     assert str(baseline) in slower.stdout
+    # the session's verdicts as CI posts them (#34), from the report it wrote
+    from bf16perf.console import main
+
+    capsys.readouterr()
+    assert main(["summary", str(reports / "latest")]) == 0
+    table = capsys.readouterr().out
+    assert "| perf/test_training.py::test_training[fp32] | throughput |" in table
+    assert "**throughput regression**" in table and table.rstrip().endswith("exit code 10")
+    # baselines managed on the files these sessions wrote (#34): accept the slower session
+    # as the new level, show it, roll it back, prune the kept versions
+    key, edited = baseline.name.removesuffix(".json"), baseline.read_bytes()
+    store_args = ["--dir", str(store)]
+    assert main(["baselines", "accept", str(reports / "latest"), *store_args]) == 0
+    assert "which now holds 2 sessions (previous kept as" in capsys.readouterr().out
+    assert main(["baselines", "show", key, *store_args]) == 0
+    shown = capsys.readouterr().out
+    assert "session 2: 2 runs, images/s" in shown and "previous versions: 1" in shown
+    assert main(["baselines", "rollback", key, *store_args]) == 0
+    assert "restored from" in capsys.readouterr().out and baseline.read_bytes() == edited
+    assert main(["baselines", "prune", "--versions", "0", *store_args]) == 0
+    assert "2 previous versions removed" in capsys.readouterr().out
+    assert not list(store.glob("*/*.prev-*")) and baseline.read_bytes() == edited
 
     baseline.write_text('{"schema_version": 999}')
     before = baseline.read_bytes()
@@ -183,13 +200,13 @@ def test_smoke_baseline_round_trip(tmp_path: Path, shared_cluster: ClusterArgs) 
 
 
 def test_paired_nightly_against_a_created_reference_flags_an_injected_slowdown(
-    tmp_path: Path, shared_cluster: ClusterArgs
+    tmp_path: Path,
 ) -> None:
     """The paired nightly for real, at smoke size: ``bf16perf reference create`` makes a
     kept reference from a lock file of what the worker needs, pinned at this environment's
     versions (its own venv, checked: it imports the worker and the probe proves its
     kernels; the whole-environment freeze is unit-tested, and takes twice as long), then one
-    session against it, on the shared cluster, with the candidate
+    session against it with the candidate
     slowed by 90% (at --perf-alpha 0.1: one night of 2 pairs detects about 25% at the
     prior's spread, and a smoke step dilutes the sleep): tonight's paired test fails it
     (exit 10), the history keeps the pairs and the session's kind, the pair order's seed
@@ -214,9 +231,8 @@ def test_paired_nightly_against_a_created_reference_flags_an_injected_slowdown(
         "--perf-order-seed", "7",
         "--perf-warmup-steps", "1", "--perf-steps", "3", "--perf-batch-per-worker", "2",
         "--perf-no-probe", "--perf-inject-slowdown", "0.9", "--perf-alpha", "0.1",
-        "--perf-reports", str(tmp_path / "reports"), *shared_cluster.args,
+        "--perf-reports", str(tmp_path / "reports"),
         tests=(FP32,),  # fp32 alone on every host: 2 reference and 2 candidate runs
-        env=shared_cluster.env(),
     )  # fmt: skip
     out = slowed.stdout
     assert slowed.returncode == 10, out[-3000:]
@@ -289,9 +305,7 @@ def test_ab_names_the_convolutions_and_the_isa_a_cap_changed(tmp_path: Path) -> 
     print(f"\ncapped at {cap}: {grown}")
 
 
-def test_gate_fails_with_the_measured_speedup_and_its_interval(
-    tmp_path: Path, shared_cluster: ClusterArgs
-) -> None:
+def test_gate_fails_with_the_measured_speedup_and_its_interval(tmp_path: Path) -> None:
     """The gate end to end, with --perf-min-bf16-speedup 100: it must fail, exit code 10,
     with the measured speedup and its interval, on every host (2 pairs give a t interval
     on 1 df, 12.7 standard errors wide each way: a gate of 10 was within reach of a noisy
@@ -315,9 +329,7 @@ def test_gate_fails_with_the_measured_speedup_and_its_interval(
         "0",
         "--perf-reports",
         str(tmp_path / "reports"),
-        *shared_cluster.args,
         tests=(BF16_SPEEDUP, BF16_LOSS),
-        env=shared_cluster.env(),
     )
     out = result.stdout
     assert result.returncode == 10, out[-3000:]
@@ -421,9 +433,7 @@ needs_bf16_host = pytest.mark.skipif(
 
 
 @needs_bf16_host
-def test_bf16_without_bf16_kernels_is_refused_not_a_slow_pass(
-    tmp_path: Path, shared_cluster: ClusterArgs
-) -> None:
+def test_bf16_without_bf16_kernels_is_refused_not_a_slow_pass(tmp_path: Path) -> None:
     """oneDNN capped below bf16 (AVX2) on a bf16 host: TensorFlow still sends bf16 to
     oneDNN (it checks CPUID, not the cap), which then has no bf16 convolution to create.
     The run must fail on the kernel proof, before training, naming the cap."""
@@ -433,9 +443,7 @@ def test_bf16_without_bf16_kernels_is_refused_not_a_slow_pass(
         "--perf-no-probe",
         "--perf-reports",
         str(tmp_path),
-        *shared_cluster.args,
         tests=(BF16,),
-        env=shared_cluster.env(),
     )
     out = result.stdout
     assert result.returncode == 1, out[-3000:]
@@ -445,9 +453,7 @@ def test_bf16_without_bf16_kernels_is_refused_not_a_slow_pass(
 
 
 @needs_bf16_host
-def test_bf16_avx512_variant_on_a_described_amx_machine(
-    tmp_path: Path, shared_cluster: ClusterArgs
-) -> None:
+def test_bf16_avx512_variant_on_a_described_amx_machine(tmp_path: Path) -> None:
     """On a cpuinfo that declares AMX, the bf16-avx512 variant runs beside bf16 with oneDNN
     capped at AVX512-BF16; its kernel proof shows avx512_core_bf16 (never AMX), it has a
     baseline of its own, and the session reports what AMX bought."""
@@ -463,9 +469,7 @@ def test_bf16_avx512_variant_on_a_described_amx_machine(
         str(store),
         "--perf-reports",
         str(tmp_path / "reports"),
-        *shared_cluster.args,
         tests=(BF16, BF16_AVX512),
-        env=shared_cluster.env(),
     )
     out = result.stdout
     assert result.returncode == 0, out[-3000:]
@@ -484,9 +488,7 @@ def test_bf16_avx512_variant_on_a_described_amx_machine(
 
 
 @needs_bf16_host
-def test_bf16_allreduce_option_trains_in_sync_under_its_own_key(
-    tmp_path: Path, shared_cluster: ClusterArgs
-) -> None:
+def test_bf16_allreduce_option_trains_in_sync_under_its_own_key(tmp_path: Path) -> None:
     """--perf-bf16-allreduce: bf16 gradients cross the RING all-reduce as bf16; both
     workers still agree (test_training asserts it) and the baseline key says so."""
     result = run_perf(
@@ -497,9 +499,7 @@ def test_bf16_allreduce_option_trains_in_sync_under_its_own_key(
         "--perf-baselines",
         str(tmp_path),
         "--perf-no-report",
-        *shared_cluster.args,
         tests=(BF16,),
-        env=shared_cluster.env(),
     )
     out = result.stdout
     assert result.returncode == 0, out[-3000:]

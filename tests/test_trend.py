@@ -178,6 +178,57 @@ def test_command_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert len(err) == 3 and all(line.startswith("bf16perf ") for line in err), err
 
 
+@pytest.mark.parametrize("kind", ["report", "readme", "empty", "baseline"])
+def test_history_refuses_what_is_not_a_history_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """A report.json, a README, an empty file or a baseline given to ``bf16perf history``:
+    exit 2, one line, no page beside it (#34)."""
+    given = tmp_path / {"report": "report.json", "readme": "README.md"}.get(kind, f"{kind}.x")
+    given.write_text(
+        {
+            "report": json.dumps({"schema_version": 1, "runs": []}, indent=1),
+            "readme": "# bf16perf\n\nA harness.\n",
+            "empty": "",
+            "baseline": json.dumps({"schema_version": 3, "benchmarks": []}),
+        }[kind]
+    )
+    assert main(["history", str(given)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"bf16perf history: {given}") and "history.jsonl" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == [given.name]  # nothing written
+
+
+def test_history_reads_the_sessions_threshold(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`history --threshold` is the session's --perf-max-regression: an 8% lasting drop is
+    a regression at the default 5%, not at 10% (#34)."""
+    history = tmp_path / "history.jsonl"
+    figures = [100.0] * 20 + [92.0] * 5
+    history.write_text("".join(json.dumps(_line(i, f)) + "\n" for i, f in enumerate(figures)))
+    assert main(["history", str(history), "--no-page"]) == 10
+    assert main(["history", str(history), "--no-page", "--threshold", "0.1"]) == 0
+    with pytest.raises(SystemExit, match="2"):  # a fraction, as the plugin's option
+        main(["history", str(history), "--no-page", "--threshold", "5"])
+    assert "--threshold: '5' must be a fraction" in capsys.readouterr().err
+
+
+def test_history_reads_without_writing_a_page(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = tmp_path / "history.jsonl"
+    history.write_text("".join(json.dumps(_line(i, 100.0)) + "\n" for i in range(4)))
+    history.chmod(0o444)
+    tmp_path.chmod(0o555)  # a read-only place
+    try:
+        assert main(["history", str(history), "--no-page"]) == 0
+    finally:
+        tmp_path.chmod(0o755)
+    assert "m w-fp32: 4 sessions" in capsys.readouterr().out
+    assert not (tmp_path / "history.html").exists()
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 

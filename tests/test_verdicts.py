@@ -202,3 +202,19 @@ def test_ab_rule_printed_mde_includes_the_threshold_and_is_caught_at_it() -> Non
         v = ab_rule(cand, ref, max_regression=0.05, alpha=0.01)
         hits += v.outcome is Outcome.REGRESSION
     assert 0.72 <= hits / 400 <= 0.88
+
+
+def test_confidence_is_never_printed_as_a_rounded_100_percent() -> None:
+    """A bf16 host's default session plans 4 verdicts at 0.0025: a two-sided interval of
+    1 - 2 x 0.0025 is "99.5% CI", which ``.0%`` printed as "100% CI" (#34)."""
+    from bf16perf.verdicts._common import confidence_text
+
+    assert [confidence_text(c) for c in (0.95, 0.975, 0.99, 0.995, 0.9975, 0.99875)] == [
+        "95%", "97.5%", "99%", "99.5%", "99.75%", "99.875%",
+    ]  # fmt: skip
+    assert not confidence_text(0.9999999).startswith("100")
+    rng = np.random.default_rng(3)
+    base = [100 * x for x in rng.normal(1, 0.02, 5)]
+    now = [80 * x for x in rng.normal(1, 0.02, 5)]
+    detail = baseline_rule(now, base, max_regression=0.05, alpha=0.0025).detail
+    assert "99.5% CI" in detail and "100% CI" not in detail, detail

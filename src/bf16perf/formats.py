@@ -8,6 +8,7 @@ noise      1        ``baselines/<slug>/<workload-key>.noise.json``  :mod:`bf16pe
 history    2        ``reports/history.jsonl``, one line each     :mod:`bf16perf.report`
 session    1        ``<calibrate --state>/sessions/NNN.json``    :mod:`bf16perf.calibrate`
 report     1        ``reports/<stamp>/report.json``              :mod:`bf16perf.report`
+verdicts   1        printed (``summary``, ``compare --format``)  :mod:`bf16perf.console`
 =========  =======  ===========================================  ======================
 
 Version history:
@@ -38,6 +39,7 @@ import math
 from collections.abc import Callable, Iterator
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any, Literal
 
 __all__ = [
@@ -61,7 +63,11 @@ HISTORY_VERSION = 2
 SESSION_VERSION = 1
 REPORT_VERSION = 1
 
-Kind = Literal["baseline", "noise", "history", "session", "report"]
+#: Where baseline and noise files are kept unless ``--perf-baselines`` (or a command's
+#: ``--baselines``) says otherwise: one default for both front ends.
+DEFAULT_BASELINES = Path("baselines")
+
+Kind = Literal["baseline", "noise", "history", "session", "report", "verdicts"]
 
 #: The longest repr of a found value quoted in a problem (a huge value stays one line).
 _SHOWN = 60
@@ -73,6 +79,7 @@ _VERSIONS: dict[str, int] = {
     "history": HISTORY_VERSION,
     "session": SESSION_VERSION,
     "report": REPORT_VERSION,
+    "verdicts": 1,
 }
 
 

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bf16perf.baselines import DEFAULT_SESSIONS
+from bf16perf.formats import DEFAULT_BASELINES
 from bf16perf.plan import PinMode
+from bf16perf.verdicts import SESSION_ALPHA
 from bf16perf.verdicts.paired import PAIRED_PAIRS
 from bf16perf.workload.config import PROFILES, TrainConfig
 
@@ -102,14 +104,14 @@ class PerfOptions:
     workloads: tuple[str, ...] = ()
     workload_file: Path = Path("pyproject.toml")
     profile: str = "default"
-    baselines_dir: Path = Path("baselines")
+    baselines_dir: Path = DEFAULT_BASELINES
     save_baseline: bool = False
     baseline_sessions: int = DEFAULT_SESSIONS
     max_regression: float = 0.05
     min_bf16_speedup: float = 1.0
     repeats: int = 3
     extra_pairs: int = 2
-    alpha: float = 0.01
+    alpha: float = SESSION_ALPHA
     release: bool = False
     reference_python: str | None = None
     reference_env: tuple[tuple[str, str], ...] = ()

@@ -22,7 +22,6 @@ from typing import Any
 from bf16perf.kernels import Primitive
 from bf16perf.profile import Profile
 from bf16perf.shapes import flops_of
-from bf16perf.workload.results import RunProof
 
 __all__ = [
     "COMPUTE_PARTS",
@@ -151,10 +150,10 @@ def share_lines(profile: Profile, peak: Mapping[str, Any] | None) -> list[str]:
     ]
 
 
-def run_shares_of_peak(kernels: Mapping[str, Any] | None) -> list[dict[str, Any]] | None:
-    """:func:`shares_of_peak` of the profile and peak a run's kernel proof keeps, or
-    ``None`` where the run has no profile or its peak was not measured."""
-    stored = RunProof.of(kernels).profile
+def run_shares_of_peak(stored: Mapping[str, Any] | None) -> list[dict[str, Any]] | None:
+    """:func:`shares_of_peak` of the lone-step profile a run's kernel proof keeps (as
+    stored, with its peak), or ``None`` where the run has no profile or its peak was not
+    measured."""
     peak = (stored or {}).get("peak") or {}
     if stored is None or not peak.get("gflops"):
         return None

@@ -19,6 +19,7 @@ from bf16perf.cli import addoptions, options_from_config
 from bf16perf.cpu import DEFAULT_CPUINFO, CpuInfoError, read_cpuinfo, resolve_cpuinfo_path
 from bf16perf.decisions import ExitCode, exit_code_for, format_table
 from bf16perf.decomposition import summary_lines
+from bf16perf.inert import inert
 from bf16perf.kernels import KernelSummary, ProbeError
 from bf16perf.lock import LockError, MachineLock
 from bf16perf.machine import detect_machine, machine_fingerprint
@@ -182,8 +183,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not session.notices and not session.decisions:
         return
     terminalreporter.section("bf16perf")
-    for line in session.notices:
-        terminalreporter.write_line(line)
+    for line in session.notices:  # they quote stored strings: shown, never obeyed
+        terminalreporter.write_line(inert(line))
     mine = [r for r, _ in session.runs if r.stack != "reference"]
     for line in summary_lines(
         [(r.label, r.step_times_s, r.kernels) for r in mine],
@@ -193,7 +194,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if session.decisions:
         terminalreporter.write_line("")
         for line in format_table(session.decisions):
-            terminalreporter.write_line(line)
+            terminalreporter.write_line(inert(line))
     for line in finish.duration_lines(session, end=True):
         terminalreporter.write_line(line)
     code = _exit_code(config, terminalreporter.stats)

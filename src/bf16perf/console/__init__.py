@@ -22,8 +22,17 @@ import contextlib
 import sys
 from typing import Any
 
-from bf16perf.console import baselines, calibrate, compare, daemons, history, reference
+from bf16perf.console import (
+    baselines,
+    calibrate,
+    compare,
+    daemons,
+    history,
+    reference,
+    summary,
+)
 from bf16perf.console._common import InputError
+from bf16perf.inert import inert
 
 __all__ = ["EXIT_CODES", "inert", "main", "parser"]
 
@@ -55,19 +64,9 @@ def parser() -> argparse.ArgumentParser:
     )
     top.add_argument("--version", action="version", version=f"bf16perf {_version()}")
     sub = top.add_subparsers(dest="command", required=True)
-    for module in (history, compare, calibrate, baselines, reference, daemons):
+    for module in (history, compare, summary, calibrate, baselines, reference, daemons):
         module.add(sub)
     return top
-
-
-def inert(text: str) -> str:
-    """``text`` with every character a terminal would act on (control characters, escape
-    sequences, Unicode line separators, format characters) written as an escape: stored
-    strings (keys, labels, paths) are shown, never obeyed."""
-    return "".join(
-        c if c in "\n\t" or c.isprintable() else c.encode("unicode_escape").decode("ascii")
-        for c in text
-    )
 
 
 class _Inert:

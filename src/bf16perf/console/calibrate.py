@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bf16perf.console._common import InputError, like_the_plugin
+from bf16perf.formats import DEFAULT_BASELINES
 
 __all__ = ["add", "run"]
 
@@ -22,7 +23,7 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cal.add_argument("--sessions", type=int, default=8, help="A/A sessions (default 8)")
     cal.add_argument("--runs", type=int, default=3, help="fp32 runs a session (default 3)")
     cal.add_argument("--state", type=Path, default=Path("reports/calibration"))
-    cal.add_argument("--baselines", type=Path, default=Path("baselines"))
+    cal.add_argument("--baselines", type=Path, default=DEFAULT_BASELINES)
     for name, flag in (("--threshold", "--perf-max-regression"), ("--alpha", "--perf-alpha")):
         like_the_plugin(cal, name, flag)
     cal.add_argument("--no-save", dest="save", action="store_false", help="print, save nothing")

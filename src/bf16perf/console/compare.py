@@ -5,12 +5,15 @@ and the parts of the lone step that grew from A's profile to B's (:mod:`bf16perf
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any, cast
 
 from bf16perf.console._common import InputError, like_the_plugin
+from bf16perf.console.summary import FORMATS, document, markdown, row
 from bf16perf.decisions import Decision, Outcome, session_exit_code
 from bf16perf.formats import loads
+from bf16perf.report.history import history_problem
 
 __all__ = ["add", "as_session", "run"]
 
@@ -32,6 +35,13 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="release mode: exit 11 when a drop beyond the threshold is not ruled out"
         " (default, nightly: exit 10 only on evidence of a drop)",
     )
+    c.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="text (default), json (bf16perf/schemas/verdicts.schema.json) or markdown (a"
+        " table for $GITHUB_STEP_SUMMARY or a pull-request comment)",
+    )
     c.set_defaults(run=run)
 
 
@@ -44,7 +54,17 @@ def _report_json(directory: Path) -> dict[str, Any]:
     try:
         data = loads(path.read_text())
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        if history_problem(path) is None:  # JSON lines of sessions: a history
+            raise InputError(
+                f"{path}: this is a history (one line a session), not a report: compare two"
+                f" sessions' report directories, or read it with bf16perf history {path}"
+            ) from None
         raise InputError(f"{path}: not a readable report ({exc})") from None
+    if isinstance(data, dict) and "sessions" in data and "benchmarks" in data:
+        raise InputError(
+            f"{path}: this is a baseline, not a report: compare two sessions' report"
+            " directories (bf16perf baselines lists what a baseline holds)"
+        )
     if not isinstance(data, dict) or "runs" not in data:
         raise InputError(f"{path}: not a bf16perf report.json (no 'runs')")
     return data
@@ -95,13 +115,16 @@ def run(args: argparse.Namespace) -> int:
         )
     a, b = _figures(report_a, args.a), _figures(report_b, args.b)
     shared = sorted(set(a) & set(b))
-    print(f"A (the baseline): {args.a}\nB (judged against A): {args.b}")
-    for side, only in (("A", set(a) - set(b)), ("B", set(b) - set(a))):
-        for key in sorted(only):
-            print(f"{key}: only in {side}, not compared")
+    text = args.format == "text"
+    if text:
+        print(f"A (the baseline): {args.a}\nB (judged against A): {args.b}")
+        for side, only in (("A", set(a) - set(b)), ("B", set(b) - set(a))):
+            for key in sorted(only):
+                print(f"{key}: only in {side}, not compared")
     if not shared:
         raise InputError(f"{args.a} and {args.b} share no workload key: nothing to compare")
     decisions: list[Decision] = []
+    rows: list[dict[str, Any]] = []
     for key in shared:
         verdict = baseline_rule(
             b[key],
@@ -112,12 +135,22 @@ def run(args: argparse.Namespace) -> int:
             remedies=COMMAND,
         )
         outcome = as_session(verdict.outcome, args.release)
-        print(f"{key}: {outcome.value}: {verdict.detail}")
         grew = _what_grew(report_a, report_b, key)
-        if grew:
-            print(f"  {grew}")
+        if text:
+            print(f"{key}: {outcome.value}: {verdict.detail}")
+            if grew:
+                print(f"  {grew}")
+        detail = f"{verdict.detail}; {grew}" if grew else verdict.detail
+        rows.append(row(key, "throughput", outcome.value, verdict.to_dict(), detail))
         decisions.append(Decision(key, "throughput", outcome, verdict.detail))
-    return int(session_exit_code(decisions, 0))  # the session's order of codes
+    code = int(session_exit_code(decisions, 0))  # the session's order of codes
+    if args.format == "json":
+        doc = document({"a": str(args.a), "b": str(args.b)}, rows, code)
+        doc.update(only_in_a=sorted(set(a) - set(b)), only_in_b=sorted(set(b) - set(a)))
+        print(json.dumps(doc, indent=1))
+    elif args.format == "markdown":
+        print(markdown(f"bf16perf compare: {args.b} against {args.a}", rows, code))
+    return code
 
 
 def _profile(report: dict[str, Any], key: str) -> Any:

@@ -10,7 +10,12 @@ from pathlib import Path
 
 from bf16perf import parsers as p
 from bf16perf.atomic import atomic_write
-from bf16perf.console._common import PROBLEMS_SHOWN, InputError, refuse_overwriting
+from bf16perf.console._common import (
+    PROBLEMS_SHOWN,
+    InputError,
+    like_the_plugin,
+    refuse_overwriting,
+)
 
 __all__ = ["add", "run"]
 
@@ -19,7 +24,9 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     h = sub.add_parser("history", help="series, change points and the history page")
     h.add_argument("path", nargs="?", type=Path, default=Path("reports/history.jsonl"))
     h.add_argument("--page", type=Path, default=None, help="default: history.html beside it")
+    h.add_argument("--no-page", action="store_true", help="read only: write no page")
     h.add_argument("--confirm", type=p.positive_int, default=3, help="sessions that confirm a drop")
+    like_the_plugin(h, "--threshold", "--perf-max-regression")
     h.set_defaults(run=run)
 
 
@@ -35,8 +42,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(
             f"{path}: no such history file (a perf session writes reports/history.jsonl)"
         )
-    page: Path = args.page or path.with_name("history.html")
-    refuse_overwriting(page, [path])  # before any work: a usage error writes nothing
+    _check_is_history(path)
+    page: Path | None = None
+    if not args.no_page:
+        page = args.page or path.with_name("history.html")
+        refuse_overwriting(page, [path])  # before any work: a usage error writes nothing
     try:
         lines, problems = read_history_checked(path)
     except OSError as exc:
@@ -54,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     regressions = 0
     for key, series in sorted(all_series.items()):
         last = series.points[-1]
-        verdict = nightly_rule(series, confirm=args.confirm)
+        verdict = nightly_rule(series, confirm=args.confirm, threshold=args.threshold)
         regressions += verdict.status == "regression"
         print(
             f"{key}: {len(series.points)} sessions, last {last.figure:.4g} ({last.started});"
@@ -62,6 +72,24 @@ def run(args: argparse.Namespace) -> int:
         )
         for change in found[key]:
             print(f"  change point: {change.describe()}")
-    atomic_write(page, render_history_page(all_series, found, page, path))
-    print(f"history page: {page} ({len(lines)} lines, {time.monotonic() - t0:.2f} s)")
+    if page is not None:
+        atomic_write(page, render_history_page(all_series, found, page, path))
+        print(f"history page: {page} ({len(lines)} lines, {time.monotonic() - t0:.2f} s)")
     return 10 if regressions else 0
+
+
+def _check_is_history(path: Path) -> None:
+    """Refuse, before anything is written, a file that is not a history: a report.json, a
+    baseline, a README, an empty file."""
+    from bf16perf.report.history import history_problem
+
+    problem = history_problem(path)
+    if problem is None:
+        with path.open("rb") as fh:
+            if not fh.read(1 << 16).strip():
+                problem = f"{path} is empty: no session has written to it yet"
+    if problem is not None:
+        raise InputError(
+            f"{problem}; give the history.jsonl a perf session appends to (reports/ by"
+            " default, --perf-history)"
+        )

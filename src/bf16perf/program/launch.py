@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bf16perf.executors import barrier_stage
-from bf16perf.program.metrics import StepMetric, has_nan_loss, split_warmup
+from bf16perf.output.metrics import StepMetric, has_nan_loss, split_warmup
 from bf16perf.program.task import (
     METRICS_MARK,
     RANK_MARK,

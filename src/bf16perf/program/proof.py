@@ -12,11 +12,11 @@ from typing import Any
 
 from bf16perf.kernels import KernelSummary, ProbeError, parse_verbose, verbose_lines
 from bf16perf.marks import STEP_MARKS
+from bf16perf.output.metrics import parse_metrics
+from bf16perf.output.records import MetricsError, StepMetric
 from bf16perf.probe import capture_verbose
 from bf16perf.profile import Profile, profile_of
 from bf16perf.program.launch import env_of, field_values
-from bf16perf.program.metrics import parse_metrics
-from bf16perf.program.records import MetricsError, StepMetric
 from bf16perf.program.task import fill_process_fields
 from bf16perf.workload.config import Precision, TrainConfig, Variant
 from bf16perf.workload.definition import WorkloadDef

@@ -27,7 +27,7 @@ from typing import Any
 
 from bf16perf.hygiene import guarded, without_secrets
 from bf16perf.interference import CpuWindow, sample
-from bf16perf.program.metrics import MetricsError, parse_metrics
+from bf16perf.output.metrics import MetricsError, parse_metrics
 from bf16perf.progress import ProgressLink, sign
 
 __all__ = [

@@ -45,7 +45,7 @@ def _run_dict(run: RunResult, workload_key: str) -> dict[str, Any]:
         "median_images_per_second": median,
         "images_per_second_ci": [low, high],
         "decomposition": split.to_dict() if split else None,
-        "share_of_peak": run_shares_of_peak(run.kernels),
+        "share_of_peak": run_shares_of_peak(RunProof.of(run.kernels).profile),
     }
 
 

@@ -25,7 +25,7 @@ the threshold, how many runs or pairs would bring it below.  :func:`loss_rule` a
 :func:`bf16_loss_rule` judge the loss curves.  Nothing here touches pytest or files.
 """
 
-from bf16perf.verdicts._common import GATE_CONFIDENCE, PASS_ALPHA
+from bf16perf.verdicts._common import GATE_CONFIDENCE, PASS_ALPHA, SESSION_ALPHA
 from bf16perf.verdicts.ab import AbVerdict, ab_rule, balanced_order
 from bf16perf.verdicts.baseline import (
     SESSION_PRIOR,
@@ -40,6 +40,7 @@ from bf16perf.verdicts.loss import LossVerdict, bf16_loss_rule, loss_rule
 __all__ = [
     "GATE_CONFIDENCE",
     "PASS_ALPHA",
+    "SESSION_ALPHA",
     "SESSION_PRIOR",
     "AbVerdict",
     "ErrorBudget",

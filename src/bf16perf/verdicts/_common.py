@@ -11,12 +11,26 @@ from bf16perf.decisions import Outcome
 #: One-sided level at which a pass must rule out a drop beyond the threshold (as in a
 #: two one-sided tests equivalence check: a 90% two-sided interval).
 PASS_ALPHA = 0.05
+#: The session's error budget (``--perf-alpha``): the one default every rule and front end
+#: takes.
+SESSION_ALPHA = 0.01
 #: Two-sided coverage of the release gate's interval over all its looks.
 GATE_CONFIDENCE = 0.95
 
 
 def pct(x: float) -> str:
     return "unbounded" if not math.isfinite(x) else f"{x:.1%}"
+
+
+def confidence_text(confidence: float) -> str:
+    """A confidence level as a percentage with the digits it needs and never a rounded
+    "100%": 0.95 -> "95%", 0.995 -> "99.5%", 0.99875 -> "99.875%" (a default session on
+    a bf16 host plans 4 verdicts at 0.25% each, so its intervals are 99.75%)."""
+    for digits in range(5):
+        text = f"{confidence * 100:.{digits}f}"
+        if abs(float(text) / 100 - confidence) < 1e-9 and float(text) < 100:
+            return f"{text}%"
+    return f"{min(confidence * 100, 99.9999):.4f}%"
 
 
 def interval_text(low: float, high: float) -> str:

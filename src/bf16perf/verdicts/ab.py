@@ -12,7 +12,14 @@ from typing import Any
 from bf16perf.decisions import Outcome
 from bf16perf.power import min_pairs_for, signed_rank_pairs, signed_rank_whole_drop
 from bf16perf.ranks import SignedRank, signed_rank
-from bf16perf.verdicts._common import PASS_ALPHA, interval_text, pct, three_way
+from bf16perf.verdicts._common import (
+    PASS_ALPHA,
+    SESSION_ALPHA,
+    confidence_text,
+    interval_text,
+    pct,
+    three_way,
+)
 from bf16perf.verdicts.words import SESSION
 
 
@@ -53,7 +60,8 @@ class AbVerdict:
             f"candidate {statistics.median(self.candidate):.2f} vs reference"
             f" {statistics.median(self.reference):.2f} images/s over {t.pairs} interleaved"
             f" pairs: Hodges-Lehmann ratio {t.ratio:.3f} ({t.ratio - 1:+.1%}),"
-            f" {t.confidence:.0%} CI {interval_text(t.low, t.high)}, one-sided Wilcoxon"
+            f" {confidence_text(t.confidence)} CI {interval_text(t.low, t.high)},"
+            " one-sided Wilcoxon"
             f" signed-rank p={t.p_less:.4f}; pair spread {pct(self.sigma)}; detectable drop"
             f" {pct(self.mde)} at alpha {self.alpha:g}, 80% power (the exact signed-rank test"
             f" and the estimate below -{self.threshold:.0%}, simulated)"
@@ -106,7 +114,7 @@ def ab_rule(
     reference: Sequence[float],
     *,
     max_regression: float,
-    alpha: float = 0.01,
+    alpha: float = SESSION_ALPHA,
     order: Sequence[str] = (),
 ) -> AbVerdict:
     """Judge interleaved candidate/reference pairs of run figures."""

@@ -11,7 +11,15 @@ from typing import Any
 from bf16perf.decisions import Outcome
 from bf16perf.power import detectable_drop, runs_needed
 from bf16perf.stats import LogRatio, Spread, sessions_log_ratio
-from bf16perf.verdicts._common import PASS_ALPHA, interval_text, pct, t_quantile, three_way
+from bf16perf.verdicts._common import (
+    PASS_ALPHA,
+    SESSION_ALPHA,
+    confidence_text,
+    interval_text,
+    pct,
+    t_quantile,
+    three_way,
+)
 from bf16perf.verdicts.words import SESSION, Remedies
 
 #: The between-session spread assumed where nothing on this machine measured one: the
@@ -69,7 +77,8 @@ class ThroughputVerdict:
             f" {_geomean(self.baseline):.2f} in baseline {self.baseline_path}"
             f" ({self.described or f'{len(self.baseline)} runs'}): ratio of geometric means"
             f" {e.ratio:.3f}"
-            f" ({e.ratio - 1:+.1%}), {e.confidence:.0%} CI {interval_text(e.low, e.high)},"
+            f" ({e.ratio - 1:+.1%}), {confidence_text(e.confidence)} CI"
+            f" {interval_text(e.low, e.high)},"
             f" between-run spread {pct(e.spread.sigma)} from {e.spread.source};"
         )
         if self.session is not None:
@@ -135,7 +144,7 @@ def baseline_rule(
     baseline: Sequence[float],
     *,
     max_regression: float,
-    alpha: float = 0.01,
+    alpha: float = SESSION_ALPHA,
     prior: Spread | None = None,
     session: Spread | None = None,
     baseline_path: str = "",
@@ -161,7 +170,7 @@ def sessions_rule(
     sessions: Sequence[Sequence[float]],
     *,
     max_regression: float,
-    alpha: float = 0.01,
+    alpha: float = SESSION_ALPHA,
     prior: Spread | None = None,
     session: Spread | None = None,
     calibrated: bool = False,

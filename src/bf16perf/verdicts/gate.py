@@ -10,7 +10,7 @@ from typing import Any
 from bf16perf.decisions import Outcome
 from bf16perf.power import detectable_drop, pairs_needed
 from bf16perf.stats import LogRatio, paired_log_ratio
-from bf16perf.verdicts._common import GATE_CONFIDENCE, interval_text, pct
+from bf16perf.verdicts._common import GATE_CONFIDENCE, confidence_text, interval_text, pct
 from bf16perf.verdicts.words import SESSION
 
 
@@ -61,13 +61,15 @@ class GateVerdict:
     def detail(self) -> str:
         e = self.estimate
         text = (
-            f"bf16 speedup {e.ratio:.3f}x, {e.confidence:.1%} CI {interval_text(e.low, e.high)},"
+            f"bf16 speedup {e.ratio:.3f}x, {confidence_text(e.confidence)} CI"
+            f" {interval_text(e.low, e.high)},"
             f" gate {self.gate:.2f}x ({len(self.bf16)} interleaved fp32/bf16 pairs of runs,"
             f" t interval on per-pair log ratios"
         )
         if self.looks > 1:
             text += (
-                f"; second look after more pairs: each look at {e.confidence:.1%} so that both"
+                "; second look after more pairs: each look at"
+                f" {confidence_text(e.confidence)} so that both"
                 f" together keep {GATE_CONFIDENCE:.0%}"
             )
         text += f"; resolves a distance from the gate of {pct(self.resolution)} at 80% power)"

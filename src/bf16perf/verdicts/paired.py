@@ -34,7 +34,7 @@ from typing import Any
 
 from bf16perf.decisions import Outcome
 from bf16perf.stats import Spread
-from bf16perf.verdicts._common import PASS_ALPHA, pct, t_quantile
+from bf16perf.verdicts._common import PASS_ALPHA, SESSION_ALPHA, pct, t_quantile
 from bf16perf.verdicts.paired_spread import (
     HORIZON,
     PAIR_PRIOR,
@@ -220,7 +220,7 @@ def paired_rule(
     before: Sequence[PairNight] = (),
     *,
     max_regression: float,
-    alpha: float = 0.01,
+    alpha: float = SESSION_ALPHA,
     prior: Spread = PAIR_PRIOR,
     started: str = "tonight",
 ) -> PairedVerdict:

@@ -8,7 +8,7 @@ their repository (``pyproject.toml`` by default, ``--perf-workload-file`` for an
     [tool.bf16perf.workloads.my-resnet]
     command = ["{python}", "train.py", "--steps", "{total_steps}", "--bf16={bf16}"]
     mode = "per-worker"        # one process per Spark barrier task; or "driver"
-    format = "jsonl"           # how to read its metrics: see bf16perf.program.metrics
+    format = "jsonl"           # how to read its metrics: see bf16perf.output.metrics
     env = { KMP_BLOCKTIME = "1" }
     env_bf16 = { MY_BF16 = "1" }
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bf16perf.program.metrics import FORMATS
+from bf16perf.output.metrics import FORMATS
 
 __all__ = [
     "BUILTIN",

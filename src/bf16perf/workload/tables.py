@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from bf16perf.program.metrics import FORMATS, MetricsError, check_regex
+from bf16perf.output.metrics import FORMATS, MetricsError, check_regex
 from bf16perf.workload.definition import (
     BUILTIN,
     DEFAULT_WORKLOAD,

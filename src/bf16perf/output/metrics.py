@@ -2,7 +2,7 @@
 
 A command workload (:mod:`bf16perf.workload.definition`) names one of :data:`FORMATS`; its
 parser turns the program's lines into :class:`StepMetric` records (the frameworks' own log
-formats: :mod:`bf16perf.program.logs`).  Pure functions on text,
+formats: :mod:`bf16perf.output.logs`).  Pure functions on text,
 no I/O: the barrier task and the driver feed them files they read.
 
 Formats:
@@ -32,8 +32,8 @@ import math
 import re
 from collections.abc import Iterable
 
-from bf16perf.program.logs import bigdl, intel_hook, mllog, tf_cnn
-from bf16perf.program.records import MetricsError, StepMetric, images_per_second
+from bf16perf.output.logs import bigdl, intel_hook, mllog, tf_cnn
+from bf16perf.output.records import MetricsError, StepMetric, images_per_second
 
 __all__ = [
     "FORMATS",

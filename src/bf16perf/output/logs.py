@@ -1,6 +1,6 @@
 """The frameworks' own progress lines as :class:`StepMetric` records: MLPerf logging,
 BigDL's optimizer (TFPark), tf_cnn_benchmarks and Intel's ``ExamplesPerSecondHook``
-(formats: :mod:`bf16perf.program.metrics`).  Pure functions on text."""
+(formats: :mod:`bf16perf.output.metrics`).  Pure functions on text."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 
-from bf16perf.program.records import NUMBER, StepMetric
+from bf16perf.output.records import NUMBER, StepMetric
 
 __all__ = ["bigdl", "intel_hook", "mllog", "tf_cnn"]
 
