@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -172,6 +173,7 @@ def test_perf_tests_run_on_an_existing_cluster(
     assert standalone.master_url
     data = write_tiny_imagenet(tmp_path / "tfrecords")
     env = dict(os.environ, SPARK_CONF_DIR=str(standalone.conf_dir))  # how users pass a secret
+    before = set(Path(tempfile.gettempdir()).glob("bf16perf-rank*"))
     result = run_perf(
         "--perf-no-probe",
         "--perf-repeats",  # CI time: one run shows the path; the rules are tested elsewhere
@@ -195,6 +197,8 @@ def test_perf_tests_run_on_an_existing_cluster(
     out = result.stdout
     assert result.returncode == 0, out[-3000:]
     assert f"bf16perf cluster: external {standalone.master_url}" in out
+    # each barrier task's work directory is gone once its result is read
+    assert set(Path(tempfile.gettempdir()).glob("bf16perf-rank*")) == before
     assert "pinning is the cluster's business" in out
     assert "test_training[fp32]" in out and "no baseline for machine" in out
     assert "-tfrecord-fp32" in out  # the workload key names the data source
@@ -265,6 +269,7 @@ def test_a_command_workload_sees_no_cluster_secret(
     (workload,) = select_workloads(toml, ("env-probe",), given=True)
     config = replace(PROFILES["smoke"], workload="env-probe")
     events: list[dict[str, object]] = []
+    before = set(Path(tempfile.gettempdir()).glob("bf16perf-cmd*"))
     spark = standalone.session(app_name="env-probe")
     try:
         run = run_per_worker(
@@ -279,6 +284,7 @@ def test_a_command_workload_sees_no_cluster_secret(
         assert "BF16PERF_METRICS" in seen["mine"]
         assert not {"_SPARK_AUTH_SECRET", "PYSPARK_GATEWAY_SECRET"} & set(seen["mine"])
     assert any(e.get("line") == "step 1" for e in events), events[:5]
+    assert set(Path(tempfile.gettempdir()).glob("bf16perf-cmd*")) == before  # none left
 
 
 def test_worker_killed_mid_barrier_stage(standalone: SparkStandaloneCluster) -> None:

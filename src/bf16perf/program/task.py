@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -210,13 +211,27 @@ def command_task(
     ``spec_json`` holds the workload (``argv`` with every field but ``rank`` filled,
     ``env``, ``cwd``, ``format``, ``regex``), the timeouts and the batch.
     """
-    import socket
-
     from bf16perf.workload.task import rendezvous
 
     rank, host, addresses = rendezvous()
-    spec = json.loads(spec_json)
     work = Path(tempfile.mkdtemp(prefix=f"bf16perf-cmd{rank}-"))
+    try:
+        yield _run_rank(json.loads(spec_json), progress_addr, rank, host, addresses, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # read into the result; nothing left in /tmp
+
+
+def _run_rank(
+    spec: dict[str, Any],
+    progress_addr: ProgressLink | None,
+    rank: int,
+    host: str,
+    addresses: list[str],
+    work: Path,
+) -> str:
+    """One rank's program run in ``work``, its records and facts as JSON."""
+    import socket
+
     metrics, log = work / "metrics.jsonl", work / "output.log"
     env = {**rank_env(rank, addresses, metrics), **dict(spec["env"])}
     argv = fill_process_fields(spec["argv"], rank, metrics, work)
@@ -250,7 +265,7 @@ def command_task(
     if done.code != 0:
         raise RuntimeError(f"{who}: the program exited with code {done.code}:\n" + tail(log))
     records = read_records(spec["format"], spec["regex"], log, metrics, spec["batch"])
-    yield json.dumps(
+    return json.dumps(
         {
             "rank": rank,
             "host": host,

@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -196,3 +197,5 @@ def barrier_task(
         if proc.poll() is None:
             proc.kill()  # its result is on disk; its exit can take 100 s (FACTS)
         pump.close()
+        proc.wait()
+        shutil.rmtree(work, ignore_errors=True)  # read above; nothing left in /tmp
