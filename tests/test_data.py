@@ -42,3 +42,20 @@ def test_empty_data_dir_is_a_clear_error(tmp_path: Path) -> None:
     config = replace(PROFILES["smoke"], data_dir=str(tmp_path))
     with pytest.raises(ValueError, match="no TFRecord files"):
         tfrecord_dataset(config, rank=0, workers=1)
+
+
+def test_the_worker_imports_tensorflow_without_matplotlib() -> None:
+    """The worker keeps Keras' eager ``matplotlib.pyplot`` import out of every training
+    process (BENCHMARKS.md Q1); TensorFlow must still import, and Keras take the absence."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from bf16perf.workload.worker import without_plotting; without_plotting();"
+        " import tensorflow as tf; tf.constant(1.0);"
+        " assert 'matplotlib.pyplot' not in sys.modules and sys.modules['matplotlib'] is None"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -246,7 +246,16 @@ def _write(
     return result
 
 
+def without_plotting() -> None:
+    """Keep matplotlib out of this process: TensorFlow imports Keras 3 eagerly, and Keras
+    imports ``matplotlib.pyplot`` wherever it is installed (this project installs it for
+    its reports), which is a fifth of TensorFlow's import time in every training and proof
+    process (BENCHMARKS.md Q1); Keras takes its absence as it documents (``plt = None``)."""
+    sys.modules.setdefault("matplotlib", None)  # type: ignore[arg-type]
+
+
 def main(argv: list[str]) -> None:
+    without_plotting()
     config = TrainConfig.from_json(Path(argv[1]).read_text())
     train(config, Path(argv[2]))
     sys.stdout.flush()
