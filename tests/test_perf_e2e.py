@@ -118,7 +118,6 @@ def test_smoke_baseline_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture
         str(reports),
         "--perf-no-probe",
         *runs,
-        profile=True,  # where the step goes, read below
     )
     assert slower.returncode == 10, slower.stdout[-3000:]  # ExitCode.REGRESSION
     assert "throughput regression: " in slower.stdout
@@ -152,19 +151,6 @@ def test_smoke_baseline_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture
     (throughput,) = [d for d in report["decisions"] if d["check"] == "throughput"]
     assert len(throughput["figures"]["current_runs"]) == 2
     jsonschema.validate(report, schema("report"))
-    # where the step goes: the fp32 proof was a profiled lone step, each run decomposed
-    fp32_run = report["runs"][0]
-    profile = fp32_run["kernels"]["profile"]
-    assert profile["available"] and profile["step_s"] > 0 and profile["cost_s"] > 0, profile
-    names = {p["name"] for p in profile["parts"]}
-    assert names and all(p["count"] > 0 for p in profile["parts"]), profile
-    # with AVX-512 oneDNN runs the convolutions; on AVX2 only TensorFlow's sgemm calls
-    assert ("convolution forward" if host_has_bf16() else "matmul") in names, profile
-    split = fp32_run["decomposition"]
-    parts = split["compute_s"] + split["comm_s"] + split["rest_s"]
-    assert parts == pytest.approx(split["step_s"]) and split["compute_s"] > 0, split
-    assert "bf16perf profile fp32 (one lone step" in slower.stdout
-    assert "Where the step goes" in (report_dirs[-1] / "report.html").read_text()
     failed_run = (reports / "latest").resolve()
     assert list((failed_run / "logs").glob("*.log")), "a failing run carries its Spark logs"
     html = (failed_run / "report.html").read_text()
@@ -261,6 +247,20 @@ def test_paired_nightly_against_a_created_reference_flags_an_injected_slowdown(
     # the candidate's lone step has the sleep: the rest grew, not oneDNN's kernels
     assert "what grew in the lone step against the reference's: " in decision["detail"]
     assert "mostly the rest, not oneDNN's kernels" in decision["detail"], decision["detail"]
+    # where the step goes: each stack's proof was a profiled lone step, each run decomposed
+    run = next(r for r in report["runs"] if r["stack"] == "candidate")
+    profile = run["kernels"]["profile"]
+    assert profile["available"] and profile["step_s"] > 0 and profile["cost_s"] > 0, profile
+    names = {p["name"] for p in profile["parts"]}
+    assert names and all(p["count"] > 0 for p in profile["parts"]), profile
+    # with AVX-512 oneDNN runs the convolutions; on AVX2 only TensorFlow's sgemm calls
+    assert ("convolution forward" if host_has_bf16() else "matmul") in names, profile
+    split = run["decomposition"]
+    parts = split["compute_s"] + split["comm_s"] + split["rest_s"]
+    assert parts == pytest.approx(split["step_s"]) and split["compute_s"] > 0, split
+    assert "bf16perf profile fp32 (one lone step" in out
+    html = (tmp_path / "reports" / "latest" / "report.html").read_text()
+    assert "Where the step goes" in html
     (line,) = [
         json.loads(x) for x in (tmp_path / "reports" / "history.jsonl").read_text().splitlines()
     ]
