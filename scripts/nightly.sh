@@ -35,7 +35,7 @@ if [ -n "$reference" ]; then
     paired=(--perf-reference "$reference" --perf-references "$state/references")
 elif [ ! -e "$state/.reference-hint" ]; then
     echo "no reference stack: judged against the stored baseline. A paired nightly finds a"
-    echo "lasting 10% drop within 3 nights far more often (README, 'The paired nightly'):"
+    echo "lasting 10% drop within 3 nights far more often (docs/nightly.md, 'The paired nightly'):"
     echo "  BF16PERF_STATE=$state .venv/bin/bf16perf reference create release"
     touch "$state/.reference-hint"
 fi

@@ -73,3 +73,29 @@ def test_no_module_over_300_lines_and_no_function_over_60() -> None:
                     if length > 60:
                         over.append(f"{name}: {node.name} is {length} lines")
     assert not over, over
+
+
+def test_the_session_core_imports_no_pytest() -> None:
+    """The session's state and its verdicts' failure are pytest-free; only the plugin turns
+    a failure into a test's (#33)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bf16perf.session;"
+        " assert 'pytest' not in sys.modules, sorted(m for m in sys.modules if 'pytest' in m)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_plugin_loads_light() -> None:
+    """Every pytest run in the environment imports the plugin: it must not pull in scipy
+    (1.7 s), matplotlib, TensorFlow or Spark before a perf session needs them."""
+    import subprocess
+    import sys
+
+    heavy = ("scipy", "matplotlib", "tensorflow", "pyspark", "torch")
+    code = f"import sys, bf16perf.plugin; print([m for m in {heavy!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr[-2000:]

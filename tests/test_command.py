@@ -89,6 +89,36 @@ def test_compare_names_its_sides_and_refuses_another_machine(
     assert main(["compare", str(a), str(other), "--allow-other-machine"]) == 0
 
 
+def test_compare_reads_this_machines_calibration_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without a noise file compare says it uses a conservative default and whose; with the
+    machine's calibration (bf16perf calibrate's file in --baselines) it says so, and the
+    same report against itself can rule out far smaller drops (#34 item 3)."""
+    from bf16perf.store import BaselineStore
+
+    a = _report(tmp_path / "a", "m1", {"k": [10.0, 10.2, 9.9]})
+    store = BaselineStore(tmp_path / "baselines")
+    path, _ = store.save_noise(
+        "slug-m1", "k", fingerprint={"id": "m1", "slug": "slug-m1"},
+        figures=[10.0, 10.2, 9.9, 10.1, 10.05, 9.95], command="calibrate",
+    )  # fmt: skip
+    doc = json.loads(path.read_text())
+    path.write_text(json.dumps({**doc, "session_sigma": 0.02, "session_df": 11}))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    drops = {}
+    for where, words in ((empty, "a conservative default"), (store.root, "12 A/A sessions")):
+        assert main(["compare", str(a), str(a), "--baselines", str(where), "--format", "json"]) == 0
+        (verdict,) = json.loads(capsys.readouterr().out)["verdicts"]
+        assert words in verdict["detail"], verdict["detail"]
+        drops[words] = verdict["detectable_drop"]
+    print(f"detectable drops of a report against itself: {drops}")
+    assert drops["12 A/A sessions"] < 0.2 < drops["a conservative default"], drops
+    assert main(["compare", str(a), str(a), "--baselines", str(tmp_path / "none")]) == 2
+    assert "--baselines" in capsys.readouterr().err
+
+
 def test_compare_says_what_it_was_given_in_place_of_a_report(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -202,6 +232,33 @@ def test_help_lists_the_exit_codes_and_version_prints(capsys: pytest.CaptureFixt
     with pytest.raises(SystemExit) as exc:
         main(["--version"])
     assert exc.value.code == 0 and capsys.readouterr().out.startswith("bf16perf ")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["history"], ["compare"], ["summary"], ["calibrate"], ["baselines"], ["reference"],
+        ["reference", "create"], ["reference", "list"], ["reference", "remove"], ["master"],
+        ["worker"],
+    ],
+)  # fmt: skip
+def test_every_subcommands_help_has_a_description_defaults_and_exit_codes(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bf16perf.console import COMMAND_EXITS
+
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    usage, description = text.split("\n\n")[:2]
+    assert usage.startswith(f"usage: bf16perf {' '.join(argv)}")
+    assert description.strip() and not description.startswith(("positional", "options"))
+    flat = " ".join(text.split())
+    assert "exit codes: " in flat and "2 a usage error" in flat, text
+    assert " ".join(COMMAND_EXITS[argv[0]].split()[:3]) in flat
+    if argv[0] in ("history", "calibrate", "master"):  # options with a default say it
+        assert "default" in text.split("options:")[1], text
 
 
 def test_baselines_lists_sessions_and_names_unusable_files(

@@ -204,7 +204,7 @@ def test_stored_rule_still_catches_a_large_drop_and_names_the_session_term() -> 
         [6.0, 6.1, 5.9], [10.0, 10.3, 9.8], max_regression=0.05, session=SESSION_PRIOR
     )
     assert v.outcome is Outcome.REGRESSION
-    assert "between-session spread 8.6% (prior: the build VM's session effect" in v.detail
+    assert "between-session spread 8.6% (a conservative default, not this machine's" in v.detail
     assert v.to_dict()["session_sigma"] == 0.086
     small = baseline_rule(
         [9.3, 9.4, 9.2], [10.0, 10.3, 9.8], max_regression=0.05, session=SESSION_PRIOR

@@ -22,7 +22,7 @@ from bf16perf.peak import Peak
 from bf16perf.profile import profile_of
 from bf16perf.report import append_history, build_report, read_history, write_report
 from bf16perf.report.plots import trend_series
-from bf16perf.verdicts import gate_rule
+from bf16perf.verdicts import baseline_rule, gate_rule
 from bf16perf.workload.config import PROFILES, Precision
 from bf16perf.workload.results import RunResult, WorkerResult
 
@@ -64,6 +64,8 @@ def _report(
 ) -> dict[str, Any]:
     machine = detect_machine(CAPTURES / "linux-unknown-sapphirerapids")
     fp32, bf16 = _run(Precision.FP32, 7.5), _run(Precision.BF16, 13.0, bf16_kernels)
+    gate = gate_rule([13.0, 13.1, 12.9], [7.5, 7.45, 7.55], gate=10.0).to_dict()
+    stored = baseline_rule([7.5, 7.45, 7.55], [7.4, 7.42, 7.38], max_regression=0.05).to_dict()
     return build_report(
         started="2026-11-25T16:00:00Z",
         machine=machine,
@@ -74,19 +76,19 @@ def _report(
                 "throughput",
                 Outcome.OK,
                 "7.50 images/s now vs 7.40",
+                stored,
             ),
             Decision(
                 "perf/test_training.py::test_bf16_speedup",
                 "bf16 gate",
                 Outcome.GATE_FAILED,
                 "bf16 speedup 1.7x below 10x",
+                gate,
             ),
         ],
         baselines={},
         cluster={"description": "local cluster"},
-        gate=gate_rule(
-            [13.0, 13.1, 12.9], [7.5, 7.45, 7.55], gate=10.0
-        ).to_dict(),  # the gate's own figures, never recomputed by the report
+        gate=gate,  # the gate's own figures, never recomputed by the report
         exit_code=exit_code,
         stopped_because=stopped,
     )
@@ -248,10 +250,14 @@ def test_html_in_a_real_browser(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     plots = re.search(r'data-plots="(\d+)"', dom)
     loaded = re.search(r'data-plots-loaded="(\d+)"', dom)
-    assert plots and loaded, dom[:500]
-    assert int(plots.group(1)) == 6 and loaded.group(1) == plots.group(1)
-    for plot in ("throughput", "step_times", "workers", "loss", "speedup", "trend"):
+    legends = re.search(r'data-plots-legends="(\d+)"', dom)
+    assert plots and loaded and legends, dom[:500]
+    # every plot drawn by the browser with its axis ticks, and with its legend (#34)
+    assert int(plots.group(1)) == 7 and loaded.group(1) == legends.group(1) == plots.group(1)
+    for plot in ("card", "throughput", "step_times", "workers", "loss", "speedup", "trend"):
         assert f'id="plot-{plot}"' in dom
+    # the decision card comes first, before the verdicts' table
+    assert dom.index('id="plot-card"') < dom.index("<h2>Verdicts</h2>")
     # the per-worker view holds every worker of every run, as the browser built the page
     ranks = re.findall(r'<tr class="worker" data-rank="(\d+)">', dom)
     assert ranks == ["0", "1", "0", "1"], ranks
@@ -280,3 +286,21 @@ def test_a_run_proved_on_several_hosts_lists_each_host(tmp_path: Path) -> None:
     assert "10.0.0.2: fp32: 9 oneDNN primitives (avx2 x9)<br>10.0.0.3: fp32: 9" in html
     report_schema = schema("report")
     jsonschema.validate(json.loads((out / "report.json").read_text()), report_schema)
+
+
+def test_the_decision_card_draws_every_verdict_with_a_ratio() -> None:
+    """One row a verdict with a ratio, each on its own axis, its word coloured by whether
+    it fails; ticks, legend and words are SVG text a browser and a reader find (#34)."""
+    from bf16perf.report.card import card_rows, decision_card
+
+    report = _report(10)
+    rows = card_rows(report)
+    assert [(r["check"], r["kind"]) for r in rows] == [("throughput", "ok"), ("bf16 gate", "fails")]
+    assert rows[1]["gate"] == 10.0 and rows[0]["threshold"] == 0.05
+    card = decision_card(rows)
+    assert card is not None and card.startswith("<svg")
+    for found in ('id="card-xtick', 'id="card-legend', "bf16 speedup below minimum", "ok  +"):
+        assert found in card, found
+    for word in ("detectable drop", "threshold / gate", "interval", "no change"):
+        assert f">{word}<" in card, word  # the legend, as text
+    assert decision_card([]) is None

@@ -51,7 +51,8 @@ def test_three_or_more_sessions_bring_their_own_between_session_spread() -> None
     v = sessions_rule(_session(rng, 3), sessions, max_regression=0.05, session=SESSION_PRIOR)
     # the prior is pooled with their own estimate by degrees of freedom, never replaced by
     # a few-df estimate (#36)
-    assert v.session is not None and v.session.source.startswith("7 baseline sessions + prior")
+    assert v.session is not None
+    assert v.session.source.startswith("7 baseline sessions + a conservative default")
     assert v.session.df == 6 + SESSION_PRIOR.df and v.sessions == sessions
     assert len(v.baseline) == 21
     assert "7 baseline sessions" in v.detail and v.to_dict()["p"] == v.estimate.p_less

@@ -148,7 +148,7 @@ def test_history_command_reports_corrupt_lines_and_writes_the_page(
     assert history.read_bytes() == before
     assert re.search(r"m w-fp32: 4998 sessions, last [\d.]+ .*; regression", out), out
     page = (tmp_path / "history.html").read_text()
-    assert 'class="cp"' in page and "<script src" not in page  # offline: nothing fetched
+    assert 'id="s0-all-cp0"' in page and "<script src" not in page  # offline: nothing fetched
 
 
 def test_page_links_stay_under_the_reports_directory(tmp_path: Path) -> None:
@@ -166,8 +166,38 @@ def test_page_links_stay_under_the_reports_directory(tmp_path: Path) -> None:
     lines = [{**_line(i, 100.0), "report": r} for i, r in enumerate(reports)]
     history.write_text("".join(json.dumps(x) + "\n" for x in lines))
     main(["history", str(history)])
-    hrefs = re.findall(r'href="([^"]*)"', (tmp_path / "history.html").read_text())
+    found = re.findall(r'href="([^"]*)"', (tmp_path / "history.html").read_text())
+    hrefs = [h for h in found if not h.startswith("#")]  # the SVG's own references
     assert hrefs == ["./2026-11-01T010000Z/report.html", "./a%20b%23c%3Fd/report.html"], hrefs
+
+
+def test_the_history_page_has_real_axes_zooms_and_marks_left_out_sessions(
+    tmp_path: Path,
+) -> None:
+    """Each series titled in words, drawn by matplotlib with ticks, units, a grid and a
+    legend; the usual scatter and the threshold; hover text for each session and change
+    point; the trend's left-out sessions (an A/B, a self-test) marked apart; and a zoom that
+    redraws the last 30 and 10 sessions with their own axes (#34)."""
+    history = tmp_path / "history.jsonl"
+    lines = [_line(i % 28, 100.0 if i < 30 else 85.0) for i in range(40)]
+    for i, line in enumerate(lines):
+        line["started"] = f"2026-{10 + i // 28:02d}-{i % 28 + 1:02d}T01:00:00Z"
+        line["series"] = {"resnet50-32px-b4-s8-2x1-synthetic-fp32": line["series"]["w-fp32"]}
+    lines[35]["session"] = {"kind": "ab"}  # an ad-hoc A/B candidate: not in the trend
+    lines[36]["session"] = {"kind": "paired", "injected": 0.5}  # a self-test
+    history.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    main(["history", str(history)])
+    page = (tmp_path / "history.html").read_text()
+    assert "fp32: resnet50 at 32 px, batch 4 a worker, 8 measured steps, 2 workers x 1 CPU," in page
+    assert page.count('<figure class="view"') == 3  # all, last 30, last 10
+    for text in ("usual scatter (median ± 2 sd since the last change)", "threshold (-5% of",
+                 "A/B or self-test session (not in the trend)", "change point",
+                 "images/s (geomean of its runs)", "session (its start, UTC)"):  # fmt: skip
+        assert f">{text}" in page, text
+    assert 'id="s0-all-ytick' in page and 'id="s0-10-xtick' in page
+    hover = re.findall(r'<g id="s0-all-pt\d+"><title>([^<]*)</title>', page)
+    assert len(hover) == 38 and "label commit: c1" in hover[1], hover[:2]
+    assert re.search(r'<g id="s0-all-cp0"><title>[^<]*x0\.8', page), "the change's shift"
 
 
 def test_command_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -252,6 +282,7 @@ def test_history_page_in_a_real_browser_offline(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert 'data-series="1"' in proc.stdout and 'data-changes="1"' in proc.stdout
+    assert 'data-axes="1"' in proc.stdout  # the plot's axis ticks, as the browser drew them
 
 
 def test_the_session_verdict_is_a_history_regression_or_a_notice() -> None:

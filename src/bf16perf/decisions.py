@@ -24,11 +24,19 @@ When several apply, the first in the order 1, 10, 13, 12, 11 wins.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Decision", "ExitCode", "Outcome", "exit_code_for", "session_exit_code"]
+__all__ = [
+    "Decision",
+    "ExitCode",
+    "Outcome",
+    "exit_code_for",
+    "session_exit_code",
+    "verdict_row",
+]
 
 
 class Outcome(enum.Enum):
@@ -137,3 +145,37 @@ def format_table(decisions: Sequence[Decision], width: int = 120) -> list[str]:
             f"  {mark}{d.detail}"
         )
     return lines
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def verdict_row(
+    test: str, check: str, verdict: str, figures: dict[str, Any], detail: str
+) -> dict[str, Any]:
+    """One verdict as a flat row from its rule's figures, absent ones ``None``: the change
+    (ratio - 1), its interval and confidence, the threshold, the detectable drop and, for
+    the bf16 gate, the minimum speedup.  The one reader of a verdict's figures, for the
+    CI summary, ``compare`` and the report's decision card."""
+    found = figures.get("tonight")
+    tonight: dict[str, Any] = found if isinstance(found, dict) else {}
+    ratio = _number(figures.get("ratio", tonight.get("ratio")))
+    ci = figures.get("ci", tonight.get("ci"))
+    interval = None
+    if isinstance(ci, list) and len(ci) == 2 and _number(ci[0]) is not None:
+        interval = [_number(ci[0]), _number(ci[1])]
+    return {
+        "test": test,
+        "check": check,
+        "verdict": verdict,
+        "change": None if ratio is None else ratio - 1,
+        "ci": interval,
+        "confidence": _number(figures.get("confidence", tonight.get("confidence"))),
+        "threshold": _number(figures.get("threshold")),
+        "detectable_drop": _number(figures.get("mde", tonight.get("mde"))),
+        "gate": _number(figures.get("gate")),
+        "detail": detail,
+    }

@@ -97,7 +97,12 @@ def write(
     t0 = time.monotonic()
     try:
         path: Path | None = write_report(
-            perf.report_dir, report, perf.options.history_path, logs, perf.notices
+            perf.report_dir,
+            report,
+            perf.options.history_path,
+            logs,
+            perf.notices,
+            threshold=perf.options.max_regression,
         )
     except OSError as exc:  # a full disk or a read-only place: one line, the verdict stands
         perf.notices.append(

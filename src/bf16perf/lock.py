@@ -11,8 +11,8 @@ session truncate any file its user can write.  So the lock is in a directory onl
 user can write (``$XDG_RUNTIME_DIR/bf16perf``, else ``$BF16PERF_STATE/lock``, else
 ``~/.local/state/bf16perf/lock``, created 0700), opened with ``O_NOFOLLOW``, and a file
 another user owns is refused in one line.  To serialise the sessions of several users on
-one machine, name a file in a group-shared directory with ``BF16PERF_LOCK`` (README,
-"Reliability and security"): its owner may then be any member of the group.
+one machine, name a file in a group-shared directory with ``BF16PERF_LOCK`` (docs/reliability.md,
+"The machine lock"): its owner may then be any member of the group.
 """
 
 from __future__ import annotations

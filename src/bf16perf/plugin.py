@@ -9,6 +9,8 @@ calls :func:`activate`), so the harness's own unit tests pay nothing for it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -26,7 +28,7 @@ from bf16perf.machine import detect_machine, machine_fingerprint
 from bf16perf.options import PerfOptions
 from bf16perf.plan import PlanError, local_plan
 from bf16perf.probe import run_probe
-from bf16perf.session import PerfSession
+from bf16perf.session import PerfSession, VerdictsFailed
 
 __all__ = ["PerfSession", "activate", "is_active", "perf_session"]
 
@@ -49,6 +51,28 @@ def pytest_configure(config: pytest.Config) -> None:
         "perf_verdict: the test makes a verdict that can fail the session (exit 10); it"
         " takes a share of the session's error budget (--perf-alpha)",
     )
+
+
+@contextmanager
+def _verdicts_fail_the_test() -> Iterator[None]:
+    """A test whose recorded verdicts failed (:class:`VerdictsFailed`, raised by the
+    pytest-free session core) fails with their words, not a traceback."""
+    try:
+        yield
+    except VerdictsFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Any:  # --perf-require-bf16 fails in setup
+    with _verdicts_fail_the_test():
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    with _verdicts_fail_the_test():
+        return (yield)
 
 
 def _options(config: pytest.Config) -> PerfOptions:

@@ -144,10 +144,10 @@ def create_reference(
         say(f"creating the environment in {work / 'venv'} from {source}")
         _run([python, "-m", "venv", str(work / "venv")], "python -m venv", 300)
         venv_python = work / "venv" / "bin" / "python"
-        # --no-compile: byte-compiling every module of every distribution was a third of
-        # the install (106 s -> 72 s for this project's 72 pins on a 2-vCPU VM); the
-        # modules a session imports are compiled on first import, once.
-        install = [str(venv_python), "-m", "pip", "install", "--quiet", "--no-compile"]
+        # Byte-compiled at install (a third of it): with PYTHONDONTWRITEBYTECODE set, as on
+        # the build VM, every process of a reference without bytecode imported TensorFlow
+        # and PyTorch in 17 s instead of 8-10 s (BENCHMARKS.md Q1).
+        install = [str(venv_python), "-m", "pip", "install", "--quiet"]
         if requirements is None:
             install.append("--no-deps")  # a freeze is already closed under its needs
         install += ["-r", str(work / PINS)]

@@ -14,8 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
-
 from bf16perf.decisions import Decision
 from bf16perf.lock import MachineLock
 from bf16perf.machine import Machine
@@ -28,7 +26,13 @@ if TYPE_CHECKING:  # numpy and scipy load only in perf sessions that write a rep
     from bf16perf.verdicts import ErrorBudget, GateVerdict
     from bf16perf.workload.results import RunResult
 
-__all__ = ["PerfSession"]
+__all__ = ["PerfSession", "VerdictsFailed"]
+
+
+class VerdictsFailed(Exception):
+    """A test's recorded verdicts failed (:meth:`PerfSession.conclude`); the message names
+    them all.  The pytest front end turns it into the test's failure, without a traceback
+    (:mod:`bf16perf.plugin`): this module imports nothing from pytest."""
 
 
 @dataclass
@@ -121,10 +125,10 @@ class PerfSession:
         self.decisions.extend(decisions)
 
     def conclude(self, test: str) -> None:
-        """Fail ``test`` once if any of its recorded verdicts fails, naming them all; the
-        failure then counts by its verdicts' exit code, not as a plain failure.  Call it
+        """Fail ``test`` once (:class:`VerdictsFailed`) if any of its recorded verdicts
+        fails, naming them all; the failure then counts by its verdicts' exit code, not as a
+        plain failure.  Call it
         after a test has recorded every verdict, so none goes unreported."""
         failing = [d for d in self.decisions if d.test == test and d.outcome.fails]
         if failing:
-            text = "\n".join(f"{d.outcome.value}: {d.detail}" for d in failing)
-            pytest.fail(text, pytrace=False)
+            raise VerdictsFailed("\n".join(f"{d.outcome.value}: {d.detail}" for d in failing))

@@ -296,4 +296,4 @@ class BaselineStore:
             sigma, df = float(data["session_sigma"]), int(data["session_df"])
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise BaselineError(f"noise file {path}: missing or bad field {exc}") from None
-        return Spread(sigma, df, f"the machine's noise file ({df + 1} A/A sessions)")
+        return Spread(sigma, df, f"this machine's calibration, {df + 1} A/A sessions ({path})")

@@ -115,11 +115,13 @@ def _add(found: dict[str, Series], key: str, machine: str, legacy: bool, point: 
     series.points.append(point)
 
 
-def series_of(lines: Sequence[dict[str, Any]]) -> dict[str, Series]:
-    """Every series in ``lines`` (history lines, oldest first), by key."""
+def series_of(lines: Sequence[dict[str, Any]], left_out: bool = False) -> dict[str, Series]:
+    """Every series in ``lines`` (history lines, oldest first), by key; ``left_out``: the
+    sessions a series leaves out instead (ad-hoc A/B candidates, self-tests with an injected
+    slowdown), under the keys they would have had, for the history page to mark apart."""
     found: dict[str, Series] = {}
     for line in lines:
-        if excluded_from_nightly(line):  # an ad-hoc A/B's candidate, a self-test
+        if excluded_from_nightly(line) != left_out:
             continue
         machine = str(line.get("fingerprint", "?"))
         started, report = str(line.get("started", "?")), line.get("report")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import textwrap
 from typing import Any
 
 from bf16perf.console import (
@@ -34,7 +35,7 @@ from bf16perf.console import (
 from bf16perf.console._common import InputError
 from bf16perf.inert import inert
 
-__all__ = ["EXIT_CODES", "inert", "main", "parser"]
+__all__ = ["COMMAND_EXITS", "EXIT_CODES", "inert", "main", "parser"]
 
 EXIT_CODES = """exit codes (0, 10 and 11 mean what they mean for a pytest perf/ session):
   0   all good, or nothing shown (nightly: "cannot tell" is no failure)
@@ -66,7 +67,55 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     for module in (history, compare, summary, calibrate, baselines, reference, daemons):
         module.add(sub)
+    _document(sub)
     return top
+
+
+#: Each subcommand's exit codes, the last part of its ``--help``.
+COMMAND_EXITS = {
+    "history": "0 no new lasting drop; 10 a series shows a new lasting drop",
+    "compare": '0 no drop shown ("cannot tell" included); 10 a drop beyond the threshold'
+    " shown; 11 with --release, such a drop not ruled out",
+    "summary": "0 the report was read (the session's own exit code is the table's last line)",
+    "calibrate": "0 the estimate was made (and saved, unless --no-save)",
+    "baselines": "0 done; also 2 when the listing names an unusable file",
+    "reference": "0 done (a reference that fails its check is a bad input: nothing is kept)",
+    "master": "the daemon's own exit code once it stops",
+    "worker": "the daemon's own exit code once it stops",
+}
+
+
+def _document(sub: Any) -> None:
+    """Every subcommand's ``--help``: a description (its one-line help where it has none),
+    each option's default, and its exit codes."""
+    helps = {a.dest: a.help for a in sub._choices_actions}  # argparse keeps them only here
+    for name, command in sub.choices.items():
+        command.description = command.description or helps.get(name)
+        command.epilog = textwrap.fill(
+            f"exit codes: {COMMAND_EXITS[name]}; 2 a usage error or a bad input, named on"
+            " stderr, with nothing written",
+            width=78,
+            subsequent_indent="  ",
+        )
+        _defaults(command)
+
+
+def _defaults(command: argparse.ArgumentParser) -> None:
+    """Each option's help ends with its default where it has one and does not say it."""
+    for action in command._actions:  # argparse has no public list of a parser's actions
+        if isinstance(action, argparse._SubParsersAction):  # a verb: its own help page
+            helps = {a.dest: a.help for a in action._choices_actions}
+            for name, verb in action.choices.items():
+                verb.description = verb.description or helps.get(name)
+                verb.epilog = command.epilog
+                _defaults(verb)
+            continue
+        default = action.default
+        if default in (None, False, argparse.SUPPRESS) or action.help == argparse.SUPPRESS:
+            continue
+        text = action.help or ""
+        if "default" not in text.lower():
+            action.help = f"{text} (default: %(default)s)" if text else "default: %(default)s"
 
 
 class _Inert:

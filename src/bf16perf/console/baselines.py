@@ -37,7 +37,7 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     b.add_argument("words", nargs="*", help=argparse.SUPPRESS)
     b.add_argument("--dir", type=Path, default=None, help="the store (default baselines/)")
     b.add_argument("--machine", default=None, help="the machine's slug, where KEY is on several")
-    b.add_argument("--versions", type=int, default=5, help="prune: previous versions kept (5)")
+    b.add_argument("--versions", type=int, default=5, help="prune: previous versions kept")
     b.set_defaults(run=run)
 
 

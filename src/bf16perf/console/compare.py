@@ -7,13 +7,16 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from bf16perf.console._common import InputError, like_the_plugin
 from bf16perf.console.summary import FORMATS, document, markdown, row
 from bf16perf.decisions import Decision, Outcome, session_exit_code
-from bf16perf.formats import loads
+from bf16perf.formats import DEFAULT_BASELINES, loads
 from bf16perf.report.history import history_problem
+
+if TYPE_CHECKING:
+    from bf16perf.stats import Spread
 
 __all__ = ["add", "as_session", "run"]
 
@@ -24,6 +27,13 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.add_argument("b", type=Path)
     for name, flag in (("--threshold", "--perf-max-regression"), ("--alpha", "--perf-alpha")):
         like_the_plugin(c, name, flag)
+    c.add_argument(
+        "--baselines",
+        type=Path,
+        default=None,
+        help="the store whose noise file (bf16perf calibrate) gives this machine's spreads"
+        f" (default: {DEFAULT_BASELINES}/ where it exists; else a conservative default)",
+    )
     c.add_argument(
         "--allow-other-machine",
         action="store_true",
@@ -96,6 +106,32 @@ def _figures(report: dict[str, Any], path: Path) -> dict[str, list[float]]:
     return out
 
 
+def _calibration(
+    args: argparse.Namespace, report: dict[str, Any], key: str
+) -> tuple[Spread | None, Spread | None]:
+    """This machine's measured spreads for ``key`` (between runs, between sessions) from
+    the noise file ``bf16perf calibrate`` saved in the store, as a session reads them;
+    ``None`` where nothing measured them (the verdict then says it uses a default)."""
+    from bf16perf.baselines import BaselineError
+    from bf16perf.store import BaselineStore
+
+    given = args.baselines is not None
+    store_dir = args.baselines if given else DEFAULT_BASELINES
+    if not store_dir.is_dir():
+        if given:
+            raise InputError(f"--baselines {store_dir}: no such directory")
+        return None, None
+    fingerprint = report.get("fingerprint") or {}
+    slug, fid = fingerprint.get("slug"), fingerprint.get("id")
+    if not isinstance(slug, str) or not slug:
+        return None, None
+    store = BaselineStore(store_dir)
+    try:
+        return store.load_noise(slug, key, fid), store.load_sessions(slug, key, fid)
+    except BaselineError as exc:
+        raise InputError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Each shared workload key judged; the session's exit code of the worst."""
     from bf16perf.verdicts import SESSION_PRIOR, baseline_rule
@@ -126,12 +162,14 @@ def run(args: argparse.Namespace) -> int:
     decisions: list[Decision] = []
     rows: list[dict[str, Any]] = []
     for key in shared:
+        noise, sessions = _calibration(args, report_b, key)
         verdict = baseline_rule(
             b[key],
             a[key],
             max_regression=args.threshold,
             alpha=args.alpha,
-            session=SESSION_PRIOR,
+            prior=noise,
+            session=sessions or SESSION_PRIOR,
             remedies=COMMAND,
         )
         outcome = as_session(verdict.outcome, args.release)

@@ -73,7 +73,11 @@ def run(args: argparse.Namespace) -> int:
         for change in found[key]:
             print(f"  change point: {change.describe()}")
     if page is not None:
-        atomic_write(page, render_history_page(all_series, found, page, path))
+        text = render_history_page(
+            all_series, found, page, path,
+            left_out=series_of(lines, left_out=True), threshold=args.threshold,
+        )  # fmt: skip
+        atomic_write(page, text)
         print(f"history page: {page} ({len(lines)} lines, {time.monotonic() - t0:.2f} s)")
     return 10 if regressions else 0
 

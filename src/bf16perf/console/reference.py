@@ -30,7 +30,9 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="an isolated environment pinned from this one (default) or from a requirements"
         " or lock file; kept only when it imports the worker and its kernels are proven",
     )
-    create.add_argument("name")
+    create.add_argument(
+        "name", help="its name: letters, digits, ., _ or -, as --perf-reference takes it"
+    )
     create.add_argument(
         "--requirements",
         type=Path,
@@ -47,7 +49,7 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     verbs.add_parser("list", help="each reference with its versions and age")
     remove = verbs.add_parser("remove", help="remove one reference")
-    remove.add_argument("name")
+    remove.add_argument("name", help="the reference to remove (bf16perf reference list)")
     ref.set_defaults(run=run)
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 from bf16perf.console._common import InputError
+from bf16perf.decisions import verdict_row
 from bf16perf.inert import inert
 
 __all__ = ["FORMATS", "add", "document", "markdown", "row", "run"]
@@ -35,34 +35,7 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.set_defaults(run=run)
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def row(
-    test: str, check: str, verdict: str, figures: dict[str, Any], detail: str
-) -> dict[str, Any]:
-    """One verdict's row from its rule's figures (absent figures are ``None``)."""
-    found = figures.get("tonight")
-    tonight: dict[str, Any] = found if isinstance(found, dict) else {}
-    ratio = _number(figures.get("ratio", tonight.get("ratio")))
-    ci = figures.get("ci", tonight.get("ci"))
-    interval = None
-    if isinstance(ci, list) and len(ci) == 2 and _number(ci[0]) is not None:
-        interval = [_number(ci[0]), _number(ci[1])]
-    return {
-        "test": test,
-        "check": check,
-        "verdict": verdict,
-        "change": None if ratio is None else ratio - 1,
-        "ci": interval,
-        "confidence": _number(figures.get("confidence", tonight.get("confidence"))),
-        "threshold": _number(figures.get("threshold")),
-        "detectable_drop": _number(figures.get("mde", tonight.get("mde"))),
-        "detail": detail,
-    }
+row = verdict_row  # the summary's rows are the decisions' own
 
 
 def document(source: dict[str, Any], rows: list[dict[str, Any]], exit_code: int) -> dict[str, Any]:

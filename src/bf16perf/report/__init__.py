@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bf16perf.atomic import atomic_write, fsync_dir
+from bf16perf.report.card import card_rows, decision_card
 from bf16perf.report.data import REPORT_SCHEMA_VERSION, build_report, history_line
 from bf16perf.report.history import append_history, read_history, read_history_checked
 from bf16perf.report.html import render_html
@@ -36,15 +37,22 @@ __all__ = [
 ]
 
 
-def write_history_page(history: list[dict[str, Any]], history_path: Path) -> Path:
-    """``history.html`` beside the history file: every series and its change points."""
+def write_history_page(
+    history: list[dict[str, Any]], history_path: Path, threshold: float = 0.05
+) -> Path:
+    """``history.html`` beside the history file: every series and its change points, the
+    sessions the trend leaves out marked apart, the threshold (``--perf-max-regression``)."""
     from bf16perf.report.history_page import render_history_page
     from bf16perf.trend import changes, series_of
 
     page = history_path.with_name("history.html")
     all_series = series_of(history)
     found = {key: changes(s) for key, s in all_series.items()}
-    atomic_write(page, render_history_page(all_series, found, page, history_path))
+    text = render_history_page(
+        all_series, found, page, history_path,
+        left_out=series_of(history, left_out=True), threshold=threshold,
+    )  # fmt: skip
+    atomic_write(page, text)
     return page
 
 
@@ -58,12 +66,29 @@ def past_problem(what: str, path: Path, exc: BaseException) -> str:
     )
 
 
+def _figures(
+    report: dict[str, Any], history: list[dict[str, Any]], history_path: Path, found: list[str]
+) -> dict[str, str]:
+    """The page's plots and its decision card; a failure is one line in ``found`` and the
+    page goes without them."""
+    try:
+        figures = plots(report, history)
+        card = decision_card(card_rows(report))
+        if card is not None:
+            figures["card"] = card
+    except Exception as exc:
+        found.append(past_problem("report.html's plots", history_path, exc))
+        return {}
+    return figures
+
+
 def write_report(
     report_dir: Path,
     report: dict[str, Any],
     history_path: Path,
     logs: list[Path],
     problems: list[str] | None = None,
+    threshold: float = 0.05,
 ) -> Path:
     """Write report.json, append the history line, then report.html, copy logs, point
     ``latest``.  What is made from the past (the history page, the plots over the history)
@@ -93,15 +118,11 @@ def write_report(
         found.append(f"bf16perf: and {len(skipped) - shown} more bad lines in {history_path}")
     link = None
     try:
-        page = os.path.relpath(write_history_page(history, history_path), report_dir)
+        page = os.path.relpath(write_history_page(history, history_path, threshold), report_dir)
         link = quote(Path(page).as_posix())  # a relative path, never a scheme
     except Exception as exc:  # any reader's failure, named
         found.append(past_problem("the history page", history_path, exc))
-    try:
-        figures = plots(report, history)
-    except Exception as exc:
-        found.append(past_problem("report.html's plots", history_path, exc))
-        figures = {}
+    figures = _figures(report, history, history_path, found)
     atomic_write(report_dir / "report.html", render_html(report, figures, link))
     if logs:
         dest = report_dir / "logs"

@@ -1,9 +1,14 @@
 """The history page: every series over time in one self-contained, offline HTML file.
 
-Inline SVG and a few lines of JavaScript, nothing fetched: each series is a line of its
-sessions (hover a point: its date, figure, versions and labels; click: its own report),
-change points are marked with their shift and what changed, and a range slider zooms
-every plot to the last N sessions of a long history.
+Each series is drawn by matplotlib as inline SVG, as the report's plots are
+(:func:`bf16perf.report.plots.svg`): real axes with ticks, units and a grid; a point a
+session (hover: its date, figure, versions and labels; click: its own report); change
+points as dashed red lines; the current level's usual scatter (the sessions since the last
+change point: median +/- 2 robust standard deviations) as a grey band, and the threshold
+below that median as a red dotted line; sessions the trend leaves out (ad-hoc A/B
+candidates, self-tests with an injected slowdown) as hollow grey marks.  Each series is
+drawn whole and at its last 30 and 10 sessions, so that zooming rescales the axes; a
+selector shows one.  Nothing is fetched when the page is viewed.
 """
 
 from __future__ import annotations
@@ -11,43 +16,39 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
+import statistics
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
-from bf16perf.trend import Change, Series
+from bf16perf.report.plots import svg
+from bf16perf.trend import Change, Point, Series
 
-__all__ = ["render_history_page"]
+__all__ = ["render_history_page", "series_title"]
 
-_W, _H, _PAD = 760, 220, 44
+ZOOMS = (30, 10)  # the last N sessions, besides all of them
+_LINKED = 300  # per-point links and hover text for at most the last this many points
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1000px;color:#222}
-svg{background:#fafafa;border:1px solid #ddd;margin:.5em 0}
-circle{fill:#4c72b0;cursor:pointer}circle:hover{fill:#dd8452;r:6}
-line.cp{stroke:#c00;stroke-width:2;stroke-dasharray:4 3}
-#info{position:fixed;right:1em;top:1em;max-width:360px;background:#fff;border:1px solid #aaa;
-padding:.5em;font-size:13px;white-space:pre-wrap;display:none}
+svg{max-width:100%;height:auto}figure{margin:.5em 0}.raw{color:#666;font-size:12px}
 .change{color:#900}
 """
 _JS = """
-function showInfo(ev){var d=document.getElementById('info');
-  d.textContent=ev.target.getAttribute('data-info');d.style.display='block';}
-function hideInfo(){document.getElementById('info').style.display='none';}
-function zoom(n){n=parseInt(n,10);document.querySelectorAll('svg.series').forEach(function(s){
-  var total=parseInt(s.getAttribute('data-n'),10);var first=Math.max(0,total-n);
-  var w=%(w)d,p=%(p)d;var span=Math.max(1,total-1-first);
-  s.querySelectorAll('[data-i]').forEach(function(el){var i=parseInt(el.getAttribute('data-i'),10);
-    var x=p+(i-first)*(w-2*p)/span;var hide=i<first;
-    if(el.tagName==='circle'){el.setAttribute('cx',x);}else{x-=(w-2*p)/span/2;el.setAttribute('x1',x);el.setAttribute('x2',x);}
-    el.style.display=hide?'none':'';});
-  var poly=s.querySelector('polyline');var pts=[];
-  s.querySelectorAll('circle').forEach(function(c){if(c.style.display!=='none'){pts.push(c.getAttribute('cx')+','+c.getAttribute('cy'));}});
-  poly.setAttribute('points',pts.join(' '));});
-  document.getElementById('zoomlabel').textContent='last '+n+' sessions';}
-window.addEventListener('load',function(){document.querySelectorAll('circle').forEach(function(c){
-  c.addEventListener('mouseover',showInfo);c.addEventListener('mouseout',hideInfo);});
-  document.body.setAttribute('data-series',String(document.querySelectorAll('svg.series').length));
-  document.body.setAttribute('data-changes',String(document.querySelectorAll('line.cp').length));});
-""".replace("%(w)d", str(_W)).replace("%(p)d", str(_PAD))
+function zoom(v){document.querySelectorAll('figure.view').forEach(function(f){
+  f.style.display=(f.getAttribute('data-last')===v)?'':'none';});}
+window.addEventListener('load',function(){zoom('all');
+  document.body.setAttribute('data-series',String(document.querySelectorAll('section.series').length));
+  var all=document.querySelectorAll('figure.view[data-last="all"]');var cp=0,ticks=0;
+  all.forEach(function(f){cp+=f.querySelectorAll('g[id*="-cp"]').length;
+    if(f.querySelector('g[id*="ytick"]')){ticks+=1;}});
+  document.body.setAttribute('data-changes',String(cp));
+  document.body.setAttribute('data-axes',String(ticks));});
+"""
+_KEY = re.compile(
+    r"(?P<model>.+?)-(?P<px>\d+)px-b(?P<b>\d+)-s(?P<s>\d+)-(?P<w>\d+)x(?P<c>\d+)-(?P<data>[a-z]+)"
+    r"(?:-(?P<rest>.+))?$"
+)
 
 
 def _link(report: str | None, page_dir: Path) -> str | None:
@@ -68,83 +69,147 @@ def _link(report: str | None, page_dir: Path) -> str | None:
     return "./" + quote(Path(os.path.relpath(target, base)).as_posix())
 
 
-def _svg(series: Series, found: list[Change], page_dir: Path) -> str:
-    figs = series.figures
-    n = len(figs)
-    low, high = min(figs), max(figs)
-    span = (high - low) or max(high * 0.05, 1e-9)
-    low, high = low - 0.1 * span, high + 0.1 * span
-
-    def xy(i: int, v: float) -> tuple[float, float]:
-        x = _PAD + i * (_W - 2 * _PAD) / max(1, n - 1)
-        y = _H - _PAD + (_PAD * 2 - _H) * (v - low) / (high - low)
-        return x, y
-
-    dots, coords = [], []
-    for i, p in enumerate(series.points):
-        x, y = xy(i, p.figure)
-        coords.append(f"{x:.1f},{y:.1f}")
-        meta = "\n".join(f"{k}: {v}" for k, v in sorted(p.meta.items()))
-        info = f"{p.started}\n{p.figure:.4g} ({p.runs} runs)\n{meta}".strip()
-        link = _link(p.report, page_dir)
-        dot = (
-            f'<circle data-i="{i}" cx="{x:.1f}" cy="{y:.1f}" r="4"'
-            f' data-info="{html.escape(info)}"><title>{html.escape(info)}</title></circle>'
-        )
-        dots.append(f'<a href="{html.escape(link)}">{dot}</a>' if link else dot)
-    marks = []
-    for c in found:
-        x, _ = xy(c.point.index, low)
-        x -= (_W - 2 * _PAD) / max(1, n - 1) / 2
-        marks.append(
-            f'<line class="cp" data-i="{c.point.index}" x1="{x:.1f}" x2="{x:.1f}" y1="{_PAD / 2}"'
-            f' y2="{_H - _PAD / 2}"><title>{html.escape(c.describe())}</title></line>'
-        )
-    axis = (
-        f'<text x="4" y="{_PAD / 2 + 4}" font-size="11">{high:.4g}</text>'
-        f'<text x="4" y="{_H - _PAD / 2}" font-size="11">{low:.4g}</text>'
-        f'<text x="{_PAD}" y="{_H - 6}" font-size="11">'
-        f"{html.escape(series.points[0].started)}</text>"
-        f'<text x="{_W - _PAD}" y="{_H - 6}" font-size="11" text-anchor="end">'
-        f"{html.escape(series.points[-1].started)}</text>"
-    )
+def series_title(series: Series) -> str:
+    """A series in words: the variant, the workload and its shape, the machine."""
+    name = series.key.removeprefix(f"{series.machine} ")
+    ratio = name.endswith(" bf16/fp32")
+    name = name.removesuffix(" bf16/fp32")
+    found = _KEY.match(name)
+    if found is None:
+        what = f"bf16/fp32 speedup of {name}" if ratio else name
+        return f"{what} on {series.machine}"
+    g = found.groupdict()
+    variant = "bf16/fp32 speedup" if ratio else (g["rest"] or "").replace("-", " ") or "run"
     return (
-        f'<svg class="series" data-n="{n}" width="{_W}" height="{_H}" viewBox="0 0 {_W} {_H}">'
-        f'{axis}<polyline fill="none" stroke="#4c72b0" points="{" ".join(coords)}"/>'
-        f"{''.join(marks)}{''.join(dots)}</svg>"
+        f"{variant}: {g['model']} at {g['px']} px, batch {g['b']} a worker, {g['s']} measured"
+        f" steps, {g['w']} workers x {g['c']} CPU{'' if g['c'] == '1' else 's'}, {g['data']} data,"
+        f" on {series.machine}"
     )
+
+
+def _level(points: list[Point], found: list[Change]) -> tuple[float, float]:
+    """The current level's median and robust standard deviation (the sessions since the
+    last change point, or all)."""
+    start = max((c.point.index for c in found), default=0)
+    figures = [p.figure for p in points[start:]] or [p.figure for p in points]
+    median = statistics.median(figures)
+    mad = statistics.median(abs(f - median) for f in figures)
+    return median, 1.4826 * mad
+
+
+def _info(p: Point) -> str:
+    meta = "\n".join(f"{k}: {v}" for k, v in sorted(p.meta.items()))
+    return f"{p.started}\n{p.figure:.4g} ({p.runs} runs)\n{meta}".strip()
+
+
+def _view(
+    series: Series, found: list[Change], side: list[Point], last: int | None, ctx: dict[str, Any]
+) -> str:
+    """One zoom of one series: its last ``last`` sessions (``None``: all) as SVG."""
+    import matplotlib.pyplot as plt
+
+    every = [(p.started, 0, p) for p in series.points] + [(p.started, 1, p) for p in side]
+    timeline = sorted(every, key=lambda t: (t[0], t[1]))
+    shown = timeline[-last:] if last else timeline
+    fig, ax = plt.subplots(figsize=(8.5, 2.9))
+    median, sd = _level(series.points, found)
+    ax.axhspan(median - 2 * sd, median + 2 * sd, color="#999999", alpha=0.2,
+               label="usual scatter (median ± 2 sd since the last change)")  # fmt: skip
+    ax.axhline(median * (1 - ctx["threshold"]), color="#c0392b", ls=":",
+               label=f"threshold (-{ctx['threshold']:.0%} of that median)")  # fmt: skip
+    xs = {id(p): x for x, (_, _, p) in enumerate(shown)}
+    mine = [(xs[id(p)], p) for _, kind, p in shown if kind == 0]
+    label = "a session (hover: what it ran; click: its report)"
+    ax.plot([x for x, _ in mine], [p.figure for _, p in mine], "-o", color="#4c72b0", lw=1,
+            ms=4, label=label)  # fmt: skip
+    for x, p in mine[-_LINKED:]:  # hover text and a link each, where a page can hold them
+        gid = f"pt{ctx['count']}"
+        ax.plot([x], [p.figure], "o", color="#4c72b0", ms=4, gid=gid,
+                url=_link(p.report, ctx["page_dir"]))  # fmt: skip
+        ctx["titles"][gid] = _info(p)
+        ctx["count"] += 1
+    lefts = [(xs[id(p)], p) for _, kind, p in shown if kind == 1]
+    if lefts:
+        ax.plot([x for x, _ in lefts], [p.figure for _, p in lefts], "o", mfc="none",
+                color="#888888", label="A/B or self-test session (not in the trend)")  # fmt: skip
+    for j, change in enumerate(found):
+        at = xs.get(id(series.points[change.point.index]))
+        if at is not None:
+            ax.axvline(at - 0.5, color="#c0392b", ls="--", label="change point", gid=f"cp{j}")
+            ctx["titles"][f"cp{j}"] = change.describe()
+    step = max(1, len(shown) // 8)
+    ticks = list(range(len(shown)))[::step]
+    days = {started[:10] for started, _, _ in shown}
+    when = [s[:16].replace("T", " ") if len(days) < len(shown) else s[:10] for s, _, _ in shown]
+    ax.set_xticks(ticks, [when[t] for t in ticks], rotation=25, ha="right", fontsize=7)
+    ratio = series.key.endswith(" bf16/fp32")
+    ax.set_ylabel("bf16 / fp32 speedup (x)" if ratio else "images/s (geomean of its runs)")
+    ax.set_xlabel("session (its start, UTC)")
+    ax.grid(alpha=0.3)
+    handles: dict[str, Any] = {}
+    for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+        handles.setdefault(label, handle)
+    ax.legend(list(handles.values()), list(handles), fontsize=7, loc="best")
+    name = f"{ctx['name']}-{last or 'all'}"
+    return _titled(svg(fig, name), name, ctx["titles"])
+
+
+def _titled(markup: str, name: str, titles: dict[str, str]) -> str:
+    """Hover text: each point's and change point's ``<title>`` inside its group."""
+    for gid, text in titles.items():
+        markup = markup.replace(
+            f'<g id="{name}-{gid}">', f'<g id="{name}-{gid}"><title>{html.escape(text)}</title>', 1
+        )
+    titles.clear()
+    return markup
 
 
 def render_history_page(
-    all_series: dict[str, Series], found: dict[str, list[Change]], page: Path, source: Path
+    all_series: dict[str, Series],
+    found: dict[str, list[Change]],
+    page: Path,
+    source: Path,
+    *,
+    left_out: dict[str, Series] | None = None,
+    threshold: float = 0.05,
 ) -> str:
     """The page's HTML (``page``: where it will be written, for links to the reports)."""
-    longest = max((len(s.points) for s in all_series.values()), default=1)
+    import matplotlib
+
+    matplotlib.use("Agg")
     blocks = []
-    for key, series in sorted(all_series.items()):
-        changes_here = found.get(key, [])
+    for n, (key, series) in enumerate(sorted(all_series.items())):
+        side = (left_out or {}).get(key)
+        ctx: dict[str, Any] = {"name": f"s{n}", "threshold": threshold, "count": 0,
+                               "page_dir": page.parent, "titles": {}}  # fmt: skip
+        views = [(None, "all")] + [(z, str(z)) for z in ZOOMS if z < len(series.points)]
+        figures = "".join(
+            f'<figure class="view" data-last="{label}">'
+            f"{_view(series, found.get(key, []), side.points if side else [], last, ctx)}</figure>"
+            for last, label in views
+        )
         notes = "".join(
-            f'<li class="change">{html.escape(c.describe())}</li>' for c in changes_here
+            f'<li class="change">{html.escape(c.describe())}</li>' for c in found.get(key, [])
         )
         legacy = " (schema 1 lines: medians only)" if series.legacy else ""
         blocks.append(
-            f"<h2>{html.escape(key)}{legacy}</h2><p>{len(series.points)} sessions; figure:"
-            f" geometric mean of each session's run figures (images/s, or the ratio)</p>"
-            f"{_svg(series, changes_here, page.parent)}<ul>{notes}</ul>"
+            f'<section class="series"><h2>{html.escape(series_title(series))}{legacy}</h2>'
+            f'<p class="raw">{html.escape(key)}: {len(series.points)} sessions</p>'
+            f"{figures}<ul>{notes}</ul></section>"
         )
     data = json.dumps({k: len(v.points) for k, v in all_series.items()})
+    options = "".join(f'<option value="{z}">last {z} sessions</option>' for z in ZOOMS)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="generator" content="bf16perf">
 <title>bf16perf history</title>
 <style>{_CSS}</style><script>{_JS}</script></head>
 <body data-counts='{html.escape(data)}'>
 <h1>bf16perf history</h1>
-<p>From <code>{html.escape(str(source))}</code>. Hover a point for its versions and labels;
-click it for its report. Dashed red lines: change points (hover for the shift and what
-changed).</p>
-<p><label>Zoom: <input type="range" min="2" max="{max(2, longest)}" value="{max(2, longest)}"
-oninput="zoom(this.value)"></label> <span id="zoomlabel">all sessions</span></p>
+<p>From <code>{html.escape(str(source))}</code>. Each point is a session: hover for its
+versions and labels, click for its report. Dashed red lines: change points (hover for the
+shift and what changed).</p>
+<p><label>Show: <select onchange="zoom(this.value)"><option value="all">all sessions</option>
+{options}</select></label></p>
 {"".join(blocks) or "<p>No series: the history holds no readable line.</p>"}
-<div id="info"></div>
 </body></html>
 """

@@ -17,19 +17,26 @@ _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:980px;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;
 font-size:14px;text-align:left;vertical-align:top}.fail{background:#fdd}.ok{background:#dfd}
-.note{background:#ffd}img{max-width:100%;display:block;margin:1em 0}code{font-size:13px}
+.note{background:#ffd}img,svg{max-width:100%;height:auto;display:block;margin:.5em 0}
+figure{margin:1em 0}figcaption{font-weight:bold}code{font-size:13px}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .bar{display:flex;width:600px;height:18px;border:1px solid #999}.bar span{height:100%}
 .compute{background:#4a7}.communication{background:#d84}.rest{background:#88a}
 """
-# After load: count the plots that really decoded, for the browser test and for people.
+# After load: count the plots the browser drew with axis ticks, and those with a legend,
+# for the browser test and for people.
 _CHECK = """
 window.addEventListener('load', function () {
-  var imgs = document.querySelectorAll('img.plot');
-  var ok = 0;
-  imgs.forEach(function (i) { if (i.complete && i.naturalWidth > 0) { ok += 1; } });
-  document.body.setAttribute('data-plots', String(imgs.length));
-  document.body.setAttribute('data-plots-loaded', String(ok));
+  var figs = document.querySelectorAll('figure.plot');
+  var drawn = 0, legends = 0;
+  figs.forEach(function (f) {
+    var s = f.querySelector('svg');
+    if (s && s.getBBox().width > 0 && f.querySelector('g[id*="xtick"]')) { drawn += 1; }
+    if (f.querySelector('g[id*="legend"]')) { legends += 1; }
+  });
+  document.body.setAttribute('data-plots', String(figs.length));
+  document.body.setAttribute('data-plots-loaded', String(drawn));
+  document.body.setAttribute('data-plots-legends', String(legends));
 });
 """
 e = html.escape
@@ -242,9 +249,16 @@ def render_html(
     """One self-contained page from the report dict and its plots."""
     fp = report["fingerprint"]
     images = "".join(
-        f'<h3>{TITLES.get(k, k)}</h3><img class="plot" id="plot-{k}" alt="{TITLES.get(k, k)}"'
-        f' src="data:image/png;base64,{v}">'
-        for k, v in plots.items()
+        f'<figure class="plot" id="plot-{k}"><figcaption>{TITLES.get(k, k)}</figcaption>{v}'
+        "</figure>"
+        for k, v in plots.items() if k != "card"
+    )  # fmt: skip
+    card = plots.get("card")
+    decision = (
+        f'<figure class="plot card" id="plot-card"><figcaption>Did it get slower? Every'
+        f" verdict's ratio, interval, threshold and detectable drop</figcaption>{card}</figure>"
+        if card
+        else ""
     )
     stopped = report["stopped_because"]
     return f"""<!DOCTYPE html>
@@ -258,6 +272,7 @@ def render_html(
 &middot; exit code {report["exit_code"]}</p>
 {_stopped(stopped)}
 {_history_link(history_link)}
+{decision}
 <h2>Verdicts</h2>{_verdicts(report)}
 <p>{e(_speedup_text(report))}</p>
 <h2>Runs</h2>{_runs(report)}

@@ -1,5 +1,7 @@
-"""The report's plots, as base64 PNGs: throughput, step times, each worker's share of the
-step, loss curves, the gate, and the trend of this machine's history.
+"""The report's plots, as inline SVG drawn by matplotlib (axes, ticks, legends and units a
+browser can find; one approach for every plot of the page): throughput of every run, step
+times, each worker's share of the step, loss curves, the gate, and the trend of this
+machine's history.
 
 Every plot reads the report dict (:mod:`bf16perf.report.data`) and computes nothing a
 verdict uses.  Steps count from 1 everywhere, warm-up steps shaded; time axes are plain
@@ -8,32 +10,40 @@ seconds; the trend's x axis is the sessions' start dates.
 
 from __future__ import annotations
 
-import base64
 import io
+import re
 import statistics
 from typing import Any
 
 from bf16perf.judge import LOSS_ATOL, LOSS_RTOL
 
-__all__ = ["TITLES", "plots"]
+__all__ = ["TITLES", "plots", "svg"]
 
 TITLES = {
     "throughput": "Throughput",
     "step_times": "Step times",
     "workers": "Each worker's share of the step",
     "loss": "Loss curves",
+    "pairs": "A/B pairs",
     "speedup": "bf16 speedup",
     "trend": "Trend",
 }
 
 
-def _png(fig: Any) -> str:
+def svg(fig: Any, name: str) -> str:
+    """``fig`` as inline SVG markup, its text kept as text and every id prefixed with
+    ``name``, so that several plots share one page without their ids (clip paths, ticks)
+    colliding."""
     import matplotlib.pyplot as plt
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    buf = io.StringIO()
+    with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": name}):
+        fig.savefig(buf, format="svg", bbox_inches="tight")
     plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
+    text = buf.getvalue()
+    text = text[text.index("<svg") :]
+    text = re.sub(r'\bid="', f'id="{name}-', text)
+    return re.sub(r"(url\(#|href=\"#)", rf"\g<1>{name}-", text)
 
 
 def _label(run: dict[str, Any]) -> str:
@@ -49,23 +59,61 @@ def _firsts(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return firsts
 
 
-def _throughput(plt: Any, firsts: dict[str, Any], baselines: dict[str, Any]) -> str:
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    labels = list(firsts)
-    values = [firsts[k]["median_images_per_second"] for k in labels]
-    lows = [v - firsts[k]["images_per_second_ci"][0] for k, v in zip(labels, values, strict=True)]
-    highs = [firsts[k]["images_per_second_ci"][1] - v for k, v in zip(labels, values, strict=True)]
-    ax.bar(labels, values, yerr=[lows, highs], capsize=6, color="#4c72b0", label="median, 95% CI")
-    for i, k in enumerate(labels):
-        base = baselines.get(firsts[k]["workload_key"])
-        if base:
-            median = statistics.median(base["run_figures"] or base["images_per_second"])
-            ax.hlines(median, i - 0.4, i + 0.4, colors="#dd8452", linestyles="--")
-            ax.text(i, median, " baseline", color="#dd8452", fontsize=7, va="bottom")
-    ax.set_ylabel("images/s")
-    ax.set_title("Throughput per variant (first run of each)")
-    ax.legend(loc="lower right", fontsize=8)
-    return _png(fig)
+def _throughput(plt: Any, runs: list[dict[str, Any]], baselines: dict[str, Any]) -> str:
+    """Every run's figure (the median images/s of its measured steps) with its steps' 95%
+    interval, a column a variant and stack, runs left to right in the order they trained;
+    the baseline's runs beside it as open marks and their median as a dashed line."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    labels = list(dict.fromkeys(_label(r) for r in runs))
+    for i, label in enumerate(labels):
+        mine = [r for r in runs if _label(r) == label]
+        xs = [i - 0.2 + 0.4 * j / max(1, len(mine) - 1) for j in range(len(mine))]
+        ys = [r["median_images_per_second"] for r in mine]
+        lows = [y - r["images_per_second_ci"][0] for y, r in zip(ys, mine, strict=True)]
+        highs = [r["images_per_second_ci"][1] - y for y, r in zip(ys, mine, strict=True)]
+        ax.errorbar(xs, ys, yerr=[lows, highs], fmt="o", color="#4c72b0", capsize=3,
+                    label="a run: median of its steps, 95% CI" if i == 0 else None)  # fmt: skip
+        base = baselines.get(mine[0]["workload_key"])
+        figures = (base or {}).get("run_figures") or []
+        if figures:
+            ax.plot([i + 0.3] * len(figures), figures, "o", mfc="none", color="#dd8452",
+                    label="a baseline run" if i == 0 else None)  # fmt: skip
+            ax.hlines(statistics.median(figures), i - 0.4, i + 0.4, colors="#dd8452",
+                      linestyles="--", label="baseline median" if i == 0 else None)  # fmt: skip
+    ax.set_xticks(range(len(labels)), labels, fontsize=8)
+    ax.set_xlim(-0.6, len(labels) - 0.4)
+    ax.set_ylabel("images/s (a run's median step)")
+    ax.set_title(f"Throughput: every run ({len(runs)})")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=7)
+    return svg(fig, "throughput")
+
+
+def _pairs(plt: Any, runs: list[dict[str, Any]]) -> str | None:
+    """A/B sessions: each pair's candidate / reference ratio, pair by pair, a line a
+    variant; ``None`` where the session ran no reference."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.0))
+    drawn = 0
+    for variant in dict.fromkeys(str(r.get("variant", r["precision"])) for r in runs):
+        mine = [r for r in runs if str(r.get("variant", r["precision"])) == variant]
+        cand = [r["median_images_per_second"] for r in mine if r.get("stack") == "candidate"]
+        ref = [r["median_images_per_second"] for r in mine if r.get("stack") == "reference"]
+        ratios = [c / r for c, r in zip(cand, ref, strict=False)]
+        if ratios:
+            ax.plot(
+                range(1, len(ratios) + 1), ratios, "o-", label=f"{variant}: candidate / reference"
+            )
+            drawn += 1
+    if not drawn:
+        plt.close(fig)
+        return None
+    ax.axhline(1.0, color="#777777", lw=1, label="no change")
+    ax.set_xlabel("pair (in the order trained)")
+    ax.set_ylabel("ratio of the two runs' images/s")
+    ax.set_title("A/B: each interleaved pair")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return svg(fig, "pairs")
 
 
 def _shade_warmup(ax: Any, warmup: int) -> None:
@@ -93,7 +141,7 @@ def _step_times(plt: Any, firsts: dict[str, Any]) -> str:
     ax.set_ylabel("seconds (log scale)")
     ax.set_title("Synchronous step time")
     ax.legend(fontsize=7)
-    return _png(fig)
+    return svg(fig, "step_times")
 
 
 def _workers(plt: Any, firsts: dict[str, Any]) -> str:
@@ -120,7 +168,7 @@ def _workers(plt: Any, firsts: dict[str, Any]) -> str:
     ax.set_ylabel("CPU time / (wall x CPUs)")
     ax.set_title("Each worker's own work in the step")
     ax.legend(fontsize=7)
-    return _png(fig)
+    return svg(fig, "workers")
 
 
 def _losses(plt: Any, firsts: dict[str, Any], baselines: dict[str, Any]) -> str:
@@ -145,7 +193,7 @@ def _losses(plt: Any, firsts: dict[str, Any], baselines: dict[str, Any]) -> str:
     ax.set_ylabel("loss")
     ax.set_title("Loss curves")
     ax.legend(fontsize=8)
-    return _png(fig)
+    return svg(fig, "loss")
 
 
 def _speedup(plt: Any, s: dict[str, Any]) -> str:
@@ -164,7 +212,7 @@ def _speedup(plt: Any, s: dict[str, Any]) -> str:
     ax.set_xlabel("speedup (x)")
     ax.set_title("bf16 speedup against the release gate")
     ax.legend(fontsize=8)
-    return _png(fig)
+    return svg(fig, "speedup")
 
 
 def trend_series(
@@ -190,20 +238,16 @@ def _trend(plt: Any, dates: list[str], series: dict[str, list[float | None]]) ->
             continue
         values = [y if y is not None else float("nan") for y in ys]
         ax.plot(xs, values, marker="o", label=f"{name} images/s")
-    if any(y is not None for y in series["speedup"]):
-        ax2 = ax.twinx()
-        values = [y if y is not None else float("nan") for y in series["speedup"]]
-        ax2.plot(xs, values, "k--", marker="s", label="bf16 speedup")
-        ax2.set_ylabel("speedup (x)")
     step = max(1, len(xs) // 8)  # at most about 8 date labels
     ax.set_xticks(xs[::step], dates[::step], rotation=30, ha="right", fontsize=7)
     ax.set_xlim(-0.5, len(xs) - 0.5)
     ax.set_xlabel("session start (UTC), this machine")
     ax.set_ylabel("images/s")
     ax.set_title(f"Trend over {len(xs)} session(s)")
+    ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="upper left")
-    return _png(fig)
+    return svg(fig, "trend")
 
 
 def plots(report: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, str]:
@@ -216,7 +260,10 @@ def plots(report: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, st
     out: dict[str, str] = {}
     firsts = _firsts(report["runs"])
     if firsts:
-        out["throughput"] = _throughput(plt, firsts, report["baselines"])
+        out["throughput"] = _throughput(plt, report["runs"], report["baselines"])
+        pairs = _pairs(plt, report["runs"])
+        if pairs is not None:
+            out["pairs"] = pairs
         out["step_times"] = _step_times(plt, firsts)
         if any(w.get("step_cpu_s") for run in firsts.values() for w in run["workers"]):
             out["workers"] = _workers(plt, firsts)

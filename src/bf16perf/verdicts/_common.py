@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 
-from scipy import stats as sps
-
 from bf16perf.decisions import Outcome
 
 #: One-sided level at which a pass must rule out a drop beyond the threshold (as in a
@@ -55,4 +53,6 @@ def three_way(
 
 
 def t_quantile(q: float, df: int) -> float:
+    from scipy import stats as sps  # 1.7 s: not on the import path of every pytest run
+
     return float(sps.t.ppf(q, df))

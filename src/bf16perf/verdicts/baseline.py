@@ -29,7 +29,11 @@ from bf16perf.verdicts.words import SESSION, Remedies
 #: 9 degrees of freedom.  Conservative on purpose: a baseline keeps its own session's
 #: draw for every later night, and assuming zero made 43% of baselines raise a false
 #: regression within 30 nights.  A calibration of the machine replaces it.
-SESSION_PRIOR = Spread(0.086, 9, "prior: the build VM's session effect, BENCHMARKS.md W4")
+SESSION_PRIOR = Spread(
+    0.086,
+    9,
+    "a conservative default, not this machine's: bf16perf calibrate measures this machine's",
+)
 
 
 @dataclass(frozen=True)
