@@ -4,14 +4,17 @@ Each session runs the perf tests it names by node id (:mod:`tests.perfrun`).  Wh
 the host's bf16 capability, as the harness sees it (:mod:`tests.hostview`;
 ``make test-no-bf16`` shows a bf16 host as one without):
 
-- ``test_smoke_baseline_round_trip``, the SIGTERM and kill -9 tests, and
+- One session (the module's ``gate_session``) serves two tests (CI time, #33): fp32 and
+  the bf16 gate at 100x, exit 10 everywhere, its fp32 runs saved as a baseline.
+  ``test_gate_fails_with_the_measured_speedup_and_its_interval`` reads its gate: on a bf16
+  host the bf16 runs are proven bf16 kernels and nothing says EMULATED; without bf16 the
+  session says bf16 is EMULATED, and with no bf16 hardware at all the runs are marked
+  emulated.  ``test_smoke_baseline_round_trip`` meets its baseline with a session of fp32
+  runs.
+- The SIGTERM and kill -9 tests, and
   ``test_paired_nightly_against_a_created_reference_flags_an_injected_slowdown`` train
   fp32 only: the same on every host (paired: exactly 2 reference and 2 candidate runs,
   exit 10).
-- ``test_gate_fails_with_the_measured_speedup_and_its_interval``: exit 10 everywhere.  On a
-  bf16 host the bf16 runs are proven bf16 kernels and nothing says EMULATED; without bf16
-  the session says bf16 is EMULATED, and with no bf16 hardware at all the runs are marked
-  emulated.
 - ``test_bf16_without_bf16_kernels_is_refused_not_a_slow_pass`` (exit 1, refused by the
   kernel proof before training), ``test_bf16_avx512_variant_on_a_described_amx_machine``
   (bf16 and bf16-avx512 trained and saved apart, the AMX figure) and
@@ -24,10 +27,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -55,29 +59,60 @@ from tests.perfrun import (
 
 pytestmark = pytest.mark.slow
 
+#: The shape of the shared session's runs, which the round trip's next session must match
+#: (the workload key holds batch and steps): 1 warm-up and 4 measured steps of batch 2
+#: (CI time: the rules' arithmetic is unit-tested; emulated bf16 steps are slow)
+SHAPE = ("--perf-warmup-steps", "1", "--perf-steps", "4", "--perf-batch-per-worker", "2")
 
-def test_smoke_baseline_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    store = tmp_path / "baselines"
-    reports = tmp_path / "reports"
-    # CI time: the rule's arithmetic is unit-tested; 1 warm-up and 5 measured steps a run
-    runs = ("--perf-repeats", "2", "--perf-warmup-steps", "1", "--perf-steps", "5")
-    saved = run_perf(
-        "--perf-reports",
-        str(reports),
-        "--perf-baselines",
-        str(store),
-        "--perf-save-baseline",
-        "--benchmark-json",
-        str(tmp_path / "bench.json"),
-        *runs,
-    )
-    assert saved.returncode == 0, saved.stdout[-3000:]
-    assert "baseline of 2 runs saved to" in saved.stdout
+
+@dataclass(frozen=True)
+class Shared:
+    """The session two tests read (CI time, #33: one session instead of two): its output,
+    where it kept its baselines, reports and benchmark JSON, and its own report directory."""
+
+    result: subprocess.CompletedProcess[str]
+    root: Path
+    report_dir: Path
+
+
+@pytest.fixture(scope="module")
+def gate_session(tmp_path_factory: pytest.TempPathFactory) -> Shared:
+    """fp32 training and the bf16 gate at 100x in one session: 3 interleaved fp32/bf16 pairs
+    (bf16 emulated where the host has none), the gate failing (exit 10), and the fp32 runs
+    saved as the baseline the round trip meets next."""
+    root = tmp_path_factory.mktemp("gate")
+    result = run_perf(
+        "--perf-repeats", "3",  # 3 pairs: a gate failure needs p < alpha on 2 df, not 1
+        "--perf-allow-emulated-bf16", "--perf-min-bf16-speedup", "100", *SHAPE,
+        "--perf-extra-pairs", "0",  # one look, whatever the noise (CI time)
+        "--perf-trend-confirm", "0",  # the gate alone holds the error budget
+        "--perf-save-baseline", "--perf-baselines", str(root / "baselines"),
+        "--benchmark-json", str(root / "bench.json"), "--perf-reports", str(root / "reports"),
+        tests=(FP32, BF16_SPEEDUP, BF16_LOSS),
+    )  # fmt: skip
+    return Shared(result, root, (root / "reports" / "latest").resolve())
+
+
+def test_smoke_baseline_round_trip(
+    gate_session: Shared, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A baseline saved by a real session (the gate's, whose fp32 runs it keeps), then met
+    by a session whose runs are 4x slower than the doctored baseline: a confirmed
+    regression, the loss drift beside it, the reports, the CI summary, and the baselines
+    managed on the files those sessions wrote."""
+    saved = gate_session.result
+    assert "baseline of 3 runs saved to" in saved.stdout, saved.stdout[-3000:]
+    # the round trip's own copies: it rewrites the baseline and the history
+    store, reports = tmp_path / "baselines", tmp_path / "reports"
+    shutil.copytree(gate_session.root / "baselines", store)
+    reports.mkdir()
+    shutil.copy2(gate_session.root / "reports" / "history.jsonl", reports / "history.jsonl")
+    runs = ("--perf-repeats", "2", *SHAPE)
     (baseline,) = store.glob("*/*fp32.json")
-    bench = json.loads((tmp_path / "bench.json").read_text())["benchmarks"]
+    bench = json.loads((gate_session.root / "bench.json").read_text())["benchmarks"]
     (fp32,) = [b for b in bench if b["name"] == "test_training[fp32]"]
     # every measured step of every run is a round; each run's figure is kept apart
-    assert fp32["stats"]["rounds"] == 10 and len(fp32["extra_info"]["run_figures"]) == 2
+    assert fp32["stats"]["rounds"] == 12 and len(fp32["extra_info"]["run_figures"]) == 3
     assert fp32["extra_info"]["losses"]
     workers = fp32["extra_info"]["workers"]
     assert len(workers) == 2 and workers[0]["losses"] == workers[1]["losses"]
@@ -87,7 +122,7 @@ def test_smoke_baseline_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture
         assert window["cpus"] == len(w["cpus"]) and window["window_s"] > 0, window
         assert 0 < window["own_cpu_s"] <= window["busy_s"] + 0.05 * window["window_s"], window
     doc = json.loads(baseline.read_text())
-    assert doc["schema_version"] == 3 and len(doc["benchmarks"]) == 2
+    assert doc["schema_version"] == 3 and len(doc["benchmarks"]) == 3
     assert len(doc["sessions"]) == 1 and "which now holds 1 session" in saved.stdout
 
     # A baseline 4x faster than this machine: a regression beyond any drift here, and the
@@ -127,12 +162,12 @@ def test_smoke_baseline_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture
     assert f"confirmed by the previous session ({first_line['started']}" in slower.stdout
     # the header's probe ran in the first session; the kernel proof of each run still runs
     assert "ratio of geometric means" in slower.stdout and str(baseline) in slower.stdout
-    assert "(1 session, 2 runs)" in slower.stdout and "detectable drop" in slower.stdout
-    assert "[fp32] step 6/6 (measured)" in slower.stdout  # live progress
+    assert "(1 session, 3 runs)" in slower.stdout and "detectable drop" in slower.stdout
+    assert "[fp32] step 5/5 (measured)" in slower.stdout  # live progress
     # the report directory of each session: the four kinds of file (logs only when failing)
     report_dirs = sorted(p for p in reports.iterdir() if p.is_dir() and not p.is_symlink())
-    assert len(report_dirs) == 2
-    for run_dir in report_dirs:
+    assert len(report_dirs) == 1
+    for run_dir in (gate_session.report_dir, *report_dirs):
         assert {"report.json", "report.html", "junit.xml"} <= {p.name for p in run_dir.iterdir()}
     assert (reports / "latest").resolve() == report_dirs[-1].resolve()
     # the poisoned line is named and skipped, the torn one moved aside whole, and this
@@ -310,7 +345,7 @@ def test_an_isa_cap_is_named_and_a_reference_env_escapes_it() -> None:
     print(f"\ncapped at {cap}: {grown}")
 
 
-def test_gate_fails_with_the_measured_speedup_and_its_interval(tmp_path: Path) -> None:
+def test_gate_fails_with_the_measured_speedup_and_its_interval(gate_session: Shared) -> None:
     """The gate end to end, with --perf-min-bf16-speedup 100: it must fail, exit code 10,
     with the measured speedup and its interval, on every host (2 pairs give a t interval
     on 1 df, 12.7 standard errors wide each way: a gate of 10 was within reach of a noisy
@@ -318,26 +353,7 @@ def test_gate_fails_with_the_measured_speedup_and_its_interval(tmp_path: Path) -
     session's error budget, p < alpha, which 1 df rarely allows).  Where the harness sees no
     bf16 hardware the bf16 runs are emulated (--perf-allow-emulated-bf16, a self-test of
     the machinery) and marked so; where it does, they must be proven bf16 kernels."""
-    result = run_perf(
-        "--perf-repeats",  # 3 pairs: a failure needs p < alpha on 2 df, not 1 (t 7, not 32)
-        "3",
-        "--perf-allow-emulated-bf16",
-        "--perf-min-bf16-speedup",
-        "100",
-        "--perf-warmup-steps",  # CI time: a 100x gate fails at any length
-        "1",
-        "--perf-steps",
-        "4",
-        "--perf-batch-per-worker",  # CI time: emulated bf16 steps are slow; the gate is 100x
-        "2",
-        "--perf-extra-pairs",  # one look, whatever the noise (CI time)
-        "0",
-        "--perf-trend-confirm",  # the gate alone holds the error budget
-        "0",
-        "--perf-reports",
-        str(tmp_path / "reports"),
-        tests=(BF16_SPEEDUP, BF16_LOSS),
-    )
+    result = gate_session.result
     out = result.stdout
     assert result.returncode == 10, out[-3000:]
     assert "bf16 speedup below minimum: " in out
@@ -347,7 +363,7 @@ def test_gate_fails_with_the_measured_speedup_and_its_interval(tmp_path: Path) -
     assert speedup, out[-3000:]
     ratio, low, high = map(float, speedup.groups())
     assert low <= ratio <= high < 100
-    report = json.loads((tmp_path / "reports" / "latest" / "report.json").read_text())
+    report = json.loads((gate_session.report_dir / "report.json").read_text())
     assert report["speedup"]["gate"] == 100.0 and {r["precision"] for r in report["runs"]} == {
         "fp32",
         "bf16",
