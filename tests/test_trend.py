@@ -200,6 +200,31 @@ def test_the_history_page_has_real_axes_zooms_and_marks_left_out_sessions(
     assert re.search(r'<g id="s0-all-cp0"><title>[^<]*x0\.8', page), "the change's shift"
 
 
+def test_history_prints_its_series_as_verdicts_for_ci(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`history --format json|markdown`: a row a series (its trend status, its last change
+    point's shift and interval, the threshold), in the document compare and summary print,
+    valid against its schema; the exit code is the same (#34 item 4)."""
+    import jsonschema
+
+    from bf16perf.formats import schema
+
+    history = tmp_path / "history.jsonl"
+    figures = [100.0] * 20 + [92.0] * 5
+    history.write_text("".join(json.dumps(_line(i, f)) + "\n" for i, f in enumerate(figures)))
+    assert main(["history", str(history), "--no-page", "--format", "json"]) == 10
+    doc = json.loads(capsys.readouterr().out)
+    jsonschema.validate(doc, schema("verdicts"))
+    (row,) = doc["verdicts"]
+    assert row["check"] == "trend" and row["verdict"] == "regression" and doc["exit_code"] == 10
+    assert row["change"] == pytest.approx(-0.08, abs=0.01) and row["threshold"] == 0.05
+    assert main(["history", str(history), "--format", "markdown"]) == 10
+    out, err = capsys.readouterr()
+    assert "| trend | **regression** |" in out and out.rstrip().endswith("exit code 10")
+    assert "history page: " in err and (tmp_path / "history.html").is_file()
+
+
 def test_command_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["history", str(tmp_path / "missing.jsonl")]) == 2
     assert main(["compare", str(tmp_path), str(tmp_path)]) == 2

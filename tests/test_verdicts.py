@@ -71,7 +71,9 @@ def test_baseline_rule_passes_only_when_a_drop_is_ruled_out() -> None:
     noisy = baseline_rule([10.0, 11.0, 9.0], [10.0, 11.2, 9.1], max_regression=0.05)
     assert noisy.outcome is Outcome.INCONCLUSIVE
     assert noisy.mde > 0.05 and "neither shown nor ruled out" in noisy.detail
-    assert "--perf-repeats" in noisy.detail or "save the baseline with more runs" in noisy.detail
+    assert "--perf-repeats" in noisy.detail or "a baseline of more sessions" in noisy.detail
+    # one piece of advice, never "whatever this session runs" and then "run more repeats"
+    assert not ("whatever this session runs" in noisy.detail and "repeats" in noisy.detail)
 
 
 def test_one_baseline_run_says_variance_unknown() -> None:

@@ -4,9 +4,11 @@ verdict, and the offline history page beside it."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bf16perf import parsers as p
 from bf16perf.atomic import atomic_write
@@ -16,6 +18,11 @@ from bf16perf.console._common import (
     like_the_plugin,
     refuse_overwriting,
 )
+from bf16perf.console.summary import FORMATS, document, markdown
+from bf16perf.decisions import verdict_row
+
+if TYPE_CHECKING:
+    from bf16perf.trend import Change, Series
 
 __all__ = ["add", "run"]
 
@@ -27,6 +34,13 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     h.add_argument("--no-page", action="store_true", help="read only: write no page")
     h.add_argument("--confirm", type=p.positive_int, default=3, help="sessions that confirm a drop")
     like_the_plugin(h, "--threshold", "--perf-max-regression")
+    h.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="text, json (a row a series: bf16perf/schemas/verdicts.schema.json) or markdown"
+        " (a table for $GITHUB_STEP_SUMMARY); the page is written the same",
+    )
     h.set_defaults(run=run)
 
 
@@ -61,25 +75,48 @@ def run(args: argparse.Namespace) -> int:
         )
     all_series = series_of(lines)
     found = {key: changes(s, min_size=args.confirm) for key, s in all_series.items()}
-    regressions = 0
+    regressions, rows = 0, []
+    text_out = args.format == "text"
     for key, series in sorted(all_series.items()):
         last = series.points[-1]
         verdict = nightly_rule(series, confirm=args.confirm, threshold=args.threshold)
         regressions += verdict.status == "regression"
-        print(
-            f"{key}: {len(series.points)} sessions, last {last.figure:.4g} ({last.started});"
-            f" {verdict.status}"
-        )
-        for change in found[key]:
-            print(f"  change point: {change.describe()}")
+        rows.append(_row(series, found[key], verdict.status, verdict.detail, args.threshold))
+        if text_out:
+            print(
+                f"{key}: {len(series.points)} sessions, last {last.figure:.4g}"
+                f" ({last.started}); {verdict.status}"
+            )
+            for change in found[key]:
+                print(f"  change point: {change.describe()}")
+    code = 10 if regressions else 0
+    if args.format == "json":
+        print(json.dumps(document({"history": str(path)}, rows, code), indent=1))
+    elif args.format == "markdown":
+        print(markdown(f"bf16perf history: {path}", rows, code))
     if page is not None:
         text = render_history_page(
             all_series, found, page, path,
             left_out=series_of(lines, left_out=True), threshold=args.threshold,
         )  # fmt: skip
         atomic_write(page, text)
-        print(f"history page: {page} ({len(lines)} lines, {time.monotonic() - t0:.2f} s)")
-    return 10 if regressions else 0
+        where = f"history page: {page} ({len(lines)} lines, {time.monotonic() - t0:.2f} s)"
+        print(where, file=sys.stdout if text_out else sys.stderr)
+    return code
+
+
+def _row(
+    series: Series, found: list[Change], status: str, detail: str, threshold: float
+) -> dict[str, Any]:
+    """A series as a verdict row: its trend status, and its last change point's shift with
+    that shift's 95% interval (none where the series has no change point)."""
+    from bf16perf.report.history_page import series_title
+
+    figures: dict[str, Any] = {"threshold": threshold}
+    if found:
+        cp = found[-1].point
+        figures.update(ratio=cp.ratio, ci=[cp.low, cp.high], confidence=0.95)
+    return verdict_row(series_title(series), "trend", status, figures, detail)
 
 
 def _check_is_history(path: Path) -> None:

@@ -82,6 +82,7 @@ def markdown(title: str, rows: list[dict[str, Any]], exit_code: int) -> str:
 
 _FAILING_WORDS = {
     "throughput regression",
+    "regression",  # a history series' trend (bf16perf history)
     "loss curve drifted",
     "bf16 speedup below minimum",
     "inconclusive",

@@ -97,8 +97,9 @@ class ThroughputVerdict:
             else:
                 text += (
                     f" (above the {self.threshold:.0%} threshold whatever this session runs:"
-                    " save the baseline with more runs, or measure the machine's noise with"
-                    " bf16perf calibrate"
+                    " a baseline of more sessions"
+                    + ("" if self.calibrated else ", or a calibration of this machine")
+                    + " brings it down"
                     + (
                         "; a session's own draw is no run's to average away)"
                         if self.session
@@ -110,11 +111,16 @@ class ThroughputVerdict:
         if self.outcome is Outcome.IMPROVED:
             text += f"; {self.remedies.accept}"
         elif self.outcome is Outcome.INCONCLUSIVE:
-            text += (
-                f"; a drop beyond {self.threshold:.0%} is neither shown nor ruled out:"
-                " run more repeats"
-            )
+            text += f"; a drop beyond {self.threshold:.0%} is neither shown nor ruled out"
+            if self.runs_needed:
+                text += f": run {self.runs_needed} repeats"
         return text
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether the between-session spread is this machine's measured one, with no part
+        of the default prior in it (the advice then stops recommending a calibration)."""
+        return self.session is not None and SESSION_PRIOR.source not in self.session.source
 
     def to_dict(self) -> dict[str, Any]:
         e = self.estimate
