@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from bf16perf.decisions import Outcome, verdict_row
-from bf16perf.report.plots import svg
+from bf16perf.report.plots import one_of_each, svg
 
 __all__ = ["card_rows", "decision_card"]
 
@@ -87,13 +87,10 @@ def decision_card(rows: list[dict[str, Any]]) -> str | None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(len(rows), 1, figsize=(7.5, 0.8 * len(rows) + 0.9), squeeze=False)
-    legend: dict[str, Any] = {}
     for ax, row in zip(axes[:, 0], rows, strict=True):
         _row(ax, row)
-        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            legend.setdefault(label, handle)
     axes[-1, 0].set_xlabel("ratio, now / then (1 = no change, below 1 = slower; gate: bf16 / fp32)")
-    fig.legend(list(legend.values()), list(legend), loc="lower center",
+    fig.legend(*one_of_each(*axes[:, 0]), loc="lower center",
                bbox_to_anchor=(0.5, -0.08), ncol=5, fontsize=7, frameon=False)  # fmt: skip
     fig.tight_layout()
     return svg(fig, "card")

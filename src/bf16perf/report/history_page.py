@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from bf16perf.report.plots import svg
+from bf16perf.report.plots import one_of_each, svg
 from bf16perf.trend import Change, Point, Series
 
 __all__ = ["render_history_page", "series_title"]
@@ -146,10 +146,7 @@ def _view(
     ax.set_ylabel("bf16 / fp32 speedup (x)" if ratio else "images/s (geomean of its runs)")
     ax.set_xlabel("session (its start, UTC)")
     ax.grid(alpha=0.3)
-    handles: dict[str, Any] = {}
-    for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-        handles.setdefault(label, handle)
-    ax.legend(list(handles.values()), list(handles), fontsize=7, loc="best")
+    ax.legend(*one_of_each(ax), fontsize=7, loc="best")
     name = f"{ctx['name']}-{last or 'all'}"
     return _titled(svg(fig, name), name, ctx["titles"])
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from bf16perf.judge import LOSS_ATOL, LOSS_RTOL
 
-__all__ = ["TITLES", "plots", "svg"]
+__all__ = ["TITLES", "one_of_each", "plots", "svg"]
 
 TITLES = {
     "throughput": "Throughput",
@@ -44,6 +44,16 @@ def svg(fig: Any, name: str) -> str:
     text = text[text.index("<svg") :]
     text = re.sub(r'\bid="', f'id="{name}-', text)
     return re.sub(r"(url\(#|href=\"#)", rf"\g<1>{name}-", text)
+
+
+def one_of_each(*axes: Any) -> tuple[list[Any], list[str]]:
+    """The legend entries of ``axes``, each label once (artists drawn point by point or row
+    by row repeat their label)."""
+    found: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            found.setdefault(label, handle)
+    return list(found.values()), list(found)
 
 
 def _label(run: dict[str, Any]) -> str:
