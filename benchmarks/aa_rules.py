@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 import statistics
 
-from bf16perf.decisions import Outcome
-from bf16perf.stats import log_spread
+from bf16perf.stats.figures import log_spread
 from bf16perf.verdicts import ab_rule, balanced_order, baseline_rule
+from bf16perf.verdicts.outcomes import Outcome
 
 __all__ = ["aa_tables", "scaled_drops", "stored_with_prior"]
 

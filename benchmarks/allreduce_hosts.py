@@ -60,7 +60,7 @@ print(json.dumps(times[2:]))
 
 def _task(n: int, iterations: int, _: Iterator[Any]) -> Iterator[str]:
     """Barrier task: rendezvous, then the all-reduce process with this task's TF_CONFIG."""
-    from bf16perf.workload.task import rendezvous
+    from bf16perf.workloads.task import rendezvous
 
     rank, host, addresses = rendezvous()
     tf_config = {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": rank}}
@@ -78,9 +78,9 @@ def _task(n: int, iterations: int, _: Iterator[Any]) -> Iterator[str]:
 
 def drive(url: str, secret_file: Path, iterations: int) -> None:
     """The driver (in the master's namespace for the bridge): one stage, JSON on stdout."""
-    from bf16perf.bringup import external_driver_env
-    from bf16perf.driver import spark_session
-    from bf16perf.executors import barrier_stage
+    from bf16perf.cluster.bringup import external_driver_env
+    from bf16perf.cluster.driver import spark_session
+    from bf16perf.cluster.executors import barrier_stage
 
     with tempfile.TemporaryDirectory(prefix="bf16perf-ar-") as tmp:
         env, secret = external_driver_env(secret_file, Path(tmp))

@@ -8,12 +8,12 @@ Written for lent machines that have PyTorch but where TensorFlow and Spark canno
 oneDNN, which prints the same verbose lines and honours the same ``ONEDNN_MAX_CPU_ISA`` cap, so
 what this checks holds for the harness's own runs:
 
-1. ``DIR/cpuinfo`` is ``/proc/cpuinfo``; :func:`bf16perf.cpu.parse_cpuinfo` must read its
+1. ``DIR/cpuinfo`` is ``/proc/cpuinfo``; :func:`bf16perf.machine.cpu.parse_cpuinfo` must read its
    capability (``amx`` on Sapphire Rapids and later).
 2. ``DIR/onednn-{fp32,bf16,bf16-avx512}.txt`` are oneDNN verbose captures of a small
    convolution + matmul, forward and backward, in fp32, in bf16, and in bf16 under
    ``ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16`` (the ``bf16-avx512`` variant's cap);
-   :func:`bf16perf.kernels.parse_verbose` gives the verdict on each.
+   :func:`bf16perf.onednn.kernels.parse_verbose` gives the verdict on each.
 3. Kernel ceiling (3x3 convolution forward + backward, matmul) and a ResNet-50 training step
    (torchvision, channels-last, bf16 autocast with fp32 weights), in fp32, bf16 and
    bf16-avx512, each in its own subprocess (oneDNN reads the cap once per process).
@@ -35,9 +35,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bf16perf.cpu import parse_cpuinfo
-from bf16perf.kernels import parse_verbose
-from bf16perf.marks import mark
+from bf16perf.machine.cpu import parse_cpuinfo
+from bf16perf.onednn.kernels import parse_verbose
+from bf16perf.onednn.marks import mark
 
 #: (name, autocast to bf16, oneDNN ISA cap)
 MODES: tuple[tuple[str, bool, str | None], ...] = (

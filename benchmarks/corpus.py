@@ -26,7 +26,7 @@ run takes about 25 s here, so the corpus is 24 sessions of 3 + 3 runs (the defau
 What it prints (fixed before collection):
 
 1. the within- and between-session spreads of log run figures with 95% intervals
-   (:func:`bf16perf.calibrate.estimate`), fp32 and bf16, and the effect of a run's
+   (:func:`bf16perf.calibration.noise.estimate`), fp32 and bf16, and the effect of a run's
    position in its session (pooled OLS slope of within-session residuals on position);
 2. the default nightly replayed in time order: night ``i`` against the ``K = 7`` sessions
    before it (fewer at the start), the stored rule of :func:`bf16perf.verdicts.sessions_rule`
@@ -49,7 +49,7 @@ What it prints (fixed before collection):
    recommends for 10%, and the spread of the pairs against the A/A pair spread;
 7. the two-session rule (added after BENCHMARKS.md Y2, before the corpus it is validated
    on was collected): the shipped nightly (each verdict at its share of the budget, a
-   drop failing only when the night before confirms it, :mod:`bf16perf.replay`) beside
+   drop failing only when the night before confirms it, :mod:`bf16perf.calibration.replay`) beside
    the single-session rule it replaces, over the unchanged nights in time order, with the
    prior and with a calibration of the first 12 sessions replayed over the rest; a
    lasting drop (share of starts flagged within 3 nights at 10%, the smallest at 90%);
@@ -85,13 +85,18 @@ from corpus_models import (  # benchmarks/ is the script's own directory
     single_exit,
 )
 
-from bf16perf.calibrate import Noise, SessionFigures, estimate
-from bf16perf.decisions import Outcome
-from bf16perf.replay import NightlyRule, flagged_starts, lasting_drop_line, replayed_exits
-from bf16perf.stats import Spread
+from bf16perf.calibration.noise import Noise, SessionFigures, estimate
+from bf16perf.calibration.replay import (
+    NightlyRule,
+    flagged_starts,
+    lasting_drop_line,
+    replayed_exits,
+)
+from bf16perf.stats.figures import Spread
 from bf16perf.verdicts import (
     SESSION_PRIOR,
 )
+from bf16perf.verdicts.outcomes import Outcome
 
 CALIBRATION_SESSIONS = 12
 

@@ -10,11 +10,10 @@ import random
 import statistics
 from typing import Any
 
-from bf16perf.calibrate import Noise, SessionFigures
-from bf16perf.decisions import Outcome
-from bf16perf.power import pairs_needed
-from bf16perf.replay import NightlyRule, nightly_exit
-from bf16perf.stats import Spread
+from bf16perf.calibration.noise import Noise, SessionFigures
+from bf16perf.calibration.replay import NightlyRule, nightly_exit
+from bf16perf.stats.figures import Spread
+from bf16perf.stats.power import pairs_needed
 from bf16perf.verdicts import (
     SESSION_PRIOR,
     ab_rule,
@@ -23,6 +22,7 @@ from bf16perf.verdicts import (
     holm,
     sessions_rule,
 )
+from bf16perf.verdicts.outcomes import Outcome
 
 K = 7
 ALPHA = 0.01

@@ -15,8 +15,8 @@ import math
 
 import numpy as np
 
-from bf16perf.decisions import Outcome
 from bf16perf.verdicts import SESSION_PRIOR, baseline_rule, gate_rule
+from bf16perf.verdicts.outcomes import Outcome
 
 RUN_SD = 0.057
 

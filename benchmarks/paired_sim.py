@@ -30,7 +30,7 @@ import sys
 
 import numpy as np
 
-from bf16perf.decisions import Outcome
+from bf16perf.verdicts.outcomes import Outcome
 from bf16perf.verdicts.paired import PairNight, paired_rule
 from bf16perf.verdicts.paired_sizing import MAX_PAIRS
 

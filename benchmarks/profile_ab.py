@@ -22,7 +22,7 @@ It also prints each session's profile cost (the lone step's seconds, from the re
 
 scatter (added after collecting, descriptive): how much one lone step's parts and wall
 time scatter between the "on" sessions of unchanged code, and how often comparing two
-such sessions would name a part or the step as grown under bf16perf.attribution's floor:
+such sessions would name a part or the step as grown under bf16perf.onednn.attribution's floor:
 the false attributions a verdict's "what grew" clause would print.
 """
 
@@ -115,7 +115,7 @@ def analyse(out: Path) -> None:
 
 
 def scatter(out: Path) -> None:
-    from bf16perf.attribution import grown_between
+    from bf16perf.onednn.attribution import grown_between
 
     profiles = []
     for d in sorted(p for p in out.iterdir() if p.name.endswith("-on")):

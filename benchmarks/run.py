@@ -41,15 +41,15 @@ from aa_rules import aa_tables  # benchmarks/ is the script's own directory
 from ceiling import ceiling
 from trend_sim import changepoint_table
 
-from bf16perf.cluster import SparkStandaloneCluster
-from bf16perf.decisions import Outcome
-from bf16perf.lock import LockError, MachineLock
-from bf16perf.plan import make_plan, read_topology
-from bf16perf.stats import run_figure
+from bf16perf.cluster.standalone import SparkStandaloneCluster
+from bf16perf.machine.lock import LockError, MachineLock
+from bf16perf.machine.pinning import make_plan, read_topology
+from bf16perf.stats.figures import run_figure
 from bf16perf.verdicts import ab_rule, balanced_order
-from bf16perf.workload.config import PROFILES, Precision, TrainConfig
-from bf16perf.workload.launch import run_training
-from bf16perf.workload.results import RunResult
+from bf16perf.verdicts.outcomes import Outcome
+from bf16perf.workloads.config import PROFILES, Precision, TrainConfig
+from bf16perf.workloads.launch import run_training
+from bf16perf.workloads.results import RunResult
 
 
 def _cluster() -> tuple[SparkStandaloneCluster, object, float]:
@@ -69,7 +69,7 @@ def _single_process(config: TrainConfig, batch: int) -> dict[str, float]:
         cfg.write_text(one.to_json())
         t0 = time.monotonic()
         subprocess.run(
-            [sys.executable, "-m", "bf16perf.workload.worker", str(cfg), str(out)],
+            [sys.executable, "-m", "bf16perf.workloads.worker", str(cfg), str(out)],
             check=True,
             capture_output=True,
             env=dict(os.environ, TF_CONFIG="{}", TF_CPP_MIN_LOG_LEVEL="2"),
@@ -105,7 +105,7 @@ def distribution(args: argparse.Namespace) -> None:
                     _single_process(config, args.batch * cluster.plan.workers)["ips"]
                 )
                 run = run_training(spark, config, cluster.plan.workers)
-                spark_ips[precision].append(run.median_images_per_second)
+                spark_ips[precision].append(run.figure)
                 walls[precision].append((run.wall_s, sum(run.step_times_s)))
     finally:
         spark.stop()  # type: ignore[attr-defined]
@@ -144,7 +144,7 @@ def _runs(spark: object, config: TrainConfig, workers: int, n: int) -> list[RunR
     out = []
     for i in range(n):
         out.append(run_training(spark, config, workers))
-        print(f"run {i + 1}/{n}: {out[-1].median_images_per_second:.3f} images/s", flush=True)
+        print(f"run {i + 1}/{n}: {out[-1].figure:.3f} images/s", flush=True)
     return out
 
 
@@ -222,7 +222,7 @@ def allreduce(args: argparse.Namespace) -> None:
         for _ in range(args.repeats):
             runs = {k: run_training(spark, c, cluster.plan.workers) for k, c in configs.items()}
             for k, run in runs.items():
-                ips[k].append(run.median_images_per_second)
+                ips[k].append(run.figure)
             gap = max(
                 abs(a - b)
                 for a, b in zip(runs["bf16 allreduce"].losses, runs["bf16"].losses, strict=True)

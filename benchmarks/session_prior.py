@@ -1,5 +1,6 @@
 """The stored rule's session prior from the pooled A/A corpora (BENCHMARKS.md R4): each
-corpus's between-session spread (one-way random effects, :func:`bf16perf.calibrate.estimate`),
+corpus's between-session spread (one-way random effects,
+:func:`bf16perf.calibration.noise.estimate`),
 pooled by degrees of freedom, with a chi-square interval on the pooled degrees of freedom.
 
     .venv/bin/python benchmarks/session_prior.py
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from scipy import stats as sps
 
-from bf16perf.calibrate import estimate
+from bf16perf.calibration.noise import estimate
 
 CORPORA = (
     "corpus-zen3-smoke-20261202.json",

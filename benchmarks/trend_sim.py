@@ -8,8 +8,8 @@ import math
 
 import numpy as np
 
-from bf16perf.changepoints import ar1_series as _ar1
-from bf16perf.changepoints import detect
+from bf16perf.stats.changepoints import ar1_series as _ar1
+from bf16perf.stats.changepoints import detect
 
 __all__ = ["changepoint_table"]
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bf16perf.plugin import activate
+from bf16perf.plugin.hooks import activate
 from fixtures.machine import parametrize_workloads
 
 

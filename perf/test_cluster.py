@@ -1,6 +1,6 @@
 """The cluster itself, as the perf job sees it: every executor registered and pinned."""
 
-from bf16perf.bringup import SparkCluster
+from bf16perf.cluster.bringup import SparkCluster
 
 
 def test_all_executors_registered(spark_cluster: SparkCluster) -> None:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from bf16perf.machine import Machine
-from bf16perf.session import PerfSession
+from bf16perf.machine.host import Machine
+from bf16perf.session.state import PerfSession
 
 
 @pytest.mark.bf16

@@ -2,9 +2,9 @@
 and bf16: the specification.
 
 Each test records every verdict it reaches, then fails once if any of them fails; the
-session's exit code says which kind (see :mod:`bf16perf.decisions`).  The run is the unit
+session's exit code says which kind (see :mod:`bf16perf.verdicts.outcomes`).  The run is the unit
 of every throughput verdict: ``--perf-repeats`` runs per variant, fp32 and bf16
-interleaved.  What each check does is :mod:`bf16perf.checks`'s.
+interleaved.  What each check does is :mod:`bf16perf.session.checks`'s.
 """
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ from collections.abc import Callable
 
 import pytest
 
-from bf16perf import checks, judge
-from bf16perf.baselines import BaselineError
-from bf16perf.machine import Machine
-from bf16perf.runs import BF16, FP32
-from bf16perf.session import PerfSession
-from bf16perf.steptimer import STEP_TIMER
-from bf16perf.workload.config import VARIANTS, Variant
-from bf16perf.workload.definition import WorkloadDef
+from bf16perf.machine.host import Machine
+from bf16perf.plugin.steptimer import STEP_TIMER
+from bf16perf.session import checks
+from bf16perf.session.runs import BF16, FP32
+from bf16perf.session.state import PerfSession
+from bf16perf.store.baseline import BaselineError
+from bf16perf.verdicts import apply as judge
+from bf16perf.workloads.config import VARIANTS, Variant
+from bf16perf.workloads.definition import WorkloadDef
 from fixtures.training import PytestRuns
 
 VARIANT_PARAMS = [pytest.param(v, id=name) for name, v in VARIANTS.items()]
@@ -41,13 +42,14 @@ def test_training(
     stack in A/B mode, else against this machine's stored baseline (or save one).  Variants
     the hardware lacks were skipped before setup (fixtures/machine.py)."""
     # every verdict is judged at its share of the session's error budget
-    session, options, test = bf16perf_session, bf16perf_session.verdict_options, request.node.nodeid
+    session, options, test = bf16perf_session, bf16perf_session.options, request.node.nodeid
+    settings = session.verdict_settings
     key = training_runs.workload_key(variant)
     try:  # a bad baseline file costs no run
         baseline, noise, sessions = checks.expected(options, machine, key)
         fingerprint = machine.fingerprint
         count, why = checks.paired_pairs(
-            options, fingerprint.slug, fingerprint.id, key, variant.name
+            options, settings, fingerprint.slug, fingerprint.id, key, variant.name
         )
     except BaselineError as exc:
         pytest.fail(str(exc), pytrace=False)
@@ -68,6 +70,7 @@ def test_training(
         request.node.name,
         runs,
         options=options,
+        settings=settings,
         machine=machine,
         key=key,
         baseline=baseline,
@@ -116,8 +119,10 @@ def test_bf16_speedup(
     per-pair log ratios; one extension by ``--perf-extra-pairs`` when inconclusive, with
     both looks at half the error."""
     test = request.node.nodeid
-    options = bf16perf_session.verdict_options  # alpha: the gate's share of the budget
-    decision, verdict = checks.release_gate(test, training_runs, options)
+    session = bf16perf_session  # the gate is judged at its share of the budget
+    decision, verdict = checks.release_gate(
+        test, training_runs, session.options, session.verdict_settings
+    )
     if workload == bf16perf_session.workloads[0]:  # the report's plot: the first workload's
         bf16perf_session.gate = verdict
     bf16perf_session.record(decision)

@@ -25,7 +25,7 @@ import os
 from collections.abc import MutableMapping
 from pathlib import Path
 
-from bf16perf.cpu import DEFAULT_CPUINFO, Capability, read_cpuinfo, resolve_cpuinfo_path
+from bf16perf.machine.cpu import DEFAULT_CPUINFO, Capability, read_cpuinfo, resolve_cpuinfo_path
 
 __all__ = [
     "NO_BF16_CPUINFO",

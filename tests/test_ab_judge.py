@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bf16perf import judge
-from bf16perf.decisions import Outcome
-from bf16perf.options import PerfOptions
-from bf16perf.workload.config import PROFILES
-from bf16perf.workload.results import RunResult, WorkerResult
+from bf16perf.session.options import PerfOptions
+from bf16perf.verdicts import apply as judge
+from bf16perf.verdicts.outcomes import Outcome
+from bf16perf.workloads.config import PROFILES
+from bf16perf.workloads.results import RunResult, WorkerResult
 
 
 def _profile(conv_ms: float, impl: str, step_s: float) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def _pairs(
 def test_a_slower_candidate_fails_and_names_what_changed() -> None:
     candidate, reference = _pairs([6.0, 6.1, 5.9, 6.05], [3.0, 2.9, 2.8, 2.7])
     order = ["candidate", "reference", "reference", "candidate"]
-    options = PerfOptions(alpha=0.1, pairs=4)
+    options = PerfOptions(alpha=0.1, pairs=4).verdict_settings()
     throughput, loss = judge.against_reference("t[fp32]", candidate, reference, order, options)
     assert throughput.check == "A/B throughput" and throughput.outcome is Outcome.REGRESSION
     assert "over 4 interleaved pairs" in throughput.detail
@@ -57,7 +57,7 @@ def test_whatever_the_outcome_the_attribution_and_a_moved_loss_are_reported() ->
     # the bf16 band (a different stack may move it): DRIFT, a notice of its own
     candidate, reference = _pairs([10.1, 9.95, 10.0, 10.2], [3.5, 3.6, 3.7, 3.9])
     order = ["reference", "candidate", "candidate", "reference"]
-    options = PerfOptions(alpha=0.1, pairs=4)
+    options = PerfOptions(alpha=0.1, pairs=4).verdict_settings()
     throughput, loss = judge.against_reference("t[fp32]", candidate, reference, order, options)
     assert throughput.outcome is not Outcome.REGRESSION
     assert "brg_conv_fwd:avx2 -> brg_conv_fwd:sse41" in throughput.detail

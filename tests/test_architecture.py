@@ -46,13 +46,13 @@ def test_the_architecture_names_the_import_contracts_make_lint_checks() -> None:
 
 
 def test_only_the_formats_module_writes_a_schema_version() -> None:
-    """Every stored document gets its version from :func:`bf16perf.formats.versioned`."""
+    """Every stored document gets its version from :func:`bf16perf.store.formats.versioned`."""
     writers = [
         str(path.relative_to(PACKAGE))
         for path in PACKAGE.rglob("*.py")
         if path.name != "formats.py" and '"schema_version":' in path.read_text()
     ]
-    assert not writers, f"{writers} write a schema version: use bf16perf.formats.versioned"
+    assert not writers, f"{writers} write a schema version: use bf16perf.store.formats.versioned"
 
 
 def test_no_module_over_300_lines_and_no_function_over_60() -> None:
@@ -82,7 +82,7 @@ def test_the_session_core_imports_no_pytest() -> None:
     import sys
 
     code = (
-        "import sys, bf16perf.session;"
+        "import sys, bf16perf.session.state;"
         " assert 'pytest' not in sys.modules, sorted(m for m in sys.modules if 'pytest' in m)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
@@ -96,6 +96,6 @@ def test_the_plugin_loads_light() -> None:
     import sys
 
     heavy = ("scipy", "matplotlib", "tensorflow", "pyspark", "torch")
-    code = f"import sys, bf16perf.plugin; print([m for m in {heavy!r} if m in sys.modules])"
+    code = f"import sys, bf16perf.plugin.hooks; print([m for m in {heavy!r} if m in sys.modules])"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr[-2000:]

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bf16perf.baselines import SCHEMA_VERSION, BaselineError, baseline_document
-from bf16perf.store import BaselineStore
-from bf16perf.workload.config import PROFILES
-from bf16perf.workload.results import RunResult, WorkerResult
+from bf16perf.store.baseline import SCHEMA_VERSION, BaselineError, baseline_document
+from bf16perf.store.baselines import BaselineStore
+from bf16perf.workloads.config import PROFILES
+from bf16perf.workloads.results import RunResult, WorkerResult
 
 FP = {"id": "abc123", "slug": "m"}
 
@@ -200,7 +200,7 @@ def test_noise_file_may_carry_the_between_session_spread(tmp_path: Path) -> None
 
 
 def test_a_calibration_is_saved_as_the_noise_file_both_spreads_read_back(tmp_path: Path) -> None:
-    from bf16perf.stats import Spread
+    from bf16perf.stats.figures import Spread
 
     store = BaselineStore(tmp_path)
     path = store.save_calibration(
@@ -222,7 +222,7 @@ def test_a_calibration_is_saved_as_the_noise_file_both_spreads_read_back(tmp_pat
 def test_versions_are_listed_restored_and_pruned(tmp_path: Path) -> None:
     """The previous versions a save keeps: rollback restores the newest that differs and
     keeps what it replaced; prune keeps the newest N (#34)."""
-    from bf16perf.versions import VersionError, previous_versions, prune, rollback
+    from bf16perf.store.versions import VersionError, previous_versions, prune, rollback
 
     store = BaselineStore(tmp_path)
     path, _, _ = store.save("m", "w", _doc(10.0))

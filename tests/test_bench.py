@@ -1,4 +1,4 @@
-"""The step timer against the real pytest-benchmark: :data:`bf16perf.steptimer.STEP_TIMER`
+"""The step timer against the real pytest-benchmark: :data:`bf16perf.plugin.steptimer.STEP_TIMER`
 relies on pytest-benchmark's runner calling the timer exactly twice a round (its private
 ``_make_runner``); this runs the real fixture so a release that changes that fails here,
 loudly, instead of recording wrong step times."""
@@ -15,7 +15,7 @@ import pytest
 
 BODY = """
 import pytest
-from bf16perf.steptimer import STEP_TIMER
+from bf16perf.plugin.steptimer import STEP_TIMER
 
 @pytest.mark.benchmark(timer=STEP_TIMER, min_rounds=1)
 def test_replayed(benchmark):

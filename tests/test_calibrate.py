@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bf16perf.calibrate import (
+from bf16perf.calibration.noise import (
     SessionFigures,
     calibrate,
     estimate,
     session_from_report,
 )
-from bf16perf.replay import detectable_drops
-from bf16perf.store import BaselineStore
+from bf16perf.calibration.replay import detectable_drops
+from bf16perf.store.baselines import BaselineStore
 from tests.perfrun import ROOT
 
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from bf16perf.cluster import SparkStandaloneCluster
-from bf16perf.hygiene import tagged_pids
-from bf16perf.plan import make_plan, read_topology
+from bf16perf.cluster.standalone import SparkStandaloneCluster
+from bf16perf.machine.hygiene import tagged_pids
+from bf16perf.machine.pinning import make_plan, read_topology
 
 pytestmark = pytest.mark.slow
 
@@ -77,8 +77,8 @@ def test_workers_executors_and_python_workers_are_pinned_then_gone(tmp_path: Pat
 HOLDER = textwrap.dedent(
     """
     import sys, tempfile, pathlib, time
-    from bf16perf.plan import make_plan, read_topology
-    from bf16perf.cluster import SparkStandaloneCluster
+    from bf16perf.machine.pinning import make_plan, read_topology
+    from bf16perf.cluster.standalone import SparkStandaloneCluster
     c = SparkStandaloneCluster(make_plan(read_topology()), pathlib.Path(tempfile.mkdtemp()))
     c.start(wait_workers=False)
     s = c.session()
@@ -214,8 +214,8 @@ def test_a_step_slower_than_the_timeout_is_cut_off(standalone: SparkStandaloneCl
     """The watchdog: no step within --perf-step-timeout fails the run with a clear error
     (here the first step, which traces the graph, takes far longer than 2 s; the first
     step's own allowance, 180 s by default, is cut to 2 s too)."""
-    from bf16perf.workload.config import PROFILES
-    from bf16perf.workload.launch import TrainingError, run_training
+    from bf16perf.workloads.config import PROFILES
+    from bf16perf.workloads.launch import TrainingError, run_training
 
     spark = standalone.session(app_name="timeout-test")
     try:
@@ -255,9 +255,9 @@ def test_a_command_workload_sees_no_cluster_secret(
     """A user's program, run by the executors of an authenticated cluster, prints its
     environment: the task that started it holds Spark's secret, the program does not (#32).
     Its progress lines reach the driver signed, and are shown."""
-    from bf16perf.program.launch import run_per_worker
-    from bf16perf.workload.config import PROFILES
-    from bf16perf.workload.tables import select_workloads
+    from bf16perf.workloads.config import PROFILES
+    from bf16perf.workloads.program.launch import run_per_worker
+    from bf16perf.workloads.tables import select_workloads
 
     (tmp_path / "env_probe.py").write_text(ENV_PROBE)
     toml = tmp_path / "workloads.toml"
@@ -289,9 +289,9 @@ def test_a_command_workload_sees_no_cluster_secret(
 
 def test_worker_killed_mid_barrier_stage(standalone: SparkStandaloneCluster) -> None:
     """Runs last in this module: it kills a worker of the shared cluster."""
-    from bf16perf.cluster import ClusterError
-    from bf16perf.workload.config import PROFILES
-    from bf16perf.workload.launch import TrainingError, run_training
+    from bf16perf.cluster.standalone import ClusterError
+    from bf16perf.workloads.config import PROFILES
+    from bf16perf.workloads.launch import TrainingError, run_training
 
     spark = standalone.session(app_name="kill-test")
     steps: list[int] = []

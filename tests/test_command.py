@@ -95,7 +95,7 @@ def test_compare_reads_this_machines_calibration_and_says_so(
     """Without a noise file compare says it uses a conservative default and whose; with the
     machine's calibration (bf16perf calibrate's file in --baselines) it says so, and the
     same report against itself can rule out far smaller drops (#34 item 3)."""
-    from bf16perf.store import BaselineStore
+    from bf16perf.store.baselines import BaselineStore
 
     a = _report(tmp_path / "a", "m1", {"k": [10.0, 10.2, 9.9]})
     store = BaselineStore(tmp_path / "baselines")
@@ -141,7 +141,7 @@ def test_compare_formats_for_ci(tmp_path: Path, capsys: pytest.CaptureFixture[st
     exit code is the text form's (#34)."""
     import jsonschema
 
-    from bf16perf.formats import schema
+    from bf16perf.store.formats import schema
 
     a = _report(tmp_path / "a", "m1", {"k": [10.0, 10.1, 9.9], "only-a": [1.0, 1.1]})
     b = _report(tmp_path / "b", "m1", {"k": [6.0, 6.1, 5.9]})
@@ -163,7 +163,7 @@ def test_compare_formats_for_ci(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_summary_of_a_session_s_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import jsonschema
 
-    from bf16perf.formats import schema
+    from bf16perf.store.formats import schema
 
     report = tmp_path / "2026-12-07T010000Z"
     report.mkdir()
@@ -264,8 +264,8 @@ def test_every_subcommands_help_has_a_description_defaults_and_exit_codes(
 def test_baselines_lists_sessions_and_names_unusable_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bf16perf.baselines import baseline_document
-    from bf16perf.store import BaselineStore
+    from bf16perf.store.baseline import baseline_document
+    from bf16perf.store.baselines import BaselineStore
     from tests.test_baselines import _run
 
     store = BaselineStore(tmp_path)
@@ -290,8 +290,8 @@ def test_baselines_lists_sessions_and_names_unusable_files(
 def test_the_commands_options_are_the_plugins() -> None:
     """One table: the command's --threshold and --alpha take the plugin's parser and
     default (so a value the plugin refuses, the command refuses)."""
-    from bf16perf.cli import OPTIONS
     from bf16perf.console import parser
+    from bf16perf.session.flags import OPTIONS
 
     table = {o.flag: o for o in OPTIONS}
     sub = next(a for a in parser()._actions if a.dest == "command")

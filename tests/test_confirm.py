@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from bf16perf import judge
-from bf16perf.baselines import Baseline, baseline_document
-from bf16perf.decisions import Outcome
-from bf16perf.options import PerfOptions
-from bf16perf.replay import NightlyRule, nightly_exit, replayed_exits
-from bf16perf.stats import Spread
-from bf16perf.store import BaselineStore
-from bf16perf.trend import PreviousSession, previous_session
+from bf16perf.calibration.replay import NightlyRule, nightly_exit, replayed_exits
+from bf16perf.session.options import PerfOptions
+from bf16perf.stats.figures import Spread
+from bf16perf.store.baseline import Baseline, baseline_document
+from bf16perf.store.baselines import BaselineStore
 from bf16perf.verdicts import ThroughputVerdict, sessions_rule
+from bf16perf.verdicts import apply as judge
 from bf16perf.verdicts.confirm import CONFIRM_ALPHA, below, confirm
-from bf16perf.workload.config import PROFILES
-from bf16perf.workload.results import RunResult, WorkerResult
+from bf16perf.verdicts.outcomes import Outcome
+from bf16perf.verdicts.trend import PreviousSession, previous_session
+from bf16perf.workloads.config import PROFILES
+from bf16perf.workloads.results import RunResult, WorkerResult
 
 BASE = [[100.0, 101.0, 99.0], [100.0, 102.0, 98.0], [99.0, 100.0, 101.0]]
 SPREAD = Spread(0.02, 9, "test")
@@ -87,7 +87,10 @@ def _baseline(tmp_path: Path) -> Baseline:
 def test_the_plugins_verdict_follows_the_mode_and_the_history(tmp_path: Path) -> None:
     baseline = _baseline(tmp_path)
     runs = [_run(x) for x in SLOW]
-    nightly, release = PerfOptions(), PerfOptions(release=True)
+    nightly, release = (
+        PerfOptions().verdict_settings(),
+        PerfOptions(release=True).verdict_settings(),
+    )
     later, earlier = "2999-01-01T00:00:00Z", "2000-01-01T00:00:00Z"
     (alone, _) = judge.against_baseline("t", runs, baseline, nightly, sessions=SPREAD)
     assert alone.outcome is Outcome.SUSPECT, alone.detail

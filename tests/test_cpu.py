@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bf16perf.cpu import (
+from bf16perf.machine.cpu import (
     Capability,
     CpuInfoError,
     parse_cpuinfo,
@@ -101,7 +101,7 @@ def test_arm_cores_are_named_as_users_know_them(tmp_path: Path) -> None:
 
 def test_arm_without_bf16_names_the_arm_flag(tmp_path: Path) -> None:
     """An Arm machine without bf16 is told it lacks Arm's ``bf16``, not x86's avx512_bf16."""
-    from bf16perf.machine import detect_machine
+    from bf16perf.machine.host import detect_machine
 
     text = (CAPTURES / "linux-rhel8-neoverse_v1").read_text()
     (tmp_path / "cpuinfo").write_text(text.replace(" svebf16", "").replace(" bf16", ""))

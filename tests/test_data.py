@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bf16perf.workload.config import PROFILES
-from bf16perf.workload.worker import synthetic_batches, tfrecord_dataset
+from bf16perf.workloads.config import PROFILES
+from bf16perf.workloads.worker import synthetic_batches, tfrecord_dataset
 from tests.tfrecords import write_tiny_imagenet
 
 
@@ -51,7 +51,7 @@ def test_the_worker_imports_tensorflow_without_matplotlib() -> None:
     import sys
 
     code = (
-        "import sys; from bf16perf.workload.worker import without_plotting; without_plotting();"
+        "import sys; from bf16perf.workloads.worker import without_plotting; without_plotting();"
         " import tensorflow as tf; tf.constant(1.0);"
         " assert 'matplotlib.pyplot' not in sys.modules and sys.modules['matplotlib'] is None"
     )

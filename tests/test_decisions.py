@@ -2,7 +2,7 @@
 
 import pytest
 
-from bf16perf.decisions import (
+from bf16perf.verdicts.outcomes import (
     Decision,
     ExitCode,
     Outcome,
@@ -75,19 +75,25 @@ def test_exit_code_for_failed_tests(
 def test_a_release_never_passes_on_a_missing_baseline() -> None:
     from pathlib import Path
 
-    from bf16perf.decisions import ExitCode, session_exit_code
-    from bf16perf.judge import no_baseline
-    from bf16perf.options import PerfOptions
+    from bf16perf.session.options import PerfOptions
+    from bf16perf.verdicts.apply import no_baseline
+    from bf16perf.verdicts.outcomes import ExitCode, session_exit_code
 
     key = "resnet50-224px-b32-s20-2x1-synthetic-fp32"
     kept = ["resnet50-224px-b16-s20-2x1-synthetic-fp32", "resnet50-32px-b8-s5-2x1-synthetic-fp32"]
-    nightly = no_baseline("t", "m", key, PerfOptions(baselines_dir=Path("b")), kept)
+    nightly = no_baseline(
+        "t", "m", key, PerfOptions(baselines_dir=Path("b")).verdict_settings(), kept
+    )
     assert nightly.outcome is Outcome.NO_BASELINE and not nightly.outcome.fails
-    release = no_baseline("t", "m", key, PerfOptions(release=True, baselines_dir=Path("b")), kept)
+    release = no_baseline(
+        "t", "m", key, PerfOptions(release=True, baselines_dir=Path("b")).verdict_settings(), kept
+    )
     assert release.outcome is Outcome.INCONCLUSIVE
     assert session_exit_code([release], 0) is ExitCode.INCONCLUSIVE
     # the nearest kept key first, with what differs
     assert "nearest kept: resnet50-224px-b16-s20-2x1-synthetic-fp32 (b32 vs b16)" in release.detail
     assert "no evidence" in release.detail
-    bare = no_baseline("t", "m", key, PerfOptions(release=True, baselines_dir=Path("b")))
+    bare = no_baseline(
+        "t", "m", key, PerfOptions(release=True, baselines_dir=Path("b")).verdict_settings()
+    )
     assert "no baseline at all" in bare.detail

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from bf16perf.atomic import atomic_write
 from bf16perf.console._common import InputError, refuse_overwriting
-from bf16perf.options import PerfOptions
 from bf16perf.report.history import append_history, history_problem, read_history_checked
-from bf16perf.store import BaselineStore
+from bf16perf.session.options import PerfOptions
+from bf16perf.store.atomic import atomic_write
+from bf16perf.store.baselines import BaselineStore
 
 LINE = {"started": "2026-12-07T00:00:00Z", "fingerprint": "m", "series": {}}
 
@@ -147,16 +147,16 @@ def test_no_reader_of_the_past_stops_the_sessions_record(
 def test_a_trend_that_cannot_be_judged_is_a_notice_not_a_lost_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bf16perf.trend
-    from bf16perf import finish
-    from bf16perf.session import PerfSession
+    import bf16perf.verdicts.trend
+    from bf16perf.session import finish
+    from bf16perf.session.state import PerfSession
     from tests.test_report import CAPTURES, _report
 
     def fail(*_args: object, **_kw: object) -> None:
         raise ValueError("a poisoned line")
 
-    monkeypatch.setattr(bf16perf.trend, "trend_decisions", fail)
-    from bf16perf.machine import detect_machine
+    monkeypatch.setattr(bf16perf.verdicts.trend, "trend_decisions", fail)
+    from bf16perf.machine.host import detect_machine
 
     options = PerfOptions(reports_dir=tmp_path)
     perf = PerfSession(
@@ -171,8 +171,8 @@ def test_a_trend_that_cannot_be_judged_is_a_notice_not_a_lost_report(
 def test_training_processes_and_commands_start_without_the_cluster_secret(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bf16perf.program.task import rank_env
-    from bf16perf.workload.task import _worker_env
+    from bf16perf.workloads.program.task import rank_env
+    from bf16perf.workloads.task import _worker_env
 
     monkeypatch.setenv("_SPARK_AUTH_SECRET", "s3cret-of-the-cluster")
     monkeypatch.setenv("PYSPARK_GATEWAY_SECRET", "gateway")
@@ -199,8 +199,8 @@ def test_a_forged_or_malformed_progress_line_is_dropped_and_counted(
     import socket
     import time
 
-    from bf16perf.progress import new_key, sign
-    from bf16perf.workload.launch import progress_server
+    from bf16perf.workloads.launch import progress_server
+    from bf16perf.workloads.progress import new_key, sign
 
     seen: list[int] = []
     with progress_server(lambda event: seen.append(int(event["step"]))) as link:
@@ -221,7 +221,7 @@ def test_a_forged_or_malformed_progress_line_is_dropped_and_counted(
 
 
 def test_a_stored_profile_of_the_wrong_shape_never_stops_its_reader() -> None:
-    from bf16perf.attribution import grown_text
+    from bf16perf.onednn.attribution import grown_text
 
     good = {"available": True, "step_s": 1.0, "parts": [{"name": "conv", "ms": 4.0, "count": 1}]}
     bad = {"available": True, "step_s": 1.0, "parts": [{"name": "conv", "ms": "fast", "count": 1}]}
@@ -231,8 +231,8 @@ def test_a_stored_profile_of_the_wrong_shape_never_stops_its_reader() -> None:
 
 
 def test_two_sessions_started_in_the_same_second_get_their_own_reports(tmp_path: Path) -> None:
-    from bf16perf.machine import detect_machine
-    from bf16perf.session import PerfSession
+    from bf16perf.machine.host import detect_machine
+    from bf16perf.session.state import PerfSession
     from tests.test_report import CAPTURES
 
     machine = detect_machine(CAPTURES / "linux-unknown-sapphirerapids")
@@ -295,7 +295,7 @@ def test_a_full_disk_on_any_kept_file_loses_nothing(
     """Every file the project keeps goes through the one atomic writer: a write or fsync
     that fails (ENOSPC) leaves the file as it was and no temporary file behind, and the
     next write succeeds (#32)."""
-    from bf16perf import atomic
+    from bf16perf.store import atomic
     from tests.test_baselines import _doc
 
     store = BaselineStore(tmp_path / "baselines")
@@ -332,7 +332,7 @@ def test_a_full_disk_on_any_kept_file_loses_nothing(
 
 KILL_BEFORE_RENAME = """
 import os, signal, sys
-from bf16perf.store import BaselineStore
+from bf16perf.store.baselines import BaselineStore
 from tests.test_baselines import _doc
 os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)
 from pathlib import Path
@@ -367,7 +367,7 @@ def test_the_session_s_own_summary_is_inert_too(capsys: pytest.CaptureFixture[st
     import time
     from types import SimpleNamespace
 
-    from bf16perf import plugin
+    from bf16perf.plugin import hooks as plugin
 
     session = SimpleNamespace(
         notices=["bf16perf: history.jsonl line 3 label 'x\x1b]0;owned\x07'"],

@@ -13,13 +13,13 @@ from typing import Any
 import jsonschema
 import pytest
 
-from bf16perf import formats
-from bf16perf.calibrate import SessionFigures, read_session
-from bf16perf.formats import FormatError, migrate_baseline, problem, schema
+from bf16perf.calibration.noise import SessionFigures, read_session
 from bf16perf.report import write_report
 from bf16perf.report.history import read_history
-from bf16perf.stats import Spread
-from bf16perf.store import BaselineStore
+from bf16perf.stats.figures import Spread
+from bf16perf.store import formats
+from bf16perf.store.baselines import BaselineStore
+from bf16perf.store.formats import FormatError, migrate_baseline, problem, schema
 from tests.test_baselines import FP, _doc
 from tests.test_report import _report
 

@@ -8,7 +8,7 @@ and noise files (the store, ``baselines``), calibration session files (a resumed
 ``calibrate``) and workload files (TOML, truncated or with bytes spliced in).
 
 Each example must end in an exit code the command documents (0, 2 or 10), or a
-:class:`~bf16perf.baselines.BaselineError` from the store (a session turns it into one
+:class:`~bf16perf.store.baseline.BaselineError` from the store (a session turns it into one
 line), never another exception; and the input must be byte-identical afterwards.  The
 seeded ``ci`` profile (100 examples a reader) keeps ``make test`` in its budget;
 ``HYPOTHESIS_PROFILE=full`` runs 2,000 a reader.  Unreadable files (mode 000) are not
@@ -29,9 +29,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bf16perf.baselines import BaselineError, baseline_document
 from bf16perf.console import main
-from bf16perf.store import BaselineStore
+from bf16perf.store.baseline import BaselineError, baseline_document
+from bf16perf.store.baselines import BaselineStore
 from tests.test_baselines import _run
 
 settings.register_profile(
@@ -267,7 +267,7 @@ class _WouldTrain(Exception):
 
 
 def _calibrate_reads(state: Path) -> object:
-    from bf16perf.calibrate import calibrate
+    from bf16perf.calibration.noise import calibrate
 
     def forbid(*_: object, **__: object) -> Any:
         raise _WouldTrain
@@ -307,8 +307,8 @@ def mutated_toml(draw: st.DrawFn) -> bytes | str:
 
 @given(content=mutated_toml())
 def test_any_workload_file_is_read_or_refused_in_one_line(content: bytes | str) -> None:
-    from bf16perf.workload.definition import WorkloadError
-    from bf16perf.workload.tables import select_workloads
+    from bf16perf.workloads.definition import WorkloadError
+    from bf16perf.workloads.tables import select_workloads
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "workloads.toml"

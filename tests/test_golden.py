@@ -109,7 +109,7 @@ def test_history_line_and_card_as_before(name: str) -> None:
 
 
 def test_exit_codes_as_before() -> None:
-    from bf16perf.decisions import Decision, Outcome, exit_code_for, session_exit_code
+    from bf16perf.verdicts.outcomes import Decision, Outcome, exit_code_for, session_exit_code
 
     lines = []
     for outcome in Outcome:

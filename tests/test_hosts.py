@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bf16perf.cluster.hosts import DaemonError, master_spec, read_secret, worker_spec
 from bf16perf.console import main
-from bf16perf.hosts import DaemonError, master_spec, read_secret, worker_spec
 
 SECRET = "a-secret-of-enough-length-for-the-cluster"
 
@@ -122,7 +122,7 @@ def test_a_master_port_in_use_is_refused_not_moved(
 
 
 def test_hosts_that_differ_in_bf16_capability_are_refused() -> None:
-    from bf16perf.executors import HostFacts, mixed
+    from bf16perf.cluster.executors import HostFacts, mixed
 
     zen4 = HostFacts("10.0.0.2", "AMD EPYC 9R14", "avx512_bf16", [0])
     spr = HostFacts("10.0.0.3", "Intel Xeon Platinum 8488C", "amx", [0])
@@ -138,7 +138,7 @@ def test_a_failing_worker_names_the_peers_that_stopped_answering() -> None:
     whose training process no longer accepts a connection (their host is gone)."""
     import socket
 
-    from bf16perf.workload.task import silent_peers, unreachable_hosts
+    from bf16perf.workloads.task import silent_peers, unreachable_hosts
 
     with socket.socket() as alive, socket.socket() as closed:
         alive.bind(("127.0.0.1", 0))
@@ -155,7 +155,7 @@ def test_a_failing_worker_names_the_peers_that_stopped_answering() -> None:
 def test_a_peer_whose_host_is_gone_names_the_host() -> None:
     """No answer (a cut network, a dead host) is a lost host: the run's message names it
     and the harness reads it back from there (Spark itself notices only after 120 s)."""
-    from bf16perf.workload.task import HOST_GONE, silent_peers, unreachable_hosts
+    from bf16perf.workloads.task import HOST_GONE, silent_peers, unreachable_hosts
 
     # TEST-NET-1 (RFC 5737, documentation only): no host answers there
     (gone,) = silent_peers(["127.0.0.1:1", "192.0.2.77:5000"], me=0, timeout_s=0.5)
@@ -179,7 +179,7 @@ def test_a_host_whose_executor_left_is_named_and_stops_the_session(tmp_path: Pat
     is named, and the cluster refuses further runs (they would wait for its slots)."""
     from types import SimpleNamespace
 
-    from bf16perf.bringup import SparkCluster
+    from bf16perf.cluster.bringup import SparkCluster
 
     tracker = _Tracker(["10.0.0.1", "10.0.0.2", "10.0.0.3"])  # the driver and two executors
     context = SimpleNamespace(statusTracker=lambda: tracker)

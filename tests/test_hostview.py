@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from bf16perf.cpu import Capability, read_cpuinfo
+from bf16perf.machine.cpu import Capability, read_cpuinfo
 from tests import perfrun
 from tests.hostview import (
     NO_BF16_CPUINFO,

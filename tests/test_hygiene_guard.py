@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from bf16perf.hygiene import guarded
+from bf16perf.machine.hygiene import guarded
 
 ROOT = Path(__file__).parent.parent
 
 PARENT = textwrap.dedent(
     """
     import subprocess, sys, threading, time
-    from bf16perf.hygiene import guarded
+    from bf16perf.machine.hygiene import guarded
     # started beside running threads: where preexec_fn is documented unsafe
     for _ in range(4):
         threading.Thread(target=time.sleep, args=(60,), daemon=True).start()

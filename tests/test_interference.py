@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from bf16perf.interference import CpuSample, CpuWindow, disturbance, parse_stat
+from bf16perf.machine.interference import CpuSample, CpuWindow, disturbance, parse_stat
 
 # The first lines of /proc/stat on the Zen 4 build machine (2 vCPUs, clock ticks of 10 ms).
 STAT = """\
@@ -62,7 +62,7 @@ def test_samples_of_different_cpus_do_not_mix() -> None:
 
 _MEASURED = r"""
 import json, os, subprocess, sys, time
-from bf16perf.interference import CpuWindow, sample
+from bf16perf.machine.interference import CpuWindow, sample
 cpu = int(sys.argv[2])
 os.sched_setaffinity(0, {cpu})
 spin = (

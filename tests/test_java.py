@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bf16perf.java import JavaError, check_java
+from bf16perf.machine.java import JavaError, check_java
 
 
 def _fake_java(tmp_path: Path, version: str) -> None:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bf16perf.cpu import Capability
-from bf16perf.kernels import parse_verbose, verbose_lines
-from bf16perf.probe import run_probe
-from bf16perf.workload.config import VARIANTS
-from bf16perf.workload.proof import refusal
+from bf16perf.machine.cpu import Capability
+from bf16perf.onednn.capture import run_probe
+from bf16perf.onednn.kernels import parse_verbose, verbose_lines
+from bf16perf.workloads.config import VARIANTS
+from bf16perf.workloads.proof import refusal
 from tests.hostview import described_capability, host_has_bf16
 
 ONEDNN = Path(__file__).parent / "data" / "onednn"

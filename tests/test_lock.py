@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bf16perf.lock import LockError, LockTimeout, MachineLock, default_lock_path
+from bf16perf.machine.lock import LockError, LockTimeout, MachineLock, default_lock_path
 
 
 def test_second_session_fails_naming_the_holder(tmp_path: Path) -> None:
-    path = tmp_path / "bf16perf.lock"
+    path = tmp_path / "bf16perf.machine.lock"
     with MachineLock(path, timeout_s=1):
         with pytest.raises(LockTimeout) as exc:
             MachineLock(path, timeout_s=0.5).acquire()

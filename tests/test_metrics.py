@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bf16perf.output.metrics import (
+from bf16perf.workloads.output.metrics import (
     MetricsError,
     StepMetric,
     check_regex,

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from bf16perf.hygiene import pids_with_env
+from bf16perf.machine.hygiene import pids_with_env
 from tests.hostview import host_has_bf16
 from tests.netns import Hosts, SparkHosts, ip, namespaces, spark_hosts
 from tests.perfrun import BF16, FP32, ROOT, perf_command

@@ -14,13 +14,14 @@ from typing import Any, cast
 import numpy as np
 import pytest
 
-from bf16perf import checks, judge
-from bf16perf.decisions import Decision, ExitCode, Outcome, session_exit_code
-from bf16perf.options import PerfOptions
-from bf16perf.runs import BF16, FP32, TrainingRuns
+from bf16perf.session import checks
+from bf16perf.session.options import PerfOptions
+from bf16perf.session.runs import BF16, FP32, TrainingRuns
 from bf16perf.verdicts import SESSION_PRIOR, baseline_rule, gate_rule
-from bf16perf.workload.config import PROFILES, VARIANTS, Variant
-from bf16perf.workload.results import RunResult, WorkerResult
+from bf16perf.verdicts import apply as judge
+from bf16perf.verdicts.outcomes import Decision, ExitCode, Outcome, session_exit_code
+from bf16perf.workloads.config import PROFILES, VARIANTS, Variant
+from bf16perf.workloads.results import RunResult, WorkerResult
 
 
 class _OrderOnly(TrainingRuns):
@@ -107,7 +108,8 @@ def _inconclusive() -> tuple[Outcome, str, dict[str, Any]]:
 
 
 def test_nightly_cannot_tell_is_a_notice_that_says_what_would_decide() -> None:
-    outcome, detail = judge.judged(*_inconclusive()[:2], PerfOptions(), _inconclusive()[2])
+    nightly = PerfOptions().verdict_settings()
+    outcome, detail = judge.judged(*_inconclusive()[:2], nightly, _inconclusive()[2])
     assert outcome is Outcome.UNDECIDED and not outcome.fails
     assert "nightly mode: not a failure" in detail and "--perf-release" in detail
     assert "a baseline of more runs" in detail and "A/B with " in detail
@@ -120,14 +122,15 @@ def test_nightly_names_calibration_where_the_session_draw_is_the_limit() -> None
     v = baseline_rule(
         [9.3, 9.4, 9.2], [10.0, 10.3, 9.8], max_regression=0.05, session=SESSION_PRIOR
     )
-    outcome, detail = judge.judged(v.outcome, v.detail, PerfOptions(), v.to_dict())
+    nightly = PerfOptions().verdict_settings()
+    outcome, detail = judge.judged(v.outcome, v.detail, nightly, v.to_dict())
     assert outcome is Outcome.UNDECIDED and "bf16perf calibrate" in detail
     assert "a baseline of more runs" not in detail
 
 
 def test_release_keeps_inconclusive_exit_11() -> None:
     outcome, detail, figures = _inconclusive()
-    same = judge.judged(outcome, detail, PerfOptions(release=True), figures)
+    same = judge.judged(outcome, detail, PerfOptions(release=True).verdict_settings(), figures)
     assert same == (Outcome.INCONCLUSIVE, detail)
     decision = Decision("t", "throughput", same[0], detail)
     assert session_exit_code([decision], 0) is ExitCode.INCONCLUSIVE
@@ -136,7 +139,7 @@ def test_release_keeps_inconclusive_exit_11() -> None:
 @pytest.mark.parametrize("outcome", [Outcome.REGRESSION, Outcome.OK, Outcome.IMPROVED])
 def test_decided_verdicts_are_the_same_in_both_modes(outcome: Outcome) -> None:
     for options in (PerfOptions(), PerfOptions(release=True)):
-        assert judge.judged(outcome, "d", options, {}) == (outcome, "d")
+        assert judge.judged(outcome, "d", options.verdict_settings(), {}) == (outcome, "d")
 
 
 def test_numerics_have_their_own_exit_code_after_regressions() -> None:

@@ -2,9 +2,9 @@
 
 import dataclasses
 
-from bf16perf.cli import OPTIONS
-from bf16perf.options import PerfOptions
-from bf16perf.workload.config import TrainConfig
+from bf16perf.session.flags import OPTIONS
+from bf16perf.session.options import PerfOptions
+from bf16perf.workloads.config import TrainConfig
 
 # fields derived from several inputs (ini defaults, the profile), not filled by one flag
 DERIVED = {"train", "require_bf16", "min_bf16_speedup", "baseline_sessions", "reference_name",
@@ -32,8 +32,8 @@ def test_flags_are_unique() -> None:
 def test_every_option_has_one_default() -> None:
     """Following a value option from the table to its use meets one default: the
     PerfOptions field's, which the flag, its help line and the command's copy all show."""
-    from bf16perf.cli import OPTIONS
-    from bf16perf.options import PerfOptions
+    from bf16perf.session.flags import OPTIONS
+    from bf16perf.session.options import PerfOptions
 
     defaults = PerfOptions()
     for option in OPTIONS:

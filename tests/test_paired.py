@@ -13,12 +13,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bf16perf.decisions import Outcome
-from bf16perf.nights import excluded_from_nightly, machine_drift, pair_nights, pairs_entry
-from bf16perf.stats import Spread
-from bf16perf.trend import previous_session, series_of
+from bf16perf.stats.figures import Spread
 from bf16perf.verdicts import SESSION_PRIOR, sessions_rule
 from bf16perf.verdicts.confirm import confirmed, unexplained
+from bf16perf.verdicts.nights import excluded_from_nightly, machine_drift, pair_nights, pairs_entry
+from bf16perf.verdicts.outcomes import Outcome
 from bf16perf.verdicts.paired import (
     PAIR_PRIOR,
     TONIGHT_SHARE,
@@ -28,6 +27,7 @@ from bf16perf.verdicts.paired import (
     pair_spread,
     paired_rule,
 )
+from bf16perf.verdicts.trend import previous_session, series_of
 
 SLUG, KEY = "m", "resnet50-32px-b8-s5-2x1-synthetic-fp32"
 
@@ -215,8 +215,8 @@ def test_the_pair_order_is_drawn_per_session_not_from_the_training_seed() -> Non
     from dataclasses import replace as _replace
     from typing import cast
 
-    from bf16perf.options import PerfOptions
-    from bf16perf.runs import TrainingRuns
+    from bf16perf.session.options import PerfOptions
+    from bf16perf.session.runs import TrainingRuns
 
     def orders(order_seed: int | None) -> tuple[tuple[str, ...], ...]:
         runs = TrainingRuns(cast(Any, None), PerfOptions(order_seed=order_seed))
@@ -234,10 +234,10 @@ def test_the_pair_order_is_drawn_per_session_not_from_the_training_seed() -> Non
 def test_in_the_paired_nightly_only_the_fp32_and_bf16_pairs_gate() -> None:
     from dataclasses import replace as _replace
 
-    from bf16perf.checks import as_notice, gates
-    from bf16perf.decisions import Decision
-    from bf16perf.options import PerfOptions
-    from bf16perf.workload.config import VARIANTS
+    from bf16perf.session.checks import as_notice, gates
+    from bf16perf.session.options import PerfOptions
+    from bf16perf.verdicts.outcomes import Decision
+    from bf16perf.workloads.config import VARIANTS
 
     paired = PerfOptions(reference_name="rel", reference_python=sys.executable)
     assert paired.paired and paired.session_kind == "paired"
@@ -290,7 +290,7 @@ def test_the_history_line_keeps_the_pairs_and_the_session_kind(tmp_path: Path) -
 
 def test_the_trend_reads_the_threshold_and_is_a_notice_in_the_paired_nightly() -> None:
     """The review's bug: the trend rule hard-coded its 5% threshold."""
-    from bf16perf.trend import trend_decisions
+    from bf16perf.verdicts.trend import trend_decisions
 
     def line(i: int, figure: float) -> dict[str, Any]:
         figures = [figure, figure * 1.001, figure * 0.999]
@@ -311,8 +311,8 @@ def test_the_trend_reads_the_threshold_and_is_a_notice_in_the_paired_nightly() -
 def test_detectable_drops_are_at_the_share_and_name_the_paired_nightly() -> None:
     """The review's bug: replay.detectable_drops used the full alpha, not each verdict's
     share of it."""
-    from bf16perf.calibrate import estimate
-    from bf16perf.replay import detectable_drops
+    from bf16perf.calibration.noise import estimate
+    from bf16perf.calibration.replay import detectable_drops
 
     rng = np.random.default_rng(3)
     groups = [list(np.exp(rng.normal(0, 0.04) + rng.normal(0, 0.05, 3))) for _ in range(12)]
@@ -361,9 +361,9 @@ def test_the_paired_nightly_sizes_pairs_from_its_nights_then_the_noise_file(
 ) -> None:
     import json
 
-    from bf16perf.checks import MIN_SIZING_DF, paired_pairs
-    from bf16perf.options import PerfOptions
-    from bf16perf.store import BaselineStore
+    from bf16perf.session.checks import MIN_SIZING_DF, paired_pairs
+    from bf16perf.session.options import PerfOptions
+    from bf16perf.store.baselines import BaselineStore
     from bf16perf.verdicts.paired import PAIRED_PAIRS
 
     history = tmp_path / "history.jsonl"
@@ -375,13 +375,13 @@ def test_the_paired_nightly_sizes_pairs_from_its_nights_then_the_noise_file(
         baselines_dir=tmp_path / "baselines",
     )
     # nothing measured yet: the default, and the notice says what will size them
-    count, why = paired_pairs(options, SLUG, "f", KEY, "fp32")
+    count, why = paired_pairs(options, options.verdict_settings(), SLUG, "f", KEY, "fp32")
     assert count == PAIRED_PAIRS and why is not None and "no pair spread measured" in why
     # the noise file's spread between runs, times sqrt(2), sizes them
     store = BaselineStore(options.baselines_dir)
     figures = [10.0 * math.exp(x) for x in np.random.default_rng(3).normal(0, 0.07, 12)]
     store.save_noise(SLUG, KEY, fingerprint={"id": "f"}, figures=figures, command="c")
-    count, why = paired_pairs(options, SLUG, "f", KEY, "fp32")
+    count, why = paired_pairs(options, options.verdict_settings(), SLUG, "f", KEY, "fp32")
     assert count > PAIRED_PAIRS and why is not None and "sqrt(2) x" in why
     # the series' own nights, once they hold enough degrees of freedom, win: quiet ones
     # bring it back to the default
@@ -390,16 +390,15 @@ def test_the_paired_nightly_sizes_pairs_from_its_nights_then_the_noise_file(
         for i in range(MIN_SIZING_DF + 1):
             cand = [10.0 * math.exp(x) for x in rng.normal(0, 0.01, 2)]
             f.write(json.dumps(_line(f"2026-12-{i + 1:02d}", cand, [10.0, 10.0])) + "\n")
-    count, why = paired_pairs(options, SLUG, "f", KEY, "fp32")
+    count, why = paired_pairs(options, options.verdict_settings(), SLUG, "f", KEY, "fp32")
     assert count == PAIRED_PAIRS and why is not None and "night(s) of pairs" in why
     # --perf-pairs given, or a session that is not the paired nightly: as given, no notice
     from dataclasses import replace as _replace
 
-    assert paired_pairs(_replace(options, pairs=7, pairs_given=True), SLUG, "f", KEY, "x") == (
-        7,
-        None,
-    )
-    assert paired_pairs(PerfOptions(pairs=8), SLUG, "f", KEY, "x") == (8, None)
+    given = _replace(options, pairs=7, pairs_given=True)
+    assert paired_pairs(given, given.verdict_settings(), SLUG, "f", KEY, "x") == (7, None)
+    other = PerfOptions(pairs=8)
+    assert paired_pairs(other, other.verdict_settings(), SLUG, "f", KEY, "x") == (8, None)
 
 
 def test_the_priors_widen_a_new_series_never_narrow_it() -> None:

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from bf16perf.decomposition import summary_lines
-from bf16perf.kernels import ProbeError, parse_verbose
-from bf16perf.peak import Peak, peak_of, run_shares_of_peak, share_lines, shares_of_peak
-from bf16perf.profile import Profile, profile_of
-from bf16perf.shapes import flops_of
-from bf16perf.workload.config import PROFILES, Precision, TrainConfig
-from bf16perf.workload.peak_probe import PEAK_N, measure_peak
+from bf16perf.onednn.decomposition import summary_lines
+from bf16perf.onednn.kernels import ProbeError, parse_verbose
+from bf16perf.onednn.peak import Peak, peak_of, run_shares_of_peak, share_lines, shares_of_peak
+from bf16perf.onednn.shapes import flops_of
+from bf16perf.onednn.step_profile import Profile, profile_of
+from bf16perf.workloads.config import PROFILES, Precision, TrainConfig
+from bf16perf.workloads.peak_run import PEAK_N, measure_peak
 from tests.hostview import host_has_bf16
 
 DATA = Path(__file__).parent / "data" / "onednn"

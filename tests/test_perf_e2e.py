@@ -38,12 +38,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from bf16perf.attribution import grown_text
-from bf16perf.cpu import DEFAULT_CPUINFO, Capability, read_cpuinfo
-from bf16perf.formats import schema
-from bf16perf.hygiene import pids_with_env
-from bf16perf.workload.config import TrainConfig
-from bf16perf.workload.proof import prove_and_profile
+from bf16perf.machine.cpu import DEFAULT_CPUINFO, Capability, read_cpuinfo
+from bf16perf.machine.hygiene import pids_with_env
+from bf16perf.onednn.attribution import grown_text
+from bf16perf.store.formats import schema
+from bf16perf.workloads.config import TrainConfig
+from bf16perf.workloads.proof import prove_and_profile
 from tests.hostview import hardware_capability, host_has_bf16
 from tests.perfrun import (
     BF16,

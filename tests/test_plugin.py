@@ -7,7 +7,7 @@ import pytest
 CAPTURES = Path(__file__).parent / "data" / "cpuinfo"
 
 CONFTEST = """
-from bf16perf.plugin import activate
+from bf16perf.plugin.hooks import activate
 
 pytest_plugins = ["fixtures.machine"]
 
@@ -102,7 +102,7 @@ import pathlib
 
 import pytest
 
-from bf16perf.workload.config import VARIANTS
+from bf16perf.workloads.config import VARIANTS
 
 @pytest.fixture(scope="session")
 def expensive():
@@ -176,7 +176,7 @@ def test_probe_waits_for_the_machine_lock(
     """The kernel probe is CPU work: a second session must not run it beside a first one's
     measurement.  It waits for the lock, then stops with a usage error naming the holder,
     before any probe or header."""
-    from bf16perf.lock import MachineLock
+    from bf16perf.machine.lock import MachineLock
 
     lock_path = tmp_path / "machine.lock"
     monkeypatch.setenv("BF16PERF_LOCK", str(lock_path))
@@ -201,7 +201,7 @@ def test_bad_cpuinfo_java_or_baseline_fails_before_the_lock_wait(
     activation and fails at once, naming it."""
     import time
 
-    from bf16perf.lock import MachineLock
+    from bf16perf.machine.lock import MachineLock
 
     lock_path = tmp_path / "machine.lock"
     monkeypatch.setenv("BF16PERF_LOCK", str(lock_path))
@@ -217,8 +217,8 @@ def test_bad_cpuinfo_java_or_baseline_fails_before_the_lock_wait(
         monkeypatch.setenv("PATH", f"{python_dir}:{empty}")
         expected = "ERROR: Java not found: Spark needs Java 17 or newer*"
     if bad == "baseline":
-        from bf16perf.cpu import read_cpuinfo
-        from bf16perf.machine import machine_fingerprint
+        from bf16perf.machine.cpu import read_cpuinfo
+        from bf16perf.machine.host import machine_fingerprint
 
         capture = CAPTURES / "linux-rocky8.5-zen4"
         slug = machine_fingerprint(read_cpuinfo(capture), True).slug
@@ -374,7 +374,7 @@ import pytest
 @pytest.mark.parametrize("x", [1, 2])
 def test_verdict(x, bf16perf_session):
     assert bf16perf_session.verdicts == int(os.environ["EXPECT_VERDICTS"])
-    assert bf16perf_session.verdict_options.alpha == pytest.approx(
+    assert bf16perf_session.verdict_settings.alpha == pytest.approx(
         0.01 / int(os.environ["EXPECT_VERDICTS"])
     )
 

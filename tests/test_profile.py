@@ -7,10 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from bf16perf.attribution import changed_parts, grown_between, grown_text, step_growth
-from bf16perf.decomposition import decompose, explain_speedup, run_decomposition, summary_lines
-from bf16perf.kernels import parse_verbose
-from bf16perf.profile import PARTS, Part, Profile, part_of, profile_of
+from bf16perf.onednn.attribution import changed_parts, grown_between, grown_text, step_growth
+from bf16perf.onednn.decomposition import (
+    decompose,
+    explain_speedup,
+    run_decomposition,
+    summary_lines,
+)
+from bf16perf.onednn.kernels import parse_verbose
+from bf16perf.onednn.step_profile import PARTS, Part, Profile, part_of, profile_of
 
 DATA = Path(__file__).parent / "data" / "onednn"
 

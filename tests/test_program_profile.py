@@ -1,4 +1,4 @@
-"""A command workload's lone-step profile: the step-marking protocol (bf16perf.marks) end
+"""A command workload's lone-step profile: the step-marking protocol (bf16perf.onednn.marks) end
 to end, with a real program in a real subprocess that prints oneDNN-shaped lines."""
 
 from __future__ import annotations
@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from bf16perf.program.proof import profile_command, program_proof
-from bf16perf.workload.config import PROFILES, Precision, Variant
-from bf16perf.workload.definition import WorkloadDef
+from bf16perf.workloads.config import PROFILES, Precision, Variant
+from bf16perf.workloads.definition import WorkloadDef
+from bf16perf.workloads.program.proof import profile_command, program_proof
 
 # A program that trains "steps": each step runs one convolution (10 ms the cold first
 # time, 4 ms after) and writes a record; it marks its steps only when asked to (--marks).
 PROGRAM = r"""
 import json, os, sys, time
-from bf16perf.marks import mark_step
+from bf16perf.onednn.marks import mark_step
 steps, marks = int(sys.argv[1]), sys.argv[2] == "marks"
 line = ("onednn_verbose,v1,primitive,exec,cpu,convolution,brg_conv_fwd:avx2,forward_training,"
         "src:f32::blocked:acdb::f0 wei:f32::blocked:Acdb8a::f0 dst:f32::blocked:acdb::f0,"

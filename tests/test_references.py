@@ -1,4 +1,4 @@
-"""Kept reference stacks (:mod:`bf16perf.references`, ``bf16perf reference``): what is
+"""Kept reference stacks (:mod:`bf16perf.store.references`, ``bf16perf reference``): what is
 refused and that a refusal leaves nothing behind, listing and removing, and how a session
 names one (``--perf-reference``).  The full creation from this environment, with its
 import check and kernel probe, runs in ``tests/test_perf_e2e.py``."""
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from bf16perf.console import main
-from bf16perf.reference_create import create_reference, frozen_requirements
-from bf16perf.references import (
+from bf16perf.console.reference_create import create_reference, frozen_requirements
+from bf16perf.store.references import (
     ReferenceError,
     list_references,
     load_reference,

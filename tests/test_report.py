@@ -14,17 +14,17 @@ from typing import Any
 import jsonschema
 import pytest
 
-from bf16perf.decisions import Decision, Outcome
-from bf16perf.formats import schema
-from bf16perf.kernels import parse_verbose
-from bf16perf.machine import detect_machine
-from bf16perf.peak import Peak
-from bf16perf.profile import profile_of
+from bf16perf.machine.host import detect_machine
+from bf16perf.onednn.kernels import parse_verbose
+from bf16perf.onednn.peak import Peak
+from bf16perf.onednn.step_profile import profile_of
 from bf16perf.report import append_history, build_report, read_history, write_report
 from bf16perf.report.plots import trend_series
+from bf16perf.store.formats import schema
 from bf16perf.verdicts import baseline_rule, gate_rule
-from bf16perf.workload.config import PROFILES, Precision
-from bf16perf.workload.results import RunResult, WorkerResult
+from bf16perf.verdicts.outcomes import Decision, Outcome
+from bf16perf.workloads.config import PROFILES, Precision
+from bf16perf.workloads.results import RunResult, WorkerResult
 
 ROOT = Path(__file__).parent.parent
 CAPTURES = Path(__file__).parent / "data" / "cpuinfo"

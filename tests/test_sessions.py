@@ -13,11 +13,10 @@ import math
 import numpy as np
 import pytest
 
-from bf16perf.calibrate import SessionFigures, estimate
-from bf16perf.decisions import Outcome
-from bf16perf.power import signed_rank_drop, signed_rank_pairs
-from bf16perf.replay import NightlyRule, lasting_drop, lasting_drop_line
-from bf16perf.stats import Spread, sessions_log_ratio, unpaired_log_ratio
+from bf16perf.calibration.noise import SessionFigures, estimate
+from bf16perf.calibration.replay import NightlyRule, lasting_drop, lasting_drop_line
+from bf16perf.stats.figures import Spread, sessions_log_ratio, unpaired_log_ratio
+from bf16perf.stats.power import signed_rank_drop, signed_rank_pairs
 from bf16perf.verdicts import (
     SESSION_PRIOR,
     ErrorBudget,
@@ -27,6 +26,7 @@ from bf16perf.verdicts import (
     holm,
     sessions_rule,
 )
+from bf16perf.verdicts.outcomes import Outcome
 
 SIGMA = 0.057
 TAU = 0.044

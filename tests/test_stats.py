@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 from scipy.stats import mannwhitneyu, wilcoxon
 
-from bf16perf.power import detectable_drop, min_pairs_for, pairs_needed, runs_needed
-from bf16perf.ranks import signed_rank
 from bf16perf.report.data import bootstrap_ratio
-from bf16perf.stats import (
+from bf16perf.stats.figures import (
     Spread,
     log_spread,
     paired_log_ratio,
     run_figure,
     unpaired_log_ratio,
 )
+from bf16perf.stats.power import detectable_drop, min_pairs_for, pairs_needed, runs_needed
+from bf16perf.stats.ranks import signed_rank
 from bf16perf.verdicts.loss import loss_curve_violations
 
 

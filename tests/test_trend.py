@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bf16perf.changepoints import ar1_series, detect
 from bf16perf.console import main
-from bf16perf.trend import nightly_rule, series_of
+from bf16perf.stats.changepoints import ar1_series, detect
+from bf16perf.verdicts.trend import nightly_rule, series_of
 
 # BENCHMARKS.md V: single smoke runs scatter by 5.7% (log sd) with no lag-1 correlation
 # (-0.07 over 40 consecutive A/A runs); a nightly session's figure is the geometric mean of
@@ -208,7 +208,7 @@ def test_history_prints_its_series_as_verdicts_for_ci(
     valid against its schema; the exit code is the same (#34 item 4)."""
     import jsonschema
 
-    from bf16perf.formats import schema
+    from bf16perf.store.formats import schema
 
     history = tmp_path / "history.jsonl"
     figures = [100.0] * 20 + [92.0] * 5
@@ -312,8 +312,8 @@ def test_history_page_in_a_real_browser_offline(tmp_path: Path) -> None:
 
 def test_the_session_verdict_is_a_history_regression_or_a_notice() -> None:
     """What the plugin records at session end: this session's line after the history."""
-    from bf16perf.decisions import Outcome
-    from bf16perf.trend import trend_decisions
+    from bf16perf.verdicts.outcomes import Outcome
+    from bf16perf.verdicts.trend import trend_decisions
 
     figures = _drifting(26, 3)
     lines = [_line(i, f if i < 22 else f * 0.85) for i, f in enumerate(figures)]

@@ -4,9 +4,16 @@ from dataclasses import replace
 
 import pytest
 
-from bf16perf.plan import PinMode, PlanError, Topology, format_cpu_list, make_plan, parse_cpu_list
-from bf16perf.steptimer import ReplayTimer
-from bf16perf.workload.config import PROFILES, VARIANTS, Precision, TrainConfig
+from bf16perf.machine.pinning import (
+    PinMode,
+    PlanError,
+    Topology,
+    format_cpu_list,
+    make_plan,
+    parse_cpu_list,
+)
+from bf16perf.plugin.steptimer import ReplayTimer
+from bf16perf.workloads.config import PROFILES, VARIANTS, Precision, TrainConfig
 
 
 def test_cpu_lists_round_trip() -> None:
@@ -73,7 +80,7 @@ def test_bf16_allreduce_touches_bf16_runs_only_and_has_its_own_key() -> None:
 
 
 def test_threading_env_keeps_only_real_knobs() -> None:
-    from bf16perf.fingerprint import is_threading_knob
+    from bf16perf.machine.fingerprint import is_threading_knob
 
     knobs = ["OMP_NUM_THREADS", "KMP_BLOCKTIME", "ONEDNN_MAX_CPU_ISA", "DNNL_VERBOSE"]
     knobs += ["TF_ENABLE_ONEDNN_OPTS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"]

@@ -11,9 +11,8 @@ import math
 import numpy as np
 import pytest
 
-from bf16perf.decisions import Outcome
-from bf16perf.power import signed_rank_drop
-from bf16perf.stats import Spread
+from bf16perf.stats.figures import Spread
+from bf16perf.stats.power import signed_rank_drop
 from bf16perf.verdicts import (
     GATE_CONFIDENCE,
     ab_rule,
@@ -23,6 +22,7 @@ from bf16perf.verdicts import (
     gate_rule,
     loss_rule,
 )
+from bf16perf.verdicts.outcomes import Outcome
 
 DRIFT = 0.04  # log sd of run figures between runs minutes apart
 
@@ -192,7 +192,7 @@ def test_ab_rule_printed_mde_includes_the_threshold_and_is_caught_at_it() -> Non
     (3.4% at 32 pairs, BENCHMARKS Y1), which its 5% threshold condition can never flag.
     Now the printed drop is the whole rule's, and a drop that size is flagged about 80% of
     the time."""
-    from bf16perf.power import signed_rank_whole_drop
+    from bf16perf.stats.power import signed_rank_whole_drop
 
     mde = signed_rank_whole_drop(0.056, 32, 0.01, 0.05)
     assert mde > 0.05 and mde > signed_rank_drop(0.056, 32, 0.01)

@@ -1,5 +1,5 @@
-"""Workload definitions (bf16perf.workload.definition) and a command's records becoming a
-run (bf16perf.program.launch.to_run), without a cluster."""
+"""Workload definitions (bf16perf.workloads.definition) and a command's records becoming a
+run (bf16perf.workloads.program.launch.to_run), without a cluster."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from bf16perf.program.launch import CommandFailed, field_values, to_run
-from bf16perf.workload.config import PROFILES, Precision
-from bf16perf.workload.definition import BUILTIN, DEFAULT_WORKLOAD, WorkloadDef, WorkloadError
-from bf16perf.workload.tables import load_workloads, select_workloads
+from bf16perf.workloads.config import PROFILES, Precision
+from bf16perf.workloads.definition import BUILTIN, DEFAULT_WORKLOAD, WorkloadDef, WorkloadError
+from bf16perf.workloads.program.launch import CommandFailed, field_values, to_run
+from bf16perf.workloads.tables import load_workloads, select_workloads
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = ROOT / "examples" / "workloads.toml"
@@ -188,7 +188,7 @@ def test_to_run_uses_the_program_s_warmup_flags_and_notes_silent_ranks() -> None
 
 
 def test_watch_streams_lines_and_reports_the_exit_code(tmp_path: Path) -> None:
-    from bf16perf.program.task import tail, watch
+    from bf16perf.workloads.program.task import tail, watch
 
     seen: list[str] = []
     code = "print('one'); print('two', flush=True); raise SystemExit(3)"
@@ -207,7 +207,7 @@ def test_watch_streams_lines_and_reports_the_exit_code(tmp_path: Path) -> None:
 
 
 def test_watch_kills_a_silent_program_and_names_it(tmp_path: Path) -> None:
-    from bf16perf.program.task import watch
+    from bf16perf.workloads.program.task import watch
 
     start = time.monotonic()
     with pytest.raises(RuntimeError, match=r"(?s)rank 1 on h: printed nothing for 1 s.*hello"):
@@ -234,8 +234,8 @@ def test_watch_kills_a_silent_program_and_names_it(tmp_path: Path) -> None:
 
 
 def test_a_gate_never_passes_on_unproven_bf16_kernels() -> None:
-    from bf16perf.decisions import Outcome
     from bf16perf.verdicts import gate_rule
+    from bf16perf.verdicts.outcomes import Outcome
 
     passed = gate_rule([20.0, 20.4, 19.8], [10.0, 10.1, 9.9], gate=1.2, looks=1)
     assert passed.outcome is Outcome.OK
@@ -250,7 +250,7 @@ def test_a_gate_never_passes_on_unproven_bf16_kernels() -> None:
 
 
 def test_reference_stack_is_checked_for_what_the_workloads_import(tmp_path: Path) -> None:
-    from bf16perf.workload.stack import TORCH_NEEDS, StackError, check_reference_stack
+    from bf16perf.workloads.stack import TORCH_NEEDS, StackError, check_reference_stack
 
     versions = check_reference_stack(sys.executable, (), tmp_path, needs=TORCH_NEEDS)
     assert versions["torch"].startswith("2.")

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from bf16perf.hygiene import pids_with_env
+from bf16perf.machine.hygiene import pids_with_env
 from tests.hostview import host_has_bf16
 from tests.perfrun import ROOT, TRAINING, run_perf
 

@@ -1,5 +1,5 @@
 """The ``bf16perf`` command: the history, two reports compared, the stored baselines, this
-machine's noise, and the pinned daemons of a multi-host cluster (:mod:`bf16perf.hosts`).
+machine's noise, and the pinned daemons of a multi-host cluster (:mod:`bf16perf.cluster.hosts`).
 
     bf16perf history [PATH] [--page FILE] [--confirm N]
     bf16perf compare A B [--release]
@@ -33,7 +33,7 @@ from bf16perf.console import (
     summary,
 )
 from bf16perf.console._common import InputError
-from bf16perf.inert import inert
+from bf16perf.report.inert import inert
 
 __all__ = ["COMMAND_EXITS", "EXIT_CODES", "inert", "main", "parser"]
 

@@ -18,8 +18,8 @@ class InputError(Exception):
 
 def like_the_plugin(parser: argparse.ArgumentParser, name: str, flag: str) -> None:
     """Add ``name`` with the parser, default and help of the plugin's ``flag`` (one table,
-    :data:`bf16perf.cli.OPTIONS`, for both front ends)."""
-    from bf16perf.cli import OPTIONS
+    :data:`bf16perf.session.flags.OPTIONS`, for both front ends)."""
+    from bf16perf.session.flags import OPTIONS
 
     (option,) = [o for o in OPTIONS if o.flag == flag]
     if option.parse is None:

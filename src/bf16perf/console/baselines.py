@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bf16perf.console._common import InputError
-from bf16perf.formats import DEFAULT_BASELINES
+from bf16perf.store.formats import DEFAULT_BASELINES
 
 __all__ = ["add", "run"]
 
@@ -74,9 +74,9 @@ def _find(root: Path, key: str, machine: str | None) -> Path:
 
 
 def _show(path: Path) -> int:
-    from bf16perf.baselines import BaselineError
-    from bf16perf.store import BaselineStore
-    from bf16perf.versions import previous_versions
+    from bf16perf.store.baseline import BaselineError
+    from bf16perf.store.baselines import BaselineStore
+    from bf16perf.store.versions import previous_versions
 
     slug, key = path.parent.name, path.name.removesuffix(".json")
     try:
@@ -98,7 +98,7 @@ def _show(path: Path) -> int:
 
 
 def _rollback(path: Path) -> int:
-    from bf16perf.versions import VersionError, rollback
+    from bf16perf.store.versions import VersionError, rollback
 
     try:
         restored, kept = rollback(path)
@@ -109,7 +109,7 @@ def _rollback(path: Path) -> int:
 
 
 def _prune(root: Path, versions: int) -> int:
-    from bf16perf.versions import prune
+    from bf16perf.store.versions import prune
 
     if versions < 0:
         raise InputError(f"--versions {versions}: keep 0 or more previous versions")
@@ -124,8 +124,8 @@ def _prune(root: Path, versions: int) -> int:
 def _accept(root: Path, report_dir: Path) -> int:
     """Each workload key's candidate runs of a finished session become its baseline, as if
     that session had run with --perf-save-baseline."""
-    from bf16perf.baselines import DEFAULT_SESSIONS
-    from bf16perf.store import BaselineStore
+    from bf16perf.store.baseline import DEFAULT_SESSIONS
+    from bf16perf.store.baselines import BaselineStore
 
     report, path = _report(report_dir)
     session = report.get("session") or {}
@@ -181,7 +181,7 @@ def _document(
 
 
 def _report(report_dir: Path) -> tuple[dict[str, Any], Path]:
-    from bf16perf.formats import loads, problem
+    from bf16perf.store.formats import loads, problem
 
     path = report_dir / "report.json" if report_dir.is_dir() else report_dir
     try:
@@ -197,8 +197,8 @@ def _report(report_dir: Path) -> tuple[dict[str, Any], Path]:
 def _list(root: Path) -> int:
     """One row a usable file; an unusable file is named with why on stderr, and the
     command exits 2."""
-    from bf16perf.baselines import BaselineError
-    from bf16perf.store import BaselineStore
+    from bf16perf.store.baseline import BaselineError
+    from bf16perf.store.baselines import BaselineStore
 
     if not root.is_dir():
         raise InputError(f"{root}: no such baseline store")

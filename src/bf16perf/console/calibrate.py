@@ -1,4 +1,4 @@
-"""``bf16perf calibrate``: A/A sessions on fresh clusters (:mod:`bf16perf.calibrate`), the
+"""``bf16perf calibrate``: A/A sessions on fresh clusters (:mod:`bf16perf.calibration.noise`), the
 two spreads with intervals, the noise file, and the detectable drops."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bf16perf.console._common import InputError, like_the_plugin
-from bf16perf.formats import DEFAULT_BASELINES
+from bf16perf.store.formats import DEFAULT_BASELINES
 
 __all__ = ["add", "run"]
 
@@ -49,8 +49,8 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The sessions (resumed where the state holds some), the estimate, the figures."""
-    from bf16perf.calibrate import calibrate, estimate
-    from bf16perf.replay import detectable_drops, lasting_drop_line
+    from bf16perf.calibration.noise import calibrate, estimate
+    from bf16perf.calibration.replay import detectable_drops, lasting_drop_line
 
     if args.sessions < 2 or args.runs < 2:
         raise InputError("--sessions and --runs must each be at least 2 (two spreads to tell)")
@@ -116,8 +116,8 @@ def _save(
     args: argparse.Namespace, kept: list[Any], noise: Any, key: str, groups: list[list[float]]
 ) -> None:
     """The calibration of ``key`` beside the baselines: both spreads, its sessions."""
-    from bf16perf.stats import Spread
-    from bf16perf.store import BaselineStore
+    from bf16perf.stats.figures import Spread
+    from bf16perf.store.baselines import BaselineStore
 
     path = BaselineStore(args.baselines).save_calibration(
         kept[0].slug,

@@ -1,6 +1,7 @@
 """``bf16perf compare A B``: B's runs against A's with the stored-baseline rule, worded
 for someone who judges two finished sessions (:data:`bf16perf.verdicts.words.COMMAND`),
-and the parts of the lone step that grew from A's profile to B's (:mod:`bf16perf.profile`)."""
+and the parts of the lone step that grew from A's profile to B's
+(:mod:`bf16perf.onednn.step_profile`)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from bf16perf.console._common import InputError, like_the_plugin
 from bf16perf.console.summary import FORMATS, document, markdown, row
-from bf16perf.decisions import Decision, Outcome, session_exit_code
-from bf16perf.formats import DEFAULT_BASELINES, loads
 from bf16perf.report.history import history_problem
+from bf16perf.store.formats import DEFAULT_BASELINES, loads
+from bf16perf.verdicts.outcomes import Decision, Outcome, session_exit_code
 
 if TYPE_CHECKING:
-    from bf16perf.stats import Spread
+    from bf16perf.stats.figures import Spread
 
 __all__ = ["add", "as_session", "run"]
 
@@ -49,7 +50,7 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--format",
         choices=FORMATS,
         default="text",
-        help="text (default), json (bf16perf/schemas/verdicts.schema.json) or markdown (a"
+        help="text (default), json (bf16perf/store/schemas/verdicts.schema.json) or markdown (a"
         " table for $GITHUB_STEP_SUMMARY or a pull-request comment)",
     )
     c.set_defaults(run=run)
@@ -112,8 +113,8 @@ def _calibration(
     """This machine's measured spreads for ``key`` (between runs, between sessions) from
     the noise file ``bf16perf calibrate`` saved in the store, as a session reads them;
     ``None`` where nothing measured them (the verdict then says it uses a default)."""
-    from bf16perf.baselines import BaselineError
-    from bf16perf.store import BaselineStore
+    from bf16perf.store.baseline import BaselineError
+    from bf16perf.store.baselines import BaselineStore
 
     given = args.baselines is not None
     store_dir = args.baselines if given else DEFAULT_BASELINES
@@ -204,7 +205,7 @@ def _profile(report: dict[str, Any], key: str) -> Any:
 def _what_grew(report_a: dict[str, Any], report_b: dict[str, Any], key: str) -> str:
     """The parts of the lone step whose oneDNN time grew most from A's profile to B's, in
     one line (empty where either report kept no profile, or one is unreadable)."""
-    from bf16perf.attribution import grown_text
+    from bf16perf.onednn.attribution import grown_text
 
     try:
         return grown_text(_profile(report_a, key), _profile(report_b, key), "from A to B")

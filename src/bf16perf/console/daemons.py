@@ -1,5 +1,5 @@
 """``bf16perf master`` and ``bf16perf worker``: the pinned standalone daemons of a
-multi-host cluster (:mod:`bf16perf.hosts`), in the foreground."""
+multi-host cluster (:mod:`bf16perf.cluster.hosts`), in the foreground."""
 
 from __future__ import annotations
 
@@ -39,8 +39,14 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The daemon's exit code; one that cannot start is an input error, named."""
-    from bf16perf.hosts import DaemonError, check_port_free, master_spec, read_secret, worker_spec
-    from bf16perf.hosts import run as run_daemon
+    from bf16perf.cluster.hosts import (
+        DaemonError,
+        check_port_free,
+        master_spec,
+        read_secret,
+        worker_spec,
+    )
+    from bf16perf.cluster.hosts import run as run_daemon
 
     try:
         secret = read_secret(args.secret_file)

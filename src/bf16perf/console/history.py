@@ -10,8 +10,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bf16perf import parsers as p
-from bf16perf.atomic import atomic_write
 from bf16perf.console._common import (
     PROBLEMS_SHOWN,
     InputError,
@@ -19,10 +17,12 @@ from bf16perf.console._common import (
     refuse_overwriting,
 )
 from bf16perf.console.summary import FORMATS, document, markdown
-from bf16perf.decisions import verdict_row
+from bf16perf.session import parsers as p
+from bf16perf.store.atomic import atomic_write
+from bf16perf.verdicts.outcomes import Outcome, exit_code_of, verdict_row
 
 if TYPE_CHECKING:
-    from bf16perf.trend import Change, Series
+    from bf16perf.verdicts.trend import Change, Series
 
 __all__ = ["add", "run"]
 
@@ -38,7 +38,7 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--format",
         choices=FORMATS,
         default="text",
-        help="text, json (a row a series: bf16perf/schemas/verdicts.schema.json) or markdown"
+        help="text, json (a row a series: bf16perf/store/schemas/verdicts.schema.json) or markdown"
         " (a table for $GITHUB_STEP_SUMMARY); the page is written the same",
     )
     h.set_defaults(run=run)
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     """Exit 10 when a series has a new lasting drop, else 0."""
     from bf16perf.report.history import read_history_checked
     from bf16perf.report.history_page import render_history_page
-    from bf16perf.trend import changes, nightly_rule, series_of
+    from bf16perf.verdicts.trend import changes, nightly_rule, series_of
 
     t0 = time.monotonic()
     path: Path = args.path
@@ -75,12 +75,12 @@ def run(args: argparse.Namespace) -> int:
         )
     all_series = series_of(lines)
     found = {key: changes(s, min_size=args.confirm) for key, s in all_series.items()}
-    regressions, rows = 0, []
+    outcomes, rows = [], []
     text_out = args.format == "text"
     for key, series in sorted(all_series.items()):
         last = series.points[-1]
         verdict = nightly_rule(series, confirm=args.confirm, threshold=args.threshold)
-        regressions += verdict.status == "regression"
+        outcomes.append(Outcome.REGRESSION if verdict.status == "regression" else Outcome.OK)
         rows.append(_row(series, found[key], verdict.status, verdict.detail, args.threshold))
         if text_out:
             print(
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
             )
             for change in found[key]:
                 print(f"  change point: {change.describe()}")
-    code = 10 if regressions else 0
+    code = int(exit_code_of(outcomes))
     if args.format == "json":
         print(json.dumps(document({"history": str(path)}, rows, code), indent=1))
     elif args.format == "markdown":

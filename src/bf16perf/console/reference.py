@@ -1,5 +1,5 @@
 """``bf16perf reference create|list|remove``: the reference stacks a paired nightly runs
-against (:mod:`bf16perf.references`)."""
+against (:mod:`bf16perf.store.references`)."""
 
 from __future__ import annotations
 
@@ -54,8 +54,8 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bf16perf.reference_create import create_reference
-    from bf16perf.references import (
+    from bf16perf.console.reference_create import create_reference
+    from bf16perf.store.references import (
         ReferenceError,
         default_references_dir,
         list_references,

@@ -3,7 +3,7 @@
 One row per verdict, the same fields whichever front end made it: the test, the check, the
 verdict word, the change (ratio - 1) with its interval and confidence, the threshold and
 the detectable drop.  Markdown is fit for ``$GITHUB_STEP_SUMMARY`` and a pull-request
-comment; JSON follows ``bf16perf/schemas/verdicts.schema.json``.
+comment; JSON follows ``bf16perf/store/schemas/verdicts.schema.json``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from bf16perf.console._common import InputError
-from bf16perf.decisions import verdict_row
-from bf16perf.inert import inert
+from bf16perf.report.inert import inert
+from bf16perf.verdicts.outcomes import verdict_row
 
 __all__ = ["FORMATS", "add", "document", "markdown", "row", "run"]
 
@@ -40,7 +40,7 @@ row = verdict_row  # the summary's rows are the decisions' own
 
 def document(source: dict[str, Any], rows: list[dict[str, Any]], exit_code: int) -> dict[str, Any]:
     """The JSON form: what was read, the rows and the exit code they add up to."""
-    from bf16perf.formats import versioned
+    from bf16perf.store.formats import versioned
 
     return versioned("verdicts", {"source": source, "verdicts": rows, "exit_code": exit_code})
 
@@ -92,7 +92,7 @@ _FAILING_WORDS = {
 
 def run(args: argparse.Namespace) -> int:
     """Print the table; 0 when the report could be read."""
-    from bf16perf.formats import loads
+    from bf16perf.store.formats import loads
 
     path: Path = args.report / "report.json" if args.report.is_dir() else args.report
     try:

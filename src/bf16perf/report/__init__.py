@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from bf16perf.atomic import atomic_write, fsync_dir
 from bf16perf.report.card import card_rows, decision_card
 from bf16perf.report.data import REPORT_SCHEMA_VERSION, build_report, history_line
 from bf16perf.report.history import append_history, read_history, read_history_checked
 from bf16perf.report.html import render_html
 from bf16perf.report.plots import plots
+from bf16perf.store.atomic import atomic_write, fsync_dir
 
 __all__ = [
     "REPORT_SCHEMA_VERSION",
@@ -43,7 +43,7 @@ def write_history_page(
     """``history.html`` beside the history file: every series and its change points, the
     sessions the trend leaves out marked apart, the threshold (``--perf-max-regression``)."""
     from bf16perf.report.history_page import render_history_page
-    from bf16perf.trend import changes, series_of
+    from bf16perf.verdicts.trend import changes, series_of
 
     page = history_path.with_name("history.html")
     all_series = series_of(history)

@@ -5,7 +5,7 @@ paired nightly, the bf16 gate), all on one axis: the ratio (a dot), its interval
 no change (1, grey), the threshold (1 - threshold, dashed red; for the gate, its minimum
 speedup), the detectable drop (a band from 1 - drop to 1: a drop inside it these runs could
 not have told from noise), and the verdict's word at the right, red where it fails.  Rows
-are read by :func:`bf16perf.decisions.verdict_row`, as the CI summary reads them; drawn by
+are read by :func:`bf16perf.verdicts.outcomes.verdict_row`, as the CI summary reads them; drawn by
 matplotlib as inline SVG, like every plot of the page (:func:`bf16perf.report.plots.svg`).
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bf16perf.decisions import Outcome, verdict_row
 from bf16perf.report.plots import one_of_each, svg
+from bf16perf.verdicts.outcomes import Outcome, verdict_row
 
 __all__ = ["card_rows", "decision_card"]
 

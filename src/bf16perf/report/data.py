@@ -1,7 +1,7 @@
 """The report's data: the session's typed values as one JSON-ready dict, and its history line.
 
-``report.json`` follows ``src/bf16perf/schemas/report.schema.json`` (versions:
-:mod:`bf16perf.formats`).  Everything the page shows is computed here once; the plots and
+``report.json`` follows ``src/bf16perf/store/schemas/report.schema.json`` (versions:
+:mod:`bf16perf.store.formats`).  Everything the page shows is computed here once; the plots and
 the HTML only render it.
 """
 
@@ -13,13 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from bf16perf.baselines import Baseline
-from bf16perf.decisions import Decision
-from bf16perf.decomposition import run_decomposition
-from bf16perf.formats import REPORT_VERSION, versioned
-from bf16perf.machine import Machine
-from bf16perf.peak import run_shares_of_peak
-from bf16perf.workload.results import RunProof, RunResult
+from bf16perf.machine.host import Machine
+from bf16perf.onednn.decomposition import run_decomposition
+from bf16perf.onednn.peak import run_shares_of_peak
+from bf16perf.onednn.run_proof import RunProof
+from bf16perf.store.baseline import Baseline
+from bf16perf.store.formats import REPORT_VERSION, versioned
+from bf16perf.verdicts.outcomes import Decision
+from bf16perf.workloads.results import RunResult
 
 __all__ = [
     "REPORT_SCHEMA_VERSION",
@@ -36,13 +37,13 @@ def _run_dict(run: RunResult, workload_key: str) -> dict[str, Any]:
     """The run's own dict (:meth:`RunResult.to_dict`) with what the report adds: its key,
     the median's interval and the step's decomposition."""
     ips = run.images_per_second
-    # the median's interval: a bootstrap of the ratio to a constant 1.0
-    median, low, high = bootstrap_ratio(ips, [1.0]) if ips else (0.0, 0.0, 0.0)
+    # the figure's interval: a bootstrap of the ratio to a constant 1.0
+    _, low, high = bootstrap_ratio(ips, [1.0]) if ips else (0.0, 0.0, 0.0)
     split = run_decomposition(run.step_times_s, run.kernels)
     return {
         **run.to_dict(),
         "workload_key": workload_key,
-        "median_images_per_second": median,
+        "median_images_per_second": run.figure if ips else 0.0,
         "images_per_second_ci": [low, high],
         "decomposition": split.to_dict() if split else None,
         "share_of_peak": run_shares_of_peak(RunProof.of(run.kernels).profile),
@@ -183,7 +184,7 @@ def history_line(report: dict[str, Any], report_dir: Path) -> dict[str, Any]:
 def _pairs(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per workload key, the paired nightly's pairs: the candidate's and the reference's
     run figures in the order trained (pair ``i`` of one beside pair ``i`` of the other)."""
-    from bf16perf.nights import pairs_entry
+    from bf16perf.verdicts.nights import pairs_entry
 
     sides: dict[str, dict[str, list[float]]] = {}
     for run in runs:

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bf16perf.atomic import fsync_dir
-from bf16perf.formats import HISTORY_VERSION, loads, problem
+from bf16perf.store.atomic import fsync_dir
+from bf16perf.store.formats import HISTORY_VERSION, loads, problem
 
 __all__ = [
     "HISTORY_SCHEMA_VERSION",
@@ -32,7 +32,7 @@ __all__ = [
     "read_history_checked",
 ]
 
-#: The version written (its history: :mod:`bf16perf.formats`).
+#: The version written (its history: :mod:`bf16perf.store.formats`).
 HISTORY_SCHEMA_VERSION = HISTORY_VERSION
 
 
@@ -183,7 +183,7 @@ def is_figure(value: object) -> bool:
 
 def line_problem(item: dict[str, Any]) -> str | None:
     """What is wrong with a history line (field, what was expected, what was found), or
-    ``None``: the line follows :mod:`bf16perf.formats`' history schema."""
+    ``None``: the line follows :mod:`bf16perf.store.formats`' history schema."""
     version = item.get("schema_version", 1)
     if type(version) is int and version > HISTORY_SCHEMA_VERSION:  # not a bool
         return f"schema_version {version} is newer than this bf16perf reads"

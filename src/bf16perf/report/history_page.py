@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bf16perf.report.plots import one_of_each, svg
-from bf16perf.trend import Change, Point, Series
+from bf16perf.verdicts.trend import Change, Point, Series
 
 __all__ = ["render_history_page", "series_title"]
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from bf16perf.peak import no_share_why
+from bf16perf.onednn.peak import no_share_why
 from bf16perf.report.plots import TITLES
-from bf16perf.workload.proof import proof_lines
+from bf16perf.workloads.proof import proof_lines
 
 __all__ = ["render_html"]
 

@@ -15,7 +15,7 @@ import re
 import statistics
 from typing import Any
 
-from bf16perf.judge import LOSS_ATOL, LOSS_RTOL
+from bf16perf.verdicts.apply import LOSS_ATOL, LOSS_RTOL
 
 __all__ = ["TITLES", "one_of_each", "plots", "svg"]
 

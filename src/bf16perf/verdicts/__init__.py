@@ -1,7 +1,7 @@
 """The verdict rules users get, as pure functions returning typed verdicts.
 
 Every throughput decision works on *run figures* (the median images/s of a run's measured
-steps, :func:`bf16perf.stats.run_figure`), on a log scale, with between-run variance
+steps, :func:`bf16perf.stats.figures.run_figure`), on a log scale, with between-run variance
 estimated from repeated runs; steps only describe a run.  Three rules:
 
 * :func:`baseline_rule`: this session's runs against a stored baseline's runs.  The effect

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from bf16perf.decisions import Outcome
+from bf16perf.verdicts.outcomes import Outcome
 
 #: One-sided level at which a pass must rule out a drop beyond the threshold (as in a
 #: two one-sided tests equivalence check: a 90% two-sided interval).

@@ -9,9 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bf16perf.decisions import Outcome
-from bf16perf.power import min_pairs_for, signed_rank_pairs, signed_rank_whole_drop
-from bf16perf.ranks import SignedRank, signed_rank
+from bf16perf.stats.power import min_pairs_for, signed_rank_pairs, signed_rank_whole_drop
+from bf16perf.stats.ranks import SignedRank, signed_rank
 from bf16perf.verdicts._common import (
     PASS_ALPHA,
     SESSION_ALPHA,
@@ -20,6 +19,7 @@ from bf16perf.verdicts._common import (
     pct,
     three_way,
 )
+from bf16perf.verdicts.outcomes import Outcome
 from bf16perf.verdicts.words import SESSION
 
 
@@ -37,7 +37,7 @@ class AbVerdict:
         sigma: the standard deviation of the per-pair log ratios.
         mde: the smallest drop the whole rule flags with 80% power on these pairs: the
             exact signed-rank test at ``alpha`` and the Hodges-Lehmann estimate below
-            ``1 - threshold`` (:func:`bf16perf.power.signed_rank_whole_drop`, simulated
+            ``1 - threshold`` (:func:`bf16perf.stats.power.signed_rank_whole_drop`, simulated
             with a fixed seed).
         pairs_needed: pairs that would bring ``mde`` under ``threshold``.
     """

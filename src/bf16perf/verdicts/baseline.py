@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bf16perf.decisions import Outcome
-from bf16perf.power import detectable_drop, runs_needed
-from bf16perf.stats import LogRatio, Spread, sessions_log_ratio
+from bf16perf.stats.figures import LogRatio, Spread, sessions_log_ratio
+from bf16perf.stats.power import detectable_drop, runs_needed
 from bf16perf.verdicts._common import (
     PASS_ALPHA,
     SESSION_ALPHA,
@@ -20,6 +19,7 @@ from bf16perf.verdicts._common import (
     t_quantile,
     three_way,
 )
+from bf16perf.verdicts.outcomes import Outcome
 from bf16perf.verdicts.words import SESSION, Remedies
 
 #: The between-session spread assumed where nothing on this machine measured one: the
@@ -189,7 +189,7 @@ def sessions_rule(
     remedies: Remedies = SESSION,
 ) -> ThroughputVerdict:
     """Judge this session's run figures against a baseline of one or more sessions'
-    (:func:`bf16perf.stats.sessions_log_ratio`: 3 or more sessions give their own
+    (:func:`bf16perf.stats.figures.sessions_log_ratio`: 3 or more sessions give their own
     between-session spread, pooled with ``session`` when ``calibrated``; fewer take
     ``session``'s).  ``remedies``: the front end's words for what would resolve it."""
     session = session if session is not None and session.known else None

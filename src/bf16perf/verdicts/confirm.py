@@ -17,7 +17,7 @@ still significant at the session's share when the between-session spread is take
 one-sided 95% upper confidence bound of its estimate (:func:`unexplained`; a 50% slower
 session against a fresh baseline, say) fails at once, with no previous session needed.
 A lasting drop otherwise fails on its second night at the earliest.  Release mode judges
-one session as it is (:mod:`bf16perf.judge`).  Nothing here reads files.
+one session as it is (:mod:`bf16perf.verdicts.apply`).  Nothing here reads files.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bf16perf.decisions import Outcome
 from bf16perf.verdicts.baseline import ThroughputVerdict
+from bf16perf.verdicts.outcomes import Outcome
 
 #: The one-sided confidence of the between-session spread's upper bound that a drop must
 #: exceed to fail without a second session.

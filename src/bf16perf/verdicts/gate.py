@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bf16perf.decisions import Outcome
-from bf16perf.power import detectable_drop, pairs_needed
-from bf16perf.stats import LogRatio, paired_log_ratio
+from bf16perf.stats.figures import LogRatio, paired_log_ratio
+from bf16perf.stats.power import detectable_drop, pairs_needed
 from bf16perf.verdicts._common import GATE_CONFIDENCE, confidence_text, interval_text, pct
+from bf16perf.verdicts.outcomes import Outcome
 from bf16perf.verdicts.words import SESSION
 
 

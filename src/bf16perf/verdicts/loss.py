@@ -6,7 +6,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bf16perf.decisions import Outcome
+from bf16perf.verdicts.outcomes import Outcome
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bf16perf.decisions import Outcome
-from bf16perf.stats import Spread
+from bf16perf.stats.figures import Spread
 from bf16perf.verdicts._common import PASS_ALPHA, SESSION_ALPHA, pct, t_quantile
+from bf16perf.verdicts.outcomes import Outcome
 from bf16perf.verdicts.paired_spread import (
     HORIZON,
     PAIR_PRIOR,

@@ -4,14 +4,14 @@ The power of the lasting-drop window goes with ``pair spread / sqrt(pairs)``, so
 whose pairs scatter more needs more of them to flag the same lasting drop within the same
 nights.  :func:`pairs_for` finds the fewest, by the whole rule's detectable drop
 (:func:`bf16perf.verdicts.paired.mde`, threshold condition included).  Nothing here reads
-files: :func:`bf16perf.checks.paired_pairs` finds the spread to size from.
+files: :func:`bf16perf.session.checks.paired_pairs` finds the spread to size from.
 """
 
 from __future__ import annotations
 
 import math
 
-from bf16perf.stats import Spread
+from bf16perf.stats.figures import Spread
 from bf16perf.verdicts.paired import PAIRED_PAIRS, TONIGHT_SHARE, WINDOW, mde
 
 __all__ = ["LASTING_DROP", "MAX_PAIRS", "SIZING_POWER", "pairs_for"]

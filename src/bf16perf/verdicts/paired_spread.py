@@ -17,7 +17,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bf16perf.stats import Spread
+from bf16perf.stats.figures import Spread
 
 __all__ = ["EXCESS_PRIOR", "HORIZON", "PAIR_PRIOR", "PairNight", "night_excess", "pair_spread"]
 

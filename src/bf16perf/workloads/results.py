@@ -1,0 +1,142 @@
+"""A run's results, plain values that cross process borders: :class:`WorkerResult` comes
+back from every training subprocess as JSON, :class:`RunResult` is the driver's view of one
+run (all workers, its kernel proof typed as
+:class:`~bf16perf.onednn.run_proof.RunProof`), with the one serialization of a run
+(:meth:`RunResult.to_dict`).  Nothing here imports TensorFlow, Spark or pytest.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bf16perf.machine.interference import CpuWindow
+from bf16perf.onednn.run_proof import RunProof
+from bf16perf.stats.figures import run_figure
+from bf16perf.workloads.config import TrainConfig
+
+__all__ = ["RunResult", "WorkerResult"]
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    """What one worker measured.
+
+    Attributes:
+        rank: barrier task rank.
+        host, cpus: where it ran (``cpus``: its affinity).
+        warmup_times_s, step_times_s: wall time of each warm-up and measured step.
+        losses: global loss after every step, warm-up steps first.
+        images_per_step: global images per step.
+        notes: TensorFlow's fallback messages seen on stderr, and other evidence.
+        cpu_window: what ran on the worker's CPUs during its measured steps
+            (:class:`bf16perf.machine.interference.CpuWindow` as a dict), ``None`` where
+            ``/proc/stat`` could not be read or the affinity changed.
+        step_cpu_s: the training process's CPU time in each measured step: its own work;
+            below ``step_times_s`` x its CPUs when it waited for a slower worker.
+    """
+
+    rank: int
+    host: str
+    cpus: list[int]
+    warmup_times_s: list[float]
+    step_times_s: list[float]
+    losses: list[float]
+    images_per_step: int
+    notes: list[str] = field(default_factory=list)
+    cpu_window: dict[str, float] | None = None
+    step_cpu_s: list[float] = field(default_factory=list)
+
+    @property
+    def busy_share(self) -> float | None:
+        """Median over measured steps of CPU time / (wall time x CPUs): 1.0 is a worker
+        computing the whole step on all its CPUs, less is waiting (or fewer threads)."""
+        if not self.step_cpu_s or not self.cpus:
+            return None
+        shares = [
+            c / (t * len(self.cpus))
+            for c, t in zip(self.step_cpu_s, self.step_times_s, strict=False)
+        ]
+        return statistics.median(shares)
+
+    @property
+    def window(self) -> CpuWindow | None:
+        """:attr:`cpu_window`, typed."""
+        return CpuWindow.from_dict(self.cpu_window) if self.cpu_window else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The worker as stored: its fields and its busy share (derived: dropped on read)."""
+        return {**asdict(self), "busy_share": self.busy_share}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> WorkerResult:
+        return cls(**{k: v for k, v in d.items() if k != "busy_share"})
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One run on the cluster: the configuration, every worker's measurements, the kernel
+    proof of its configuration (:mod:`bf16perf.workloads.proof`), and which stack ran it
+    (``candidate``: this environment; ``reference``: A/B mode's other stack)."""
+
+    config: TrainConfig
+    workers: list[WorkerResult]
+    wall_s: float
+    kernels: dict[str, Any] | None = None
+    variant: str | None = None
+    stack: str = "candidate"
+
+    @property
+    def label(self) -> str:
+        """The variant's name (its precision where no variant was recorded), after the
+        workload's name for any workload but the built-in TensorFlow."""
+        name = self.variant or self.config.precision.value
+        return f"{self.config.workload}:{name}" if self.config.is_command else name
+
+    @property
+    def proof(self) -> RunProof:
+        """:attr:`kernels`, typed."""
+        return RunProof.of(self.kernels)
+
+    @property
+    def step_times_s(self) -> list[float]:
+        """Per-step time of the synchronous step: the slowest worker's."""
+        return [max(ts) for ts in zip(*(w.step_times_s for w in self.workers), strict=True)]
+
+    @property
+    def images_per_step(self) -> int:
+        return self.workers[0].images_per_step
+
+    @property
+    def images_per_second(self) -> list[float]:
+        """Throughput of each measured step."""
+        return [self.images_per_step / t for t in self.step_times_s]
+
+    @property
+    def figure(self) -> float:
+        """The run's figure, the unit of every throughput verdict
+        (:func:`~bf16perf.stats.figures.run_figure`, its one definition)."""
+        return run_figure(self.images_per_second)
+
+    @property
+    def losses(self) -> list[float]:
+        """Rank 0's loss curve (all ranks agree when training is synchronous)."""
+        return min(self.workers, key=lambda w: w.rank).losses
+
+    def to_dict(self) -> dict[str, Any]:
+        """The one serialization of a run, for a baseline's ``extra_info`` and the report:
+        its fields and the figures derived from them."""
+        return {
+            "variant": self.label,
+            "stack": self.stack,
+            "precision": self.config.precision.value,
+            "config": self.config.to_dict(),
+            "images_per_second": self.images_per_second,
+            "median_images_per_second": self.median_images_per_second,
+            "step_times_s": self.step_times_s,
+            "losses": self.losses,
+            "wall_s": self.wall_s,
+            "kernels": self.kernels,
+            "workers": [w.to_dict() for w in self.workers],
+        }
