@@ -29,7 +29,9 @@ from bf16perf.stats.power import (
 from bf16perf.store.baseline import DEFAULT_SESSIONS
 from bf16perf.verdicts import ThroughputVerdict, sessions_rule
 from bf16perf.verdicts.confirm import confirmed
+from bf16perf.verdicts.family import planned_verdicts
 from bf16perf.verdicts.outcomes import Outcome, exit_code_of
+from bf16perf.workloads.config import VARIANTS
 
 if TYPE_CHECKING:
     from bf16perf.calibration.noise import Noise, SessionFigures
@@ -181,7 +183,10 @@ def lasting_drop_line(
     bf16 = all(s.bf16 for s in sessions)  # judged where every session has it
     series = [{"fp32": s.figures, **({"bf16": s.bf16} if bf16 else {})} for s in sessions]
     gated = bool(sessions[0].gate and (sessions[0].gate.get("gate") or 0) > 0)
-    planned = 2 * (len(series[0]) + gated)
+    tests = [VARIANTS[name] for name in series[0]] + [None]  # the variants, then the gate
+    planned = planned_verdicts(
+        tests, paired=False, release=False, save_baseline=False, gate=gated, trend=True
+    )
     rule = NightlyRule(
         Spread(noise.tau, noise.session_df, "calibration"), True, threshold, alpha, planned
     )

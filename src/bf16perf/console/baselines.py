@@ -64,7 +64,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _find(root: Path, key: str, machine: str | None) -> Path:
-    found = sorted(p for p in root.glob(f"*/{key}.json") if machine in (None, p.parent.name))
+    from bf16perf.store.baselines import BaselineStore
+
+    files = BaselineStore(root).files()
+    found = [f.path for f in files if f.key == key and not f.noise and machine in (None, f.slug)]
     if not found:
         raise InputError(f"{root}: no baseline {key!r}{f' for {machine}' if machine else ''}")
     if len(found) > 1:
@@ -75,17 +78,17 @@ def _find(root: Path, key: str, machine: str | None) -> Path:
 
 def _show(path: Path) -> int:
     from bf16perf.store.baseline import BaselineError
-    from bf16perf.store.baselines import BaselineStore
+    from bf16perf.store.baselines import BaselineStore, StoreFile
     from bf16perf.store.versions import previous_versions
 
-    slug, key = path.parent.name, path.name.removesuffix(".json")
+    kept = StoreFile.at(path)
     try:
-        baseline = BaselineStore(path.parent.parent).load(slug, key)
+        baseline = BaselineStore(path.parent.parent).load(kept.slug, kept.key)
     except BaselineError as exc:
         raise InputError(str(exc)) from None
     assert baseline is not None
     now = datetime.now(UTC)
-    print(f"{slug}  {key}  {baseline.described}, last saved {baseline.saved_at}"
+    print(f"{kept.slug}  {kept.key}  {baseline.described}, last saved {baseline.saved_at}"
           f" ({_age(now, baseline.saved_at)})")  # fmt: skip
     for i, figures in enumerate(baseline.session_figures, 1):
         shown = ", ".join(f"{x:.4g}" for x in figures)
@@ -113,10 +116,9 @@ def _prune(root: Path, versions: int) -> int:
 
     if versions < 0:
         raise InputError(f"--versions {versions}: keep 0 or more previous versions")
-    removed = 0
-    for path in sorted(root.glob("*/*.json")):
-        if ".prev-" not in path.name:
-            removed += len(prune(path, versions))
+    from bf16perf.store.baselines import BaselineStore
+
+    removed = sum(len(prune(f.path, versions)) for f in BaselineStore(root).files())
     print(f"{root}: {removed} previous versions removed, the newest {versions} of each kept")
     return 0
 
@@ -202,17 +204,14 @@ def _list(root: Path) -> int:
 
     if not root.is_dir():
         raise InputError(f"{root}: no such baseline store")
-    if any(root.glob("*.json")) and not any(root.glob("*/*.json")):
+    store, now = BaselineStore(root), datetime.now(UTC)
+    if store.machine_level():
         raise InputError(
             f"{root} holds the files of one machine: give the store above it ({root.parent})"
         )
-    store, now = BaselineStore(root), datetime.now(UTC)
     rows = bad = 0
-    for path in sorted(root.glob("*/*.json")):
-        if ".prev-" in path.name:
-            continue
-        slug, noise = path.parent.name, path.name.endswith(".noise.json")
-        key = path.name.removesuffix(".noise.json" if noise else ".json")
+    for kept in store.files():
+        path, slug, noise, key = kept.path, kept.slug, kept.noise, kept.key
         try:
             if noise:
                 spread = store.load_noise(slug, key, None)

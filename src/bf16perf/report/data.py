@@ -43,7 +43,6 @@ def _run_dict(run: RunResult, workload_key: str) -> dict[str, Any]:
     return {
         **run.to_dict(),
         "workload_key": workload_key,
-        "median_images_per_second": run.figure if ips else 0.0,
         "images_per_second_ci": [low, high],
         "decomposition": split.to_dict() if split else None,
         "share_of_peak": run_shares_of_peak(RunProof.of(run.kernels).profile),

@@ -23,6 +23,7 @@ from bf16perf.store.baselines import BaselineStore
 from bf16perf.verdicts import SESSION_PRIOR, GateVerdict
 from bf16perf.verdicts import apply as judge
 from bf16perf.verdicts._common import interval_text, pct
+from bf16perf.verdicts.family import can_fail
 from bf16perf.verdicts.nights import machine_drift, pair_nights
 from bf16perf.verdicts.outcomes import Decision, Outcome
 from bf16perf.verdicts.paired import PAIRED_PAIRS, WINDOW
@@ -47,14 +48,8 @@ __all__ = [
 
 
 def gates(variant: Variant | None, options: PerfOptions) -> bool:
-    """Whether a verdict can fail the session.  In the paired nightly the fp32 and bf16
-    pairs do; the bf16-avx512 variant's pairs (a figure beside AMX, BENCHMARKS.md E) and
-    the bf16 gate (``variant`` ``None``: a release criterion, which bf16's own pairs
-    already watch every night) are notices, so that the session's error budget goes to
-    the verdicts users act on.  Every other mode, release included, gates on all."""
-    if not options.paired or options.release:
-        return True
-    return variant is not None and not variant.needs_amx
+    """Whether a verdict can fail this session (:func:`bf16perf.verdicts.family.can_fail`)."""
+    return can_fail(variant, paired=options.paired, release=options.release)
 
 
 def as_notice(decision: Decision) -> Decision:
@@ -81,8 +76,9 @@ def expected(
         return None, None, SESSION_PRIOR
     store = BaselineStore(options.baselines_dir)
     slug, fid = machine.fingerprint.slug, machine.fingerprint.id
-    sessions = store.load_sessions(slug, key, fid) or SESSION_PRIOR
-    return store.load(slug, key, fid), store.load_noise(slug, key, fid), sessions
+    noise = store.noise(slug, key, fid)  # the noise file, read once
+    measured = noise.between_sessions(store.noise_path(slug, key)) if noise else None
+    return store.load(slug, key, fid), noise.runs if noise else None, measured or SESSION_PRIOR
 
 
 #: The machine's own degrees of freedom a series' pair spread needs before it sizes the
@@ -287,7 +283,7 @@ def benchmark_record(runs: list[RunResult], machine: Machine, key: str) -> Bench
     }
     properties: dict[str, object] = {
         "run_figures": " ".join(f"{x:.4f}" for x in figures),
-        "median_images_per_second": f"{runs[0].median_images_per_second:.4f}",
+        "median_images_per_second": f"{runs[0].figure:.4f}",
         "measured_steps": len(runs[0].step_times_s),
         "workload": key,
         "kernel_proof": "; ".join(proof_lines(runs[0].kernels)),

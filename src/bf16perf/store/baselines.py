@@ -13,6 +13,7 @@ calibration, its between-session spread (its previous version kept as well).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,6 @@ from bf16perf.stats.figures import Spread, log_spread
 from bf16perf.store.atomic import atomic_json, keep_previous
 from bf16perf.store.baseline import (
     DEFAULT_SESSIONS,
-    NOISE_SCHEMA_VERSION,
     SCHEMA_VERSION,
     Baseline,
     BaselineError,
@@ -30,9 +30,10 @@ from bf16perf.store.baseline import (
     add_session,
     upgrade,
 )
-from bf16perf.store.formats import loads, problem, versioned
+from bf16perf.store.formats import loads, versioned
+from bf16perf.store.noise import NoiseFile
 
-__all__ = ["BaselineStore"]
+__all__ = ["BaselineStore", "StoreFile"]
 
 
 def _runs(path: Path, benchmarks: list[dict[str, Any]], where: str) -> list[BaselineRun]:
@@ -47,6 +48,23 @@ def _runs(path: Path, benchmarks: list[dict[str, Any]], where: str) -> list[Base
     if not runs:
         raise BaselineError(f"baseline {path}: {where}no runs; save a new one")
     return runs
+
+
+@dataclass(frozen=True)
+class StoreFile:
+    """One kept file of the store: ``<root>/<slug>/<key>.json`` (a baseline) or
+    ``<root>/<slug>/<key>.noise.json`` (a noise file)."""
+
+    path: Path
+    slug: str
+    key: str
+    noise: bool
+
+    @classmethod
+    def at(cls, path: Path) -> StoreFile:
+        noise = path.name.endswith(".noise.json")
+        key = path.name.removesuffix(".noise.json" if noise else ".json")
+        return cls(path, path.parent.name, key, noise)
 
 
 class BaselineStore:
@@ -75,15 +93,23 @@ class BaselineStore:
             raise BaselineError(f"baseline {path}: not a JSON object")
         return data
 
+    def files(self, slug: str | None = None) -> list[StoreFile]:
+        """The kept files of machine ``slug`` (``None``: of every machine), in path order;
+        previous versions (``.prev-``) are never read."""
+        pattern = f"{slug}/*.json" if slug is not None else "*/*.json"
+        return [
+            StoreFile.at(path)
+            for path in sorted(self.root.glob(pattern))
+            if ".prev-" not in path.name
+        ]
+
+    def machine_level(self) -> bool:
+        """The root holds one machine's files instead of a folder per machine (a common
+        mistake: the store is the directory above)."""
+        return any(self.root.glob("*.json")) and not any(self.root.glob("*/*.json"))
+
     def _files(self, slug: str) -> list[tuple[str, bool]]:
-        """This machine's kept files as (workload key, is a noise file); kept copies
-        (``.prev-``) are never read."""
-        out = []
-        for path in sorted((self.root / slug).glob("*.json")):
-            noise = path.name.endswith(".noise.json")
-            if ".prev-" not in path.name:
-                out.append((path.name.removesuffix(".noise.json" if noise else ".json"), noise))
-        return out
+        return [(f.key, f.noise) for f in self.files(slug)]
 
     def keys(self, slug: str) -> list[str]:
         """The workload keys this machine has a baseline for."""
@@ -227,73 +253,37 @@ class BaselineStore:
         sessions: Spread | None,
         command: str,
     ) -> Path:
-        """The one writer of noise files (atomic): the run spread, and where a calibration
-        measured one, the session spread."""
-        path = self.noise_path(slug, workload)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        doc = versioned(
-            "noise",
-            {
-                "workload": workload,
-                "fingerprint": fingerprint,
-                **figures,
-                "sigma": runs.sigma,
-                "df": runs.df,
-            },
+        """The one writer of noise files (:class:`~bf16perf.store.noise.NoiseFile`): the
+        run spread, and where a calibration measured one, the session spread."""
+        noise = NoiseFile(
+            workload=workload,
+            fingerprint=fingerprint,
+            figures=figures["figures"],
+            sessions=figures.get("sessions"),
+            sigma=runs.sigma,
+            df=runs.df,
+            session_sigma=sessions.sigma if sessions else None,
+            session_df=sessions.df if sessions else None,
+            command=command,
+            datetime=NoiseFile.stamp(),
         )
-        if sessions is not None:
-            doc.update(session_sigma=sessions.sigma, session_df=sessions.df)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        doc.update(command=command, datetime=stamp)
-        if path.exists():
-            keep_previous(path, stamp)
-        atomic_json(path, doc)
-        return path
+        return noise.write(self.noise_path(slug, workload))
+
+    def noise(self, slug: str, workload: str, fingerprint_id: str | None) -> NoiseFile | None:
+        """The machine's noise file for ``workload``, read once (``None``: none kept)."""
+        path = self.noise_path(slug, workload)
+        return NoiseFile.read(path, fingerprint_id) if path.exists() else None
 
     def load_noise(self, slug: str, workload: str, fingerprint_id: str | None) -> Spread | None:
         """The machine's saved between-run spread for ``workload``, or ``None``."""
         path = self.noise_path(slug, workload)
-        if not path.exists():
-            return None
-        data = self._read(path)
-        version = data.get("schema_version")
-        if version != NOISE_SCHEMA_VERSION:
-            raise BaselineError(
-                f"noise file {path}: schema_version {version!r:.20} is not"
-                f" {NOISE_SCHEMA_VERSION}; measure again with bf16perf calibrate"
-            )
-        wrong = problem("noise", data)
-        if wrong:
-            raise BaselineError(
-                f"noise file {path}: {wrong}; measure again with bf16perf calibrate"
-            )
-        try:
-            sigma, df = float(data["sigma"]), int(data["df"])
-            saved_id = data["fingerprint"].get("id")
-            when = data["datetime"]
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-            if isinstance(exc, BaselineError):
-                raise
-            raise BaselineError(f"noise file {path}: missing or bad field {exc}") from None
-        if fingerprint_id is not None and saved_id != fingerprint_id:
-            raise BaselineError(
-                f"noise file {path} was measured on another machine (fingerprint {saved_id});"
-                " measure this one with bf16perf calibrate"
-            )
-        return Spread(sigma, df, f"the machine's noise file ({df + 1} A/A runs, {when})")
+        return NoiseFile.read(path, fingerprint_id).runs if path.exists() else None
 
     def load_sessions(self, slug: str, workload: str, fingerprint_id: str | None) -> Spread | None:
         """The machine's measured between-session spread for ``workload`` (the noise file's
         optional ``session_sigma`` and ``session_df``, from A/A sessions each on a fresh
         cluster), or ``None`` where nothing measured it."""
-        if self.load_noise(slug, workload, fingerprint_id) is None:  # validates the file
-            return None
         path = self.noise_path(slug, workload)
-        data = self._read(path)
-        if "session_sigma" not in data:
+        if not path.exists():
             return None
-        try:
-            sigma, df = float(data["session_sigma"]), int(data["session_df"])
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:
-            raise BaselineError(f"noise file {path}: missing or bad field {exc}") from None
-        return Spread(sigma, df, f"this machine's calibration, {df + 1} A/A sessions ({path})")
+        return NoiseFile.read(path, fingerprint_id).between_sessions(path)

@@ -14,10 +14,52 @@ hold under any dependence between the verdicts (fp32 and bf16 share each session
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-__all__ = ["ErrorBudget", "holm"]
+if TYPE_CHECKING:
+    from bf16perf.workloads.config import Variant
+
+__all__ = ["ErrorBudget", "can_fail", "holm", "planned_verdicts"]
+
+
+def can_fail(variant: Variant | None, *, paired: bool, release: bool) -> bool:
+    """Whether a verdict can fail the session.  In the paired nightly the fp32 and bf16
+    pairs do; the bf16-avx512 variant's pairs (a figure beside AMX, BENCHMARKS.md E) and
+    the bf16 gate (``variant`` ``None``: a release criterion, which bf16's own pairs
+    already watch every night) are notices, so that the session's error budget goes to
+    the verdicts users act on.  Every other mode, release included, gates on all."""
+    if not paired or release:
+        return True
+    return variant is not None and not variant.needs_amx
+
+
+def planned_verdicts(
+    tests: Iterable[Variant | None],
+    *,
+    paired: bool,
+    release: bool,
+    save_baseline: bool,
+    gate: bool,
+    trend: bool,
+) -> int:
+    """The verdicts a session plans that can fail it with exit 10, the one count the
+    plugin and the nightly replay share: for each verdict test that will run (a training
+    variant, or ``None`` for the gate), a throughput verdict (none when saving a baseline),
+    the gate where there is one (``gate``), and, where the trend is judged, one series
+    each (the paired nightly's trend is a notice: its window rule is the trend)."""
+    count = 0
+    for variant in tests:
+        if variant is not None and save_baseline:
+            continue  # saving decides nothing
+        if variant is None and not gate:
+            continue  # no gate to fail (the smoke profile's default)
+        if can_fail(variant, paired=paired, release=release):
+            count += 1
+    if trend and not paired:
+        count *= 2
+    return max(1, count)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

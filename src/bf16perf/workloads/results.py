@@ -133,7 +133,7 @@ class RunResult:
             "precision": self.config.precision.value,
             "config": self.config.to_dict(),
             "images_per_second": self.images_per_second,
-            "median_images_per_second": self.median_images_per_second,
+            "median_images_per_second": self.figure,
             "step_times_s": self.step_times_s,
             "losses": self.losses,
             "wall_s": self.wall_s,
