@@ -19,9 +19,10 @@ from bf16perf.session import checks
 from bf16perf.session.runs import BF16, FP32
 from bf16perf.session.state import PerfSession
 from bf16perf.store.baseline import BaselineError
-from bf16perf.verdicts import apply as judge
+from bf16perf.verdicts import apply
 from bf16perf.workloads.config import VARIANTS, Variant
 from bf16perf.workloads.definition import WorkloadDef
+from bf16perf.workloads.results import sanity_errors
 from fixtures.training import PytestRuns
 
 VARIANT_PARAMS = [pytest.param(v, id=name) for name, v in VARIANTS.items()]
@@ -60,7 +61,7 @@ def test_training(
     pairs = training_runs.ab_pairs(variant, count) if options.ab_mode else None
     runs = pairs.candidate if pairs else training_runs.runs_of(variant, options.repeats)
 
-    errors = judge.sanity_errors(runs)
+    errors = sanity_errors(runs)
     assert not errors, "\n".join(errors)
     record_benchmark(checks.benchmark_record(runs, machine, key))
     if variant.needs_amx:
@@ -98,12 +99,12 @@ def test_bf16_loss_tracks_fp32(
     a broken bf16 path moves it by whole nats.
     """
     fp32, bf16 = training_runs.runs_of(FP32, 1)[0], training_runs.runs_of(BF16, 1)[0]
-    errors = judge.sanity_errors([fp32, bf16])
+    errors = sanity_errors([fp32, bf16])
     assert not errors, "\n".join(errors)
     if not (fp32.losses and bf16.losses):
         pytest.skip(f"workload {workload.name} prints no loss: no curve to compare")
     test, band = request.node.nodeid, bf16perf_session.options.bf16_loss_band
-    bf16perf_session.record(judge.bf16_loss(test, bf16, fp32, band))
+    bf16perf_session.record(apply.bf16_loss(test, bf16, fp32, band))
     bf16perf_session.conclude(test)
 
 

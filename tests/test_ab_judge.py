@@ -1,4 +1,4 @@
-"""The ad-hoc A/B session's verdicts (``judge.against_reference``), on built runs: what the
+"""The ad-hoc A/B session's verdicts (``apply.against_reference``), on built runs: what the
 ``--perf-reference-python``/``--perf-reference-env`` session prints and records.  The real
 oneDNN side of an attribution (a cap below the host's ISA, a reference env escaping it) is
 ``tests/test_perf_e2e.py``; the A/B rule's arithmetic is ``tests/test_verdicts.py``."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from bf16perf.session.options import PerfOptions
-from bf16perf.verdicts import apply as judge
+from bf16perf.verdicts import apply
 from bf16perf.verdicts.outcomes import Outcome
 from bf16perf.workloads.config import PROFILES
 from bf16perf.workloads.results import RunResult, WorkerResult
@@ -40,7 +40,7 @@ def test_a_slower_candidate_fails_and_names_what_changed() -> None:
     candidate, reference = _pairs([6.0, 6.1, 5.9, 6.05], [3.0, 2.9, 2.8, 2.7])
     order = ["candidate", "reference", "reference", "candidate"]
     options = PerfOptions(alpha=0.1, pairs=4).verdict_settings()
-    throughput, loss = judge.against_reference("t[fp32]", candidate, reference, order, options)
+    throughput, loss = apply.against_reference("t[fp32]", candidate, reference, order, options)
     assert throughput.check == "A/B throughput" and throughput.outcome is Outcome.REGRESSION
     assert "over 4 interleaved pairs" in throughput.detail
     assert "what grew in the lone step against the reference's: " in throughput.detail
@@ -58,7 +58,7 @@ def test_whatever_the_outcome_the_attribution_and_a_moved_loss_are_reported() ->
     candidate, reference = _pairs([10.1, 9.95, 10.0, 10.2], [3.5, 3.6, 3.7, 3.9])
     order = ["reference", "candidate", "candidate", "reference"]
     options = PerfOptions(alpha=0.1, pairs=4).verdict_settings()
-    throughput, loss = judge.against_reference("t[fp32]", candidate, reference, order, options)
+    throughput, loss = apply.against_reference("t[fp32]", candidate, reference, order, options)
     assert throughput.outcome is not Outcome.REGRESSION
     assert "brg_conv_fwd:avx2 -> brg_conv_fwd:sse41" in throughput.detail
     assert loss.outcome is Outcome.DRIFT, loss.detail

@@ -81,12 +81,27 @@ def test_the_session_core_imports_no_pytest() -> None:
     import subprocess
     import sys
 
+    core = sorted(p.stem for p in (PACKAGE / "session").glob("*.py") if p.stem != "__init__")
+    assert len(core) >= 8
     code = (
-        "import sys, bf16perf.session.state;"
+        "import sys, importlib, bf16perf.session;"
+        f" [importlib.import_module('bf16perf.session.' + m) for m in {core!r}];"
         " assert 'pytest' not in sys.modules, sorted(m for m in sys.modules if 'pytest' in m)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_package_is_a_few_layers_each_saying_its_job() -> None:
+    """At most 14 entries at the top of the package (#33), and every package's
+    ``__init__`` docstring says its job."""
+    import ast
+
+    entries = sorted(p.name for p in PACKAGE.iterdir() if p.name != "__pycache__")
+    assert len(entries) <= 14, entries
+    for init in PACKAGE.rglob("__init__.py"):
+        doc = ast.get_docstring(ast.parse(init.read_text()))
+        assert doc and len(doc.split()) >= 8, f"{init}: say the package's job in its docstring"
 
 
 def test_the_plugin_loads_light() -> None:

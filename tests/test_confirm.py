@@ -14,8 +14,7 @@ from bf16perf.session.options import PerfOptions
 from bf16perf.stats.figures import Spread
 from bf16perf.store.baseline import Baseline, baseline_document
 from bf16perf.store.baselines import BaselineStore
-from bf16perf.verdicts import ThroughputVerdict, sessions_rule
-from bf16perf.verdicts import apply as judge
+from bf16perf.verdicts import ThroughputVerdict, apply, sessions_rule
 from bf16perf.verdicts.confirm import CONFIRM_ALPHA, below, confirm
 from bf16perf.verdicts.outcomes import Outcome
 from bf16perf.verdicts.trend import PreviousSession, previous_session
@@ -92,21 +91,21 @@ def test_the_plugins_verdict_follows_the_mode_and_the_history(tmp_path: Path) ->
         PerfOptions(release=True).verdict_settings(),
     )
     later, earlier = "2999-01-01T00:00:00Z", "2000-01-01T00:00:00Z"
-    (alone, _) = judge.against_baseline("t", runs, baseline, nightly, sessions=SPREAD)
+    (alone, _) = apply.against_baseline("t", runs, baseline, nightly, sessions=SPREAD)
     assert alone.outcome is Outcome.SUSPECT, alone.detail
     assert "not yet a regression" in alone.detail and "--perf-history" in alone.detail
     assert alone.figures["confirmation"]["reason"] == "no-previous"
     # a previous session from before the baseline was saved cannot confirm against it
     old = PreviousSession(earlier, [80.0, 81.0, 80.0])
-    (before, _) = judge.against_baseline("t", runs, baseline, nightly, None, SPREAD, old)
+    (before, _) = apply.against_baseline("t", runs, baseline, nightly, None, SPREAD, old)
     assert before.outcome is Outcome.SUSPECT
     fine = PreviousSession(later, [100.0, 101.0, 100.0])
-    (cleared, _) = judge.against_baseline("t", runs, baseline, nightly, None, SPREAD, fine)
+    (cleared, _) = apply.against_baseline("t", runs, baseline, nightly, None, SPREAD, fine)
     assert cleared.outcome is Outcome.SUSPECT and f"previous session ({later}" in cleared.detail
     slow = PreviousSession(later, [81.0, 80.0, 80.0])
-    (confirmed, _) = judge.against_baseline("t", runs, baseline, nightly, None, SPREAD, slow)
+    (confirmed, _) = apply.against_baseline("t", runs, baseline, nightly, None, SPREAD, slow)
     assert confirmed.outcome is Outcome.REGRESSION and "confirmed by" in confirmed.detail
-    (strict, _) = judge.against_baseline("t", runs, baseline, release, None, SPREAD, fine)
+    (strict, _) = apply.against_baseline("t", runs, baseline, release, None, SPREAD, fine)
     assert strict.outcome is Outcome.REGRESSION and "confirmation" not in strict.figures
 
 

@@ -17,8 +17,7 @@ import pytest
 from bf16perf.session import checks
 from bf16perf.session.options import PerfOptions
 from bf16perf.session.runs import BF16, FP32, TrainingRuns
-from bf16perf.verdicts import SESSION_PRIOR, baseline_rule, gate_rule
-from bf16perf.verdicts import apply as judge
+from bf16perf.verdicts import SESSION_PRIOR, apply, baseline_rule, gate_rule
 from bf16perf.verdicts.outcomes import Decision, ExitCode, Outcome, session_exit_code
 from bf16perf.workloads.config import PROFILES, VARIANTS, Variant
 from bf16perf.workloads.results import RunResult, WorkerResult
@@ -109,7 +108,7 @@ def _inconclusive() -> tuple[Outcome, str, dict[str, Any]]:
 
 def test_nightly_cannot_tell_is_a_notice_that_says_what_would_decide() -> None:
     nightly = PerfOptions().verdict_settings()
-    outcome, detail = judge.judged(*_inconclusive()[:2], nightly, _inconclusive()[2])
+    outcome, detail = apply.judged(*_inconclusive()[:2], nightly, _inconclusive()[2])
     assert outcome is Outcome.UNDECIDED and not outcome.fails
     assert "nightly mode: not a failure" in detail and "--perf-release" in detail
     assert "a baseline of more runs" in detail and "A/B with " in detail
@@ -123,14 +122,14 @@ def test_nightly_names_calibration_where_the_session_draw_is_the_limit() -> None
         [9.3, 9.4, 9.2], [10.0, 10.3, 9.8], max_regression=0.05, session=SESSION_PRIOR
     )
     nightly = PerfOptions().verdict_settings()
-    outcome, detail = judge.judged(v.outcome, v.detail, nightly, v.to_dict())
+    outcome, detail = apply.judged(v.outcome, v.detail, nightly, v.to_dict())
     assert outcome is Outcome.UNDECIDED and "bf16perf calibrate" in detail
     assert "a baseline of more runs" not in detail
 
 
 def test_release_keeps_inconclusive_exit_11() -> None:
     outcome, detail, figures = _inconclusive()
-    same = judge.judged(outcome, detail, PerfOptions(release=True).verdict_settings(), figures)
+    same = apply.judged(outcome, detail, PerfOptions(release=True).verdict_settings(), figures)
     assert same == (Outcome.INCONCLUSIVE, detail)
     decision = Decision("t", "throughput", same[0], detail)
     assert session_exit_code([decision], 0) is ExitCode.INCONCLUSIVE
@@ -139,7 +138,7 @@ def test_release_keeps_inconclusive_exit_11() -> None:
 @pytest.mark.parametrize("outcome", [Outcome.REGRESSION, Outcome.OK, Outcome.IMPROVED])
 def test_decided_verdicts_are_the_same_in_both_modes(outcome: Outcome) -> None:
     for options in (PerfOptions(), PerfOptions(release=True)):
-        assert judge.judged(outcome, "d", options.verdict_settings(), {}) == (outcome, "d")
+        assert apply.judged(outcome, "d", options.verdict_settings(), {}) == (outcome, "d")
 
 
 def test_numerics_have_their_own_exit_code_after_regressions() -> None:

@@ -20,8 +20,7 @@ from bf16perf.session.runs import BF16, FP32, AbPairs, TrainingRuns
 from bf16perf.stats.figures import LogRatio, Spread, unpaired_log_ratio
 from bf16perf.store.baseline import Baseline, baseline_document
 from bf16perf.store.baselines import BaselineStore
-from bf16perf.verdicts import SESSION_PRIOR, GateVerdict
-from bf16perf.verdicts import apply as judge
+from bf16perf.verdicts import SESSION_PRIOR, GateVerdict, apply
 from bf16perf.verdicts._common import interval_text, pct
 from bf16perf.verdicts.family import can_fail
 from bf16perf.verdicts.nights import machine_drift, pair_nights
@@ -158,7 +157,7 @@ def training_verdicts(
         found, notices = paired_verdicts(test, pairs, options, settings, slug, key)
         return (found if gating else [as_notice(d) for d in found]), notices
     if pairs is not None:
-        found = judge.against_reference(
+        found = apply.against_reference(
             test, pairs.candidate, pairs.reference, pairs.order, settings
         )
         return found, []
@@ -179,11 +178,11 @@ def training_verdicts(
         ]
     if baseline is None:
         stored = BaselineStore(options.baselines_dir).keys(slug)
-        return [judge.no_baseline(test, slug, key, settings, stored)], []
+        return [apply.no_baseline(test, slug, key, settings, stored)], []
     before = None
     if not options.release:  # the nightly's two-session rule reads the session before
         before = previous_session(read_history(options.history_path), slug, key)
-    return judge.against_baseline(test, runs, baseline, settings, noise, sessions, before), []
+    return apply.against_baseline(test, runs, baseline, settings, noise, sessions, before), []
 
 
 def paired_verdicts(
@@ -200,7 +199,7 @@ def paired_verdicts(
     lines = read_history(options.history_path)
     injected = options.train.inject_slowdown
     before = pair_nights(lines, slug, key, options.reference_name, injected)
-    found = judge.paired_nightly(
+    found = apply.paired_nightly(
         test, pairs.candidate, pairs.reference, pairs.order, settings, before
     )
     drift = machine_drift(
@@ -208,8 +207,8 @@ def paired_verdicts(
         slug,
         key,
         options.reference_name,
-        judge.figures(pairs.candidate),
-        judge.figures(pairs.reference),
+        apply.figures(pairs.candidate),
+        apply.figures(pairs.reference),
         threshold=options.max_regression,
     )
     return found, [drift] if drift else []
@@ -223,10 +222,10 @@ def release_gate(
     # a gate that is a notice (the paired nightly) spends no extra runs on a second look
     looks = 2 if options.extra_pairs > 0 and gates(None, options) else 1
     count = options.pairs if options.ab_mode else options.repeats
-    decision, verdict = judge.gate(test, *training_runs.gate_pairs(count), settings, looks)
+    decision, verdict = apply.gate(test, *training_runs.gate_pairs(count), settings, looks)
     if decision.outcome is Outcome.INCONCLUSIVE and looks == 2:
         more = training_runs.gate_pairs(count + options.extra_pairs)
-        decision, verdict = judge.gate(test, *more, settings, looks)
+        decision, verdict = apply.gate(test, *more, settings, looks)
     return (decision if gates(None, options) else as_notice(decision)), verdict
 
 
@@ -236,7 +235,7 @@ def amx_notice(capped: list[RunResult], training_runs: TrainingRuns) -> str:
     95% t interval over runs, the unit of every verdict (figures, not gates: on Sapphire
     and Emerald Rapids AVX512-BF16 kernels are slower than fp32 ones, BENCHMARKS.md E)."""
     bf16 = training_runs.runs[BF16.name] or training_runs.runs_of(BF16, 1)
-    amx = unpaired_log_ratio(judge.figures(bf16), judge.figures(capped), confidence=0.95)
+    amx = unpaired_log_ratio(apply.figures(bf16), apply.figures(capped), confidence=0.95)
     text = (
         f"{capped[0].label}: {_geomean(capped):.2f} images/s against {_geomean(bf16):.2f}"
         f" for bf16 on {bf16[0].proof.isa} (geometric means of"
@@ -244,13 +243,13 @@ def amx_notice(capped: list[RunResult], training_runs: TrainingRuns) -> str:
     )
     fp32 = training_runs.runs[FP32.name]
     if fp32:
-        alone = unpaired_log_ratio(judge.figures(capped), judge.figures(fp32), confidence=0.95)
+        alone = unpaired_log_ratio(apply.figures(capped), apply.figures(fp32), confidence=0.95)
         text += f"; AVX512-BF16/fp32 = {_ratio_text(alone)} (against {_count(fp32)} of fp32)"
     return text
 
 
 def _geomean(runs: list[RunResult]) -> float:
-    return math.exp(statistics.fmean(math.log(x) for x in judge.figures(runs)))
+    return math.exp(statistics.fmean(math.log(x) for x in apply.figures(runs)))
 
 
 def _count(runs: list[RunResult]) -> str:
@@ -274,7 +273,7 @@ class BenchmarkRecord:
 
 
 def benchmark_record(runs: list[RunResult], machine: Machine, key: str) -> BenchmarkRecord:
-    figures = judge.figures(runs)
+    figures = apply.figures(runs)
     extra = {
         **runs[0].to_dict(),
         "run_figures": figures,

@@ -51,35 +51,12 @@ __all__ = [
     "judged",
     "no_baseline",
     "paired_nightly",
-    "sanity_errors",
 ]
 
 
 def figures(runs: Sequence[RunResult]) -> list[float]:
     """Each run's figure (:attr:`RunResult.figure`)."""
     return [r.figure for r in runs]
-
-
-def sanity_errors(runs: Sequence[RunResult]) -> list[str]:
-    """What makes runs unusable as measurements: workers that disagree on the loss (the
-    training was not synchronous), non-finite losses, or (synthetic data, fixed seeds) a
-    loss that did not fall; for a command workload, only non-finite losses."""
-    errors = []
-    for i, run in enumerate(runs, 1):
-        if run.config.is_command:
-            # a program's own losses: ranks may print local ones, and its data need not be
-            # learnable in a few steps; only a non-finite loss is certain trouble
-            if not all(math.isfinite(x) for x in run.losses):
-                errors.append(f"run {i}: non-finite loss: {run.losses}")
-            continue
-        curves = {w.rank: w.losses for w in run.workers}
-        if len({tuple(c) for c in curves.values()}) != 1:
-            errors.append(f"run {i}: workers disagree on the loss curve: {curves}")
-        if not all(math.isfinite(x) for x in run.losses):
-            errors.append(f"run {i}: non-finite loss: {run.losses}")
-        elif run.config.data_dir is None and not min(run.losses[-2:]) < run.losses[0]:
-            errors.append(f"run {i}: loss did not fall: {run.losses}")
-    return errors
 
 
 def judged(

@@ -7,7 +7,9 @@ run (all workers, its kernel proof typed as
 
 from __future__ import annotations
 
+import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -16,7 +18,7 @@ from bf16perf.onednn.run_proof import RunProof
 from bf16perf.stats.figures import run_figure
 from bf16perf.workloads.config import TrainConfig
 
-__all__ = ["RunResult", "WorkerResult"]
+__all__ = ["RunResult", "WorkerResult", "sanity_errors"]
 
 
 @dataclass(frozen=True)
@@ -140,3 +142,25 @@ class RunResult:
             "kernels": self.kernels,
             "workers": [w.to_dict() for w in self.workers],
         }
+
+
+def sanity_errors(runs: Sequence[RunResult]) -> list[str]:
+    """What makes runs unusable as measurements: workers that disagree on the loss (the
+    training was not synchronous), non-finite losses, or (synthetic data, fixed seeds) a
+    loss that did not fall; for a command workload, only non-finite losses."""
+    errors = []
+    for i, run in enumerate(runs, 1):
+        if run.config.is_command:
+            # a program's own losses: ranks may print local ones, and its data need not be
+            # learnable in a few steps; only a non-finite loss is certain trouble
+            if not all(math.isfinite(x) for x in run.losses):
+                errors.append(f"run {i}: non-finite loss: {run.losses}")
+            continue
+        curves = {w.rank: w.losses for w in run.workers}
+        if len({tuple(c) for c in curves.values()}) != 1:
+            errors.append(f"run {i}: workers disagree on the loss curve: {curves}")
+        if not all(math.isfinite(x) for x in run.losses):
+            errors.append(f"run {i}: non-finite loss: {run.losses}")
+        elif run.config.data_dir is None and not min(run.losses[-2:]) < run.losses[0]:
+            errors.append(f"run {i}: loss did not fall: {run.losses}")
+    return errors
