@@ -257,7 +257,7 @@ def test_baselines_actions_name_their_mistakes(
     assert main(["baselines", "show", *dirs]) == 2
     assert "usage: bf16perf baselines" in capsys.readouterr().err
     assert main(["baselines", "accept", str(tmp_path / "missing"), *dirs]) == 2
-    assert "not a readable report.json" in capsys.readouterr().err
+    assert "missing: no such report" in capsys.readouterr().err
     assert main(["baselines", str(tmp_path)]) == 2  # the listing, as before: 'other' holds
     out = capsys.readouterr()  # a file saved on machine m, named on stderr
     assert out.out.count("  w  ") == 1 and "kept under 'other'" in out.err

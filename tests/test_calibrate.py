@@ -23,7 +23,10 @@ from bf16perf.calibration.noise import (
 )
 from bf16perf.calibration.replay import detectable_drops
 from bf16perf.store.baselines import BaselineStore
+from bf16perf.store.report_json import Report
 from tests.perfrun import ROOT
+
+GOLDEN = ROOT / "tests" / "data" / "golden" / "in" / "reports"
 
 
 def _sessions(
@@ -88,12 +91,17 @@ def test_a_killed_calibration_resumes_with_the_sessions_it_kept(tmp_path: Path) 
     assert any("min left" in line for line in said)  # an ETA once a session was timed
 
 
-def _report(foreign: float) -> dict[str, Any]:
+def _report(foreign: float) -> Report:
+    """A real smoke session's report (two fp32 runs) with ``foreign`` CPU time in every
+    worker's window."""
     window = {"window_s": 10.0, "cpus": 1.0, "own_cpu_s": 9.0, "busy_s": 9.0 + 10 * foreign,
               "steal_s": 0.0}  # fmt: skip
-    run = {"precision": "fp32", "workload_key": "k", "median_images_per_second": 9.5,
-           "workers": [{"rank": 0, "cpu_window": window}]}  # fmt: skip
-    return {"fingerprint": {"slug": "m", "id": "f"}, "runs": [run, dict(run)]}
+    doc = json.loads((GOLDEN / "roundtrip" / "report.json").read_text())
+    for run in doc["runs"]:
+        run.update(median_images_per_second=9.5, workload_key="k")
+        for worker in run["workers"]:
+            worker["cpu_window"] = window
+    return Report.of(doc)
 
 
 def test_a_disturbed_session_is_named() -> None:

@@ -4,6 +4,7 @@ gate, and its options are the plugin's validating parsers."""
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from bf16perf.console import main
 from bf16perf.console._common import PROBLEMS_SHOWN
+from tests.reportdocs import PROFILED_KERNELS, figure_runs, machine_id, report_doc, write_report
 
 
 def _line(i: int, figure: float) -> dict[str, Any]:
@@ -63,15 +65,7 @@ def test_skipped_lines_are_named_up_to_ten_then_counted(
 
 
 def _report(path: Path, machine: str, figures: dict[str, list[float]]) -> Path:
-    runs = [
-        {"workload_key": key, "median_images_per_second": x, "stack": "candidate"}
-        for key, xs in figures.items()
-        for x in xs
-    ]
-    path.mkdir()
-    doc = {"fingerprint": {"id": machine, "slug": f"slug-{machine}"}, "runs": runs}
-    (path / "report.json").write_text(json.dumps(doc))
-    return path
+    return write_report(path, report_doc(machine, figure_runs(figures)))
 
 
 def test_compare_names_its_sides_and_refuses_another_machine(
@@ -100,7 +94,7 @@ def test_compare_reads_this_machines_calibration_and_says_so(
     a = _report(tmp_path / "a", "m1", {"k": [10.0, 10.2, 9.9]})
     store = BaselineStore(tmp_path / "baselines")
     path, _ = store.save_noise(
-        "slug-m1", "k", fingerprint={"id": "m1", "slug": "slug-m1"},
+        "slug-m1", "k", fingerprint={"id": machine_id("m1"), "slug": "slug-m1"},
         figures=[10.0, 10.2, 9.9, 10.1, 10.05, 9.95], command="calibrate",
     )  # fmt: skip
     doc = json.loads(path.read_text())
@@ -166,7 +160,6 @@ def test_summary_of_a_session_s_report(tmp_path: Path, capsys: pytest.CaptureFix
     from bf16perf.store.formats import schema
 
     report = tmp_path / "2026-12-07T010000Z"
-    report.mkdir()
     decisions = [
         {"test": "perf/t.py::t[fp32]", "check": "throughput", "outcome": "cannot tell",
          "fails": False, "detail": "x | y",
@@ -175,9 +168,7 @@ def test_summary_of_a_session_s_report(tmp_path: Path, capsys: pytest.CaptureFix
         {"test": "perf/t.py::t[fp32]", "check": "loss curve", "outcome": "ok", "fails": False,
          "detail": "ok", "figures": {}},
     ]  # fmt: skip
-    (report / "report.json").write_text(
-        json.dumps({"fingerprint": {"slug": "m"}, "decisions": decisions, "exit_code": 0})
-    )
+    write_report(report, report_doc("m", figure_runs({"k": [1.0]}), decisions, slug="m"))
     assert main(["summary", str(report)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "### bf16perf on m: 2026-12-07T010000Z"
@@ -313,15 +304,11 @@ def _profiled(path: Path, conv_ms: float, impl: str) -> Path:
         "step_s": 1.0,
         "timed": [63, 63],
     }
-    runs = [
-        {"workload_key": "k", "median_images_per_second": x, "stack": "candidate"}
-        for x in (10.0, 10.1, 9.9)
-    ]
-    runs[0]["kernels"] = {"profile": profile}
-    path.mkdir()
-    doc = {"fingerprint": {"id": "m", "slug": "slug-m"}, "runs": runs}
-    (path / "report.json").write_text(json.dumps(doc))
-    return path
+    runs = figure_runs({"k": [10.0, 10.1, 9.9]})
+    kept = copy.deepcopy(PROFILED_KERNELS)  # a real proof, this profile in it
+    kept["profile"].update(profile)
+    runs[0]["kernels"] = kept
+    return write_report(path, report_doc("m", runs))
 
 
 def test_compare_names_what_grew_in_the_lone_step(

@@ -251,12 +251,12 @@ def test_stored_strings_are_shown_never_obeyed(
 
     assert inert("a\x1b[31mred\u2028b\tc\n") == "a\\x1b[31mred\\u2028b\tc\n"
     key = "w\x1b]0;owned\x07"
-    runs = [{"workload_key": key, "median_images_per_second": x, "stack": "candidate"}
-            for x in (10.0, 10.2, 9.9)]  # fmt: skip
-    fp = {"id": "i", "slug": "m"}
-    (tmp_path / "a.json").write_text(json.dumps({"fingerprint": fp, "runs": runs}))
+    from tests.reportdocs import figure_runs, report_doc
+
+    runs = figure_runs({key: [10.0, 10.2, 9.9]})
+    (tmp_path / "a.json").write_text(json.dumps(report_doc("m", runs)))
     other = [{**r, "workload_key": "x"} for r in runs]
-    (tmp_path / "b.json").write_text(json.dumps({"fingerprint": fp, "runs": other}))
+    (tmp_path / "b.json").write_text(json.dumps(report_doc("m", other)))
     assert main(["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 2
     out = capsys.readouterr()
     assert "\x1b" not in out.out + out.err and "\x07" not in out.out + out.err

@@ -32,6 +32,7 @@ from typing import Any
 from bf16perf.machine.interference import CpuWindow, disturbance
 from bf16perf.store.atomic import atomic_json
 from bf16perf.store.formats import loads, problem, versioned
+from bf16perf.store.report_json import Report
 
 __all__ = [
     "Noise",
@@ -160,19 +161,19 @@ def estimate(groups: Sequence[Sequence[float]]) -> Noise:
     )
 
 
-def session_from_report(index: int, report: dict[str, Any]) -> SessionFigures:
+def session_from_report(index: int, report: Report) -> SessionFigures:
     """One session's fp32 (and bf16) figures, run order and disturbance from its
     ``report.json``."""
-    every = [r for r in report["runs"] if r.get("variant", r["precision"]) in ("fp32", "bf16")]
-    runs = [r for r in every if r.get("variant", r["precision"]) == "fp32"]
+    every = [r for r in report.runs if r.variant in ("fp32", "bf16")]
+    runs = [r for r in every if r.variant == "fp32"]
     if not runs:
         raise ValueError("the session's report holds no fp32 run")
-    keys = {r["workload_key"] for r in runs}
+    keys = {r.workload_key for r in runs}
     if len(keys) != 1:
         raise ValueError(f"the session trained several workload keys: {sorted(keys)}")
     disturbed = []
     for i, run in enumerate(every, 1):
-        for worker in run.get("workers", []):
+        for worker in run.workers:
             window = worker.get("cpu_window")
             if not window:
                 continue
@@ -180,18 +181,17 @@ def session_from_report(index: int, report: dict[str, Any]) -> SessionFigures:
             why = disturbance(CpuWindow.from_dict(window), exclusive=True)
             if why:
                 disturbed.append(f"run {i}, worker {worker.get('rank')}: {why}")
-    machine = report["fingerprint"]
     return SessionFigures(
         index,
-        [float(r["median_images_per_second"]) for r in runs],
+        [r.figure for r in runs],
         keys.pop(),
-        str(machine["slug"]),
-        dict(machine),
+        report.slug,
+        dict(report.fingerprint),
         "; ".join(disturbed) or None,
-        [float(r["median_images_per_second"]) for r in every if r not in runs],
-        [str(r.get("variant", r["precision"])) for r in every],
-        report.get("speedup"),
-        str(report.get("started", "")),
+        [r.figure for r in every if r not in runs],
+        [r.variant for r in every],
+        dict(report.speedup) if report.speedup is not None else None,
+        report.started,
     )
 
 
@@ -216,12 +216,14 @@ def run_session(
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     latest = reports / "latest" / "report.json"
-    report = loads(latest.read_text()) if latest.is_file() else {}
-    failing = {d["check"] for d in report.get("decisions", []) if d["fails"]}
+    report = Report.read(latest) if latest.is_file() else None
+    failing = {d.check for d in report.decisions if d.fails} if report else {"no report"}
     if done.returncode != 0 and not (bf16 and done.returncode == 10 and failing <= {"bf16 gate"}):
         raise RuntimeError(
             f"session {index} failed (exit {done.returncode}):\n{done.stdout[-2000:]}"
         )
+    if report is None:
+        raise RuntimeError(f"session {index} wrote no report:\n{done.stdout[-2000:]}")
     session = session_from_report(index, report)
     path = state / "sessions" / f"{index:03d}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,10 +9,13 @@ import argparse
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bf16perf.console._common import InputError
 from bf16perf.store.formats import DEFAULT_BASELINES
+
+if TYPE_CHECKING:
+    from bf16perf.store.report_json import Report, ReportRun
 
 __all__ = ["add", "run"]
 
@@ -130,21 +133,19 @@ def _accept(root: Path, report_dir: Path) -> int:
     from bf16perf.store.baselines import BaselineStore
 
     report, path = _report(report_dir)
-    session = report.get("session") or {}
+    session = report.session
     if session.get("injected") or session.get("kind") in ("ab", "paired"):
         what = "an injected slowdown's self-test" if session.get("injected") else "an A/B session"
         raise InputError(f"{path}: {what}: its runs are no baseline; accept a session of its own")
-    by_key: dict[str, list[dict[str, Any]]] = {}
-    for one in report["runs"]:
-        if isinstance(one, dict) and one.get("stack", "candidate") == "candidate":
-            by_key.setdefault(str(one.get("workload_key")), []).append(one)
+    by_key: dict[str, list[ReportRun]] = {}
+    for one in report.candidate_runs():
+        by_key.setdefault(one.workload_key, []).append(one)
     if not by_key:
         raise InputError(f"{path}: no runs of this session's own stack to accept")
     store = BaselineStore(root)
-    fingerprint, slug = report["fingerprint"], report["fingerprint"]["slug"]
     for key, runs in sorted(by_key.items()):
-        doc = _document(runs, fingerprint, report.get("metadata") or {}, path)
-        saved, previous, held = store.save(slug, key, doc, keep=DEFAULT_SESSIONS)
+        doc = _document(runs, dict(report.fingerprint), dict(report.metadata), path)
+        saved, previous, held = store.save(report.slug, key, doc, keep=DEFAULT_SESSIONS)
         kept = f" (previous kept as {previous.name})" if previous else ""
         print(f"{key}: {len(runs)} runs of {path.parent.name} accepted into {saved},"
               f" which now holds {held} session{'s' if held != 1 else ''}{kept}")  # fmt: skip
@@ -160,15 +161,16 @@ _RUN_FIELDS = (
 
 
 def _document(
-    runs: list[dict[str, Any]], fingerprint: dict[str, Any], metadata: dict[str, Any], path: Path
+    runs: list[ReportRun], fingerprint: dict[str, Any], metadata: dict[str, Any], path: Path
 ) -> dict[str, Any]:
     import statistics
 
     benchmarks = []
-    for i, one in enumerate(runs, 1):
+    for i, run in enumerate(runs, 1):
+        one = run.fields
         steps = [float(x) for x in one.get("step_times_s") or []]
         if not steps or not one.get("images_per_second") or not one.get("losses"):
-            raise InputError(f"{path}: run {i} of {one.get('workload_key')} has no steps")
+            raise InputError(f"{path}: run {i} of {run.workload_key} has no steps")
         benchmarks.append({
             "name": str(one.get("variant")),
             "fullname": f"accepted from {path}",
@@ -182,18 +184,14 @@ def _document(
     }
 
 
-def _report(report_dir: Path) -> tuple[dict[str, Any], Path]:
-    from bf16perf.store.formats import loads, problem
+def _report(report_dir: Path) -> tuple[Report, Path]:
+    from bf16perf.store.report_json import Report, ReportError
 
     path = report_dir / "report.json" if report_dir.is_dir() else report_dir
     try:
-        report = loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise InputError(f"{path}: not a readable report.json ({exc})") from None
-    found = problem("report", report)
-    if found is not None:
-        raise InputError(f"{path}: not a bf16perf report ({found})")
-    return report, path
+        return Report.read(path), path
+    except ReportError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _list(root: Path) -> int:

@@ -8,12 +8,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from bf16perf.console._common import InputError, like_the_plugin
 from bf16perf.console.summary import FORMATS, document, markdown, row
 from bf16perf.report.history import history_problem
-from bf16perf.store.formats import DEFAULT_BASELINES, loads
+from bf16perf.store.formats import DEFAULT_BASELINES
+from bf16perf.store.report_json import Report, ReportError
 from bf16perf.verdicts.outcomes import Decision, Outcome, session_exit_code
 
 if TYPE_CHECKING:
@@ -56,59 +57,23 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.set_defaults(run=run)
 
 
-def _report_json(directory: Path) -> dict[str, Any]:
-    path = directory / "report.json" if directory.is_dir() else directory
-    if not path.exists():
-        raise InputError(f"{path}: no such report (give a report directory or its report.json)")
-    if not path.is_file():
-        raise InputError(f"{path}: not a regular file (a report is a report.json)")
+def _report_json(given: Path) -> Report:
+    """The report at ``given`` (a directory or its report.json); a history, a baseline or
+    anything else is a bad input, named."""
     try:
-        data = loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        if history_problem(path) is None:  # JSON lines of sessions: a history
+        return Report.read(given)
+    except ReportError as exc:
+        path = given / "report.json" if given.is_dir() else given
+        if exc.unreadable and history_problem(path) is None:  # JSON lines: a history
             raise InputError(
                 f"{path}: this is a history (one line a session), not a report: compare two"
                 f" sessions' report directories, or read it with bf16perf history {path}"
             ) from None
-        raise InputError(f"{path}: not a readable report ({exc})") from None
-    if isinstance(data, dict) and "sessions" in data and "benchmarks" in data:
-        raise InputError(
-            f"{path}: this is a baseline, not a report: compare two sessions' report"
-            " directories (bf16perf baselines lists what a baseline holds)"
-        )
-    if not isinstance(data, dict) or "runs" not in data:
-        raise InputError(f"{path}: not a bf16perf report.json (no 'runs')")
-    return data
-
-
-def _figures(report: dict[str, Any], path: Path) -> dict[str, list[float]]:
-    """Candidate run figures by workload key; a run without a key or a usable figure is a
-    bad input, named."""
-    from bf16perf.report.history import is_figure
-
-    out: dict[str, list[float]] = {}
-    runs = report["runs"]
-    if not isinstance(runs, list):
-        raise InputError(f"{path}: field runs: expected a list, got {type(runs).__name__}")
-    for i, run in enumerate(runs, 1):
-        if not isinstance(run, dict):
-            raise InputError(f"{path}: run {i}: expected an object, got {run!r:.60}")
-        if run.get("stack", "candidate") != "candidate":
-            continue
-        key, figure = run.get("workload_key"), run.get("median_images_per_second")
-        if not isinstance(key, str) or not key:
-            raise InputError(f"{path}: run {i}: field workload_key: expected a name, got {key!r}")
-        if not is_figure(figure):
-            raise InputError(
-                f"{path}: run {i}: field median_images_per_second: expected a positive"
-                f" number, got {figure!r:.60}"
-            )
-        out.setdefault(key, []).append(float(cast(float, figure)))
-    return out
+        raise InputError(str(exc)) from None
 
 
 def _calibration(
-    args: argparse.Namespace, report: dict[str, Any], key: str
+    args: argparse.Namespace, report: Report, key: str
 ) -> tuple[Spread | None, Spread | None]:
     """This machine's measured spreads for ``key`` (between runs, between sessions) from
     the noise file ``bf16perf calibrate`` saved in the store, as a session reads them;
@@ -122,10 +87,7 @@ def _calibration(
         if given:
             raise InputError(f"--baselines {store_dir}: no such directory")
         return None, None
-    fingerprint = report.get("fingerprint") or {}
-    slug, fid = fingerprint.get("slug"), fingerprint.get("id")
-    if not isinstance(slug, str) or not slug:
-        return None, None
+    slug, fid = report.slug, report.fingerprint["id"]
     store = BaselineStore(store_dir)
     try:
         return store.load_noise(slug, key, fid), store.load_sessions(slug, key, fid)
@@ -139,18 +101,15 @@ def run(args: argparse.Namespace) -> int:
     from bf16perf.verdicts.words import COMMAND
 
     report_a, report_b = _report_json(args.a), _report_json(args.b)
-    prints = [r.get("fingerprint") for r in (report_a, report_b)]
-    if not all(isinstance(f, dict) for f in prints):
-        raise InputError(f"{args.a} or {args.b}: field fingerprint: expected an object")
-    machines = [(r.get("fingerprint") or {}).get("id") for r in (report_a, report_b)]
+    machines = [r.fingerprint["id"] for r in (report_a, report_b)]
     if machines[0] != machines[1] and not args.allow_other_machine:
-        slugs = [(r.get("fingerprint") or {}).get("slug") for r in (report_a, report_b)]
+        slugs = [r.slug for r in (report_a, report_b)]
         raise InputError(
             f"A ({args.a}) ran on {slugs[0]!r} and B ({args.b}) on {slugs[1]!r}: another"
             " machine's figures say nothing about this one's speed; --allow-other-machine"
             " compares them anyway"
         )
-    a, b = _figures(report_a, args.a), _figures(report_b, args.b)
+    a, b = report_a.figures(), report_b.figures()
     shared = sorted(set(a) & set(b))
     text = args.format == "text"
     if text:
@@ -192,17 +151,15 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _profile(report: dict[str, Any], key: str) -> Any:
+def _profile(report: Report, key: str) -> Any:
     """The lone-step profile kept with the first candidate run of ``key``, or ``None``."""
-    for run in report["runs"]:
-        mine = isinstance(run, dict) and run.get("stack", "candidate") == "candidate"
-        if mine and run.get("workload_key") == key:
-            profile = (run.get("kernels") or {}).get("profile")
-            return profile if isinstance(profile, dict) else None
+    for run in report.candidate_runs():
+        if run.workload_key == key:
+            return run.proof.profile
     return None
 
 
-def _what_grew(report_a: dict[str, Any], report_b: dict[str, Any], key: str) -> str:
+def _what_grew(report_a: Report, report_b: Report, key: str) -> str:
     """The parts of the lone step whose oneDNN time grew most from A's profile to B's, in
     one line (empty where either report kept no profile, or one is unreadable)."""
     from bf16perf.onednn.attribution import grown_text

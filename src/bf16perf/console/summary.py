@@ -92,31 +92,17 @@ _FAILING_WORDS = {
 
 def run(args: argparse.Namespace) -> int:
     """Print the table; 0 when the report could be read."""
-    from bf16perf.store.formats import loads
+    from bf16perf.store.report_json import Report, ReportError
 
     path: Path = args.report / "report.json" if args.report.is_dir() else args.report
     try:
-        report = loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise InputError(f"{path}: not a readable report.json ({exc})") from None
-    decisions = report.get("decisions") if isinstance(report, dict) else None
-    if not isinstance(decisions, list) or not all(isinstance(d, dict) for d in decisions):
-        raise InputError(f"{path}: not a bf16perf report.json (no 'decisions' list)")
-    rows = [
-        row(
-            str(d.get("test", "")),
-            str(d.get("check", "")),
-            str(d.get("outcome", "")),
-            d.get("figures") if isinstance(d.get("figures"), dict) else {},
-            str(d.get("detail", "")),
-        )
-        for d in decisions
-    ]
-    code = report.get("exit_code")
-    exit_code = code if isinstance(code, int) and not isinstance(code, bool) else -1
+        report = Report.read(path)
+    except ReportError as exc:
+        raise InputError(str(exc)) from None
+    rows = [row(d.test, d.check, d.outcome, dict(d.figures), d.detail) for d in report.decisions]
     if args.format == "json":
-        print(json.dumps(document({"report": str(path)}, rows, exit_code), indent=1))
+        print(json.dumps(document({"report": str(path)}, rows, report.exit_code), indent=1))
     else:
-        machine = (report.get("fingerprint") or {}).get("slug", "?")
-        print(markdown(f"bf16perf on {machine}: {path.parent.name}", rows, exit_code))
+        title = f"bf16perf on {report.slug}: {path.parent.name}"
+        print(markdown(title, rows, report.exit_code))
     return 0

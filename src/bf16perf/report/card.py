@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from bf16perf.report.plots import one_of_each, svg
+from bf16perf.store.report_json import Report
 from bf16perf.verdicts.outcomes import Outcome, verdict_row
 
 __all__ = ["card_rows", "decision_card"]
@@ -24,9 +25,8 @@ _COLOURS = {"fails": "#c0392b", "ok": "#2e7d32", "other": "#8a6d00"}
 def card_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The verdicts of ``report`` that have a ratio, as rows (with their outcome's kind)."""
     rows = []
-    for d in report.get("decisions") or []:
-        figures = d.get("figures") if isinstance(d.get("figures"), dict) else {}
-        row = verdict_row(str(d["test"]), str(d["check"]), str(d["outcome"]), figures, "")
+    for d in Report.of(report).decisions:
+        row = verdict_row(d.test, d.check, d.outcome, dict(d.figures), "")
         if row["change"] is None:
             continue
         try:

@@ -19,6 +19,7 @@ from bf16perf.onednn.peak import run_shares_of_peak
 from bf16perf.onednn.run_proof import RunProof
 from bf16perf.store.baseline import Baseline
 from bf16perf.store.formats import REPORT_VERSION, versioned
+from bf16perf.store.report_json import Report, ReportRun
 from bf16perf.verdicts.outcomes import Decision
 from bf16perf.workloads.results import RunResult
 
@@ -128,34 +129,33 @@ def history_line(report: dict[str, Any], report_dir: Path) -> dict[str, Any]:
     key its run figures, kernel ISA and lone-step profile, the bf16/fp32 ratio, the stack's
     versions, the threading knobs and the user's labels, so that a change point can say
     what changed, and which part of the step grew."""
+    doc = Report.of(report, str(report_dir / "report.json"))
     series: dict[str, dict[str, Any]] = {}
     medians: dict[str, float] = {}
-    for run in report["runs"]:
-        if run.get("stack", "candidate") != "candidate":
-            continue  # A/B mode: the reference stack's runs are not this stack's history
+    for run in doc.candidate_runs():  # an A/B session's reference runs are not its history
         entry = series.setdefault(
-            run["workload_key"], {"variant": run.get("variant"), "run_figures": []}
+            run.workload_key, {"variant": run.fields.get("variant"), "run_figures": []}
         )
-        entry["run_figures"].append(run["median_images_per_second"])
-        entry["kernel_isa"] = (run.get("kernels") or {}).get("isa")
-        profile = RunProof.of(run.get("kernels")).profile
+        entry["run_figures"].append(run.figure)
+        entry["kernel_isa"] = (run.kernels or {}).get("isa")
+        profile = run.proof.profile
         if profile is not None and "profile" not in entry:  # what a change point compares
             entry["profile"] = {k: profile[k] for k in ("parts", "step_s", "timed") if k in profile}
-        medians.setdefault(run.get("variant", run["precision"]), run["median_images_per_second"])
+        medians.setdefault(run.variant, run.figure)
     ratios = {}
-    pairs = _pairs(report["runs"]) if (report.get("session") or {}).get("reference") else {}
-    speedup = report["speedup"]
+    pairs = _pairs(doc.runs) if doc.session.get("reference") else {}
+    speedup = doc.speedup
     fp32_keys = [k for k, e in series.items() if e["variant"] == "fp32"]
     if speedup and fp32_keys:
         ratios[fp32_keys[0]] = speedup["ratio"]
-    md = report["metadata"]
+    md = doc.metadata
     return versioned(
         "history",
         {
-            "started": report["started"],
-            "fingerprint": report["fingerprint"]["slug"],
-            "fingerprint_id": report["fingerprint"]["id"],
-            "exit_code": report["exit_code"],
+            "started": doc.started,
+            "fingerprint": doc.slug,
+            "fingerprint_id": doc.fingerprint["id"],
+            "exit_code": doc.exit_code,
             "series": series,
             "ratios": ratios,
             "images_per_second": medians,
@@ -170,28 +170,26 @@ def history_line(report: dict[str, Any], report_dir: Path) -> dict[str, Any]:
                 "bf16perf": _bf16perf_version(),
             },
             "threading_env": md.get("threading_env", {}),
-            "labels": report.get("labels") or {},
-            "session": report.get("session") or {},
+            "labels": dict(doc.labels),
+            "session": dict(doc.session),
             "pairs": pairs,
-            "duration_s": (report.get("session") or {}).get("duration_s"),
-            "verdicts": sorted({d["outcome"] for d in report["decisions"]}),
+            "duration_s": doc.session.get("duration_s"),
+            "verdicts": sorted({d.outcome for d in doc.decisions}),
             "report": str(report_dir),
         },
     )
 
 
-def _pairs(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def _pairs(runs: Sequence[ReportRun]) -> dict[str, dict[str, Any]]:
     """Per workload key, the paired nightly's pairs: the candidate's and the reference's
     run figures in the order trained (pair ``i`` of one beside pair ``i`` of the other)."""
     from bf16perf.verdicts.nights import pairs_entry
 
     sides: dict[str, dict[str, list[float]]] = {}
     for run in runs:
-        key = str(run["workload_key"]).removesuffix("@reference")
-        side = "reference" if run.get("stack") == "reference" else "candidate"
-        sides.setdefault(key, {"candidate": [], "reference": []})[side].append(
-            run["median_images_per_second"]
-        )
+        key = run.workload_key.removesuffix("@reference")
+        side = "reference" if run.stack == "reference" else "candidate"
+        sides.setdefault(key, {"candidate": [], "reference": []})[side].append(run.figure)
     return {
         key: pairs_entry(both["candidate"], both["reference"])
         for key, both in sides.items()

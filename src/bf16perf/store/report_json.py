@@ -1,0 +1,192 @@
+"""``report.json``, typed for its readers: :class:`Report` owns reading a finished session's
+report (strict JSON, checked against ``report.schema.json``, every problem one line naming
+the file and the field) and the one view every reader shares: the verdicts, each run's
+figure and stack, and this stack's own runs (:meth:`Report.candidate_runs`, the one
+candidate filter).  The report is built by :mod:`bf16perf.report` and written through
+:func:`~bf16perf.store.formats.versioned`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bf16perf.onednn.run_proof import RunProof
+from bf16perf.store.formats import loads, problem
+
+__all__ = ["Report", "ReportDecision", "ReportError", "ReportRun"]
+
+
+class ReportError(ValueError):
+    """A report that cannot be read, in one line naming it.
+
+    Attributes:
+        unreadable: the file is not one JSON document at all (it may be a history).
+    """
+
+    def __init__(self, message: str, unreadable: bool = False) -> None:
+        super().__init__(message)
+        self.unreadable = unreadable
+
+
+@dataclass(frozen=True)
+class ReportRun:
+    """One run as the report keeps it.
+
+    Attributes:
+        index: its place in the report's runs, from 1.
+        workload_key: the workload key it was trained under (``@reference`` marks the
+            reference stack's in an A/B session).
+        variant: fp32, bf16 or bf16-avx512 (its precision where an old report has none).
+        stack: ``candidate`` (this stack) or ``reference`` (A/B mode's other stack).
+        figure: the run figure (:func:`bf16perf.stats.figures.run_figure`) as stored.
+        fields: the stored run whole (for what copies it, such as a baseline).
+    """
+
+    index: int
+    workload_key: str
+    variant: str
+    stack: str
+    figure: float
+    fields: Mapping[str, Any]
+
+    @property
+    def candidate(self) -> bool:
+        """A run of this session's own stack."""
+        return self.stack == "candidate"
+
+    @property
+    def kernels(self) -> Mapping[str, Any] | None:
+        """The run's kernel proof as stored."""
+        kernels = self.fields.get("kernels")
+        return kernels if isinstance(kernels, Mapping) else None
+
+    @property
+    def proof(self) -> RunProof:
+        """:attr:`kernels`, typed."""
+        return RunProof.of(self.kernels)
+
+    @property
+    def workers(self) -> list[Mapping[str, Any]]:
+        return list(self.fields.get("workers") or [])
+
+
+@dataclass(frozen=True)
+class ReportDecision:
+    """One recorded verdict: the test, the check, its outcome's words, whether it failed
+    the session, the detail line and its figures."""
+
+    test: str
+    check: str
+    outcome: str
+    fails: bool
+    detail: str
+    figures: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Report:
+    """A finished session's report.
+
+    Attributes:
+        started: when the session started (UTC, ``%Y-%m-%dT%H:%M:%SZ``).
+        fingerprint: the machine's fingerprint (``slug`` and ``id`` among its keys).
+        metadata: the stack's versions and threading knobs.
+        session: what kind of session it was (kind, reference, injected, ...).
+        labels: the user's labels.
+        speedup: the gate's figures (``None``: no gate).
+        exit_code: the session's exit code.
+        runs: every run, in the order trained.
+        decisions: every recorded verdict.
+    """
+
+    started: str
+    fingerprint: Mapping[str, Any]
+    metadata: Mapping[str, Any]
+    session: Mapping[str, Any]
+    labels: Mapping[str, Any]
+    speedup: Mapping[str, Any] | None
+    exit_code: int
+    runs: tuple[ReportRun, ...]
+    decisions: tuple[ReportDecision, ...]
+
+    @property
+    def slug(self) -> str:
+        """The machine's slug, the store's folder for it."""
+        return str(self.fingerprint["slug"])
+
+    def candidate_runs(self) -> list[ReportRun]:
+        """This stack's own runs (an A/B session's reference runs are not its history)."""
+        return [r for r in self.runs if r.candidate]
+
+    def figures(self) -> dict[str, list[float]]:
+        """This stack's run figures by workload key, in the order trained."""
+        out: dict[str, list[float]] = {}
+        for run in self.candidate_runs():
+            out.setdefault(run.workload_key, []).append(run.figure)
+        return out
+
+    @classmethod
+    def of(cls, data: Any, where: str = "report.json") -> Report:
+        """The typed report of a parsed document; :class:`ReportError` names what is
+        wrong with it (``where``: the file, for the message)."""
+        wrong = problem("report", data)
+        if wrong:
+            raise ReportError(f"{where}: {wrong}")
+        runs = tuple(
+            ReportRun(
+                index=i,
+                workload_key=str(r["workload_key"]),
+                variant=str(r.get("variant") or r["precision"]),
+                stack=str(r.get("stack") or "candidate"),
+                figure=float(r["median_images_per_second"]),
+                fields=r,
+            )
+            for i, r in enumerate(data["runs"], 1)
+        )
+        decisions = tuple(
+            ReportDecision(
+                str(d["test"]),
+                str(d["check"]),
+                str(d["outcome"]),
+                bool(d["fails"]),
+                str(d["detail"]),
+                d.get("figures") if isinstance(d.get("figures"), Mapping) else {},
+            )
+            for d in data["decisions"]
+        )
+        return cls(
+            started=str(data["started"]),
+            fingerprint=data["fingerprint"],
+            metadata=data["metadata"],
+            session=data.get("session") or {},
+            labels=data.get("labels") or {},
+            speedup=data["speedup"],
+            exit_code=int(data["exit_code"]),
+            runs=runs,
+            decisions=decisions,
+        )
+
+    @classmethod
+    def read(cls, given: Path) -> Report:
+        """The report of a session's report directory, or of its ``report.json``."""
+        path = given / "report.json" if given.is_dir() else given
+        if not path.exists():
+            raise ReportError(
+                f"{path}: no such report (give a report directory or its report.json)"
+            )
+        if not path.is_file():
+            raise ReportError(f"{path}: not a regular file (a report is a report.json)")
+        try:
+            data = loads(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise ReportError(f"{path}: not a readable report ({exc})", unreadable=True) from None
+        if isinstance(data, dict) and "sessions" in data and "benchmarks" in data:
+            raise ReportError(
+                f"{path}: this is a baseline, not a report: compare two sessions' report"
+                " directories (bf16perf baselines lists what a baseline holds)"
+            )
+        if not isinstance(data, dict) or "runs" not in data:
+            raise ReportError(f"{path}: not a bf16perf report.json (no 'runs')")
+        return cls.of(data, str(path))
