@@ -35,7 +35,7 @@ def report_doc(
 ) -> dict[str, Any]:
     """A report of ``machine`` (slug ``slug-<machine>`` unless given) whose runs are the
     template's first run with each of ``runs``' fields set, and ``decisions``."""
-    doc = copy.deepcopy(TEMPLATE)
+    doc: dict[str, Any] = copy.deepcopy(TEMPLATE)
     doc["fingerprint"].update(id=machine_id(machine), slug=slug or f"slug-{machine}")
     first = doc["runs"][0]
     doc["runs"] = [{**copy.deepcopy(first), **run} for run in runs]
