@@ -104,3 +104,48 @@ def test_the_store_layout_is_known_only_to_the_store() -> None:
 def test_every_fact_test_reads_real_code() -> None:
     """The scans above see the package (a moved tree would make them vacuous)."""
     assert len(SOURCES) > 100 and Path(PACKAGE / "verdicts" / "outcomes.py").exists()
+
+
+#: Keys only report.json has: reading one of them by hand outside ``store/`` bypasses
+#: :class:`bf16perf.store.report_json.Report`.
+REPORT_KEYS = frozenset(
+    {
+        "runs",
+        "decisions",
+        "median_images_per_second",
+        "workload_key",
+        "stopped_because",
+        "kernel_proof",
+        "images_per_second_ci",
+        "share_of_peak",
+        "decomposition",
+    }
+)
+
+
+def _hand_reads(keys: frozenset[str]) -> list[str]:
+    """``x["key"]`` (read, not written) and ``x.get("key")`` of ``keys`` outside store/."""
+    found = []
+    for where, text in SOURCES.items():
+        if where.startswith("src/bf16perf/store/"):
+            continue
+        for node in ast.walk(ast.parse(text)):
+            key = None
+            if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+                key = node.slice.value if isinstance(node.slice, ast.Constant) else None
+            elif (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "attr", None) == "get"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                key = node.args[0].value
+            if key in keys:
+                found.append(f"{where}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_report_json_is_read_only_through_its_typed_model() -> None:
+    """Every reader of a report (the page, the plots, the history line, compare, summary,
+    accept, calibrate) goes through ``store.report_json.Report``."""
+    assert _hand_reads(REPORT_KEYS) == []

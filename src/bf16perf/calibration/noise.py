@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bf16perf.machine.interference import CpuWindow, disturbance
+from bf16perf.machine.interference import disturbance
 from bf16perf.store.atomic import atomic_json
 from bf16perf.store.formats import loads, problem, versioned
 from bf16perf.store.report_json import Report
@@ -174,13 +174,13 @@ def session_from_report(index: int, report: Report) -> SessionFigures:
     disturbed = []
     for i, run in enumerate(every, 1):
         for worker in run.workers:
-            window = worker.get("cpu_window")
-            if not window:
+            window = worker.window
+            if window is None:
                 continue
             # the local cluster's workers own their CPUs: foreign time is another program's
-            why = disturbance(CpuWindow.from_dict(window), exclusive=True)
+            why = disturbance(window, exclusive=True)
             if why:
-                disturbed.append(f"run {i}, worker {worker.get('rank')}: {why}")
+                disturbed.append(f"run {i}, worker {worker.rank}: {why}")
     return SessionFigures(
         index,
         [r.figure for r in runs],

@@ -9,7 +9,9 @@ from typing import Any
 
 from bf16perf.onednn.peak import no_share_why
 from bf16perf.report.plots import TITLES
+from bf16perf.store.report_json import Report, ReportRun
 from bf16perf.workloads.proof import proof_lines
+from bf16perf.workloads.results import WorkerResult
 
 __all__ = ["render_html"]
 
@@ -47,27 +49,27 @@ def _table(header: list[str], rows: list[str]) -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def _verdicts(report: dict[str, Any]) -> str:
+def _verdicts(report: Report) -> str:
     rows = []
-    for d in report["decisions"]:
-        notice = d["outcome"] in (
+    for d in report.decisions:
+        notice = d.outcome in (
             "no baseline",
             "cannot tell",
             "suspect, unconfirmed",
             "notice, does not gate",
         )
-        cls = "fail" if d["fails"] else ("note" if notice else "ok")
+        cls = "fail" if d.fails else ("note" if notice else "ok")
         rows.append(
-            f'<tr class="{cls} verdict"><td>{e(d["test"])}</td><td>{e(d["check"])}</td>'
-            f"<td>{e(d['outcome'])}</td><td>{e(d['detail'])}</td></tr>"
+            f'<tr class="{cls} verdict"><td>{e(d.test)}</td><td>{e(d.check)}</td>'
+            f"<td>{e(d.outcome)}</td><td>{e(d.detail)}</td></tr>"
         )
     if not rows:
         return "<p>No verdicts were reached.</p>"
     return _table(["test", "check", "verdict", "detail"], rows)
 
 
-def _speedup_text(report: dict[str, Any]) -> str:
-    speed = report["speedup"]
+def _speedup_text(report: Report) -> str:
+    speed = report.speedup
     if not speed:
         return "no bf16/fp32 pair was measured"
     high = "inf" if speed["ci"][1] is None else f"{speed['ci'][1]:.3f}"
@@ -78,31 +80,30 @@ def _speedup_text(report: dict[str, Any]) -> str:
     )
 
 
-def _runs(report: dict[str, Any]) -> str:
+def _runs(report: Report) -> str:
     rows = [
-        f"<tr><td>{e(str(r.get('variant', r['precision'])))}</td><td>{e(r.get('stack', ''))}</td>"
-        f'<td class="num">{r["median_images_per_second"]:.2f}</td>'
-        f'<td class="num">[{r["images_per_second_ci"][0]:.2f},'
-        f" {r['images_per_second_ci'][1]:.2f}]</td>"
-        f'<td class="num">{len(r["step_times_s"])}</td><td class="num">{len(r["workers"])}</td>'
-        f"<td>{'<br>'.join(e(x) for x in proof_lines(r.get('kernels')))}</td></tr>"
-        for r in report["runs"]
+        f"<tr><td>{e(r.variant)}</td><td>{e(r.stack)}</td>"
+        f'<td class="num">{r.figure:.2f}</td>'
+        f'<td class="num">[{r.ci[0]:.2f}, {r.ci[1]:.2f}]</td>'
+        f'<td class="num">{len(r.step_times_s)}</td><td class="num">{len(r.workers)}</td>'
+        f"<td>{'<br>'.join(e(x) for x in proof_lines(r.kernels))}</td></tr>"
+        for r in report.runs
     ]
     header = ["variant", "stack", "median images/s", "95% CI", "steps", "workers", "proof"]
     return _table(header, rows)
 
 
-def _steps(report: dict[str, Any]) -> str:
+def _steps(report: Report) -> str:
     """Where each variant's step goes (its first run with a decomposition): a stacked bar of
     compute, communication and the rest, and the profile's parts; "not available" where
     the variant has no profile (never an empty bar)."""
     rows, seen = [], set()
-    for r in report["runs"]:
-        label = str(r.get("variant", r["precision"]))
-        if label in seen or r.get("stack", "candidate") != "candidate":
+    for r in report.candidate_runs():
+        label = r.variant
+        if label in seen:
             continue
         seen.add(label)
-        split = r.get("decomposition")
+        split = r.decomposition
         if not split:
             rows.append(
                 f"<tr><td>{e(label)}</td><td>profile not available</td><td></td><td></td></tr>"
@@ -115,7 +116,7 @@ def _steps(report: dict[str, Any]) -> str:
             for name, key in (("compute", "compute_s"), ("communication", "comm_s"),
                               ("rest", "rest_s"))
         )  # fmt: skip
-        parts = ((r.get("kernels") or {}).get("profile") or {}).get("parts", [])
+        parts = (r.proof.profile or {}).get("parts", [])
         top = sorted(parts, key=lambda p: -p["ms"])[:4]
         words = "; ".join(f"{p['name']} {p['ms']:.0f} ms" for p in top)
         text = (
@@ -132,10 +133,10 @@ def _steps(report: dict[str, Any]) -> str:
     )
 
 
-def _peak_words(run: dict[str, Any]) -> str:
+def _peak_words(run: ReportRun) -> str:
     """The compute parts' share of the machine's peak, or why it is not available."""
-    peak = ((run.get("kernels") or {}).get("profile") or {}).get("peak") or {}
-    shares = run.get("share_of_peak") or []
+    peak = (run.proof.profile or {}).get("peak") or {}
+    shares = run.share_of_peak
     why = no_share_why(peak, shares)
     if why is not None:
         return f"not available: {why}"
@@ -143,16 +144,16 @@ def _peak_words(run: dict[str, Any]) -> str:
     return f"{parts}; peak: {peak['dtype']} matmul on {peak['impl']}, {peak['gflops']:.1f} GFLOP/s"
 
 
-def _workloads(report: dict[str, Any]) -> str:
+def _workloads(report: Report) -> str:
     """What trained: each workload, how it ran, and its kernel proofs as the runs kept
     them ("not available" where the program printed no oneDNN output)."""
     rows = []
-    for w in report.get("workloads") or []:
+    for w in report.workloads:
         proofs = sorted(
             {
-                f"{r['precision']}: {(r.get('kernels') or {}).get('message', 'n/a')}"
-                for r in report["runs"]
-                if (r.get("config") or {}).get("workload", "resnet50-tf") == w["name"]
+                f"{r.precision}: {(r.kernels or {}).get('message', 'n/a')}"
+                for r in report.runs
+                if r.workload == w["name"]
             }
         )
         command = " ".join(w["command"]) or "(the harness's own)"
@@ -176,35 +177,33 @@ def _fmt(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def _window(w: dict[str, Any]) -> tuple[str, str]:
+def _window(w: WorkerResult) -> tuple[str, str]:
     """Foreign and steal shares of the worker's CPUs while it was measured."""
-    win = w.get("cpu_window")
-    if not win or win["window_s"] <= 0:
+    win = w.window
+    if win is None or win.window_s <= 0:
         return "n/a", "n/a"
-    capacity = win["window_s"] * win["cpus"]
-    foreign = max(0.0, win["busy_s"] - win["own_cpu_s"]) / capacity
-    return f"{foreign:.0%}", f"{win['steal_s'] / capacity:.0%}"
+    capacity = win.window_s * win.cpus
+    foreign = max(0.0, win.busy_s - win.own_cpu_s) / capacity
+    return f"{foreign:.0%}", f"{win.steal_s / capacity:.0%}"
 
 
-def _workers(report: dict[str, Any]) -> str:
+def _workers(report: Report) -> str:
     """One row per worker of every run: where it ran, its step, its own work, what else ran
     on its CPUs.  The straggler is the worker with the highest busy share."""
     rows = []
     counts: dict[str, int] = {}
-    for r in report["runs"]:
-        label = str(r.get("variant", r["precision"]))
-        if r.get("stack", "candidate") != "candidate":
-            label += " (reference)"
+    for r in report.runs:
+        label = r.label
         counts[label] = counts.get(label, 0) + 1
-        for w in r["workers"]:
+        for w in r.workers:
             foreign, steal = _window(w)
             rows.append(
-                f'<tr class="worker" data-rank="{w["rank"]}"><td>{e(label)}</td>'
-                f'<td class="num">{counts[label]}</td><td class="num">{w["rank"]}</td>'
-                f"<td>{e(str(w['host']))}</td><td>{e(','.join(map(str, w['cpus'])))}</td>"
-                f'<td class="num">{_fmt(_median(w["step_times_s"]), ".3f")}</td>'
-                f'<td class="num">{_fmt(_median(w.get("step_cpu_s") or []), ".3f")}</td>'
-                f'<td class="num">{_fmt(w.get("busy_share"), ".0%")}</td>'
+                f'<tr class="worker" data-rank="{w.rank}"><td>{e(label)}</td>'
+                f'<td class="num">{counts[label]}</td><td class="num">{w.rank}</td>'
+                f"<td>{e(str(w.host))}</td><td>{e(','.join(map(str, w.cpus)))}</td>"
+                f'<td class="num">{_fmt(_median(w.step_times_s), ".3f")}</td>'
+                f'<td class="num">{_fmt(_median(w.step_cpu_s), ".3f")}</td>'
+                f'<td class="num">{_fmt(w.busy_share, ".0%")}</td>'
                 f'<td class="num">{foreign}</td><td class="num">{steal}</td></tr>'
             )
     header = ["variant", "run", "worker", "host", "CPUs", "median step s"]
@@ -212,11 +211,11 @@ def _workers(report: dict[str, Any]) -> str:
     return _table(header, rows)
 
 
-def _machine(report: dict[str, Any]) -> str:
-    fp, md = report["fingerprint"], report["metadata"]
-    proof = report["kernel_proof"]
+def _machine(report: Report) -> str:
+    fp, md = report.fingerprint, report.metadata
+    proof = report.kernel_proof
     rows = [("kernel proof", proof["message"] if proof else "not run")]
-    rows.append(("cluster", str(report["cluster"].get("description", "not started"))))
+    rows.append(("cluster", str(report.cluster.get("description", "not started"))))
     rows += [(k, str(v)) for k, v in fp.items() if v not in (None, "", [])]
     for key, value in md.items():
         if key == "threading_env":
@@ -244,10 +243,11 @@ def _stopped(stopped: str | None) -> str:
 
 
 def render_html(
-    report: dict[str, Any], plots: dict[str, str], history_link: str | None = None
+    document: dict[str, Any], plots: dict[str, str], history_link: str | None = None
 ) -> str:
     """One self-contained page from the report dict and its plots."""
-    fp = report["fingerprint"]
+    report = Report.of(document)
+    fp = report.fingerprint
     images = "".join(
         f'<figure class="plot" id="plot-{k}"><figcaption>{TITLES.get(k, k)}</figcaption>{v}'
         "</figure>"
@@ -260,16 +260,16 @@ def render_html(
         if card
         else ""
     )
-    stopped = report["stopped_because"]
+    stopped = report.stopped_because
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="generator" content="bf16perf">
 <title>bf16perf {e(fp["slug"])}</title>
 <style>{_CSS}</style><script>{_CHECK}</script></head>
-<body data-exit-code="{report["exit_code"]}">
+<body data-exit-code="{report.exit_code}">
 <h1>bf16perf report</h1>
 <p><b>{e(fp["model_name"] or fp["vendor"])}</b> &middot; capability {e(fp["capability"])}
-&middot; <code>{e(fp["slug"])}</code> &middot; started {e(report["started"])}
-&middot; exit code {report["exit_code"]}</p>
+&middot; <code>{e(fp["slug"])}</code> &middot; started {e(report.started)}
+&middot; exit code {report.exit_code}</p>
 {_stopped(stopped)}
 {_history_link(history_link)}
 {decision}

@@ -13,8 +13,10 @@ from __future__ import annotations
 import io
 import re
 import statistics
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bf16perf.store.report_json import Report, ReportRun
 from bf16perf.verdicts.apply import LOSS_ATOL, LOSS_RTOL
 
 __all__ = ["TITLES", "one_of_each", "plots", "svg"]
@@ -56,34 +58,29 @@ def one_of_each(*axes: Any) -> tuple[list[Any], list[str]]:
     return list(found.values()), list(found)
 
 
-def _label(run: dict[str, Any]) -> str:
-    label = str(run.get("variant", run["precision"]))
-    return label if run.get("stack", "candidate") == "candidate" else f"{label} (reference)"
-
-
-def _firsts(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def _firsts(runs: Sequence[ReportRun]) -> dict[str, ReportRun]:
     """The first run of each variant and stack: the one the step plots show."""
-    firsts: dict[str, dict[str, Any]] = {}
+    firsts: dict[str, ReportRun] = {}
     for run in runs:
-        firsts.setdefault(_label(run), run)
+        firsts.setdefault(run.label, run)
     return firsts
 
 
-def _throughput(plt: Any, runs: list[dict[str, Any]], baselines: dict[str, Any]) -> str:
+def _throughput(plt: Any, runs: Sequence[ReportRun], baselines: Mapping[str, Any]) -> str:
     """Every run's figure (the median images/s of its measured steps) with its steps' 95%
     interval, a column a variant and stack, runs left to right in the order they trained;
     the baseline's runs beside it as open marks and their median as a dashed line."""
     fig, ax = plt.subplots(figsize=(6.5, 3.4))
-    labels = list(dict.fromkeys(_label(r) for r in runs))
+    labels = list(dict.fromkeys(r.label for r in runs))
     for i, label in enumerate(labels):
-        mine = [r for r in runs if _label(r) == label]
+        mine = [r for r in runs if r.label == label]
         xs = [i - 0.2 + 0.4 * j / max(1, len(mine) - 1) for j in range(len(mine))]
-        ys = [r["median_images_per_second"] for r in mine]
-        lows = [y - r["images_per_second_ci"][0] for y, r in zip(ys, mine, strict=True)]
-        highs = [r["images_per_second_ci"][1] - y for y, r in zip(ys, mine, strict=True)]
+        ys = [r.figure for r in mine]
+        lows = [y - r.ci[0] for y, r in zip(ys, mine, strict=True)]
+        highs = [r.ci[1] - y for y, r in zip(ys, mine, strict=True)]
         ax.errorbar(xs, ys, yerr=[lows, highs], fmt="o", color="#4c72b0", capsize=3,
                     label="a run: median of its steps, 95% CI" if i == 0 else None)  # fmt: skip
-        base = baselines.get(mine[0]["workload_key"])
+        base = baselines.get(mine[0].workload_key)
         figures = (base or {}).get("run_figures") or []
         if figures:
             ax.plot([i + 0.3] * len(figures), figures, "o", mfc="none", color="#dd8452",
@@ -99,15 +96,15 @@ def _throughput(plt: Any, runs: list[dict[str, Any]], baselines: dict[str, Any])
     return svg(fig, "throughput")
 
 
-def _pairs(plt: Any, runs: list[dict[str, Any]]) -> str | None:
+def _pairs(plt: Any, runs: Sequence[ReportRun]) -> str | None:
     """A/B sessions: each pair's candidate / reference ratio, pair by pair, a line a
     variant; ``None`` where the session ran no reference."""
     fig, ax = plt.subplots(figsize=(6.5, 3.0))
     drawn = 0
-    for variant in dict.fromkeys(str(r.get("variant", r["precision"])) for r in runs):
-        mine = [r for r in runs if str(r.get("variant", r["precision"])) == variant]
-        cand = [r["median_images_per_second"] for r in mine if r.get("stack") == "candidate"]
-        ref = [r["median_images_per_second"] for r in mine if r.get("stack") == "reference"]
+    for variant in dict.fromkeys(r.variant for r in runs):
+        mine = [r for r in runs if r.variant == variant]
+        cand = [r.figure for r in mine if r.candidate]
+        ref = [r.figure for r in mine if r.stack == "reference"]
         ratios = [c / r for c, r in zip(cand, ref, strict=False)]
         if ratios:
             ax.plot(
@@ -131,16 +128,16 @@ def _shade_warmup(ax: Any, warmup: int) -> None:
         ax.axvspan(0.5, warmup + 0.5, color="#cccccc", alpha=0.3)
 
 
-def _step_times(plt: Any, firsts: dict[str, Any]) -> str:
+def _step_times(plt: Any, firsts: dict[str, ReportRun]) -> str:
     """The synchronous step (the slowest worker's), warm-up first."""
     fig, ax = plt.subplots(figsize=(6, 3.2))
     for label, run in firsts.items():
-        workers = run["workers"]
-        warm = [max(ts) for ts in zip(*(w["warmup_times_s"] for w in workers), strict=True)]
-        times = warm + run["step_times_s"]
+        workers = run.workers
+        warm = [max(ts) for ts in zip(*(w.warmup_times_s for w in workers), strict=True)]
+        times = warm + run.step_times_s
         ax.plot(range(1, len(times) + 1), times, marker="o", ms=3, label=label)
     first = next(iter(firsts.values()))
-    _shade_warmup(ax, len(first["workers"][0]["warmup_times_s"]))
+    _shade_warmup(ax, len(first.workers[0].warmup_times_s))
     from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
     ax.set_yscale("log")  # a warm-up step can be 10x a measured one
@@ -154,24 +151,24 @@ def _step_times(plt: Any, firsts: dict[str, Any]) -> str:
     return svg(fig, "step_times")
 
 
-def _workers(plt: Any, firsts: dict[str, Any]) -> str:
+def _workers(plt: Any, firsts: dict[str, ReportRun]) -> str:
     """Per worker and measured step: its own CPU time over (step wall time x its CPUs).
 
     A worker that computes the whole step sits near its threads' share; one that waits in
     the all-reduce for a straggler sits lower: the straggler is the one on top."""
     fig, ax = plt.subplots(figsize=(6, 3.2))
     for label, run in firsts.items():
-        for w in run["workers"]:
-            if not w.get("step_cpu_s"):
+        for w in run.workers:
+            if not w.step_cpu_s:
                 continue
-            n = max(1, len(w["cpus"]))
-            share = [c / (t * n) for c, t in zip(w["step_cpu_s"], w["step_times_s"], strict=False)]
+            n = max(1, len(w.cpus))
+            share = [c / (t * n) for c, t in zip(w.step_cpu_s, w.step_times_s, strict=False)]
             ax.plot(
                 range(1, len(share) + 1),
                 share,
                 marker="o",
                 ms=3,
-                label=f"{label} worker {w['rank']} (CPUs {w['cpus']})",
+                label=f"{label} worker {w.rank} (CPUs {w.cpus})",
             )
     ax.set_ylim(bottom=0)
     ax.set_xlabel("measured step")
@@ -181,12 +178,12 @@ def _workers(plt: Any, firsts: dict[str, Any]) -> str:
     return svg(fig, "workers")
 
 
-def _losses(plt: Any, firsts: dict[str, Any], baselines: dict[str, Any]) -> str:
+def _losses(plt: Any, firsts: dict[str, ReportRun], baselines: Mapping[str, Any]) -> str:
     fig, ax = plt.subplots(figsize=(6, 3.2))
     for label, run in firsts.items():
-        steps = range(1, len(run["losses"]) + 1)
-        ax.plot(steps, run["losses"], marker="o", ms=3, label=label)
-        base = baselines.get(run["workload_key"])
+        steps = range(1, len(run.losses) + 1)
+        ax.plot(steps, run.losses, marker="o", ms=3, label=label)
+        base = baselines.get(run.workload_key)
         if base:
             b = base["losses"]
             band = [LOSS_ATOL + LOSS_RTOL * abs(x) for x in b]
@@ -198,7 +195,7 @@ def _losses(plt: Any, firsts: dict[str, Any], baselines: dict[str, Any]) -> str:
                 label=f"{label} baseline band",
             )
     first = next(iter(firsts.values()))
-    _shade_warmup(ax, len(first["workers"][0]["warmup_times_s"]))
+    _shade_warmup(ax, len(first.workers[0].warmup_times_s))
     ax.set_xlabel("step (grey: warm-up)")
     ax.set_ylabel("loss")
     ax.set_title("Loss curves")
@@ -206,7 +203,7 @@ def _losses(plt: Any, firsts: dict[str, Any], baselines: dict[str, Any]) -> str:
     return svg(fig, "loss")
 
 
-def _speedup(plt: Any, s: dict[str, Any]) -> str:
+def _speedup(plt: Any, s: Mapping[str, Any]) -> str:
     fig, ax = plt.subplots(figsize=(6, 2.2))
     high = s["ci"][1] if s["ci"][1] is not None else s["ratio"]  # unbounded: not drawn
     ax.errorbar(
@@ -260,27 +257,28 @@ def _trend(plt: Any, dates: list[str], series: dict[str, list[float | None]]) ->
     return svg(fig, "trend")
 
 
-def plots(report: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, str]:
+def plots(document: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, str]:
     """Every plot the report has data for, by name (see :data:`TITLES`)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    report = Report.of(document)
     out: dict[str, str] = {}
-    firsts = _firsts(report["runs"])
+    firsts = _firsts(report.runs)
     if firsts:
-        out["throughput"] = _throughput(plt, report["runs"], report["baselines"])
-        pairs = _pairs(plt, report["runs"])
+        out["throughput"] = _throughput(plt, report.runs, report.baselines)
+        pairs = _pairs(plt, report.runs)
         if pairs is not None:
             out["pairs"] = pairs
         out["step_times"] = _step_times(plt, firsts)
-        if any(w.get("step_cpu_s") for run in firsts.values() for w in run["workers"]):
+        if any(w.step_cpu_s for run in firsts.values() for w in run.workers):
             out["workers"] = _workers(plt, firsts)
-        out["loss"] = _losses(plt, firsts, report["baselines"])
-    if report["speedup"]:
-        out["speedup"] = _speedup(plt, report["speedup"])
-    dates, series = trend_series(history, report["fingerprint"]["slug"])
+        out["loss"] = _losses(plt, firsts, report.baselines)
+    if report.speedup:
+        out["speedup"] = _speedup(plt, report.speedup)
+    dates, series = trend_series(history, report.slug)
     if dates:
         out["trend"] = _trend(plt, dates, series)
     return out

@@ -14,6 +14,7 @@ from typing import Any
 
 from bf16perf.onednn.run_proof import RunProof
 from bf16perf.store.formats import loads, problem
+from bf16perf.workloads.results import WorkerResult
 
 __all__ = ["Report", "ReportDecision", "ReportError", "ReportRun"]
 
@@ -68,8 +69,46 @@ class ReportRun:
         return RunProof.of(self.kernels)
 
     @property
-    def workers(self) -> list[Mapping[str, Any]]:
-        return list(self.fields.get("workers") or [])
+    def label(self) -> str:
+        """The variant, marked where the run is the reference stack's."""
+        return self.variant if self.candidate else f"{self.variant} (reference)"
+
+    @property
+    def precision(self) -> str:
+        return str(self.fields["precision"])
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        """The 95% interval of the run's median step (images/s)."""
+        low, high = self.fields["images_per_second_ci"]
+        return float(low), float(high)
+
+    @property
+    def step_times_s(self) -> list[float]:
+        """The synchronous measured steps."""
+        return [float(x) for x in self.fields["step_times_s"]]
+
+    @property
+    def losses(self) -> list[float]:
+        return [float(x) for x in self.fields["losses"]]
+
+    @property
+    def workers(self) -> list[WorkerResult]:
+        return [WorkerResult.from_dict(dict(w)) for w in self.fields["workers"]]
+
+    @property
+    def workload(self) -> str:
+        """The workload's name (the built-in's where an old report has none)."""
+        return str((self.fields.get("config") or {}).get("workload", "resnet50-tf"))
+
+    @property
+    def decomposition(self) -> Mapping[str, Any] | None:
+        """The step split into compute, communication and the rest, where profiled."""
+        return self.fields.get("decomposition") or None
+
+    @property
+    def share_of_peak(self) -> list[Mapping[str, Any]]:
+        return list(self.fields.get("share_of_peak") or [])
 
 
 @dataclass(frozen=True)
@@ -99,6 +138,11 @@ class Report:
         exit_code: the session's exit code.
         runs: every run, in the order trained.
         decisions: every recorded verdict.
+        baselines: the stored baselines the runs met, by workload key.
+        cluster: how the cluster was made.
+        kernel_proof: the session's kernel probe (``None``: not run).
+        stopped_because: why the session ended early (``None``: it did not).
+        workloads: each workload that trained, as defined.
     """
 
     started: str
@@ -110,6 +154,11 @@ class Report:
     exit_code: int
     runs: tuple[ReportRun, ...]
     decisions: tuple[ReportDecision, ...]
+    baselines: Mapping[str, Any]
+    cluster: Mapping[str, Any]
+    kernel_proof: Mapping[str, Any] | None
+    stopped_because: str | None
+    workloads: tuple[Mapping[str, Any], ...]
 
     @property
     def slug(self) -> str:
@@ -166,6 +215,11 @@ class Report:
             exit_code=int(data["exit_code"]),
             runs=runs,
             decisions=decisions,
+            baselines=data["baselines"],
+            cluster=data["cluster"],
+            kernel_proof=data["kernel_proof"],
+            stopped_because=data["stopped_because"],
+            workloads=tuple(data.get("workloads") or ()),
         )
 
     @classmethod

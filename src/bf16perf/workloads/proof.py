@@ -16,7 +16,7 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -178,7 +178,7 @@ def prove_on_executors(
     return sorted(proofs, key=lambda p: p.host)
 
 
-def proof_lines(kernels: dict[str, Any] | None) -> list[str]:
+def proof_lines(kernels: Mapping[str, Any] | None) -> list[str]:
     """A run's kernel proof as text: its message, or ``host: message`` for each host where
     every executor's host proved its own (an external cluster)."""
     kernels = kernels or {}
