@@ -85,7 +85,7 @@ from corpus_models import (  # benchmarks/ is the script's own directory
     single_exit,
 )
 
-from bf16perf.calibration.noise import Noise, SessionFigures, estimate
+from bf16perf.calibration.noise import Noise, estimate
 from bf16perf.calibration.replay import (
     NightlyRule,
     flagged_starts,
@@ -93,6 +93,7 @@ from bf16perf.calibration.replay import (
     replayed_exits,
 )
 from bf16perf.stats.figures import Spread
+from bf16perf.store.calibration_session import CalibrationSession
 from bf16perf.verdicts import (
     SESSION_PRIOR,
 )
@@ -101,17 +102,17 @@ from bf16perf.verdicts.outcomes import Outcome
 CALIBRATION_SESSIONS = 12
 
 
-def load(args: argparse.Namespace) -> tuple[list[SessionFigures], dict[str, Any] | None]:
+def load(args: argparse.Namespace) -> tuple[list[CalibrationSession], dict[str, Any] | None]:
     """The sessions (from a calibration state directory or a corpus file) and the A/B
     report, if any."""
     ab: dict[str, Any] | None = None
     if args.from_json:
         doc = json.loads(Path(args.from_json).read_text())
-        sessions = [SessionFigures.from_dict(s) for s in doc["sessions"]]
+        sessions = [CalibrationSession.from_dict(s) for s in doc["sessions"]]
         ab = doc.get("ab")
     else:
         paths = sorted(Path(args.state, "sessions").glob("*.json"))
-        sessions = [SessionFigures.from_dict(json.loads(p.read_text())) for p in paths]
+        sessions = [CalibrationSession.from_dict(json.loads(p.read_text())) for p in paths]
     if args.ab:
         report = json.loads(Path(args.ab).read_text())
         ab = {
@@ -138,7 +139,9 @@ def spreads(name: str, groups: list[list[float]]) -> Noise:
     return noise
 
 
-def replay(sessions: list[SessionFigures], session: Spread, calibrated: bool, first: int) -> None:
+def replay(
+    sessions: list[CalibrationSession], session: Spread, calibrated: bool, first: int
+) -> None:
     codes, undecided = [], 0
     for i in range(max(1, first), len(sessions)):
         base = [figures_of(s) for s in sessions[max(first, i - K) : i]]
@@ -155,7 +158,7 @@ def replay(sessions: list[SessionFigures], session: Spread, calibrated: bool, fi
     )
 
 
-def detection(sessions: list[SessionFigures], session: Spread, calibrated: bool) -> None:
+def detection(sessions: list[CalibrationSession], session: Spread, calibrated: bool) -> None:
     def flagged(drop: float) -> tuple[int, int]:
         hits = starts = 0
         for j in range(3, len(sessions) - 2):
@@ -177,7 +180,7 @@ def detection(sessions: list[SessionFigures], session: Spread, calibrated: bool)
     print("  no lasting drop up to 40% is flagged within 3 nights in 90% of starts")
 
 
-def shipped(sessions: list[SessionFigures], noise: Noise) -> None:
+def shipped(sessions: list[CalibrationSession], noise: Noise) -> None:
     """The nightly as the plugin runs it: the unchanged nights in time order under the
     single-session rule and the two-session rule, a lasting drop, and the line
     ``bf16perf calibrate`` prints (the same function, the same arguments)."""

@@ -10,10 +10,11 @@ import random
 import statistics
 from typing import Any
 
-from bf16perf.calibration.noise import Noise, SessionFigures
+from bf16perf.calibration.noise import Noise
 from bf16perf.calibration.replay import NightlyRule, nightly_exit
 from bf16perf.stats.figures import Spread
 from bf16perf.stats.power import pairs_needed
+from bf16perf.store.calibration_session import CalibrationSession
 from bf16perf.verdicts import (
     SESSION_PRIOR,
     ab_rule,
@@ -124,7 +125,7 @@ def simulate(noise: Noise, runs: int, bf16: bool) -> None:
             )
 
 
-def gate(sessions: list[SessionFigures], slope: float) -> None:
+def gate(sessions: list[CalibrationSession], slope: float) -> None:
     real = [s for s in sessions if s.bf16 and len(s.bf16) == len(s.figures)]
     if not real:
         print("  no bf16 runs in the corpus (a host without bf16): no real gate decisions")
@@ -193,7 +194,7 @@ def clopper_upper(k: int, n: int, level: float = 0.95) -> float:
     return 1.0 if k >= n else float(sps.beta.ppf(level, k + 1, n - k))
 
 
-def figures_of(s: SessionFigures, factor: float = 1.0) -> dict[str, list[float]]:
+def figures_of(s: CalibrationSession, factor: float = 1.0) -> dict[str, list[float]]:
     return {"fp32": [x * factor for x in s.figures], "bf16": [x * factor for x in s.bf16]}
 
 
@@ -220,7 +221,7 @@ def single_exit(
     return 0
 
 
-def position_effect(sessions: list[SessionFigures]) -> float:
+def position_effect(sessions: list[CalibrationSession]) -> float:
     """Pooled OLS slope of within-session log residuals on the run's position in its
     session (each precision's residuals against its own session mean); returns the slope
     per position."""

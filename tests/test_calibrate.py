@@ -15,14 +15,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bf16perf.calibration.noise import (
-    SessionFigures,
-    calibrate,
-    estimate,
-    session_from_report,
-)
+from bf16perf.calibration.noise import calibrate, estimate, session_from_report
 from bf16perf.calibration.replay import detectable_drops
 from bf16perf.store.baselines import BaselineStore
+from bf16perf.store.calibration_session import CalibrationSession
 from bf16perf.store.report_json import Report
 from tests.perfrun import ROOT
 
@@ -63,11 +59,11 @@ def test_detectable_drops_name_every_way_of_judging() -> None:
 
 
 def _fake(figures: dict[int, list[float]], calls: list[int]) -> Any:
-    def run(state: Path, index: int, runs: int, extra: Sequence[str]) -> SessionFigures:
+    def run(state: Path, index: int, runs: int, extra: Sequence[str]) -> CalibrationSession:
         calls.append(index)
         if index == 3 and len(calls) == 3:
             raise KeyboardInterrupt  # killed mid-calibration
-        session = SessionFigures(index, figures[index], "w", "m", {"id": "f"}, None)
+        session = CalibrationSession(index, figures[index], "w", "m", {"id": "f"}, None)
         path = state / "sessions" / f"{index:03d}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(session.to_dict()))
@@ -121,7 +117,7 @@ def test_disturbed_sessions_are_refused_unless_kept(
 
     for index, disturbed in ((1, "steal 9%"), (2, None), (3, "steal 7%")):
         figures = [10.0 + index / 10, 10.1 + index / 10]
-        session = SessionFigures(index, figures, "w", "m", {"id": "f"}, disturbed)
+        session = CalibrationSession(index, figures, "w", "m", {"id": "f"}, disturbed)
         path = tmp_path / "state" / "sessions" / f"{index:03d}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(session.to_dict()))

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from bf16perf.console._common import InputError, refuse_overwriting
-from bf16perf.report.history import append_history, history_problem, read_history_checked
 from bf16perf.session.options import PerfOptions
 from bf16perf.store.atomic import atomic_write
 from bf16perf.store.baselines import BaselineStore
+from bf16perf.store.history import append_history, history_problem, read_history_checked
 
 LINE = {"started": "2026-12-07T00:00:00Z", "fingerprint": "m", "series": {}}
 

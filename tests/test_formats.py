@@ -13,13 +13,13 @@ from typing import Any
 import jsonschema
 import pytest
 
-from bf16perf.calibration.noise import SessionFigures, read_session
 from bf16perf.report import write_report
-from bf16perf.report.history import read_history
 from bf16perf.stats.figures import Spread
 from bf16perf.store import formats
 from bf16perf.store.baselines import BaselineStore
+from bf16perf.store.calibration_session import CalibrationSession, read_session
 from bf16perf.store.formats import FormatError, migrate_baseline, problem, schema
+from bf16perf.store.history import read_history
 from tests.test_baselines import FP, _doc
 from tests.test_report import _report
 
@@ -50,7 +50,7 @@ def test_every_writer_writes_what_its_schema_reads(tmp_path: Path) -> None:
     (line,) = [json.loads(x) for x in (tmp_path / "history.jsonl").read_text().splitlines()]
     assert line["schema_version"] == formats.HISTORY_VERSION and problem("history", line) is None
     assert "torch" in line["versions"]  # a PyTorch upgrade is a recorded difference too
-    session = SessionFigures(1, [10.0, 9.9], "w", "m", dict(FP), None, [15.0], ["fp32", "bf16"])
+    session = CalibrationSession(1, [10.0, 9.9], "w", "m", dict(FP), None, [15.0], ["fp32", "bf16"])
     assert problem("session", session.to_dict()) is None
 
 
@@ -105,7 +105,7 @@ def test_history_reader_names_each_bad_line_and_keeps_the_good(tmp_path: Path) -
     bad = {**good, "series": {"k": {"run_figures": [9.0, "fast"]}}}
     path = tmp_path / "history.jsonl"
     path.write_text("\n".join(json.dumps(x) for x in (good, bad, {**good, "ratios": [1]})))
-    from bf16perf.report.history import read_history_checked
+    from bf16perf.store.history import read_history_checked
 
     lines, problems = read_history_checked(path)
     assert lines == [good] and read_history(path) == [good]
@@ -117,7 +117,7 @@ def test_history_reader_names_each_bad_line_and_keeps_the_good(tmp_path: Path) -
 
 def test_a_bad_calibration_session_names_the_file_and_the_fix(tmp_path: Path) -> None:
     path = tmp_path / "001.json"
-    session = SessionFigures(1, [10.0, 9.9], "w", "m", dict(FP), None)
+    session = CalibrationSession(1, [10.0, 9.9], "w", "m", dict(FP), None)
     path.write_text(json.dumps({**session.to_dict(), "figures": [10.0, -1]}))
     with pytest.raises(RuntimeError, match=r"001\.json: field figures\[1\]: expected a number"):
         read_session(path)

@@ -141,7 +141,7 @@ def _hand_reads(keys: frozenset[str]) -> list[str]:
             ):
                 key = node.args[0].value
             if key in keys:
-                found.append(f"{where}:{node.lineno}: {ast.unparse(node)}")
+                found.append(f"{where}:{getattr(node, 'lineno', 0)}: {ast.unparse(node)}")
     return found
 
 
@@ -149,3 +149,13 @@ def test_report_json_is_read_only_through_its_typed_model() -> None:
     """Every reader of a report (the page, the plots, the history line, compare, summary,
     accept, calibrate) goes through ``store.report_json.Report``."""
     assert _hand_reads(REPORT_KEYS) == []
+
+
+#: Keys only a history line has (``run_figures``: also the report's baseline entries).
+HISTORY_KEYS = frozenset({"series", "ratios", "run_figures", "kernel_isa", "fingerprint_id"})
+
+
+def test_history_lines_are_read_only_through_their_typed_model() -> None:
+    """The trend, the paired nightly's nights, the planned duration and the plots read
+    history lines through ``store.history_line.HistoryLine``."""
+    assert _hand_reads(HISTORY_KEYS) == []

@@ -256,27 +256,16 @@ def test_in_the_paired_nightly_only_the_fp32_and_bf16_pairs_gate() -> None:
 
 def test_the_history_line_keeps_the_pairs_and_the_session_kind(tmp_path: Path) -> None:
     from bf16perf.report.data import history_line
+    from tests.reportdocs import report_doc
 
     def run(stack: str, figure: float) -> dict[str, Any]:
         key = KEY + ("@reference" if stack == "reference" else "")
         return {"workload_key": key, "stack": stack, "variant": "fp32", "precision": "fp32",
-                "median_images_per_second": figure, "kernels": None}  # fmt: skip
+                "median_images_per_second": figure}  # fmt: skip
 
-    report = {
-        "started": "2026-12-07T00:00:00Z",
-        "fingerprint": {"slug": SLUG, "id": "f"},
-        "exit_code": 0,
-        "runs": [
-            run("reference", 10.0),
-            run("candidate", 9.0),
-            run("candidate", 9.5),
-            run("reference", 10.0),
-        ],
-        "speedup": None,
-        "metadata": {},
-        "decisions": [],
-        "session": {"kind": "paired", "reference": "rel", "injected": 0.0, "duration_s": 99.0},
-    }
+    runs = [run("reference", 10.0), run("candidate", 9.0), run("candidate", 9.5)]
+    report = report_doc("m", [*runs, run("reference", 10.0)], slug=SLUG)
+    report["session"] = {"kind": "paired", "reference": "rel", "injected": 0.0, "duration_s": 99.0}
     line = history_line(report, tmp_path)
     assert line["pairs"][KEY]["candidate"] == [9.0, 9.5]
     assert line["pairs"][KEY]["reference"] == [10.0, 10.0]

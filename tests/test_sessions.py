@@ -13,10 +13,11 @@ import math
 import numpy as np
 import pytest
 
-from bf16perf.calibration.noise import SessionFigures, estimate
+from bf16perf.calibration.noise import estimate
 from bf16perf.calibration.replay import NightlyRule, lasting_drop, lasting_drop_line
 from bf16perf.stats.figures import Spread, sessions_log_ratio, unpaired_log_ratio
 from bf16perf.stats.power import signed_rank_drop, signed_rank_pairs
+from bf16perf.store.calibration_session import CalibrationSession
 from bf16perf.verdicts import (
     SESSION_PRIOR,
     ErrorBudget,
@@ -170,7 +171,7 @@ def test_lasting_drop_is_replayed_over_real_order_and_found() -> None:
 
 def test_calibrate_prints_the_replayed_lasting_drop() -> None:
     rng = np.random.default_rng(10)
-    sessions = [SessionFigures(i, _session(rng, 3), "w", "m", {}, None) for i in range(1, 13)]
+    sessions = [CalibrationSession(i, _session(rng, 3), "w", "m", {}, None) for i in range(1, 13)]
     noise = estimate([s.figures for s in sessions])
     line = lasting_drop_line(sessions, noise, 0.05, 0.01)
     assert "flagged within 3 nights in 90% of 7 starts" in line

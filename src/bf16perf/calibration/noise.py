@@ -25,18 +25,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bf16perf.machine.interference import disturbance
 from bf16perf.store.atomic import atomic_json
-from bf16perf.store.formats import loads, problem, versioned
+from bf16perf.store.calibration_session import CalibrationSession, read_session
 from bf16perf.store.report_json import Report
 
 __all__ = [
     "Noise",
-    "SessionFigures",
     "calibrate",
     "estimate",
     "session_from_report",
@@ -48,57 +46,6 @@ BF16_TESTS = (
     "perf/test_training.py::test_training[bf16]",
     "perf/test_training.py::test_bf16_speedup",
 )
-
-
-@dataclass(frozen=True)
-class SessionFigures:
-    """One A/A session: its run figures, workload key, machine and what disturbed it.
-
-    With bf16 (``calibrate --bf16``): the bf16 run figures, every run's precision in
-    training order (``order``) and the release gate's figures (``gate``)."""
-
-    index: int
-    figures: list[float]
-    workload: str
-    slug: str
-    fingerprint: dict[str, Any]
-    disturbed: str | None
-    bf16: list[float] = field(default_factory=list)
-    order: list[str] = field(default_factory=list)
-    gate: dict[str, Any] | None = None
-    started: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return versioned(
-            "session",
-            {
-                "index": self.index,
-                "figures": self.figures,
-                "workload": self.workload,
-                "slug": self.slug,
-                "fingerprint": self.fingerprint,
-                "disturbed": self.disturbed,
-                "bf16": self.bf16,
-                "order": self.order,
-                "gate": self.gate,
-                "started": self.started,
-            },
-        )
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SessionFigures:
-        return cls(
-            int(d["index"]),
-            [float(x) for x in d["figures"]],
-            str(d["workload"]),
-            str(d["slug"]),
-            dict(d["fingerprint"]),
-            d["disturbed"],
-            [float(x) for x in d.get("bf16", [])],
-            [str(x) for x in d.get("order", [])],
-            d.get("gate"),
-            str(d.get("started", "")),
-        )
 
 
 @dataclass(frozen=True)
@@ -161,7 +108,7 @@ def estimate(groups: Sequence[Sequence[float]]) -> Noise:
     )
 
 
-def session_from_report(index: int, report: Report) -> SessionFigures:
+def session_from_report(index: int, report: Report) -> CalibrationSession:
     """One session's fp32 (and bf16) figures, run order and disturbance from its
     ``report.json``."""
     every = [r for r in report.runs if r.variant in ("fp32", "bf16")]
@@ -181,7 +128,7 @@ def session_from_report(index: int, report: Report) -> SessionFigures:
             why = disturbance(window, exclusive=True)
             if why:
                 disturbed.append(f"run {i}, worker {worker.rank}: {why}")
-    return SessionFigures(
+    return CalibrationSession(
         index,
         [r.figure for r in runs],
         keys.pop(),
@@ -197,7 +144,7 @@ def session_from_report(index: int, report: Report) -> SessionFigures:
 
 def run_session(
     state: Path, index: int, runs: int, extra: Sequence[str], bf16: bool = False
-) -> SessionFigures:
+) -> CalibrationSession:
     """One A/A ``pytest perf/`` session of ``runs`` fp32 runs (and as many bf16 runs,
     interleaved, with the gate on them); its figures, kept in ``state/sessions/NNN.json``
     (written last, atomically: a killed session leaves none).  A session whose only
@@ -231,41 +178,19 @@ def run_session(
     return session
 
 
-def read_session(path: Path) -> SessionFigures:
-    """A kept session's file, checked against :mod:`bf16perf.store.formats`' session schema; a bad
-    one raises :class:`RuntimeError` naming the file and the fix."""
-    data: Any = None
-    wrong: str | None
-    if not path.is_file():  # a FIFO would block the read, a directory fail it
-        wrong = "not a regular file"
-    else:
-        try:
-            data = loads(path.read_text())
-        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-            wrong = f"not readable JSON ({exc})"
-        else:
-            wrong = problem("session", data)
-    if wrong:
-        raise RuntimeError(
-            f"calibration session {path}: {wrong}; delete it and calibrate again (that session"
-            " reruns)"
-        )
-    return SessionFigures.from_dict(data)
-
-
 def calibrate(
     state: Path,
     sessions: int,
     runs: int,
     extra: Sequence[str] = (),
-    run: Callable[..., SessionFigures] = run_session,
+    run: Callable[..., CalibrationSession] = run_session,
     say: Callable[[str], None] = print,
     bf16: bool = False,
-) -> list[SessionFigures]:
+) -> list[CalibrationSession]:
     """Run the sessions not yet kept under ``state`` (resuming a killed calibration), with
     progress and an ETA; return every session in order.  ``bf16``: bf16 runs and the gate
     too (``run`` is then called with ``bf16=True``)."""
-    done: dict[int, SessionFigures] = {}
+    done: dict[int, CalibrationSession] = {}
     for path in sorted((state / "sessions").glob("*.json")):
         kept = read_session(path)
         done[kept.index] = kept

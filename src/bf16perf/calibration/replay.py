@@ -34,7 +34,8 @@ from bf16perf.verdicts.outcomes import Outcome, exit_code_of
 from bf16perf.workloads.config import VARIANTS
 
 if TYPE_CHECKING:
-    from bf16perf.calibration.noise import Noise, SessionFigures
+    from bf16perf.calibration.noise import Noise
+    from bf16perf.store.calibration_session import CalibrationSession
 
 __all__ = [
     "NightlyRule",
@@ -174,7 +175,7 @@ def flagged_starts(
 
 
 def lasting_drop_line(
-    sessions: Sequence[SessionFigures], noise: Noise, threshold: float, alpha: float
+    sessions: Sequence[CalibrationSession], noise: Noise, threshold: float, alpha: float
 ) -> str:
     """The lasting drop a default nightly flags within 3 nights, replayed over these
     sessions (:func:`lasting_drop`) with this calibration, in one line.  The verdicts

@@ -133,9 +133,8 @@ def _accept(root: Path, report_dir: Path) -> int:
     from bf16perf.store.baselines import BaselineStore
 
     report, path = _report(report_dir)
-    session = report.session
-    if session.get("injected") or session.get("kind") in ("ab", "paired"):
-        what = "an injected slowdown's self-test" if session.get("injected") else "an A/B session"
+    if report.injected or report.kind in ("ab", "paired"):
+        what = "an injected slowdown's self-test" if report.injected else "an A/B session"
         raise InputError(f"{path}: {what}: its runs are no baseline; accept a session of its own")
     by_key: dict[str, list[ReportRun]] = {}
     for one in report.candidate_runs():
@@ -168,11 +167,11 @@ def _document(
     benchmarks = []
     for i, run in enumerate(runs, 1):
         one = run.fields
-        steps = [float(x) for x in one.get("step_times_s") or []]
-        if not steps or not one.get("images_per_second") or not one.get("losses"):
+        steps = run.step_times_s
+        if not steps or not run.images_per_second or not run.losses:
             raise InputError(f"{path}: run {i} of {run.workload_key} has no steps")
         benchmarks.append({
-            "name": str(one.get("variant")),
+            "name": run.variant,
             "fullname": f"accepted from {path}",
             "run": i,
             "stats": {"median": statistics.median(steps), "rounds": len(steps), "data": steps},

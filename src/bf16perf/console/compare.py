@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from bf16perf.console._common import InputError, like_the_plugin
 from bf16perf.console.summary import FORMATS, document, markdown, row
-from bf16perf.report.history import history_problem
 from bf16perf.store.formats import DEFAULT_BASELINES
+from bf16perf.store.history import history_problem
 from bf16perf.store.report_json import Report, ReportError
 from bf16perf.verdicts.outcomes import Decision, Outcome, session_exit_code
 

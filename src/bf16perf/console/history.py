@@ -46,8 +46,8 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Exit 10 when a series has a new lasting drop, else 0."""
-    from bf16perf.report.history import read_history_checked
     from bf16perf.report.history_page import render_history_page
+    from bf16perf.store.history import read_history_checked
     from bf16perf.verdicts.trend import changes, nightly_rule, series_of
 
     t0 = time.monotonic()
@@ -122,7 +122,7 @@ def _row(
 def _check_is_history(path: Path) -> None:
     """Refuse, before anything is written, a file that is not a history: a report.json, a
     baseline, a README, an empty file."""
-    from bf16perf.report.history import history_problem
+    from bf16perf.store.history import history_problem
 
     problem = history_problem(path)
     if problem is None:

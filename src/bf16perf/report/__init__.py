@@ -19,10 +19,10 @@ from urllib.parse import quote
 
 from bf16perf.report.card import card_rows, decision_card
 from bf16perf.report.data import REPORT_SCHEMA_VERSION, build_report, history_line
-from bf16perf.report.history import append_history, read_history, read_history_checked
 from bf16perf.report.html import render_html
 from bf16perf.report.plots import plots
 from bf16perf.store.atomic import atomic_write, fsync_dir
+from bf16perf.store.history import append_history, read_history, read_history_checked
 
 __all__ = [
     "REPORT_SCHEMA_VERSION",

@@ -133,17 +133,15 @@ def history_line(report: dict[str, Any], report_dir: Path) -> dict[str, Any]:
     series: dict[str, dict[str, Any]] = {}
     medians: dict[str, float] = {}
     for run in doc.candidate_runs():  # an A/B session's reference runs are not its history
-        entry = series.setdefault(
-            run.workload_key, {"variant": run.fields.get("variant"), "run_figures": []}
-        )
-        entry["run_figures"].append(run.figure)
+        entry = series.setdefault(run.workload_key, {"variant": run.fields.get("variant")})
+        entry.setdefault("run_figures", []).append(run.figure)
         entry["kernel_isa"] = (run.kernels or {}).get("isa")
         profile = run.proof.profile
         if profile is not None and "profile" not in entry:  # what a change point compares
             entry["profile"] = {k: profile[k] for k in ("parts", "step_s", "timed") if k in profile}
         medians.setdefault(run.variant, run.figure)
     ratios = {}
-    pairs = _pairs(doc.runs) if doc.session.get("reference") else {}
+    pairs = _pairs(doc.runs) if doc.reference else {}
     speedup = doc.speedup
     fp32_keys = [k for k, e in series.items() if e["variant"] == "fp32"]
     if speedup and fp32_keys:
@@ -173,7 +171,7 @@ def history_line(report: dict[str, Any], report_dir: Path) -> dict[str, Any]:
             "labels": dict(doc.labels),
             "session": dict(doc.session),
             "pairs": pairs,
-            "duration_s": doc.session.get("duration_s"),
+            "duration_s": doc.duration_s,
             "verdicts": sorted({d.outcome for d in doc.decisions}),
             "report": str(report_dir),
         },

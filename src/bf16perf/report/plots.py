@@ -16,6 +16,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bf16perf.store.history_line import lines_of
 from bf16perf.store.report_json import Report, ReportRun
 from bf16perf.verdicts.apply import LOSS_ATOL, LOSS_RTOL
 
@@ -66,11 +67,12 @@ def _firsts(runs: Sequence[ReportRun]) -> dict[str, ReportRun]:
     return firsts
 
 
-def _throughput(plt: Any, runs: Sequence[ReportRun], baselines: Mapping[str, Any]) -> str:
+def _throughput(plt: Any, report: Report) -> str:
     """Every run's figure (the median images/s of its measured steps) with its steps' 95%
     interval, a column a variant and stack, runs left to right in the order they trained;
     the baseline's runs beside it as open marks and their median as a dashed line."""
     fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    runs = report.runs
     labels = list(dict.fromkeys(r.label for r in runs))
     for i, label in enumerate(labels):
         mine = [r for r in runs if r.label == label]
@@ -80,8 +82,7 @@ def _throughput(plt: Any, runs: Sequence[ReportRun], baselines: Mapping[str, Any
         highs = [r.ci[1] - y for y, r in zip(ys, mine, strict=True)]
         ax.errorbar(xs, ys, yerr=[lows, highs], fmt="o", color="#4c72b0", capsize=3,
                     label="a run: median of its steps, 95% CI" if i == 0 else None)  # fmt: skip
-        base = baselines.get(mine[0].workload_key)
-        figures = (base or {}).get("run_figures") or []
+        figures = report.baseline_figures(mine[0].workload_key)
         if figures:
             ax.plot([i + 0.3] * len(figures), figures, "o", mfc="none", color="#dd8452",
                     label="a baseline run" if i == 0 else None)  # fmt: skip
@@ -178,14 +179,13 @@ def _workers(plt: Any, firsts: dict[str, ReportRun]) -> str:
     return svg(fig, "workers")
 
 
-def _losses(plt: Any, firsts: dict[str, ReportRun], baselines: Mapping[str, Any]) -> str:
+def _losses(plt: Any, firsts: dict[str, ReportRun], report: Report) -> str:
     fig, ax = plt.subplots(figsize=(6, 3.2))
     for label, run in firsts.items():
         steps = range(1, len(run.losses) + 1)
         ax.plot(steps, run.losses, marker="o", ms=3, label=label)
-        base = baselines.get(run.workload_key)
-        if base:
-            b = base["losses"]
+        b = report.baseline_losses(run.workload_key)
+        if b is not None:
             band = [LOSS_ATOL + LOSS_RTOL * abs(x) for x in b]
             ax.fill_between(
                 range(1, len(b) + 1),
@@ -227,13 +227,11 @@ def trend_series(
 ) -> tuple[list[str], dict[str, list[float | None]]]:
     """This machine's sessions (their start dates) and each series (variant images/s, and
     ``speedup``), ``None`` where a session lacks it."""
-    same = [h for h in history if h.get("fingerprint") == slug]
-    dates = [str(h.get("started", "?")).replace("T", " ").rstrip("Z")[:16] for h in same]
-    names = sorted({p for h in same for p in h.get("images_per_second", {})})
-    series: dict[str, list[float | None]] = {
-        p: [h.get("images_per_second", {}).get(p) for h in same] for p in names
-    }
-    series["speedup"] = [h.get("speedup") for h in same]
+    same = [h for h in lines_of(history) if h.fingerprint == slug]
+    dates = [h.started.replace("T", " ").rstrip("Z")[:16] for h in same]
+    names = sorted({p for h in same for p in h.medians})
+    series: dict[str, list[float | None]] = {p: [h.medians.get(p) for h in same] for p in names}
+    series["speedup"] = [h.speedup for h in same]
     return dates, series
 
 
@@ -268,14 +266,14 @@ def plots(document: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, 
     out: dict[str, str] = {}
     firsts = _firsts(report.runs)
     if firsts:
-        out["throughput"] = _throughput(plt, report.runs, report.baselines)
+        out["throughput"] = _throughput(plt, report)
         pairs = _pairs(plt, report.runs)
         if pairs is not None:
             out["pairs"] = pairs
         out["step_times"] = _step_times(plt, firsts)
         if any(w.step_cpu_s for run in firsts.values() for w in run.workers):
             out["workers"] = _workers(plt, firsts)
-        out["loss"] = _losses(plt, firsts, report.baselines)
+        out["loss"] = _losses(plt, firsts, report)
     if report.speedup:
         out["speedup"] = _speedup(plt, report.speedup)
     dates, series = trend_series(history, report.slug)

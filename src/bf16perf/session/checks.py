@@ -14,12 +14,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bf16perf.machine.host import Machine
-from bf16perf.report.history import read_history
 from bf16perf.session.options import PerfOptions
 from bf16perf.session.runs import BF16, FP32, AbPairs, TrainingRuns
 from bf16perf.stats.figures import LogRatio, Spread, unpaired_log_ratio
 from bf16perf.store.baseline import Baseline, baseline_document
 from bf16perf.store.baselines import BaselineStore
+from bf16perf.store.history import read_history
 from bf16perf.verdicts import SESSION_PRIOR, GateVerdict, apply
 from bf16perf.verdicts._common import interval_text, pct
 from bf16perf.verdicts.family import can_fail

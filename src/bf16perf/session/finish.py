@@ -120,24 +120,25 @@ def duration_lines(perf: PerfSession, end: bool = False) -> list[str]:
         minutes = (time.time() - perf.started_at) / 60
         return [f"bf16perf duration: this session took {minutes:.1f} min"]
     from bf16perf.report import read_history
+    from bf16perf.store.history_line import lines_of
 
     options, slug = perf.options, perf.machine.fingerprint.slug
     try:
         lines = read_history(options.history_path)
     except (OSError, ValueError):
         lines = []
-    for line in reversed(lines):
-        session = line.get("session") or {}
+    for line in reversed(lines_of(lines)):
+        session = line.session
         if (
-            line.get("fingerprint") == slug
-            and isinstance(session, dict)
-            and session.get("kind") == options.session_kind
-            and session.get("reference") == options.reference_name
-            and isinstance(line.get("duration_s"), int | float)
+            line.fingerprint == slug
+            and session.known
+            and session.kind == options.session_kind
+            and session.reference == options.reference_name
+            and line.duration_s is not None
         ):
             return [
-                f"bf16perf duration: planned about {line['duration_s'] / 60:.1f} min, as the"
-                f" last {options.session_kind} session on this machine ({line['started']})"
+                f"bf16perf duration: planned about {line.duration_s / 60:.1f} min, as the"
+                f" last {options.session_kind} session on this machine ({line.started})"
             ]
     return [
         f"bf16perf duration: no earlier {options.session_kind} session in the history to plan by"

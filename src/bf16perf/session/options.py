@@ -140,7 +140,7 @@ class PerfOptions:
                 read_secret(self.spark_secret_file)
             except DaemonError as exc:
                 errors.append(str(exc).replace("--secret-file", "--perf-spark-secret-file"))
-        from bf16perf.report.history import history_problem
+        from bf16perf.store.history import history_problem
 
         wrong = history_problem(self.history_path)
         if wrong:

@@ -6,7 +6,7 @@ reader sees the old file or the new one, never half of one, and a crash leaves a
 ``.tmp-*`` file beside it.  Files get the user's umask (0644 by default), as any tool's
 do, so a team can keep them on a shared disk.  Every report, baseline, noise file, calibration
 session and history page goes through here (the history itself is appended under a lock:
-:mod:`bf16perf.report.history`).
+:mod:`bf16perf.store.history`).
 """
 
 from __future__ import annotations

@@ -89,6 +89,11 @@ class ReportRun:
         return [float(x) for x in self.fields["step_times_s"]]
 
     @property
+    def images_per_second(self) -> list[float]:
+        """Each measured step's throughput."""
+        return [float(x) for x in self.fields["images_per_second"]]
+
+    @property
     def losses(self) -> list[float]:
         return [float(x) for x in self.fields["losses"]]
 
@@ -164,6 +169,35 @@ class Report:
     def slug(self) -> str:
         """The machine's slug, the store's folder for it."""
         return str(self.fingerprint["slug"])
+
+    @property
+    def kind(self) -> str | None:
+        """What kind of session: stored, save, ab or paired."""
+        return self.session.get("kind")
+
+    @property
+    def reference(self) -> str | None:
+        """The paired nightly's kept reference (``None``: none)."""
+        return self.session.get("reference")
+
+    @property
+    def injected(self) -> float:
+        """The injected slowdown of a self-test (0: none)."""
+        return float(self.session.get("injected") or 0.0)
+
+    @property
+    def duration_s(self) -> float | None:
+        duration = self.session.get("duration_s")
+        return float(duration) if isinstance(duration, int | float) else None
+
+    def baseline_figures(self, key: str) -> list[float]:
+        """The run figures of the stored baseline ``key``'s runs met (none: no baseline)."""
+        return [float(x) for x in (self.baselines.get(key) or {}).get("run_figures") or []]
+
+    def baseline_losses(self, key: str) -> list[float] | None:
+        """The stored baseline's loss curve for ``key`` (``None``: no baseline)."""
+        base = self.baselines.get(key)
+        return [float(x) for x in base["losses"]] if base else None
 
     def candidate_runs(self) -> list[ReportRun]:
         """This stack's own runs (an A/B session's reference runs are not its history)."""

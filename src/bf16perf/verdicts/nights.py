@@ -8,16 +8,18 @@ with (same machine, workload key and reference; a self-test night with an inject
 slowdown reads the real nights before it, as a real drop would, but no real night ever
 reads a self-test's), and :func:`machine_drift` reads the reference's own
 figures night by night: when both stacks fell together, the pairs cancel it, and the
-notice says so.  Pure functions over history-line dicts; nothing here reads files.
+notice says so.  Pure functions over history lines (:class:`HistoryLine`, or the dicts
+it reads); nothing here reads files.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bf16perf.store.history_line import HistoryLine, lines_of
 from bf16perf.verdicts._common import t_quantile
 from bf16perf.verdicts.paired import PairNight
 
@@ -27,15 +29,11 @@ __all__ = ["excluded_from_nightly", "machine_drift", "pair_nights", "pairs_entry
 MIN_DRIFT_NIGHTS = 3
 
 
-def excluded_from_nightly(line: dict[str, Any]) -> bool:
+def excluded_from_nightly(line: Mapping[str, Any] | HistoryLine) -> bool:
     """Whether a history line may not confirm a stored drop or enter a trend series: an
     ad-hoc A/B session (its candidate is someone's experiment) or a self-test with an
     injected slowdown."""
-    session = line.get("session") or {}
-    if not isinstance(session, dict):
-        return False
-    injected = session.get("injected") or 0
-    return session.get("kind") == "ab" or (isinstance(injected, int | float) and injected > 0)
+    return lines_of([line])[0].session.excluded
 
 
 def pairs_entry(candidate: Sequence[float], reference: Sequence[float]) -> dict[str, Any]:
@@ -49,41 +47,33 @@ def pairs_entry(candidate: Sequence[float], reference: Sequence[float]) -> dict[
     }
 
 
-def _same_series(line: dict[str, Any], machine: str, reference: str, injected: float) -> bool:
+def _same_series(line: HistoryLine, machine: str, reference: str, injected: float) -> bool:
     """A night tonight is judged with: the same machine and reference, and either a real
     night or a self-test night of the same injected slowdown (a self-test continues the
     real series, as a real drop would; a real night never reads a self-test's)."""
-    session = line.get("session") or {}
-    if not isinstance(session, dict) or line.get("fingerprint") != machine:
+    session = line.session
+    if not session.known or line.fingerprint != machine or session.injected is None:
         return False
-    theirs = session.get("injected") or 0
-    if not isinstance(theirs, int | float):
-        return False
-    return session.get("reference") == reference and float(theirs) in (0.0, injected)
-
-
-def _figures(values: object) -> list[float]:
-    if not isinstance(values, list):
-        return []
-    return [float(v) for v in values if isinstance(v, int | float) and 0 < v < math.inf]
+    return session.reference == reference and session.injected in (0.0, injected)
 
 
 def pair_nights(
-    lines: Sequence[dict[str, Any]], machine: str, key: str, reference: str, injected: float = 0.0
+    lines: Sequence[Mapping[str, Any] | HistoryLine],
+    machine: str,
+    key: str,
+    reference: str,
+    injected: float = 0.0,
 ) -> list[PairNight]:
     """The nights (oldest first) of ``machine`` with pairs for workload ``key`` against
     ``reference``: real nights, and self-test nights of the same ``injected`` slowdown."""
     out = []
-    for line in lines:
-        if not _same_series(line, machine, reference, injected):
+    for line in lines_of(lines):
+        if not _same_series(line, machine, reference, injected) or key not in line.pairs:
             continue
-        entry = (line.get("pairs") or {}).get(key)
-        if not isinstance(entry, dict):
-            continue
-        cand, ref = _figures(entry.get("candidate")), _figures(entry.get("reference"))
+        cand, ref = line.pairs[key]
         ratios = tuple(math.log(c / r) for c, r in zip(cand, ref, strict=False))
         if ratios:
-            out.append(PairNight(str(line.get("started", "?")), ratios))
+            out.append(PairNight(line.started, ratios))
     return out
 
 
@@ -92,7 +82,7 @@ def _geomean(values: Sequence[float]) -> float:
 
 
 def machine_drift(
-    lines: Sequence[dict[str, Any]],
+    lines: Sequence[Mapping[str, Any] | HistoryLine],
     machine: str,
     key: str,
     reference: str,
@@ -107,18 +97,12 @@ def machine_drift(
     interval: the machine, not the candidate, changed (both stacks fell; the pairs cancel
     it).  ``None`` when it did not, or too few nights say what normal is."""
     nights = []
-    for line in lines:
-        session = line.get("session") or {}
-        if (
-            line.get("fingerprint") == machine
-            and isinstance(session, dict)
-            and session.get("reference") == reference
-        ):
-            entry = (line.get("pairs") or {}).get(key)
-            if isinstance(entry, dict) and _figures(entry.get("reference")):
-                nights.append(
-                    (_geomean(_figures(entry["reference"])), _figures(entry.get("candidate")))
-                )
+    for line in lines_of(lines):
+        session = line.session
+        if line.fingerprint == machine and session.known and session.reference == reference:
+            theirs, ref = line.pairs.get(key, ([], []))
+            if ref:
+                nights.append((_geomean(ref), theirs))
     nights = nights[-horizon:]
     if len(nights) < MIN_DRIFT_NIGHTS or not tonight:
         return None

@@ -15,13 +15,13 @@ recorded differences across it; one slow night is a suspect notice.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from bf16perf.onednn.attribution import grown_text
 from bf16perf.stats.changepoints import ChangePoint, detect
-from bf16perf.verdicts.nights import excluded_from_nightly
+from bf16perf.store.history_line import HistoryLine, lines_of
 from bf16perf.verdicts.outcomes import Decision, Outcome
 
 __all__ = [
@@ -82,19 +82,18 @@ class PreviousSession:
 
 
 def previous_session(
-    lines: Sequence[dict[str, Any]], machine: str, key: str
+    lines: Sequence[Mapping[str, Any] | HistoryLine], machine: str, key: str
 ) -> PreviousSession | None:
     """The newest history line (``lines`` oldest first, this session's not among them) of
     ``machine`` (fingerprint slug) with run figures for workload ``key``; ``None``: none."""
-    for line in reversed(lines):
-        if line.get("fingerprint") != machine or line.get("schema_version", 1) < 2:
+    for line in reversed(lines_of(lines)):
+        if line.fingerprint != machine or line.version < 2:
             continue
-        if excluded_from_nightly(line):  # an ad-hoc A/B or an injected slowdown
+        if line.session.excluded:  # an ad-hoc A/B or an injected slowdown
             continue
-        entry = (line.get("series") or {}).get(key) or {}
-        figures = [float(f) for f in entry.get("run_figures", []) if f and f > 0]
-        if figures:
-            return PreviousSession(str(line["started"]), figures)
+        entry = line.series.get(key)
+        if entry is not None and entry.figures:
+            return PreviousSession(line.started, entry.figures)
     return None
 
 
@@ -102,45 +101,36 @@ def _geomean(values: Sequence[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
-def _meta(line: dict[str, Any], entry: dict[str, Any]) -> dict[str, str]:
-    meta = {k: str(v) for k, v in (line.get("versions") or {}).items() if v}
-    if entry.get("kernel_isa"):
-        meta["kernel_isa"] = str(entry["kernel_isa"])
-    meta.update({f"label {k}": str(v) for k, v in (line.get("labels") or {}).items()})
-    return meta
-
-
 def _add(found: dict[str, Series], key: str, machine: str, legacy: bool, point: Point) -> None:
     series = found.setdefault(key, Series(key, machine, legacy))
     series.points.append(point)
 
 
-def series_of(lines: Sequence[dict[str, Any]], left_out: bool = False) -> dict[str, Series]:
+def series_of(
+    lines: Sequence[Mapping[str, Any] | HistoryLine], left_out: bool = False
+) -> dict[str, Series]:
     """Every series in ``lines`` (history lines, oldest first), by key; ``left_out``: the
     sessions a series leaves out instead (ad-hoc A/B candidates, self-tests with an injected
     slowdown), under the keys they would have had, for the history page to mark apart."""
     found: dict[str, Series] = {}
-    for line in lines:
-        if excluded_from_nightly(line) != left_out:
+    for line in lines_of(lines):
+        if line.session.excluded != left_out:
             continue
-        machine = str(line.get("fingerprint", "?"))
-        started, report = str(line.get("started", "?")), line.get("report")
-        if line.get("schema_version", 1) < 2:  # one median per variant, no workload key
-            for variant, value in (line.get("images_per_second") or {}).items():
-                if isinstance(value, int | float) and value > 0:
-                    key = f"{machine} {variant} (legacy)"
-                    _add(found, key, machine, True, Point(started, value, 1, report, {}))
+        machine, started, report = line.machine, line.started, line.report
+        if line.version < 2:  # one median per variant, no workload key
+            for variant, value in line.medians.items():
+                key = f"{machine} {variant} (legacy)"
+                _add(found, key, machine, True, Point(started, value, 1, report, {}))
             continue
-        for workload, entry in (line.get("series") or {}).items():
-            figures = [f for f in entry.get("run_figures", []) if f and f > 0]
-            if figures:
-                meta, profile = _meta(line, entry), entry.get("profile")
-                point = Point(started, _geomean(figures), len(figures), report, meta, profile)
+        for workload, entry in line.series.items():
+            if entry.figures:
+                meta, n = line.meta(entry), len(entry.figures)
+                profile = dict(entry.profile) if entry.profile is not None else None
+                point = Point(started, _geomean(entry.figures), n, report, meta, profile)
                 _add(found, f"{machine} {workload}", machine, False, point)
-        for workload, ratio in (line.get("ratios") or {}).items():
-            if ratio and ratio > 0:
-                point = Point(started, float(ratio), 1, report, _meta(line, {}))
-                _add(found, f"{machine} {workload} bf16/fp32", machine, False, point)
+        for workload, ratio in line.ratios.items():
+            point = Point(started, ratio, 1, report, line.meta())
+            _add(found, f"{machine} {workload} bf16/fp32", machine, False, point)
     return found
 
 
@@ -250,9 +240,9 @@ def trend_decisions(
     (``--perf-max-regression``).  Not ``gating`` (the paired nightly, whose window rule
     over the pairs is its trend): a new lasting drop is a notice."""
     found = series_of([*history, line])
-    machine = line.get("fingerprint", "?")
-    keys = [f"{machine} {w}" for w in line.get("series", {})]
-    keys += [f"{machine} {w} bf16/fp32" for w in line.get("ratios", {})]
+    tonight = HistoryLine.of(line)
+    keys = [f"{tonight.machine} {w}" for w in tonight.series]
+    keys += [f"{tonight.machine} {w} bf16/fp32" for w in tonight.ratios]
     decisions, notices = [], []
     for key in keys:
         series = found.get(key)
