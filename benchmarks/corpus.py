@@ -139,15 +139,13 @@ def spreads(name: str, groups: list[list[float]]) -> Noise:
     return noise
 
 
-def replay(
-    sessions: list[CalibrationSession], session: Spread, calibrated: bool, first: int
-) -> None:
+def replay(sessions: list[CalibrationSession], session: Spread, first: int) -> None:
     codes, undecided = [], 0
     for i in range(max(1, first), len(sessions)):
         base = [figures_of(s) for s in sessions[max(first, i - K) : i]]
         if not base:
             continue
-        code, outcomes = night(figures_of(sessions[i]), base, session, calibrated)
+        code, outcomes = night(figures_of(sessions[i]), base, session)
         codes.append(code)
         undecided += Outcome.INCONCLUSIVE in outcomes
     n, tens = len(codes), codes.count(10)
@@ -158,14 +156,14 @@ def replay(
     )
 
 
-def detection(sessions: list[CalibrationSession], session: Spread, calibrated: bool) -> None:
+def detection(sessions: list[CalibrationSession], session: Spread) -> None:
     def flagged(drop: float) -> tuple[int, int]:
         hits = starts = 0
         for j in range(3, len(sessions) - 2):
             base = [figures_of(s) for s in sessions[max(0, j - K) : j]]
             starts += 1
             hits += any(
-                night(figures_of(sessions[j + d], 1 - drop), base, session, calibrated)[0] == 10
+                night(figures_of(sessions[j + d], 1 - drop), base, session)[0] == 10
                 for d in range(3)
             )
         return hits, starts
@@ -189,17 +187,17 @@ def shipped(sessions: list[CalibrationSession], noise: Noise) -> None:
     planned = 2 * len(series[0])  # the smoke profile sets no gate
     calibration = estimate([s.figures for s in sessions[:CALIBRATION_SESSIONS]])
     measured = Spread(calibration.tau, calibration.session_df, "calibration")
-    for label, spread, calibrated, nights in (
-        ("no calibration", SESSION_PRIOR, False, series),
-        (f"calibrated on the first {CALIBRATION_SESSIONS}", measured, True, series[12:]),
+    for label, spread, nights in (
+        ("no calibration", SESSION_PRIOR, series),
+        (f"calibrated on the first {CALIBRATION_SESSIONS}", measured, series[12:]),
     ):
         if len(nights) < 2:
             continue
         single = [
-            single_exit(nights[i], nights[max(0, i - K) : i], spread, calibrated, planned)
+            single_exit(nights[i], nights[max(0, i - K) : i], spread, planned)
             for i in range(1, len(nights))
         ]
-        rule = NightlyRule(spread, calibrated, THRESHOLD, ALPHA, planned)
+        rule = NightlyRule(spread, THRESHOLD, ALPHA, planned)
         two = replayed_exits(rule, nights)
         n = len(two)
         print(
@@ -243,16 +241,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         spreads("bf16", [s.bf16 for s in kept])
     slope = position_effect(kept)
     print("\nnightly replay, default (no calibration file: the documented prior):")
-    replay(kept, SESSION_PRIOR, False, 0)
+    replay(kept, SESSION_PRIOR, 0)
     print(f"nightly replay with a calibration of the first {CALIBRATION_SESSIONS} sessions:")
     calibration = estimate([s.figures for s in kept[:CALIBRATION_SESSIONS]])
     measured = Spread(calibration.tau, calibration.session_df, "calibration")
     later = [replace(s) for s in kept[CALIBRATION_SESSIONS:]]
-    replay(later, measured, True, 0)
+    replay(later, measured, 0)
     print("\na lasting drop, default nightly:")
-    detection(kept, SESSION_PRIOR, False)
+    detection(kept, SESSION_PRIOR)
     print("a lasting drop, calibrated nightly:")
-    detection(later, measured, True)
+    detection(later, measured)
     print("\nas shipped: each verdict at its share of the budget (Bonferroni over the planned")
     print("verdicts, trend series included), single-session against two-session rule:")
     shipped(kept, noise)

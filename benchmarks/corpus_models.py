@@ -39,7 +39,6 @@ def night(
     current: dict[str, list[float]],
     baseline: list[dict[str, list[float]]],
     session: Spread,
-    calibrated: bool,
 ) -> tuple[int, list[Outcome]]:
     """One night's exit code from its throughput verdicts, under one Holm budget."""
     verdicts = []
@@ -53,7 +52,6 @@ def night(
                 max_regression=THRESHOLD,
                 alpha=ALPHA,
                 session=session,
-                calibrated=calibrated,
             )
         )
     adjusted = holm([v.estimate.p_less for v in verdicts])
@@ -71,7 +69,7 @@ def simulate_confirmed(noise: Noise, runs: int, bf16: bool) -> None:
     with the night before it, both against one baseline of ``m`` sessions."""
     rng = random.Random(CONFIRM_SEED)
     planned = 4 if bf16 else 2
-    rule = NightlyRule(SESSION_PRIOR, False, THRESHOLD, ALPHA, planned)
+    rule = NightlyRule(SESSION_PRIOR, THRESHOLD, ALPHA, planned)
     n = CONFIRM_NIGHTS
     scenarios = (
         ("measured", noise.tau, 0.0),
@@ -118,7 +116,7 @@ def simulate(noise: Noise, runs: int, bf16: bool) -> None:
             for _ in range(n):
                 base = [_simulated_session(rng, noise.sigma, tau, runs, bf16) for _ in range(m)]
                 today = _simulated_session(rng, noise.sigma, tau, runs, bf16)
-                tens += night(today, base, SESSION_PRIOR, False)[0] == 10
+                tens += night(today, base, SESSION_PRIOR)[0] == 10
             print(
                 f"  {label} ({noise.sigma:.2%} runs, {tau:.2%} sessions), {m} baseline"
                 f" sessions: exit 10 on {tens / n:.2%} of {n} nights"
@@ -202,7 +200,6 @@ def single_exit(
     current: dict[str, list[float]],
     baseline: list[dict[str, list[float]]],
     session: Spread,
-    calibrated: bool,
     planned: int,
 ) -> int:
     """A night's exit code under the single-session rule shipped before the two-session
@@ -214,7 +211,6 @@ def single_exit(
             max_regression=THRESHOLD,
             alpha=ALPHA / planned,
             session=session,
-            calibrated=calibrated,
         )
         if verdict.outcome is Outcome.REGRESSION:
             return 10

@@ -145,7 +145,7 @@ def _night(level: float) -> dict[str, list[float]]:
     return {"fp32": [level * x for x in (1.0, 1.02, 0.98)]}
 
 
-RULE = NightlyRule(SPREAD, calibrated=True, threshold=0.05, alpha=0.01, planned=1)
+RULE = NightlyRule(SPREAD, threshold=0.05, alpha=0.01, planned=1)
 
 
 def test_a_lone_slow_night_never_fails_a_replayed_nightly() -> None:

@@ -59,9 +59,7 @@ def test_three_or_more_sessions_bring_their_own_between_session_spread() -> None
     assert "7 baseline sessions" in v.detail and v.to_dict()["p"] == v.estimate.p_less
     # a calibration of this machine is pooled with them the same way
     calibration = Spread(0.03, 20, "calibration")
-    pooled = sessions_rule(
-        _session(rng, 3), sessions, max_regression=0.05, session=calibration, calibrated=True
-    )
+    pooled = sessions_rule(_session(rng, 3), sessions, max_regression=0.05, session=calibration)
     assert pooled.session is not None and pooled.session.df == 26
     assert "calibration" in pooled.session.source
     two = sessions_rule(_session(rng, 3), sessions[:2], max_regression=0.05, session=calibration)
@@ -163,9 +161,9 @@ def test_lasting_drop_is_replayed_over_real_order_and_found() -> None:
     sessions = _corpus(rng, 20)
     calibration = estimate([s["fp32"] for s in sessions])
     measured = Spread(calibration.tau, calibration.session_df, "calibration")
-    drop, starts = lasting_drop(NightlyRule(measured, True, 0.05, 0.01, 2), sessions)
+    drop, starts = lasting_drop(NightlyRule(measured, 0.05, 0.01, 2), sessions)
     assert starts == 15 and drop is not None and 0.05 < drop < 0.40
-    prior = NightlyRule(SESSION_PRIOR, False, 0.05, 0.01, 2)
+    prior = NightlyRule(SESSION_PRIOR, 0.05, 0.01, 2)
     assert lasting_drop(prior, sessions[:4]) == (None, 0)
 
 

@@ -54,11 +54,10 @@ Night = Mapping[str, Sequence[float]]
 @dataclass(frozen=True)
 class NightlyRule:
     """How a replayed nightly judges, as the plugin does: the between-session spread the
-    stored rule uses (``calibrated``: this machine's, pooled with the baseline's own), the
-    threshold, and ``alpha`` shared by the ``planned`` verdicts of a session."""
+    stored rule uses (this machine's calibration or the prior, pooled with the baseline's
+    own), the threshold, and ``alpha`` shared by the ``planned`` verdicts of a session."""
 
     session: Spread
-    calibrated: bool
     threshold: float
     alpha: float
     planned: int
@@ -71,7 +70,6 @@ class NightlyRule:
             max_regression=self.threshold,
             alpha=self.alpha / self.planned,
             session=self.session,
-            calibrated=self.calibrated,
         )
 
 
@@ -189,7 +187,7 @@ def lasting_drop_line(
         tests, paired=False, release=False, save_baseline=False, gate=gated, trend=True
     )
     rule = NightlyRule(
-        Spread(noise.tau, noise.session_df, "calibration"), True, threshold, alpha, planned
+        Spread(noise.tau, noise.session_df, "calibration"), threshold, alpha, planned
     )
     drop, starts = lasting_drop(rule, series)
     if not starts:

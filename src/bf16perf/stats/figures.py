@@ -207,7 +207,6 @@ def sessions_log_ratio(
     confidence: float = 0.98,
     prior: Spread | None = None,
     session: Spread | None = None,
-    calibrated: bool = False,
 ) -> LogRatio:
     """``current`` run figures (one session) against a baseline of several sessions' runs.
 
@@ -240,7 +239,7 @@ def sessions_log_ratio(
     used = session if session is not None and session.known else None
     if m >= 3:
         # never a 2-df estimate alone: pooled with the prior (or this machine's
-        # calibration) by degrees of freedom; ``calibrated`` only names which it is
+        # calibration) by degrees of freedom
         mean_var, used = _session_means_spread(means, run_var * h, used)
         terms = [(mean_var * (1 + 1 / m), used.df), (run_var * (1 / a.size - h), spread.df)]
     elif used is not None:

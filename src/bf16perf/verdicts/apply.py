@@ -134,7 +134,6 @@ def against_baseline(
             alpha=settings.alpha,
             prior=noise,
             session=sessions,  # the baseline is other sessions'
-            calibrated=sessions is not SESSION_PRIOR,
             baseline_path=str(baseline.path),
             described=baseline.described,
         )

@@ -183,14 +183,13 @@ def sessions_rule(
     alpha: float = SESSION_ALPHA,
     prior: Spread | None = None,
     session: Spread | None = None,
-    calibrated: bool = False,
     baseline_path: str = "",
     described: str = "",
     remedies: Remedies = SESSION,
 ) -> ThroughputVerdict:
     """Judge this session's run figures against a baseline of one or more sessions'
     (:func:`bf16perf.stats.figures.sessions_log_ratio`: 3 or more sessions give their own
-    between-session spread, pooled with ``session`` when ``calibrated``; fewer take
+    between-session spread, pooled with ``session``; fewer take
     ``session``'s).  ``remedies``: the front end's words for what would resolve it."""
     session = session if session is not None and session.known else None
     est = sessions_log_ratio(
@@ -199,7 +198,6 @@ def sessions_rule(
         confidence=1 - 2 * alpha,
         prior=prior,
         session=session,
-        calibrated=calibrated,
     )
     session = est.session
     baseline = [x for s in sessions for x in s]
