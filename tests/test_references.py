@@ -152,3 +152,43 @@ def test_a_session_names_a_kept_reference(tmp_path: Path) -> None:
     assert both.returncode == 4 and "give one or the other" in both.stderr
     bad = run("--perf-reference", "a/b")
     assert bad.returncode == 4 and "is not a reference name" in bad.stderr
+
+
+def test_uv_installs_from_the_same_sources_as_pip(tmp_path: Path) -> None:
+    """A reference installs with uv from where this environment's pip would look: its
+    configuration files and PIP_* variables (the last scope of a key wins)."""
+    from bf16perf.console.reference_create import pip_sources
+
+    config = tmp_path / "pip.conf"
+    config.write_text(
+        "[global]\nfind-links = /opt/wheels\nindex-url = https://mirror.example/simple\n"
+        "extra-index-url = file:///a/simple file:///b/simple\ncert = /etc/ca.pem\n"
+    )
+    env = {**os.environ, "PIP_CONFIG_FILE": str(config), "PIP_FIND_LINKS": "/opt/env-wheels"}
+    for key in (
+        "PIP_INDEX_URL",
+        "PIP_EXTRA_INDEX_URL",
+        "PIP_CONSTRAINT",
+        "PIP_NO_INDEX",
+        "PIP_CERT",
+    ):
+        env.pop(key, None)
+    code = (
+        "import json, sys; from bf16perf.console.reference_create import pip_sources;"
+        " print(json.dumps(pip_sources(sys.executable)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    args, extra = json.loads(done.stdout.strip().splitlines()[-1])
+    assert args[args.index("--index-url") : args.index("--index-url") + 2] == [
+        "--index-url",
+        "https://mirror.example/simple",
+    ]
+    assert args.count("--extra-index-url") == 2 and "file:///b/simple" in args
+    assert args[args.index("--find-links") : args.index("--find-links") + 2] == [
+        "--find-links",
+        "/opt/env-wheels",
+    ]  # the variable over the file
+    assert extra == {"SSL_CERT_FILE": "/etc/ca.pem"}
+    assert pip_sources("/nonexistent/python") == ([], {})

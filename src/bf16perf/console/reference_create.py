@@ -27,7 +27,7 @@ from bf16perf.store.references import (
     load_reference,
 )
 
-__all__ = ["create_reference", "frozen_requirements"]
+__all__ = ["create_reference", "frozen_requirements", "pip_sources"]
 
 #: Distributions never copied from this environment into a reference: the harness itself
 #: (its worker code reaches the reference through PYTHONPATH) and pip's own.
@@ -110,6 +110,75 @@ def _prove(python: Path, work: Path) -> tuple[str, str | None]:
     return f"{summary.verdict().message} (oneDNN {summary.version or '?'})", summary.version
 
 
+def pip_sources(python: str = sys.executable) -> tuple[list[str], dict[str, str]]:
+    """Where ``python``'s pip finds distributions (its configuration files and ``PIP_*``
+    variables, as ``pip config list`` reports them), as uv's arguments and environment:
+    a reference installs from the same indexes, links and constraints as pip would."""
+    try:
+        listed = _run([python, "-m", "pip", "config", "list"], "pip config list", 60)
+    except ReferenceError:
+        return [], {}
+    args: list[str] = []
+    env: dict[str, str] = {}
+    flags = {
+        "index-url": "--index-url",
+        "extra-index-url": "--extra-index-url",
+        "find-links": "--find-links",
+        "constraint": "--constraint",
+    }
+    seen: dict[str, str] = {}
+    for line in listed.splitlines():
+        key, _, value = line.partition("=")
+        seen[key.rpartition(".")[2]] = value.strip().strip("'\"")  # the last scope wins
+    for key, value in seen.items():
+        if key in flags:
+            for one in value.split():
+                args += [flags[key], one]
+        elif key == "no-index" and value.lower() in ("1", "true", "yes", "on"):
+            args.append("--no-index")
+        elif key == "cert":
+            env["SSL_CERT_FILE"] = value
+    return args, env
+
+
+def _uv() -> str | None:
+    """uv's executable, where it is installed (a dependency of bf16perf)."""
+    try:
+        from uv import find_uv_bin
+    except ImportError:
+        return None
+    try:
+        return str(find_uv_bin())
+    except FileNotFoundError:
+        return None
+
+
+def _install(
+    python: str, venv_python: Path, pins: Path, frozen: bool, timeout_s: float, say: Any
+) -> None:
+    """Install the pins into the new environment: with uv where it is installed (seconds
+    from its cache instead of pip's two minutes, BENCHMARKS.md Q4), from pip's own sources;
+    with pip where uv is missing or fails.  Byte-compiled either way: with
+    PYTHONDONTWRITEBYTECODE set, as on the build VM, every process of a reference without
+    bytecode imported TensorFlow and PyTorch in 17 s instead of 8-10 s (BENCHMARKS.md Q1)."""
+    deps = ["--no-deps"] if frozen else []  # a freeze is already closed under its needs
+    uv = _uv()
+    if uv is not None:
+        sources, env = pip_sources(python)
+        say("installing the pinned distributions (uv pip install -r requirements.txt)")
+        argv = [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python",
+                str(venv_python), "--index-strategy", "unsafe-best-match", *sources, *deps,
+                "-r", str(pins)]  # fmt: skip
+        try:
+            _run(argv, "uv pip install of the reference", timeout_s, env={**os.environ, **env})
+            return
+        except ReferenceError as exc:
+            say(f"{exc}: installing with pip instead")
+    say("installing the pinned distributions (pip install -r requirements.txt)")
+    install = [str(venv_python), "-m", "pip", "install", "--quiet", *deps, "-r", str(pins)]
+    _run([*install, "--disable-pip-version-check"], "pip install of the reference", timeout_s)
+
+
 def create_reference(
     name: str,
     *,
@@ -144,15 +213,7 @@ def create_reference(
         say(f"creating the environment in {work / 'venv'} from {source}")
         _run([python, "-m", "venv", str(work / "venv")], "python -m venv", 300)
         venv_python = work / "venv" / "bin" / "python"
-        # Byte-compiled at install (a third of it): with PYTHONDONTWRITEBYTECODE set, as on
-        # the build VM, every process of a reference without bytecode imported TensorFlow
-        # and PyTorch in 17 s instead of 8-10 s (BENCHMARKS.md Q1).
-        install = [str(venv_python), "-m", "pip", "install", "--quiet"]
-        if requirements is None:
-            install.append("--no-deps")  # a freeze is already closed under its needs
-        install += ["-r", str(work / PINS)]
-        say("installing the pinned distributions (pip install -r requirements.txt)")
-        _run([*install, "--disable-pip-version-check"], "pip install of the reference", timeout_s)
+        _install(python, venv_python, work / PINS, requirements is None, timeout_s, say)
         say("checking that it imports the training worker and proving its kernels")
         shim = work / "check"
         versions = _versions_of(venv_python, shim)
