@@ -9,6 +9,7 @@ calls :func:`activate`), so the harness's own unit tests pay nothing for it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -114,6 +115,7 @@ def activate(config: pytest.Config) -> PerfSession:
         raise pytest.UsageError(str(exc)) from None
     probe: KernelSummary | None = None
     probe_error: str | None = None
+    probe_s: float | None = None
     lock: MachineLock | None = None
     if options.probe and measuring:
         # the probe is CPU work: never beside another session's measurement
@@ -122,16 +124,20 @@ def activate(config: pytest.Config) -> PerfSession:
             lock.acquire()
         except LockError as exc:
             raise pytest.UsageError(str(exc)) from None
+        probe_t0 = time.monotonic()
         try:
             probe = run_probe()
         except ProbeError as exc:
             probe_error = str(exc)
+        probe_s = time.monotonic() - probe_t0
     machine = detect_machine(
         path, cpu=cpu, fingerprint=fingerprint, probe=probe, probe_error=probe_error
     )
     session = PerfSession(
         options=options, machine=machine, lock=lock, reference=reference, workloads=workloads
     )
+    if probe_s is not None:
+        session.phases.add("kernel probe", probe_s)
     config.stash[_SESSION] = session
     if options.report and measuring and not getattr(config.option, "xmlpath", None):
         # pytest's own JUnit XML, into the report directory (needs activation before the

@@ -50,6 +50,7 @@ def session_facts(perf: PerfSession) -> dict[str, Any]:
         "pairs": options.pairs if options.ab_mode else None,
         "release": options.release,
         "duration_s": round(time.time() - perf.started_at, 1),
+        "phases_s": perf.phases.to_dict(),
     }
 
 
@@ -117,8 +118,9 @@ def duration_lines(perf: PerfSession, end: bool = False) -> list[str]:
     """The session's planned duration (at the start: the last session of the same kind on
     this machine, from the history) or its real one (``end``)."""
     if end:
-        minutes = (time.time() - perf.started_at) / 60
-        return [f"bf16perf duration: this session took {minutes:.1f} min"]
+        seconds = time.time() - perf.started_at
+        took = [f"bf16perf duration: this session took {seconds / 60:.1f} min"]
+        return took + perf.phases.lines(seconds)
     from bf16perf.report import read_history
     from bf16perf.store.history_line import lines_of
 

@@ -11,8 +11,6 @@ is a :class:`RunFailed` that the fixture turns into a test failure.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -21,13 +19,13 @@ from bf16perf.cluster.bringup import SparkCluster
 from bf16perf.machine.interference import disturbance_notices
 from bf16perf.machine.pinning import PinMode
 from bf16perf.session.options import PerfOptions
+from bf16perf.session.phases import Phases
+from bf16perf.session.proofs import Proofs, RunFailed
 from bf16perf.verdicts import balanced_order
 from bf16perf.workloads.config import VARIANTS, TrainConfig, Variant
 from bf16perf.workloads.definition import BUILTIN, DEFAULT_WORKLOAD, WorkloadDef
 from bf16perf.workloads.launch import TrainingError, run_training
 from bf16perf.workloads.program.launch import run_program
-from bf16perf.workloads.program.proof import program_proof
-from bf16perf.workloads.proof import ProofRefused, variant_proof
 from bf16perf.workloads.results import RunResult
 from bf16perf.workloads.task import HOST_GONE, unreachable_hosts
 
@@ -36,10 +34,6 @@ __all__ = ["BF16", "FP32", "AbPairs", "RunFailed", "TrainingRuns"]
 FP32 = VARIANTS["fp32"]
 BF16 = VARIANTS["bf16"]
 _GATE_PAIR = (FP32, BF16)  # what the gate compares (each pair's order: pair_order)
-
-
-class RunFailed(RuntimeError):
-    """A run (or its kernel proof) failed; the message names the variant and why."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +60,7 @@ class TrainingRuns:
         notices: where the disturbance notices go.
         workload: what trains (default: the built-in TensorFlow ResNet-50); a command
             workload runs through :mod:`bf16perf.workloads.program.launch`.
+        phases: where each proof's and each run's time is added (the session's).
     """
 
     def __init__(
@@ -77,6 +72,7 @@ class TrainingRuns:
         on_run: Callable[[RunResult, str], None] | None = None,
         notices: list[str] | None = None,
         workload: WorkloadDef = BUILTIN[DEFAULT_WORKLOAD],
+        phases: Phases | None = None,
     ) -> None:
         self.cluster = cluster
         self.options = options
@@ -89,7 +85,8 @@ class TrainingRuns:
         self.runs: dict[str, list[RunResult]] = {name: [] for name in VARIANTS}
         self.reference: dict[str, list[RunResult]] = {name: [] for name in VARIANTS}
         self.errors: dict[str, str] = {}
-        self.proofs: dict[str, dict[str, Any]] = {}
+        self.phases = phases if phases is not None else Phases()
+        self.proofs = Proofs(cluster, options, workload, self.notices, self.phases)
         self._current = FP32.name
 
     @property
@@ -115,56 +112,6 @@ class TrainingRuns:
     def _fail(self, name: str, message: str) -> RunFailed:
         self.errors[name] = message
         return RunFailed(message)
-
-    def _prove(self, variant: Variant, config: TrainConfig, name: str) -> dict[str, Any]:
-        # one proof per variant and stack: a reference that is this interpreter with no
-        # knobs of its own (an A/A check) is the same stack and shares the proof, unless
-        # the candidate's step differs (an injected slowdown: the profiled step has it)
-        stack = (os.path.abspath(config.python or sys.executable), config.env)
-        key = f"{variant.name} {stack} {config.onednn_max_isa} {config.inject_slowdown}"
-        if key not in self.proofs and config.is_command:
-            self.proofs[key] = self._prove_command(variant, config, name)
-        if key not in self.proofs:
-            self.proofs[key] = self._prove_builtin(variant, config, name)
-        return self.proofs[key]
-
-    def _prove_builtin(self, variant: Variant, config: TrainConfig, name: str) -> dict[str, Any]:
-        """The built-in workload's proof: on the driver's host for the local cluster (its
-        executors' host), on every executor's own host for an external cluster."""
-        cluster = self.cluster
-        try:
-            return variant_proof(
-                variant,
-                config,
-                name,
-                spark=cluster.spark if cluster.hosts is not None else None,
-                workers=cluster.workers,
-                cores=cluster.cores_per_worker,
-                step_profile=self.options.step_profile,
-                allow_emulated=self.options.allow_emulated_bf16,
-            )
-        except ProofRefused as exc:
-            raise self._fail(name, str(exc)) from None
-
-    def _prove_command(self, variant: Variant, config: TrainConfig, name: str) -> dict[str, Any]:
-        """A command workload's proof: its own step under oneDNN verbose, or "not
-        available" where it prints none (never "passed"); refusals as for the built-in."""
-        try:
-            proof, note = program_proof(
-                variant,
-                config,
-                name,
-                self.workload,
-                cores=self.cluster.cores_per_worker,
-                allow_emulated=self.options.allow_emulated_bf16,
-                # profiled where the built-in is: on the local cluster's cores
-                step_profile=self.options.step_profile and self.cluster.hosts is None,
-            )
-        except ProofRefused as exc:
-            raise self._fail(name, str(exc)) from None
-        if note is not None and note not in self.notices:
-            self.notices.append(note)
-        return proof
 
     def _run(self, config: TrainConfig) -> RunResult:
         """One run of this session's workload on the cluster."""
@@ -200,10 +147,15 @@ class TrainingRuns:
         config = self._config(variant, reference)
         if self.cluster.broken:
             raise RunFailed(f"{name} not run: {self.cluster.broken}")
-        proof = self._prove(variant, config, name)
+        try:
+            proof = self.proofs.get(variant, config, name)
+        except RunFailed as exc:
+            self.errors[name] = str(exc)
+            raise
         before = self.cluster.executor_hosts()
         try:
-            result = self._run(config)
+            with self.phases.timed(f"runs {name}"):
+                result = self._run(config)
         except TrainingError as exc:
             lost = self.cluster.lost(before) or self._unreachable(str(exc))
             detail = f"{lost}\n{exc}" if lost else str(exc)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from bf16perf.machine.host import Machine
 from bf16perf.machine.lock import MachineLock
 from bf16perf.session.options import PerfOptions
+from bf16perf.session.phases import Phases
 from bf16perf.verdicts.outcomes import Decision
 from bf16perf.workloads.definition import WorkloadDef
 
@@ -59,6 +60,7 @@ class PerfSession:
         verdicts: the verdicts planned that can fail the session with exit 10, counted
             when its tests are collected; they share ``--perf-alpha``.
         started_at: session start, seconds since the epoch (its duration).
+        phases: where its time went (:mod:`bf16perf.session.phases`).
     """
 
     options: PerfOptions
@@ -76,6 +78,7 @@ class PerfSession:
     workloads: list[WorkloadDef] = field(default_factory=list)
     verdicts: int = 1
     started_at: float = field(default_factory=time.time)
+    phases: Phases = field(default_factory=Phases)
     _report_dir: Path | None = field(default=None, repr=False)
 
     @property
