@@ -368,10 +368,11 @@ def test_the_session_s_own_summary_is_inert_too(capsys: pytest.CaptureFixture[st
     from types import SimpleNamespace
 
     from bf16perf.plugin import hooks as plugin
+    from bf16perf.session.phases import Phases
 
     session = SimpleNamespace(
         notices=["bf16perf: history.jsonl line 3 label 'x\x1b]0;owned\x07'"],
-        decisions=[], runs=[], started_at=time.time(),
+        decisions=[], runs=[], started_at=time.time(), phases=Phases(),
     )  # fmt: skip
     config = SimpleNamespace(stash={plugin._SESSION: session})
     written: list[str] = []

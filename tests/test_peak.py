@@ -104,7 +104,9 @@ def test_the_peak_is_the_fastest_of_the_largest_calls() -> None:
     assert peak is not None and peak.impl == "gemm_api" and peak.cores == 1
     assert peak.gflops == pytest.approx(2 * 2048 * 1024 * 2048 / 1e9 / 0.120)
     assert Peak.from_dict(peak.to_dict()) == peak
-    assert peak.label() == f"f32 matmul on gemm_api, 1 core: {peak.gflops:.1f} GFLOP/s"
+    assert peak.label() == (
+        f"oneDNN's best matmul here: f32 on gemm_api, 1 core, {peak.gflops:.1f} GFLOP/s"
+    )
     reorder_only = parse_verbose(_line("reorder", "jit:uni", "8x8", 1.0)).primitives
     assert peak_of(reorder_only, "f32", 1) is None
 
@@ -126,8 +128,8 @@ def test_each_compute_part_is_set_against_the_peak() -> None:
     assert rows[-1]["gflops"] == pytest.approx(every)
     lines = share_lines(profile, peak.to_dict())
     assert lines[0] == (
-        "share of peak (bf16 matmul on brg_matmul:avx512_core_bf16, 1 core: 100.0 GFLOP/s,"
-        " 4 s to measure):"
+        "share of peak (oneDNN's best matmul here: bf16 on brg_matmul:avx512_core_bf16, 1"
+        " core, 100.0 GFLOP/s, 4 s to measure):"
     )
     assert lines[1].startswith("  convolution forward: ")
     assert lines[1].endswith("% of peak (brgconv_1x1:avx512_core_bf16)")
@@ -145,7 +147,7 @@ def test_the_terminal_shows_the_share_of_peak_under_each_profile() -> None:
     peak = Peak("bf16", "brg_matmul:avx512_core_bf16", 100.0, 1, 4.0)
     kernels = {"profile": {**profile.to_dict(), "cost_s": 9.0, "peak": peak.to_dict()}}
     lines = summary_lines([("bf16", [3.5], kernels)])
-    assert any(line.startswith("  share of peak (bf16 matmul") for line in lines)
+    assert any(line.startswith("  share of peak (oneDNN's best matmul here") for line in lines)
     assert any(line.startswith("    all compute: ") for line in lines)
 
 
@@ -181,3 +183,86 @@ def test_the_bf16_peak_runs_on_bf16_hardware_or_says_why_not() -> None:
         return
     with pytest.raises(ProbeError, match="peak probe's matmul printed no timed oneDNN bf16 call"):
         measure_peak(config, cores=1)
+
+
+HARDWARE_CASES = [
+    # (oneDNN implementation, computes in bf16, a Zen 4 core) -> the table's row
+    ("brg_conv_fwd:avx512_core_amx", True, False, "amx_bf16", 1024),
+    ("brgconv_1x1:avx512_core_bf16", True, False, "avx512_bf16", 128),
+    ("brg_conv_fwd:avx512_core_amx", False, False, "avx512", 64),  # fp32 on an AMX host
+    ("brg_conv_fwd:avx512_core", True, False, "avx512", 64),  # bf16 converted: fp32's rate
+    ("brg_conv_fwd:avx512_core_bf16", True, True, "zen4_avx512_bf16", 64),
+    ("jit:avx512_core", False, True, "zen4_avx512", 32),
+    ("jit:avx2", False, False, "avx2", 32),
+]
+
+
+@pytest.mark.parametrize(("impl", "bf16", "zen4", "key", "flop"), HARDWARE_CASES)
+def test_each_isa_row_of_the_hardware_peak(
+    impl: str, bf16: bool, zen4: bool, key: str, flop: int
+) -> None:
+    from bf16perf.onednn.hardware import ISA_PEAKS, hardware_gflops, isa_row
+
+    row = isa_row(impl, bf16, zen4)
+    assert row is ISA_PEAKS[key] and row.flop_per_cycle == flop and row.source
+    assert hardware_gflops(row, 2.0, 2) == flop * 4.0  # FLOP/cycle x GHz x cores
+
+
+def test_every_row_has_a_case_and_unknown_isas_have_no_hardware_peak() -> None:
+    from bf16perf.onednn.hardware import ISA_PEAKS, isa_row
+
+    assert {case[3] for case in HARDWARE_CASES} == set(ISA_PEAKS)
+    assert isa_row("gemm:jit:sse41", False) is None and isa_row("ref:any", True) is None
+
+
+def test_the_clock_is_read_where_the_os_exposes_it(tmp_path: Path) -> None:
+    from bf16perf.machine.clock import core_ghz
+
+    for cpu, khz in ((0, 3_500_000), (1, 3_700_000)):
+        freq = tmp_path / "sys" / f"cpu{cpu}" / "cpufreq"
+        freq.mkdir(parents=True)
+        (freq / "cpuinfo_max_freq").write_text(f"{khz}\n")
+    info = tmp_path / "cpuinfo"
+    info.write_text(
+        "processor\t: 0\ncpu MHz\t\t: 2100.000\n\nprocessor\t: 1\ncpu MHz\t\t: 2300.5\n"
+    )
+    assert core_ghz(None, tmp_path / "sys", info) == (3.7, "cpufreq cpuinfo_max_freq")
+    assert core_ghz([0], tmp_path / "sys", info) == (3.5, "cpufreq cpuinfo_max_freq")
+    assert core_ghz([0], tmp_path / "none", info) == (2.1, "/proc/cpuinfo cpu MHz")
+    assert core_ghz(None, tmp_path / "none", info) == (2.3005, "/proc/cpuinfo cpu MHz")
+    assert core_ghz(None, tmp_path / "none", tmp_path / "missing") is None
+
+
+def test_each_part_is_set_against_the_hardware_peak_too() -> None:
+    profile = profile_of(parse_verbose((DATA / RESNET).read_text()).primitives)
+    peak = Peak("bf16", "brg_matmul:avx512_core_bf16", 100.0, 1, 4.0, 2.0, "test", False)
+    rows = shares_of_peak(profile, peak)
+    for row in rows:  # AVX512-BF16 at 2 GHz on one core: 256 GFLOP/s
+        assert row["hardware_gflops"] == pytest.approx(256.0) and row["isa"] == "AVX512-BF16"
+        assert row["hardware_share"] == pytest.approx(row["gflops"] / 256.0)
+        assert row["hardware_share"] <= 1.0
+    lines = share_lines(profile, peak.to_dict())
+    assert "the hardware's at 2.00 GHz (test)" in lines[0]
+    assert "% of the hardware's 256 (AVX512-BF16)" in lines[1]
+    assert Peak.from_dict(peak.to_dict()) == peak
+
+
+def test_a_reported_clock_below_what_ran_is_raised_never_a_share_above_100() -> None:
+    """A VM reports its host's nominal clock while its cores boost: where the probe's own
+    matmul beats the table's peak at that clock, the clock is the least the rates prove."""
+    profile = profile_of(parse_verbose((DATA / RESNET).read_text()).primitives)
+    # 300 GFLOP/s of AVX512-BF16 on one core proves at least 300 / 128 = 2.34 GHz
+    peak = Peak("bf16", "brg_matmul:avx512_core_bf16", 300.0, 1, 4.0, 1.0, "test", False)
+    rows = shares_of_peak(profile, peak)
+    assert rows[0]["ghz"] == pytest.approx(300.0 / 128)
+    assert all(r["hardware_share"] <= 1.0 + 1e-9 for r in rows)
+    head = share_lines(profile, peak.to_dict())[0]
+    assert "the hardware's at 2.34 GHz, the least clock these rates prove (test says 1.00" in head
+
+
+def test_the_docs_table_is_the_code_s_table() -> None:
+    from bf16perf.onednn.hardware import ISA_PEAKS
+
+    docs = (Path(__file__).parent.parent / "docs" / "running.md").read_text()
+    for key, row in ISA_PEAKS.items():
+        assert f"| `{key}` | {row.name} | {row.dtype} | {row.flop_per_cycle:,} |" in docs, key

@@ -299,6 +299,9 @@ def test_paired_nightly_against_a_created_reference_flags_an_injected_slowdown(
     parts = split["compute_s"] + split["comm_s"] + split["rest_s"]
     assert parts == pytest.approx(split["step_s"]) and split["compute_s"] > 0, split
     assert "bf16perf profile fp32 (one lone step" in out
+    # the hardware's peak at the clock the OS reports (#35): no share above it
+    hardware = [r["hardware_share"] for r in run["share_of_peak"] or []]
+    assert all(h is None or 0 < h <= 1.0 for h in hardware), run["share_of_peak"]
     html = (tmp_path / "reports" / "latest" / "report.html").read_text()
     assert "Where the step goes" in html
     (line,) = [

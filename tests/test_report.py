@@ -151,7 +151,7 @@ def test_the_share_of_peak_is_in_the_report_the_page_and_the_history(tmp_path: P
     )
     html = (out / "report.html").read_text()
     assert "<th>share of peak</th>" in html
-    assert "peak: bf16 matmul on brg_matmul:avx512_core_bf16, 400.0 GFLOP/s" in html
+    assert "best matmul here: bf16 on brg_matmul:avx512_core_bf16, 1 core, 400.0 GFLOP/s" in html
     (line,) = read_history(history)
     jsonschema.validate(line, schema("history"))
     kept = line["series"]["w-bf16"]["profile"]  # what a change point compares

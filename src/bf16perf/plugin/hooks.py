@@ -85,6 +85,26 @@ def _options(config: pytest.Config) -> PerfOptions:
     return config.stash[_OPTIONS]
 
 
+def _probe(
+    options: PerfOptions,
+) -> tuple[MachineLock | None, KernelSummary | None, str | None, float | None]:
+    """The machine lock and the kernel probe under it (the probe is CPU work: never beside
+    another session's measurement): the lock, the probe's summary or why it failed, and
+    its seconds; nothing where ``--perf-no-probe``."""
+    if not options.probe:
+        return None, None, None, None
+    lock = MachineLock(None, options.lock_timeout_s)
+    try:
+        lock.acquire()
+    except LockError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    t0 = time.monotonic()
+    try:
+        return lock, run_probe(), None, time.monotonic() - t0
+    except ProbeError as exc:
+        return lock, None, str(exc), time.monotonic() - t0
+
+
 def activate(config: pytest.Config) -> PerfSession:
     """Start the perf session: check every input, take the machine lock, run the kernel
     probe, keep the state.
@@ -113,23 +133,7 @@ def activate(config: pytest.Config) -> PerfSession:
         reference = inputs.checked(options, fingerprint, workloads) if measuring else None
     except inputs.InputError as exc:
         raise pytest.UsageError(str(exc)) from None
-    probe: KernelSummary | None = None
-    probe_error: str | None = None
-    probe_s: float | None = None
-    lock: MachineLock | None = None
-    if options.probe and measuring:
-        # the probe is CPU work: never beside another session's measurement
-        lock = MachineLock(None, options.lock_timeout_s)
-        try:
-            lock.acquire()
-        except LockError as exc:
-            raise pytest.UsageError(str(exc)) from None
-        probe_t0 = time.monotonic()
-        try:
-            probe = run_probe()
-        except ProbeError as exc:
-            probe_error = str(exc)
-        probe_s = time.monotonic() - probe_t0
+    lock, probe, probe_error, probe_s = _probe(options) if measuring else (None,) * 4
     machine = detect_machine(
         path, cpu=cpu, fingerprint=fingerprint, probe=probe, probe_error=probe_error
     )

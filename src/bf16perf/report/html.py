@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from bf16perf.onednn.peak import no_share_why
+from bf16perf.onednn.peak import Peak, no_share_why
 from bf16perf.report.plots import TITLES
 from bf16perf.store.report_json import Report, ReportRun
 from bf16perf.workloads.proof import proof_lines
@@ -140,8 +140,17 @@ def _peak_words(run: ReportRun) -> str:
     why = no_share_why(peak, shares)
     if why is not None:
         return f"not available: {why}"
-    parts = "; ".join(f"{s['part']} {s['gflops']:.1f} GFLOP/s ({s['share']:.0%})" for s in shares)
-    return f"{parts}; peak: {peak['dtype']} matmul on {peak['impl']}, {peak['gflops']:.1f} GFLOP/s"
+    parts = "; ".join(
+        f"{s['part']} {s['gflops']:.1f} GFLOP/s ({s['share']:.0%}"
+        + (
+            f", {s['hardware_share']:.0%} of the hardware's {s['hardware_gflops']:.0f}"
+            if s.get("hardware_share") is not None
+            else ""
+        )
+        + ")"
+        for s in shares
+    )
+    return f"{parts}; {Peak.from_dict(peak).label()}"
 
 
 def _workloads(report: Report) -> str:

@@ -14,9 +14,12 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bf16perf.machine.clock import core_ghz
+from bf16perf.machine.cpu import DEFAULT_CPUINFO, read_cpuinfo
 from bf16perf.onednn.capture import capture_verbose
 from bf16perf.onednn.kernels import ProbeError, parse_verbose
 from bf16perf.onednn.peak import Peak, peak_of
@@ -57,6 +60,12 @@ def measure_peak(config: TrainConfig, cores: int, timeout_s: float = 300.0) -> P
             f"the {dtype} peak probe's matmul printed no timed oneDNN {dtype} call (the"
             " framework ran it outside oneDNN, or in another data type)"
         )
+    clock = core_ghz()  # the fastest core's: an upper bound, so no share passes 100%
+    cpu = read_cpuinfo(DEFAULT_CPUINFO)
+    zen4 = cpu.vendor == "AuthenticAMD" and cpu.family == "25" and "avx512f" in cpu.flags
+    peak = replace(
+        peak, ghz=clock[0] if clock else None, clock=clock[1] if clock else "", zen4=zen4
+    )
     _SEEN[key] = peak
     return peak
 
