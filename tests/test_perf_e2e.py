@@ -232,9 +232,11 @@ def test_paired_nightly_against_a_created_reference_flags_an_injected_slowdown(
     versions (its own venv, checked: it imports the worker and the probe proves its
     kernels; the whole-environment freeze is unit-tested, and takes twice as long), then one
     session against it with the candidate
-    slowed by 90% over 3 pairs (at --perf-alpha 0.1; a smoke step dilutes the sleep; on 2
-    pairs, 1 degree of freedom, one disturbed pair once read a 46% pair spread and "cannot
-    tell" at -48% in CI, 2026-12-07): tonight's paired test fails it
+    slowed by 90% over 3 pairs of 6 measured steps after 2 warm-up ones (at --perf-alpha
+    0.1; a smoke step dilutes the sleep; at 3 steps after 1, the median of a reference run
+    with two of its three steps slowed 2x by the machine flipped, the 2-df pair spread read
+    60% and the verdict "cannot tell" at -50%, 2026-12-07; on 2 pairs a 46% spread did the
+    same): tonight's paired test fails it
     (exit 10), the history keeps the pairs and the session's kind, the pair order's seed
     is the one given, and the verdict says where the candidate's lone step grew: in the
     rest (the injected sleep), not in oneDNN's kernels.  ``list`` shows the reference with
@@ -257,7 +259,7 @@ def test_paired_nightly_against_a_created_reference_flags_an_injected_slowdown(
     slowed = run_perf(
         "--perf-reference", "frozen", "--perf-references", str(refs),
         "--perf-order-seed", "7", "--perf-pairs", "3",
-        "--perf-warmup-steps", "1", "--perf-steps", "3", "--perf-batch-per-worker", "2",
+        "--perf-warmup-steps", "2", "--perf-steps", "6", "--perf-batch-per-worker", "2",
         "--perf-no-probe", "--perf-inject-slowdown", "0.9", "--perf-alpha", "0.1",
         "--perf-reports", str(tmp_path / "reports"),
         tests=(FP32,),  # fp32 alone on every host: 3 reference and 3 candidate runs
@@ -282,7 +284,7 @@ def test_paired_nightly_against_a_created_reference_flags_an_injected_slowdown(
     (decision,) = [d for d in report["decisions"] if d["check"] == "paired throughput"]
     figures = decision["figures"]
     assert len(figures["order"]) == 3 and set(figures["order"]) == {"candidate", "reference"}
-    # 90% more time a step, diluted by what the sleep does not cover; 2 pairs scatter
+    # 90% more time a step, diluted by what the sleep does not cover; pairs scatter
     assert 0.3 < figures["tonight"]["ratio"] < 0.85 and "tonight" in figures["failed_by"]
     # the candidate's lone step has the sleep: the rest grew, not oneDNN's kernels
     assert "what grew in the lone step against the reference's: " in decision["detail"]

@@ -304,3 +304,28 @@ def test_the_decision_card_draws_every_verdict_with_a_ratio() -> None:
     for word in ("detectable drop", "threshold / gate", "interval", "no change"):
         assert f">{word}<" in card, word  # the legend, as text
     assert decision_card([]) is None
+
+
+def test_a_command_workload_s_report_reads_back(tmp_path: Path) -> None:
+    """A command workload's runs name their workload first (``resnet50-torch:fp32``): the
+    report they make reads back through its typed model (CI, 2026-12-07: it did not)."""
+    from bf16perf.store.report_json import Report
+
+    report = _report()
+    report["runs"][0]["variant"] = "resnet50-torch:fp32"
+    out = write_report(tmp_path / "r", report, tmp_path / "history.jsonl", [])
+    doc = Report.read(out)
+    assert doc.runs[0].variant == "resnet50-torch:fp32"
+    assert (out / "report.html").is_file() and (tmp_path / "latest").is_symlink()
+
+
+def test_a_report_that_does_not_read_back_keeps_its_record(tmp_path: Path) -> None:
+    """A writer's bug costs the page, never report.json, the logs or ``latest``: named."""
+    report = _report()
+    report["runs"][0]["variant"] = "no such variant"
+    problems: list[str] = []
+    out = write_report(tmp_path / "r", report, tmp_path / "history.jsonl", [], problems)
+    assert json.loads((out / "report.json").read_text())["runs"][0]["variant"] == "no such variant"
+    assert (tmp_path / "latest").is_symlink() and not (out / "report.html").exists()
+    assert any("does not read back" in p and "runs[0].variant" in p for p in problems), problems
+    assert not (tmp_path / "history.jsonl").exists()  # no line from a report that cannot be read
