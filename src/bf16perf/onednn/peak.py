@@ -194,7 +194,8 @@ def share_lines(profile: Profile, peak: Mapping[str, Any] | None) -> list[str]:
     why = no_share_why(peak, rows)
     if why is not None or measured is None:
         return [f"share of peak: not available: {why}"]
-    ghz = rows[0].get("ghz") if rows else None
+    known = [r for r in rows if r.get("hardware_share") is not None]
+    ghz = known[0].get("ghz") if known else None  # no ISA in the table: no hardware peak
     clock = ""
     if ghz and measured.ghz and ghz > measured.ghz * 1.001:
         clock = (
