@@ -274,8 +274,26 @@ def open_cluster(
         if cluster is not None:
             spark = cluster.spark  # a driver-mode run may have reopened it
         if spark is not None:
-            spark.stop()
+            _stop(spark, lost=cluster is not None and cluster.broken is not None)
         if local is not None:
             stop_s = local.stop()
             if cluster is not None:
                 cluster.stop_s = stop_s
+
+
+#: How long a driver that lost a host waits for its SparkContext to stop.
+LOST_STOP_S = 15.0
+
+
+def _stop(spark: Any, lost: bool) -> None:
+    """Stop the driver's SparkContext; where a host was lost (its block manager never
+    answers a broadcast's removal: 120 s of ``spark.rpc.askTimeout`` in CI, 2026-12-07),
+    for at most :data:`LOST_STOP_S`, the driver's JVM going with the process."""
+    if not lost:
+        spark.stop()
+        return
+    import threading
+
+    stopping = threading.Thread(target=spark.stop, name="bf16perf-stop", daemon=True)
+    stopping.start()
+    stopping.join(LOST_STOP_S)
