@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from bf16perf.stats.figures import run_figure
-from bf16perf.store.formats import BASELINE_VERSION, NOISE_VERSION, FormatError, migrate_baseline
+from bf16perf.store.formats import (
+    BASELINE_VERSION,
+    NOISE_VERSION,
+    FormatError,
+    loads,
+    migrate_baseline,
+)
 from bf16perf.workloads.results import RunResult
 
 __all__ = [
@@ -29,6 +35,7 @@ __all__ = [
     "BaselineSession",
     "add_session",
     "baseline_document",
+    "read_document",
     "upgrade",
 ]
 
@@ -40,6 +47,23 @@ NOISE_SCHEMA_VERSION = NOISE_VERSION
 
 class BaselineError(ValueError):
     """A baseline file exists but cannot be used."""
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """A kept baseline or noise file's JSON object (strict numbers); :class:`BaselineError`
+    naming the file and the fix where it is not a regular file, not JSON or not an object."""
+    if not path.is_file():
+        raise BaselineError(f"{path} is not a regular file; move it away or delete it")
+    try:
+        data = loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise BaselineError(
+            f"{path} is not valid JSON ({exc}); restore it from version control"
+            " or delete it and save a new one"
+        ) from None
+    if not isinstance(data, dict):
+        raise BaselineError(f"baseline {path}: not a JSON object")
+    return data
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,10 @@ from bf16perf.store.baseline import (
     BaselineRun,
     BaselineSession,
     add_session,
+    read_document,
     upgrade,
 )
-from bf16perf.store.formats import loads, versioned
+from bf16perf.store.formats import versioned
 from bf16perf.store.noise import NoiseFile
 
 __all__ = ["BaselineStore", "StoreFile"]
@@ -80,18 +81,7 @@ class BaselineStore:
         return self.root / slug / f"{workload}.noise.json"
 
     def _read(self, path: Path) -> dict[str, Any]:
-        if not path.is_file():
-            raise BaselineError(f"{path} is not a regular file; move it away or delete it")
-        try:
-            data = loads(path.read_text())
-        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-            raise BaselineError(
-                f"{path} is not valid JSON ({exc}); restore it from version control"
-                " or delete it and save a new one"
-            ) from None
-        if not isinstance(data, dict):
-            raise BaselineError(f"baseline {path}: not a JSON object")
-        return data
+        return read_document(path)
 
     def files(self, slug: str | None = None) -> list[StoreFile]:
         """The kept files of machine ``slug`` (``None``: of every machine), in path order;

@@ -12,8 +12,8 @@ from typing import Any
 
 from bf16perf.stats.figures import Spread
 from bf16perf.store.atomic import atomic_json, keep_previous
-from bf16perf.store.baseline import NOISE_SCHEMA_VERSION, BaselineError
-from bf16perf.store.formats import loads, problem, versioned
+from bf16perf.store.baseline import NOISE_SCHEMA_VERSION, BaselineError, read_document
+from bf16perf.store.formats import problem, versioned
 
 __all__ = ["NoiseFile"]
 
@@ -69,17 +69,7 @@ class NoiseFile:
     def read(cls, path: Path, fingerprint_id: str | None) -> NoiseFile:
         """Parse and check ``path``, measured on the machine ``fingerprint_id`` (``None``:
         any); raises :class:`~bf16perf.store.baseline.BaselineError` naming the file."""
-        if not path.is_file():
-            raise BaselineError(f"{path} is not a regular file; move it away or delete it")
-        try:
-            data = loads(path.read_text())
-        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-            raise BaselineError(
-                f"{path} is not valid JSON ({exc}); restore it from version control"
-                " or delete it and save a new one"
-            ) from None
-        if not isinstance(data, dict):
-            raise BaselineError(f"baseline {path}: not a JSON object")
+        data = read_document(path)
         version = data.get("schema_version")
         if version != NOISE_SCHEMA_VERSION:
             raise BaselineError(
