@@ -228,7 +228,8 @@ def test_help_lists_the_exit_codes_and_version_prints(capsys: pytest.CaptureFixt
 @pytest.mark.parametrize(
     "argv",
     [
-        ["history"], ["compare"], ["summary"], ["calibrate"], ["baselines"], ["reference"],
+        ["history"], ["compare"], ["summary"], ["side-by-side"], ["calibrate"], ["baselines"],
+        ["reference"],
         ["reference", "create"], ["reference", "list"], ["reference", "remove"], ["master"],
         ["worker"],
     ],

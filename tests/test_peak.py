@@ -146,7 +146,7 @@ def test_the_terminal_shows_the_share_of_peak_under_each_profile() -> None:
     profile = profile_of(parse_verbose((DATA / RESNET).read_text()).primitives, step_s=3.0)
     peak = Peak("bf16", "brg_matmul:avx512_core_bf16", 100.0, 1, 4.0)
     kernels = {"profile": {**profile.to_dict(), "cost_s": 9.0, "peak": peak.to_dict()}}
-    lines = summary_lines([("bf16", [3.5], kernels)])
+    lines = summary_lines([("bf16", [3.5], kernels, [])])
     assert any(line.startswith("  share of peak (oneDNN's best matmul here") for line in lines)
     assert any(line.startswith("    all compute: ") for line in lines)
 

@@ -300,6 +300,9 @@ def test_paired_nightly_against_a_created_reference_flags_an_injected_slowdown(
     split = run["decomposition"]
     parts = split["compute_s"] + split["comm_s"] + split["rest_s"]
     assert parts == pytest.approx(split["step_s"]) and split["compute_s"] > 0, split
+    # the all-reduce timed in the step (#35): the timed parts account for it within 5%
+    assert split["method"] == "timed" and split["adds_up"] and split["comm_s"] >= 0, split
+    assert profile["quiet_step_s"] > 0 and "the profiler's own cost: " in out, profile
     assert "bf16perf profile fp32 (one lone step" in out
     # the hardware's peak at the clock the OS reports (#35): no share above it
     hardware = [r["hardware_share"] for r in run["share_of_peak"] or []]

@@ -3,6 +3,7 @@ counts and implementations; the step decomposed; the bf16 speedup explained."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,11 +12,14 @@ from bf16perf.onednn.attribution import changed_parts, grown_between, grown_text
 from bf16perf.onednn.decomposition import (
     decompose,
     explain_speedup,
+    median_step_parts,
     run_decomposition,
     summary_lines,
 )
 from bf16perf.onednn.kernels import parse_verbose
 from bf16perf.onednn.step_profile import PARTS, Part, Profile, part_of, profile_of
+from bf16perf.workloads.config import TrainConfig
+from bf16perf.workloads.results import RunResult, WorkerResult, step_parts
 
 DATA = Path(__file__).parent / "data" / "onednn"
 
@@ -66,16 +70,75 @@ def _lone(compute_s: float, step_s: float) -> Profile:
     return Profile((Part("convolution forward", compute_s * 1000, 1, {"x": 1}),), step_s, (1, 1))
 
 
-def test_decomposition_adds_up_and_names_what_it_cannot_explain() -> None:
+def test_without_timed_parts_communication_is_inferred_signed_and_said_so() -> None:
     parts = decompose(2.0, _lone(compute_s=0.8, step_s=1.2))
-    assert parts is not None
+    assert parts is not None and parts.method == "inferred" and not parts.adds_up
     assert (parts.compute_s, parts.comm_s, parts.rest_s) == pytest.approx((0.8, 0.8, 0.4))
     assert parts.compute_s + parts.comm_s + parts.rest_s == pytest.approx(parts.step_s)
-    assert parts.unexplained_s == 0 and "communication 0.800 s (40%)" in parts.line()
-    slow_lone = decompose(1.0, _lone(compute_s=0.6, step_s=1.2))  # the lone step was slower
-    assert slow_lone is not None and slow_lone.unexplained_s == pytest.approx(0.2)
-    assert slow_lone.compute_s + slow_lone.rest_s == pytest.approx(1.0)
-    assert "(unexplained)" in slow_lone.line()
+    assert "communication +0.800 s (+40%, inferred" in parts.line()
+    # the lone step (under verbose timing) slower than the measured one: never clamped
+    slow_lone = decompose(1.0, _lone(compute_s=0.6, step_s=1.2))
+    assert slow_lone is not None and slow_lone.comm_s == pytest.approx(-0.2)
+    assert slow_lone.compute_s + slow_lone.comm_s + slow_lone.rest_s == pytest.approx(1.0)
+    assert "communication -0.200 s (-20%" in slow_lone.line()
+
+
+def _timed(compute: float, allreduce: float, apply: float, host: float) -> dict[str, float]:
+    return {"compute": compute, "allreduce": allreduce, "apply": apply, "host": host}
+
+
+def test_timed_parts_add_up_to_the_median_step_with_their_signs() -> None:
+    steps = [1.0, 3.0, 1.2]  # the median step is the third
+    timed = [
+        _timed(0.7, 0.2, 0.05, 0.05),
+        _timed(1.0, 1.9, 0.05, 0.05),
+        _timed(0.8, 0.3, 0.06, 0.04),
+    ]
+    median = median_step_parts(steps, timed)
+    assert median == pytest.approx(_timed(0.8, 0.3, 0.06, 0.04))
+    split = decompose(1.2, _lone(compute_s=0.9, step_s=1.3), median)
+    assert split is not None and split.method == "timed" and split.adds_up
+    # oneDNN's lone-step time exceeds the timed forward and backward: a negative part, kept
+    assert split.framework_s == pytest.approx(-0.1) and split.comm_s == pytest.approx(0.3)
+    total = split.compute_s + split.framework_s + split.comm_s + split.apply_s + split.unexplained_s
+    assert total == pytest.approx(split.step_s)
+    assert split.rest_s == pytest.approx(1.2 - 0.9 - 0.3)
+    assert "all-reduce 0.300 s (25%, timed)" in split.line()
+    assert "the framework's compute -0.100 s" in split.line() and "outside" not in split.line()
+    # an even count: the mean of the two middle steps, so the parts still add up
+    pair = median_step_parts([1.0, 2.0], [_timed(0.5, 0.4, 0.05, 0.05), _timed(1.0, 0.9, 0.0, 0.1)])
+    assert pair is not None and sum(pair.values()) == pytest.approx(1.5)
+    assert median_step_parts([1.0, 2.0], [_timed(0.5, 0.4, 0.05, 0.05)]) is None  # one short
+    assert median_step_parts([1.0], [{"compute": 1.0}]) is None  # not every part
+    # the host's time beyond 5% of the step is named: the timed parts do not account for it
+    loose = decompose(1.0, _lone(0.5, 1.0), _timed(0.6, 0.2, 0.0, 0.2))
+    assert loose is not None and not loose.adds_up and "outside the graph" in loose.line()
+
+
+def test_a_run_takes_each_steps_parts_from_the_worker_whose_step_it_is() -> None:
+    def worker(rank: int, times: list[float], parts: list[dict[str, float]]) -> WorkerResult:
+        return WorkerResult(rank, "h", [rank], [], times, [1.0], 8, step_parts_s=parts)
+
+    fast, slow = _timed(0.5, 0.4, 0.0, 0.1), _timed(0.9, 0.05, 0.0, 0.05)
+    run = RunResult(
+        TrainConfig(),
+        [worker(0, [1.0, 0.9], [fast, fast]), worker(1, [0.95, 1.0], [fast, slow])],
+        1.0,
+    )
+    assert run.step_times_s == [1.0, 1.0] and run.step_parts == [fast, slow]
+    untimed = RunResult(TrainConfig(), [worker(0, [1.0], []), worker(1, [1.0], [fast])], 1.0)
+    assert untimed.step_parts == []
+    assert step_parts([10.0, 10.5, 10.7, 10.75], 0.8) == pytest.approx(_timed(0.5, 0.2, 0.05, 0.05))
+
+
+def test_the_profile_names_what_its_own_timing_cost() -> None:
+    lone = replace(_lone(0.5, 1.2), quiet_step_s=1.0)
+    assert lone.overhead_line == (
+        "the profiler's own cost: the lone step took 1.200 s with oneDNN's verbose timing,"
+        " 1.000 s without (+0.200 s, +20%)"
+    )
+    assert Profile.from_dict(lone.to_dict()) == lone
+    assert _lone(0.5, 1.2).overhead_line is None  # not measured: nothing said
 
 
 def test_the_speedup_is_explained_part_by_part_with_its_amdahl_bound() -> None:
@@ -101,18 +164,21 @@ def test_session_lines_show_each_variant_and_explain_the_speedup() -> None:
     def kernels(compute_s: float, lone_s: float) -> dict[str, object]:
         return {"profile": {**_lone(compute_s, lone_s).to_dict(), "cost_s": 12.0}}
 
+    timed = [_timed(1.2, 0.7, 0.05, 0.05)]
     runs = [
-        ("fp32", [2.0, 2.1, 1.9], kernels(1.0, 1.15)),
-        ("bf16", [1.4, 1.5, 1.3], kernels(0.4, 0.55)),
-        ("fp32", [2.0], None),  # a later run: its steps count, its proof is the first's
-        ("keras-cnn:fp32", [0.5], {"message": "not available"}),  # no profile: no lines
+        ("fp32", [2.0, 2.1, 1.9], kernels(1.0, 1.15), [timed[0]] * 3),
+        ("bf16", [1.4, 1.5, 1.3], kernels(0.4, 0.55), []),  # untimed: inferred
+        ("fp32", [2.0], None, timed),  # a later run: its steps count, its proof is the first's
+        ("keras-cnn:fp32", [0.5], {"message": "not available"}, []),  # no profile: no lines
     ]
     lines = summary_lines(runs)
     assert lines[0] == "bf16perf profile fp32 (one lone step, 12 s to take):"
     assert any(line.startswith("  step 2.000 s = oneDNN compute 1.000 s (50%)") for line in lines)
+    assert any("all-reduce 0.700 s (35%, timed)" in line for line in lines), lines
     assert lines[-1].startswith("bf16perf speedup explained (bf16): bf16 compute is 2.50x")
     assert not any("keras-cnn" in line for line in lines)
     assert run_decomposition([2.0], runs[0][2]) == decompose(2.0, _lone(1.0, 1.15))
+    assert run_decomposition([2.0], runs[0][2], timed) == decompose(2.0, _lone(1.0, 1.15), timed[0])
     assert run_decomposition([2.0], None) is None
 
 

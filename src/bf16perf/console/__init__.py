@@ -3,6 +3,7 @@ machine's noise, and the pinned daemons of a multi-host cluster (:mod:`bf16perf.
 
     bf16perf history [PATH] [--page FILE] [--confirm N]
     bf16perf compare A B [--release]
+    bf16perf side-by-side REPORT... [--format markdown|json]
     bf16perf baselines [DIR]
     bf16perf calibrate [--sessions 8] [--runs 3] [--state DIR] [-- PYTEST-PERF-OPTIONS]
     bf16perf reference create NAME [--requirements FILE] | list | remove NAME
@@ -30,6 +31,7 @@ from bf16perf.console import (
     daemons,
     history,
     reference,
+    sidebyside,
     summary,
 )
 from bf16perf.console._common import InputError
@@ -65,7 +67,7 @@ def parser() -> argparse.ArgumentParser:
     )
     top.add_argument("--version", action="version", version=f"bf16perf {_version()}")
     sub = top.add_subparsers(dest="command", required=True)
-    for module in (history, compare, summary, calibrate, baselines, reference, daemons):
+    for module in (history, compare, summary, sidebyside, calibrate, baselines, reference, daemons):
         module.add(sub)
     _document(sub)
     return top
@@ -77,6 +79,7 @@ COMMAND_EXITS = {
     "compare": '0 no drop shown ("cannot tell" included); 10 a drop beyond the threshold'
     " shown; 11 with --release, such a drop not ruled out",
     "summary": "0 the report was read (the session's own exit code is the table's last line)",
+    "side-by-side": "0 every report was read and set in the table",
     "calibrate": "0 the estimate was made (and saved, unless --no-save)",
     "baselines": "0 done; also 2 when the listing names an unusable file",
     "reference": "0 done (a reference that fails its check is a bad input: nothing is kept)",

@@ -20,7 +20,7 @@ from bf16perf.verdicts.outcomes import Decision, Outcome, session_exit_code
 if TYPE_CHECKING:
     from bf16perf.stats.figures import Spread
 
-__all__ = ["add", "as_session", "run"]
+__all__ = ["add", "as_session", "report_at", "run"]
 
 
 def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,7 +57,7 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.set_defaults(run=run)
 
 
-def _report_json(given: Path) -> Report:
+def report_at(given: Path) -> Report:
     """The report at ``given`` (a directory or its report.json); a history, a baseline or
     anything else is a bad input, named."""
     try:
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     from bf16perf.verdicts import SESSION_PRIOR, baseline_rule
     from bf16perf.verdicts.words import COMMAND
 
-    report_a, report_b = _report_json(args.a), _report_json(args.b)
+    report_a, report_b = report_at(args.a), report_at(args.b)
     machines = [r.fingerprint["id"] for r in (report_a, report_b)]
     if machines[0] != machines[1] and not args.allow_other_machine:
         slugs = [r.slug for r in (report_a, report_b)]

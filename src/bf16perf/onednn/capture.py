@@ -22,16 +22,19 @@ def capture_verbose(
     timeout_s: float = 120.0,
     cwd: str | None = None,
     everything: bool = False,
+    verbose: bool = True,
 ) -> str:
     """Run ``argv`` (in ``cwd``) with ``ONEDNN_VERBOSE=1``; return what it printed that
     :func:`parse_verbose` reads (``everything``: all it printed, stdout then stderr).
+    ``verbose`` false: the same run with oneDNN's verbose output off (``ONEDNN_VERBOSE=0``),
+    to time what the verbose timing costs.
 
     ``env`` overrides are applied on top of the current environment.  ``what`` names the
     program in errors (:class:`ProbeError`).
     """
     full_env = dict(os.environ)
     full_env.update(env or {})
-    full_env["ONEDNN_VERBOSE"] = "1"
+    full_env["ONEDNN_VERBOSE"] = "1" if verbose else "0"
     full_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         proc = subprocess.run(

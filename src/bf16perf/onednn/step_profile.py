@@ -98,11 +98,27 @@ class Profile:
         parts: the parts that ran, in :data:`PARTS` order.
         step_s: the profiled step's wall time (``None`` where not measured).
         timed: primitives with an execution time, of all primitives seen.
+        quiet_step_s: the same lone step's wall time without oneDNN's verbose timing
+            (``None`` where not measured): ``step_s`` beyond it is the profiler's own cost.
     """
 
     parts: tuple[Part, ...]
     step_s: float | None = None
     timed: tuple[int, int] = (0, 0)
+    quiet_step_s: float | None = None
+
+    @property
+    def overhead_line(self) -> str | None:
+        """What oneDNN's verbose timing cost the lone step, signed; ``None`` where either
+        wall time is missing."""
+        if self.step_s is None or not self.quiet_step_s:
+            return None
+        extra = self.step_s - self.quiet_step_s
+        return (
+            f"the profiler's own cost: the lone step took {self.step_s:.3f} s with oneDNN's"
+            f" verbose timing, {self.quiet_step_s:.3f} s without ({extra:+.3f} s,"
+            f" {extra / self.quiet_step_s:+.0%})"
+        )
 
     @property
     def compute_s(self) -> float:
@@ -142,6 +158,7 @@ class Profile:
                 for p in self.parts
             ],
             "step_s": self.step_s,
+            "quiet_step_s": self.quiet_step_s,
             "compute_s": self.compute_s,
             "timed": list(self.timed),
             "available": self.available,
@@ -161,8 +178,13 @@ class Profile:
             for p in d.get("parts", [])
         )
         timed = tuple(d.get("timed", (0, 0)))
-        step = d.get("step_s")
-        return cls(parts, None if step is None else float(step), (int(timed[0]), int(timed[1])))
+        step, quiet = d.get("step_s"), d.get("quiet_step_s")
+        return cls(
+            parts,
+            None if step is None else float(step),
+            (int(timed[0]), int(timed[1])),
+            None if quiet is None else float(quiet),  # absent from profiles kept before it
+        )
 
 
 def profile_of(

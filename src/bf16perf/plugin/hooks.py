@@ -221,7 +221,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(inert(line))
     mine = [r for r, _ in session.runs if r.stack != "reference"]
     for line in summary_lines(
-        [(r.label, r.step_times_s, r.kernels) for r in mine],
+        [(r.label, r.step_times_s, r.kernels, r.step_parts) for r in mine],
         bf16_allreduce=any(r.config.reduces_in_bf16 for r in mine),
     ):
         terminalreporter.write_line(line)

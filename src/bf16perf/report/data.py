@@ -40,7 +40,7 @@ def _run_dict(run: RunResult, workload_key: str) -> dict[str, Any]:
     ips = run.images_per_second
     # the figure's interval: a bootstrap of the ratio to a constant 1.0
     _, low, high = bootstrap_ratio(ips, [1.0]) if ips else (0.0, 0.0, 0.0)
-    split = run_decomposition(run.step_times_s, run.kernels)
+    split = run_decomposition(run.step_times_s, run.kernels, run.step_parts)
     return {
         **run.to_dict(),
         "workload_key": workload_key,

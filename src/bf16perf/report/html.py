@@ -110,18 +110,19 @@ def _steps(report: Report) -> str:
             )
             continue
         step = split["step_s"] or 1.0
-        bar = "".join(
-            f'<span class="{name}" style="width:{100 * split[key] / step:.1f}%"'
-            f' title="{name} {split[key]:.3f} s"></span>'
+        bar = "".join(  # a negative part (signed, never clamped) has no width: its text says it
+            f'<span class="{name}" style="width:{100 * max(split[key], 0.0) / step:.1f}%"'
+            f' title="{name} {split[key]:+.3f} s"></span>'
             for name, key in (("compute", "compute_s"), ("communication", "comm_s"),
                               ("rest", "rest_s"))
         )  # fmt: skip
         parts = (r.proof.profile or {}).get("parts", [])
         top = sorted(parts, key=lambda p: -p["ms"])[:4]
         words = "; ".join(f"{p['name']} {p['ms']:.0f} ms" for p in top)
+        comm = "all-reduce (timed)" if split.get("method") == "timed" else "communication"
         text = (
-            f"step {split['step_s']:.3f} s: compute {split['compute_s']:.3f}, communication"
-            f" {split['comm_s']:.3f}, the rest {split['rest_s']:.3f}"
+            f"step {split['step_s']:.3f} s: compute {split['compute_s']:.3f}, {comm}"
+            f" {split['comm_s']:+.3f}, the rest {split['rest_s']:+.3f}"
         )
         rows.append(
             f'<tr><td>{e(label)}</td><td><div class="bar">{bar}</div>{e(text)}</td>'

@@ -81,6 +81,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("--perf-bf16-allreduce", "bf16 runs all-reduce gradients in bf16 (half the bytes;"
            " the reference recipe reduces fp32); a separate baseline key",
            train="bf16_allreduce", default=False),
+    Option("--perf-bytes-per-pack", "pack gradients into all-reduces of about this many"
+           " bytes (default 33554432, 32 MiB; 0: one per gradient); a separate baseline key",
+           train="bytes_per_pack", parse=p.non_negative_int, metavar="BYTES"),
+    Option("--perf-collective", "the collective implementation (default ring; auto lets"
+           " TensorFlow pick); a separate baseline key", train="collective",
+           parse=p.collective, metavar="ring|auto"),
     # verdicts
     Option("--perf-baselines", "baseline store (default: {default}/)", "baselines_dir",
            parse=Path, metavar="DIR"),

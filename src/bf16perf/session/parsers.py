@@ -8,10 +8,11 @@ import argparse
 from pathlib import Path
 
 from bf16perf.machine.pinning import PinMode
-from bf16perf.workloads.config import PROFILES
+from bf16perf.workloads.config import COLLECTIVES, PROFILES
 
 __all__ = [
     "alpha",
+    "collective",
     "env_assignment",
     "existing_dir",
     "fraction",
@@ -145,3 +146,12 @@ def reference_name(text: str) -> str:
             " as bf16perf reference list shows them"
         )
     return text
+
+
+def collective(text: str) -> str:
+    """A collective implementation of :data:`~bf16perf.workloads.config.COLLECTIVES`."""
+    if text.lower() not in COLLECTIVES:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is no collective implementation; use one of {', '.join(COLLECTIVES)}"
+        )
+    return text.lower()

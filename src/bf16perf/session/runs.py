@@ -135,6 +135,7 @@ class TrainingRuns:
                 python=options.reference_python,
                 env=options.reference_env,
                 inject_slowdown=0.0,
+                inject_allreduce_sleep_s=0.0,
             )
         return config
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from bf16perf.onednn.run_proof import RunProof
 from bf16perf.store.formats import loads, problem
-from bf16perf.workloads.results import WorkerResult
+from bf16perf.workloads.results import WorkerResult, slowest_parts
 
 __all__ = ["Report", "ReportDecision", "ReportError", "ReportRun"]
 
@@ -100,6 +100,17 @@ class ReportRun:
     @property
     def workers(self) -> list[WorkerResult]:
         return [WorkerResult.from_dict(dict(w)) for w in self.fields["workers"]]
+
+    @property
+    def step_parts(self) -> list[dict[str, float]]:
+        """Each measured step's timed parts, the slowest worker's (empty: not timed)."""
+        return slowest_parts(self.workers)
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        """The run's training configuration as stored."""
+        config = self.fields.get("config")
+        return config if isinstance(config, Mapping) else {}
 
     @property
     def workload(self) -> str:

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 __all__ = [
+    "COLLECTIVES",
+    "DEFAULT_PACK",
     "PROFILES",
     "VARIANTS",
     "Precision",
@@ -22,6 +24,12 @@ __all__ = [
     "key_difference",
     "nearest_keys",
 ]
+
+
+#: Gradients packed into all-reduces of about 32 MiB (BENCHMARKS.md S4).
+DEFAULT_PACK = 32 * 1024 * 1024
+#: The collective implementations a run may ask for (``--perf-collective``).
+COLLECTIVES = ("ring", "auto")
 
 
 class Precision(enum.Enum):
@@ -95,6 +103,12 @@ class TrainConfig:
         inject_slowdown: fraction of each measured step's time added as delay (self-test).
         bf16_allreduce: bf16 runs all-reduce their gradients in bf16 (half the bytes)
             instead of fp32, the reference recipe's choice; fp32 runs are not affected.
+        bytes_per_pack: gradients are packed into all-reduces of about this many bytes
+            (TensorFlow's ``CommunicationOptions``; 0: one all-reduce per gradient).
+        collective: the collective implementation, ``ring`` (RING) or ``auto`` (AUTO:
+            TensorFlow picks; on CPUs it is RING too, BENCHMARKS.md S4).
+        inject_allreduce_sleep_s: self-test: seconds of delay on the all-reduce's path in
+            every step (it must land in the step's all-reduce part).
         python: the interpreter of the training processes (``None``: the executors' own);
             A/B mode's reference stack (:mod:`bf16perf.workloads.stack`).
         env: extra environment of the training processes, ``(name, value)`` pairs.
@@ -119,6 +133,9 @@ class TrainConfig:
     first_step_timeout_s: float = 180.0
     inject_slowdown: float = 0.0
     bf16_allreduce: bool = False
+    bytes_per_pack: int = DEFAULT_PACK
+    collective: str = "ring"
+    inject_allreduce_sleep_s: float = 0.0
     python: str | None = None
     env: tuple[tuple[str, str], ...] = ()
     workload: str = "resnet50-tf"
@@ -142,6 +159,10 @@ class TrainConfig:
         isa = f"-{self.onednn_max_isa.lower()}" if self.onednn_max_isa else ""
         if self.reduces_in_bf16:
             isa += "-bf16allreduce"
+        if not self.is_command and self.bytes_per_pack != DEFAULT_PACK:
+            isa += f"-pack{self.bytes_per_pack}"
+        if not self.is_command and self.collective != "ring":
+            isa += f"-{self.collective}"
         # the built-in TensorFlow keeps the keys of earlier baselines; others lead with
         # their name
         model = self.workload if self.is_command else self.model

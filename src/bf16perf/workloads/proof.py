@@ -87,21 +87,25 @@ def prove_and_profile(
     """The kernel proof and the profile of one step (:mod:`bf16perf.onednn.step_profile`): a warm-up
     step and a profiled one at the run's batch, one worker alone, pinned to the first
     ``cores`` CPUs this process may use (the local cluster's first worker's), under oneDNN's
-    verbose timing.  Returns the proof (both steps), the profile (the second step, with its
-    wall time) and what it cost in seconds."""
+    verbose timing; then the same two steps in a second process without it, whose second
+    step's wall time is the profile's ``quiet_step_s`` (what the verbose timing costs is
+    the difference).  Returns the proof (both steps), the profile (the second step, with its
+    wall times) and what both processes cost in seconds."""
     t0 = time.monotonic()
     text, step_s = _proof_output(config, timeout_s, cores)
     summary = parse_verbose(text)
+    quiet_s = _proof_output(config, timeout_s, cores, verbose=False)[1]
     profile = profile_of(summary.primitives, phase="step-2", step_s=step_s)
-    return summary, profile, time.monotonic() - t0
+    return summary, replace(profile, quiet_step_s=quiet_s), time.monotonic() - t0
 
 
 def _proof_output(
-    config: TrainConfig, timeout_s: float, cores: int = 0
+    config: TrainConfig, timeout_s: float, cores: int = 0, verbose: bool = True
 ) -> tuple[str, float | None]:
     """What the proof step printed, and the profiled step's wall time (``cores`` > 0: two
     steps at the run's batch, pinned to ``cores`` CPUs, marked by step; else one step of
-    batch 2, unpinned, ``None``)."""
+    batch 2, unpinned, ``None``); ``verbose`` false: the same steps with oneDNN's verbose
+    output off (nothing to parse; only the wall time counts)."""
     profiled = cores > 0
     one_step = replace(
         config,
@@ -114,16 +118,18 @@ def _proof_output(
     )
     with tempfile.TemporaryDirectory(prefix="bf16perf-proof-") as tmp:
         env, prefix = lone_env(config, Path(tmp), cores)
-        if profiled:
+        if profiled and verbose:
             env[STEP_MARKS] = "1"
         cfg, out = Path(tmp, "config.json"), Path(tmp, "out.json")
         cfg.write_text(one_step.to_json())
+        quiet = "" if verbose else " (without verbose timing)"
         text = capture_verbose(
             [*prefix, config.python or sys.executable, "-m", "bf16perf.workloads.worker",
              str(cfg), str(out)],
-            what=f"the {config.precision.value} kernel proof step",
+            what=f"the {config.precision.value} kernel proof step{quiet}",
             env=env,
             timeout_s=timeout_s,
+            verbose=verbose,
         )  # fmt: skip
         step_s = None
         if profiled and out.is_file():

@@ -18,7 +18,7 @@ from bf16perf.onednn.run_proof import RunProof
 from bf16perf.stats.figures import run_figure
 from bf16perf.workloads.config import TrainConfig
 
-__all__ = ["RunResult", "WorkerResult", "sanity_errors"]
+__all__ = ["RunResult", "WorkerResult", "sanity_errors", "slowest_parts", "step_parts"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class WorkerResult:
             ``/proc/stat`` could not be read or the affinity changed.
         step_cpu_s: the training process's CPU time in each measured step: its own work;
             below ``step_times_s`` x its CPUs when it waited for a slower worker.
+        step_parts_s: each measured step's timed parts (:func:`step_parts`; empty where
+            the program does not time them, as a command workload).
     """
 
     rank: int
@@ -49,6 +51,7 @@ class WorkerResult:
     notes: list[str] = field(default_factory=list)
     cpu_window: dict[str, float] | None = None
     step_cpu_s: list[float] = field(default_factory=list)
+    step_parts_s: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def busy_share(self) -> float | None:
@@ -107,6 +110,12 @@ class RunResult:
         return [max(ts) for ts in zip(*(w.step_times_s for w in self.workers), strict=True)]
 
     @property
+    def step_parts(self) -> list[dict[str, float]]:
+        """Each measured step's timed parts as the slowest worker saw them
+        (:func:`slowest_parts`)."""
+        return slowest_parts(self.workers)
+
+    @property
     def images_per_step(self) -> int:
         return self.workers[0].images_per_step
 
@@ -142,6 +151,29 @@ class RunResult:
             "kernels": self.kernels,
             "workers": [w.to_dict() for w in self.workers],
         }
+
+
+def slowest_parts(workers: Sequence[WorkerResult]) -> list[dict[str, float]]:
+    """Each synchronous step's timed parts as the worker whose wall time is the step's (the
+    slowest) saw them; empty where any worker has none (a command workload)."""
+    if not workers or any(len(w.step_parts_s) != len(w.step_times_s) for w in workers):
+        return []
+    steps = zip(*(zip(w.step_times_s, w.step_parts_s, strict=True) for w in workers), strict=True)
+    return [max(step, key=lambda wall_parts: wall_parts[0])[1] for step in steps]
+
+
+def step_parts(stamps: Sequence[float], wall_s: float) -> dict[str, float]:
+    """A step's timed parts (seconds) from its in-graph timestamps ``stamps`` (start, last
+    gradient, last value all-reduced, last variable updated; :mod:`bf16perf.workloads.worker`)
+    and its wall time ``wall_s``: the forward and backward pass, the all-reduce the backward
+    pass did not hide, the update after it, and the host's time outside the graph."""
+    start, computed, reduced, applied = stamps
+    return {
+        "compute": computed - start,
+        "allreduce": reduced - computed,
+        "apply": applied - reduced,
+        "host": wall_s - (applied - start),
+    }
 
 
 def sanity_errors(runs: Sequence[RunResult]) -> list[str]:

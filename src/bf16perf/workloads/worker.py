@@ -2,8 +2,8 @@
 
 Runs in a fresh subprocess of a barrier task (a reused Spark Python worker hangs on a second
 MultiWorkerMirroredStrategy job), reads its :class:`TrainConfig` (JSON), its cluster role
-from ``TF_CONFIG``, trains with MultiWorkerMirroredStrategy (RING all-reduce, gradients
-packed) in a custom ``tf.function`` loop, and writes a :class:`WorkerResult` as JSON to OUT,
+from ``TF_CONFIG``, trains with the compiled step of :mod:`bf16perf.workloads.step` in a
+custom loop, keeping each step's wall time, CPU time, loss and timed parts, and writes a :class:`WorkerResult` as JSON to OUT,
 atomically, before it returns: the parent never waits on a slow interpreter exit.  Progress
 lines (``BF16PERF_PROGRESS {...}``) go to stdout.  Imports nothing from pytest or Spark.
 """
@@ -22,9 +22,10 @@ from typing import Any
 
 from bf16perf.machine.interference import CpuSample, CpuWindow, sample
 from bf16perf.onednn.marks import mark_step
-from bf16perf.workloads.config import Precision, TrainConfig
+from bf16perf.workloads.config import TrainConfig
 from bf16perf.workloads.progress import TAG
-from bf16perf.workloads.results import WorkerResult
+from bf16perf.workloads.results import WorkerResult, step_parts
+from bf16perf.workloads.step import strategy_of, train_step
 
 PROGRESS = TAG.decode()  # the task signs each line before it leaves (bf16perf.workloads.progress)
 
@@ -78,72 +79,6 @@ def tfrecord_dataset(config: TrainConfig, rank: int, workers: int) -> Any:
     return ds.batch(config.batch_per_worker, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
-def _strategy(config: TrainConfig) -> tuple[Any, Any]:
-    """MultiWorkerMirroredStrategy on RING all-reduce (gradients packed), and its options."""
-    import tensorflow as tf
-
-    intra = config.intra_op_threads or len(os.sched_getaffinity(0))
-    tf.config.threading.set_intra_op_parallelism_threads(intra)
-    tf.config.threading.set_inter_op_parallelism_threads(config.inter_op_threads)
-    comm = tf.distribute.experimental.CommunicationOptions(
-        bytes_per_pack=32 * 1024 * 1024,
-        timeout_seconds=config.step_timeout_s,
-        implementation=tf.distribute.experimental.CommunicationImplementation.RING,
-    )
-    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=comm), comm
-
-
-def _train_step(config: TrainConfig, strategy: Any, comm: Any, global_batch: int) -> Any:
-    """The compiled synchronous step: forward, backward, all-reduce, SGD update."""
-    import tensorflow as tf
-
-    from bf16perf.workloads.resnet import ResNet50
-
-    dtype = tf.bfloat16 if config.precision is Precision.BF16 else tf.float32
-    with strategy.scope():
-        model = ResNet50(config.num_classes, config.seed, dtype)
-    variables = model.trainable
-
-    def replica_step(images: Any, labels: Any) -> Any:
-        with tf.GradientTape() as tape:
-            logits = model(images)
-            per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
-        # All-reduce in the order the values become ready: the loss, then the gradients from
-        # the last layer back.  TensorFlow launches collectives in the order they are created
-        # and packs them in list order, so the first packs can go on the wire while the
-        # backward pass still computes the early layers (BENCHMARKS.md Z3: +1-2% images/s).
-        grads = tape.gradient(loss, variables)[::-1]
-        ctx = tf.distribute.get_replica_context()
-        if config.reduces_in_bf16:  # half the bytes on the wire; the loss stays fp32
-            total = ctx.all_reduce(tf.distribute.ReduceOp.SUM, loss, options=comm)
-            sent = [tf.cast(g, tf.bfloat16) for g in grads]
-            summed = ctx.all_reduce(tf.distribute.ReduceOp.SUM, sent, options=comm)
-            reduced = [tf.cast(g, tf.float32) for g in summed]
-        else:
-            total, *reduced = ctx.all_reduce(
-                tf.distribute.ReduceOp.SUM, [loss, *grads], options=comm
-            )
-
-        def apply(strategy: Any, grads: list[Any]) -> None:
-            for v, g in zip(variables, grads, strict=True):
-                strategy.extended.update(
-                    v,
-                    lambda var, gg: var.assign_sub(config.learning_rate * gg),
-                    args=(g,),
-                    group=False,
-                )
-
-        ctx.merge_call(apply, args=(reduced[::-1],))  # back in variable order
-        return total
-
-    @tf.function  # type: ignore[untyped-decorator]
-    def step(images: Any, labels: Any) -> Any:
-        return strategy.run(replica_step, args=(images, labels))
-
-    return step
-
-
 def _inputs(config: TrainConfig, rank: int, workers: int) -> Any:
     """An endless iterator of (images, labels) batches for this rank."""
     import itertools
@@ -187,12 +122,13 @@ def train(config: TrainConfig, out: Path) -> WorkerResult:
     so a worker that waits in the all-reduce for a straggler shows less CPU than wall.
     """
     rank, workers = _role()
-    strategy, comm = _strategy(config)
-    step = _train_step(config, strategy, comm, config.batch_per_worker * workers)
+    strategy, comm = strategy_of(config)
+    step = train_step(config, strategy, comm, config.batch_per_worker * workers)
     inputs = _inputs(config, rank, workers)
     times: list[float] = []
     cpu: list[float] = []
     losses: list[float] = []
+    parts: list[dict[str, float]] = []
     before: CpuSample | None = None
     for i in range(config.warmup_steps + config.measured_steps):
         mark_step(i + 1)
@@ -200,8 +136,10 @@ def train(config: TrainConfig, out: Path) -> WorkerResult:
             before = sample()  # what else runs on this worker's CPUs while it is measured
         images, labels = next(inputs)
         t0, c0 = time.perf_counter(), time.process_time()
-        loss = float(strategy.experimental_local_results(step(images, labels))[0])  # host sync
+        total, stamps = step(images, labels)
+        loss = float(strategy.experimental_local_results(total)[0])  # host sync
         elapsed, cpu_s = time.perf_counter() - t0, time.process_time() - c0
+        taken = [float(x) for x in strategy.experimental_local_results(stamps)[0].numpy()]
         if i >= config.warmup_steps and config.inject_slowdown > 0:
             time.sleep(elapsed * config.inject_slowdown)
             elapsed = time.perf_counter() - t0
@@ -209,9 +147,10 @@ def train(config: TrainConfig, out: Path) -> WorkerResult:
             raise FloatingPointError(f"loss is {loss} at step {i} ({config.precision.value})")
         times.append(elapsed)
         cpu.append(cpu_s)
+        parts.append(step_parts(taken, elapsed))
         losses.append(loss)
         _report_step(rank, i, config, elapsed, loss)
-    return _write(config, out, rank, workers, times, cpu, losses, before)
+    return _write(config, out, rank, workers, (times, cpu, losses, parts), before)
 
 
 def _write(
@@ -219,12 +158,12 @@ def _write(
     out: Path,
     rank: int,
     workers: int,
-    times: list[float],
-    cpu: list[float],
-    losses: list[float],
+    measured: tuple[list[float], list[float], list[float], list[dict[str, float]]],
     before: CpuSample | None,
 ) -> WorkerResult:
-    """This worker's result, written atomically to ``out``."""
+    """This worker's result (``measured``: every step's wall time, CPU time, loss and
+    parts), written atomically to ``out``."""
+    times, cpu, losses, parts = measured
     after = sample()
     window = None
     if before is not None and after is not None and before.cpus == after.cpus:
@@ -239,6 +178,7 @@ def _write(
         images_per_step=config.batch_per_worker * workers,
         cpu_window=window,
         step_cpu_s=cpu[config.warmup_steps :],
+        step_parts_s=parts[config.warmup_steps :],
     )
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(result)))
