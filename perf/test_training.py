@@ -59,7 +59,7 @@ def test_training(
     if why:
         session.notices.append(why)
     pairs = training_runs.ab_pairs(variant, count) if options.ab_mode else None
-    runs = pairs.candidate if pairs else training_runs.runs_of(variant, options.repeats)
+    runs = pairs.candidate if pairs else training_runs.runs_of(variant, options.runs_of(variant))
 
     errors = sanity_errors(runs)
     assert not errors, "\n".join(errors)

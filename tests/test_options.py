@@ -2,13 +2,15 @@
 
 import dataclasses
 
+import pytest
+
 from bf16perf.session.flags import OPTIONS
 from bf16perf.session.options import PerfOptions
 from bf16perf.workloads.config import TrainConfig
 
 # fields derived from several inputs (ini defaults, the profile), not filled by one flag
 DERIVED = {"train", "require_bf16", "min_bf16_speedup", "baseline_sessions", "reference_name",
-           "pairs_given"}  # fmt: skip
+           "pairs_given", "repeats_given"}  # fmt: skip
 
 
 def test_every_flag_fills_a_field_and_every_field_has_a_flag() -> None:
@@ -45,3 +47,30 @@ def test_every_option_has_one_default() -> None:
             # (a None default is described in words: "default: one per physical core group")
             assert "{default}" in option.help, f"{option.flag}: a literal default in its help"
             assert str(option.value_default) in option.help_text
+
+
+def test_a_zero_training_value_is_a_value_not_an_absent_option(pytester: pytest.Pytester) -> None:
+    """``--perf-bytes-per-pack 0`` (one all-reduce per gradient) reaches the training
+    configuration: 0 is no missing option (it once was dropped as falsy)."""
+    from bf16perf.plugin.options import options_from_config
+    from bf16perf.workloads.config import DEFAULT_PACK
+
+    given = pytester.parseconfig("--perf-bytes-per-pack", "0", "--perf-collective", "AUTO")
+    options = options_from_config(given)
+    assert options.train.bytes_per_pack == 0 and options.train.collective == "auto"
+    assert options_from_config(pytester.parseconfig()).train.bytes_per_pack == DEFAULT_PACK
+    key = options.train.workload_key(2, 1)
+    assert key.endswith("-fp32-pack0-auto"), key
+
+
+def test_bf16_avx512_runs_once_unless_the_repeats_are_given(pytester: pytest.Pytester) -> None:
+    """Its steps are the session's slowest (#35, BENCHMARKS.md H3): one indicative run by
+    default; --perf-repeats applies to every variant."""
+    from bf16perf.plugin.options import options_from_config
+    from bf16perf.workloads.config import VARIANTS
+
+    default = options_from_config(pytester.parseconfig())
+    assert default.runs_of(VARIANTS["bf16-avx512"]) == 1
+    assert default.runs_of(VARIANTS["fp32"]) == default.runs_of(VARIANTS["bf16"]) == 3
+    given = options_from_config(pytester.parseconfig("--perf-repeats", "2"))
+    assert {given.runs_of(v) for v in VARIANTS.values()} == {2}

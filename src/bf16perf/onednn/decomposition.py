@@ -169,8 +169,8 @@ def explain_speedup(fp32: Decomposition, bf16: Decomposition, bf16_allreduce: bo
     time at all); where communication is a fifth of the bf16 step or more and its gradients
     were not already all-reduced in bf16 (``bf16_allreduce``), the most that would buy."""
 
-    def ratio(a: float, b: float) -> str:
-        return f"{a / b:.2f}x" if b > 0 else "-"
+    def ratio(a: float, b: float) -> str:  # a part under a millisecond has no ratio
+        return f"{a / b:.2f}x" if b >= 1e-3 and a >= 1e-3 else "-"
 
     fixed = bf16.comm_s + bf16.rest_s
     best = fp32.step_s / fixed if fixed > 0 else float("inf")

@@ -52,9 +52,10 @@ def options_from_config(config: pytest.Config) -> PerfOptions:
         value = values[o.dest]
         if o.fills:
             fields[o.fills] = (not value) if o.negate else value
-        elif o.train and value not in (None, False):
+        elif o.train and value is not None and value is not False:  # 0 is a value
             overrides[o.train] = str(value) if isinstance(value, Path) else value
     fields["reference_env"] = tuple(fields["reference_env"])
+    fields["repeats_given"] = given(config, "--perf-repeats")
     fields["labels"] = tuple(fields["labels"])
     fields["workloads"] = tuple(fields["workloads"])
     require = values["perf_require_bf16"] or bool(config.getini("perf_require_bf16"))

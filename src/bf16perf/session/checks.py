@@ -245,6 +245,11 @@ def amx_notice(capped: list[RunResult], training_runs: TrainingRuns) -> str:
     if fp32:
         alone = unpaired_log_ratio(apply.figures(capped), apply.figures(fp32), confidence=0.95)
         text += f"; AVX512-BF16/fp32 = {_ratio_text(alone)} (against {_count(fp32)} of fp32)"
+    if len(capped) == 1:
+        text += (
+            f"; {capped[0].label} ran once (its default, the session's slowest steps):"
+            " indicative ratios, --perf-repeats N for more runs"
+        )
     return text
 
 

@@ -13,7 +13,7 @@ from bf16perf.store.formats import DEFAULT_BASELINES
 from bf16perf.verdicts import SESSION_ALPHA
 from bf16perf.verdicts.paired import PAIRED_PAIRS
 from bf16perf.verdicts.settings import VerdictSettings
-from bf16perf.workloads.config import PROFILES, TrainConfig
+from bf16perf.workloads.config import PROFILES, TrainConfig, Variant
 
 __all__ = ["PAIRED_PAIRS", "PerfOptions"]
 
@@ -56,6 +56,8 @@ class PerfOptions:
             gate, the smoke profile's default).
         repeats: runs per variant, the unit of every verdict and of a saved baseline;
             fp32 and bf16 runs interleave pair by pair, in balanced seeded order.
+        repeats_given: ``--perf-repeats`` was given: every variant runs ``repeats``
+            times, its own ``runs`` (:meth:`runs_of`) aside.
         extra_pairs: fp32/bf16 pairs added when the gate's first look is inconclusive (0:
             one look); with a second look both are made at half the error.
         alpha: one-sided false-alarm rate of the throughput rules (stored baseline, A/B).
@@ -112,6 +114,7 @@ class PerfOptions:
     max_regression: float = 0.05
     min_bf16_speedup: float = 1.0
     repeats: int = 3
+    repeats_given: bool = False
     extra_pairs: int = 2
     alpha: float = SESSION_ALPHA
     release: bool = False
@@ -180,6 +183,13 @@ class PerfOptions:
                 " or --perf-reference-env) compares two stacks and saves nothing: drop one"
             )
         return None
+
+    def runs_of(self, variant: Variant) -> int:
+        """How many runs ``variant`` gets: its own count where it has one and
+        ``--perf-repeats`` was not given, else :attr:`repeats`."""
+        if variant.runs is not None and not self.repeats_given:
+            return variant.runs
+        return self.repeats
 
     def verdict_settings(self, share: float | None = None) -> VerdictSettings:
         """The verdict layer's settings, judged at ``share`` of the error budget (``None``:

@@ -51,12 +51,16 @@ class Variant:
         precision: compute precision.
         onednn_max_isa: replaces the session's ``--perf-onednn-max-isa`` (``None``: keep it).
         needs_amx: only meaningful where AMX is present.
+        runs: its runs in a session where ``--perf-repeats`` is not given (``None``: the
+            session's repeats); bf16-avx512 runs once, its ratios said to be indicative:
+            its steps are the session's slowest (BENCHMARKS.md H3).
     """
 
     name: str
     precision: Precision
     onednn_max_isa: str | None = None
     needs_amx: bool = False
+    runs: int | None = None
 
     def apply(self, config: TrainConfig) -> TrainConfig:
         """``config`` with this variant's precision and ISA cap."""
@@ -73,7 +77,13 @@ VARIANTS: dict[str, Variant] = {
     for v in (
         Variant("fp32", Precision.FP32),
         Variant("bf16", Precision.BF16),
-        Variant("bf16-avx512", Precision.BF16, onednn_max_isa="AVX512_CORE_BF16", needs_amx=True),
+        Variant(
+            "bf16-avx512",
+            Precision.BF16,
+            onednn_max_isa="AVX512_CORE_BF16",
+            needs_amx=True,
+            runs=1,
+        ),
     )
 }
 

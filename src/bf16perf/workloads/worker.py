@@ -3,9 +3,10 @@
 Runs in a fresh subprocess of a barrier task (a reused Spark Python worker hangs on a second
 MultiWorkerMirroredStrategy job), reads its :class:`TrainConfig` (JSON), its cluster role
 from ``TF_CONFIG``, trains with the compiled step of :mod:`bf16perf.workloads.step` in a
-custom loop, keeping each step's wall time, CPU time, loss and timed parts, and writes a :class:`WorkerResult` as JSON to OUT,
-atomically, before it returns: the parent never waits on a slow interpreter exit.  Progress
-lines (``BF16PERF_PROGRESS {...}``) go to stdout.  Imports nothing from pytest or Spark.
+custom loop, keeping each step's wall time, CPU time, loss and timed parts, and writes a
+:class:`WorkerResult` as JSON to OUT, atomically, before it returns: the parent never waits
+on a slow interpreter exit.  Progress lines (``BF16PERF_PROGRESS {...}``) go to stdout.
+Imports nothing from pytest or Spark.
 """
 
 from __future__ import annotations
