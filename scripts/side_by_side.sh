@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # How much of the harness is in the bf16 figure: one pytest perf/ session per harness
-# setting, then one table (bf16perf side-by-side; BENCHMARKS.md S4 has the figures).
+# setting, then one table (bf16perf side-by-side; BENCHMARKS.md H2 has the figures).
 #
 #   scripts/side_by_side.sh OUTDIR [extra pytest options, e.g. --perf-profile smoke]
 #

@@ -1,5 +1,5 @@
 """``bf16perf side-by-side REPORT...``: how much of the harness is in the figure, one
-session a row (#35, BENCHMARKS.md S4).
+session a row (#35, BENCHMARKS.md H2).
 
 Each row is a finished session of fp32 and bf16 runs under one harness setting (the local
 shape, the bf16 all-reduce, the gradient packing, the collective; ``scripts/side_by_side.sh``

@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 
-#: Gradients packed into all-reduces of about 32 MiB (BENCHMARKS.md S4).
+#: Gradients packed into all-reduces of about 32 MiB (BENCHMARKS.md H2).
 DEFAULT_PACK = 32 * 1024 * 1024
 #: The collective implementations a run may ask for (``--perf-collective``).
 COLLECTIVES = ("ring", "auto")
@@ -116,7 +116,7 @@ class TrainConfig:
         bytes_per_pack: gradients are packed into all-reduces of about this many bytes
             (TensorFlow's ``CommunicationOptions``; 0: one all-reduce per gradient).
         collective: the collective implementation, ``ring`` (RING) or ``auto`` (AUTO:
-            TensorFlow picks; on CPUs it is RING too, BENCHMARKS.md S4).
+            TensorFlow picks; on CPUs it is RING too, BENCHMARKS.md H2).
         inject_allreduce_sleep_s: self-test: seconds of delay on the all-reduce's path in
             every step (it must land in the step's all-reduce part).
         python: the interpreter of the training processes (``None``: the executors' own);
