@@ -323,3 +323,31 @@ def test_compare_names_what_grew_in_the_lone_step(
     assert "brg_conv_fwd:avx512_core_amx -> jit:avx2" in out
     assert main(["compare", str(a), str(a)]) == 0
     assert "did not grow from A to B: look beyond the kernels" in capsys.readouterr().out
+
+
+def test_side_by_side_names_a_report_without_both_precisions(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A session of fp32 runs only (a real one, tests/data/golden) has no bf16/fp32 row: the
+    report is named, exit 2, nothing printed as a table."""
+    report = Path(__file__).parent / "data" / "golden" / "in" / "reports" / "roundtrip"
+    assert main(["side-by-side", str(report)]) == 2
+    captured = capsys.readouterr()
+    assert f"{report}: the session has no fp32 and bf16 runs" in captured.err
+    assert "| row |" not in captured.out
+
+
+def test_side_by_side_cells_say_what_each_row_ran() -> None:
+    from bf16perf.console.sidebyside import COLUMNS, table
+
+    row = {
+        "row": "pack0", "shape": "2x1", "bf16_allreduce": True, "bytes_per_pack": 0,
+        "collective": "ring", "ratio": 1.4, "ratio_ci": None, "emulated": True,
+        "allreduce_share": None, "session_s": 252.0, "loss_difference": 0.0321,
+    }  # fmt: skip
+    head, rule, line = table([row])
+    assert head.count("|") == len(COLUMNS) + 1 and rule.count("---") == len(COLUMNS)
+    assert line == (
+        "| pack0 | 2x1 | yes | none | ring | 1.400x (figures, no gate) emulated bf16 |"
+        " not timed | 4.2 min | +0.0321 |"
+    )

@@ -398,6 +398,19 @@ def test_gate_fails_with_the_measured_speedup_and_its_interval(gate_session: Sha
         assert "EMULATED bf16" in out
         if hardware_capability() is Capability.NONE:
             assert all(r["kernels"]["emulated"] for r in bf16_runs)
+    # the harness table's row of this session (#35): its setting, the gate's own ratio and
+    # interval, the timed all-reduce's share of the bf16 step, the session's time
+    table = subprocess.run(
+        [str(Path(sys.executable).with_name("bf16perf")), "side-by-side",
+         str(gate_session.report_dir), "--format", "json"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert table.returncode == 0, table.stderr
+    (row,) = json.loads(table.stdout)["rows"]
+    assert row["shape"] == "2x1" and row["collective"] == "ring" and not row["bf16_allreduce"]
+    assert row["ratio"] == report["speedup"]["ratio"] and row["ratio_ci"] == report["speedup"]["ci"]
+    assert row["emulated"] == (not host_has_bf16()) and row["session_s"] > 0, row
+    assert 0 < row["allreduce_share"] < 1, row  # two workers: the all-reduce is timed
 
 
 def _start_perf_and_wait_for_training(

@@ -164,7 +164,7 @@ def slowest_parts(workers: Sequence[WorkerResult]) -> list[dict[str, float]]:
 
 def step_parts(stamps: Sequence[float], wall_s: float) -> dict[str, float]:
     """A step's timed parts (seconds) from its in-graph timestamps ``stamps`` (start, last
-    gradient, last value all-reduced, last variable updated; :mod:`bf16perf.workloads.worker`)
+    gradient, last value all-reduced, last variable updated; :mod:`bf16perf.workloads.step`)
     and its wall time ``wall_s``: the forward and backward pass, the all-reduce the backward
     pass did not hide, the update after it, and the host's time outside the graph."""
     start, computed, reduced, applied = stamps
