@@ -20,7 +20,7 @@ from typing import Any
 
 from bf16perf.console._common import InputError
 from bf16perf.console.compare import report_at
-from bf16perf.onednn.decomposition import median_step_parts
+from bf16perf.onednn.decomposition import median_step_parts, pooled_steps
 from bf16perf.store.report_json import Report, ReportRun
 
 __all__ = ["COLUMNS", "add", "row_of", "run", "table"]
@@ -65,8 +65,7 @@ def _median_figure(runs: Sequence[ReportRun]) -> float | None:
 
 def _allreduce_share(runs: Sequence[ReportRun]) -> float | None:
     """The timed all-reduce's share of the median step, over every run's steps."""
-    times = [t for r in runs for t in r.step_times_s]
-    parts = [p for r in runs for p in (r.step_parts or [{}] * len(r.step_times_s))]
+    times, parts = pooled_steps((r.step_times_s, r.step_parts) for r in runs)
     median = median_step_parts(times, parts)
     return median["allreduce"] / statistics.median(times) if median else None
 

@@ -25,7 +25,7 @@ from before they were kept) fall back to inference against the lone step
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,7 @@ __all__ = [
     "decompose",
     "explain_speedup",
     "median_step_parts",
+    "pooled_steps",
     "run_decomposition",
     "summary_lines",
 ]
@@ -138,6 +139,27 @@ def median_step_parts(
     return {k: statistics.fmean(float(parts[i][k]) for i in middle) for k in TIMED}
 
 
+def _parts_or_untimed(
+    times: Sequence[float], parts: Sequence[Mapping[str, float]]
+) -> Sequence[Mapping[str, float]]:
+    """A run's step parts for pooling with other runs' steps: an untimed ``{}`` a step
+    where the run has no parts for each of its steps, so the pool reads as untimed."""
+    return parts if len(parts) == len(times) else [{}] * len(times)
+
+
+def pooled_steps(
+    runs: Iterable[tuple[Sequence[float], Sequence[Mapping[str, float]]]],
+) -> tuple[list[float], list[Mapping[str, float]]]:
+    """Every run's ``(step times, step parts)`` pooled into one list each, aligned step by
+    step (for :func:`median_step_parts`); a run without parts leaves the pool untimed."""
+    times: list[float] = []
+    parts: list[Mapping[str, float]] = []
+    for run_times, run_parts in runs:
+        times.extend(run_times)
+        parts.extend(_parts_or_untimed(run_times, run_parts))
+    return times, parts
+
+
 def decompose(
     step_s: float, profile: Profile, parts: Mapping[str, float] | None = None
 ) -> Decomposition | None:
@@ -225,8 +247,7 @@ def summary_lines(
     timed: dict[str, list[Mapping[str, float]]] = {}
     for label, times, kernels, parts in runs:
         steps.setdefault(label, []).extend(times)
-        # a run without parts for each of its steps leaves the variant untimed
-        timed.setdefault(label, []).extend(parts if len(parts) == len(times) else [{}] * len(times))
+        timed.setdefault(label, []).extend(_parts_or_untimed(times, parts))
         stored = RunProof.of(kernels).profile
         if label not in seen and stored is not None:
             seen[label] = stored
